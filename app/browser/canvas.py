@@ -1,0 +1,316 @@
+"""The canvas: mounts history and composer, routes DOM events to the core.
+
+Every handler is a few lines: read the event, call the core (Composer,
+Outbox, the backend adapter), re-render from state. Only this package
+touches the DOM or the network.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+
+from js import URL, document, window
+from pyodide.ffi import create_proxy
+from pyscript import when
+
+from app import render
+from app.backends.base import Backend, BackendError
+from app.browser import dropzone
+from app.browser.live import LiveFeed
+from app.browser.notices import Notices
+from app.browser.transport import Call, Cancelled, perform
+from app.browser.uploader import upload_file
+from app.core.composer import Composer
+from app.core.models import FileInfo, Message, Problem
+from app.core.outbox import Outbox, PostMessage, Status, UploadFile
+from app.core.restrictions import Restrictions
+from app.core.sniff import HEAD_SIZE
+
+STARTUP_RETRY_S = (1, 2, 4, 8)
+NEAR_BOTTOM_PX = 120
+
+
+def element(element_id: str):
+    return document.getElementById(element_id)
+
+
+class Canvas:
+    def __init__(self, backend: Backend, identity: str, names: dict[str, str]) -> None:
+        self.backend = backend
+        self.identity = identity
+        self.names = names
+        self.composer = Composer(Restrictions())
+        self.outbox = Outbox()
+        self.delivered: dict[str, Message] = {}
+        self.calls: dict[str, Call] = {}
+        self.staged_previews: dict[int, str] = {}
+        self.pending_previews: dict[str, dict[int, str]] = {}
+        self.history = element("history")
+        self.text = element("message")
+        self.send_button = element("send")
+        self.attach_button = element("attach")
+        self.file_input = element("file-input")
+        self.staged = element("staged")
+        self.notices = Notices(element("notices"))
+        self.connection = element("connection")
+        self.live = LiveFeed(self.backend.events_url, self._on_live_data, self._on_connection)
+
+    # ---- start-up -------------------------------------------------------
+    async def start(self) -> None:
+        self._bind()
+        attempt = 0
+        while True:
+            try:
+                restrictions, messages = await asyncio.gather(self._fetch_restrictions(), self._fetch_history())
+                break
+            except BackendError as error:
+                delay = STARTUP_RETRY_S[min(attempt, len(STARTUP_RETRY_S) - 1)]
+                self._set_connection("offline", f"Offline — retrying in {delay} s")
+                self.notices.show(error.problem, key="startup")
+                attempt += 1
+                await asyncio.sleep(delay)
+        self.notices.clear("startup")
+        self.composer = Composer(restrictions)
+        self._apply_restrictions(restrictions)
+        self._show_history(messages)
+        self.live.start(max((m.seq for m in messages), default=None))
+        self.text.placeholder = "Write a message…"
+        for control in (self.text, self.attach_button):
+            control.disabled = False
+        element("attache").setAttribute("aria-busy", "false")
+        self._refresh_send()
+
+    async def _fetch_restrictions(self) -> Restrictions:
+        response = await perform(self.backend.restrictions_request())
+        return self.backend.parse_restrictions(response)
+
+    async def _fetch_history(self) -> list[Message]:
+        response = await perform(self.backend.history_request())
+        return self.backend.parse_history(response)
+
+    def _apply_restrictions(self, restrictions: Restrictions) -> None:
+        accept = restrictions.accept_attribute()
+        if accept:
+            self.file_input.setAttribute("accept", accept)
+        self.file_input.multiple = restrictions.max_files_per_message > 1
+        hint = element("restrictions-hint")
+        accepted = restrictions.describe_accepted() if restrictions.accepted_types else "any type"
+        hint.textContent = f"Up to {render.human_size(restrictions.max_file_size)} · {accepted}"
+
+    # ---- events ---------------------------------------------------------
+    def _bind(self) -> None:
+        when("click", self.attach_button)(lambda: self.file_input.click())
+        when("change", self.file_input)(self._on_file_input)
+        when("input", self.text)(self._on_text)
+        when("keydown", self.text)(self._on_key)
+        when("paste", self.text)(self._on_paste)
+        when("submit", element("composer"))(self._on_submit)
+        when("click", self.staged)(self._on_staged_click)
+        when("click", self.history)(self._on_history_click)
+        dropzone.install(element("attache"), element("drop-overlay"), self._stage_files)
+
+    def _on_text(self, _event) -> None:
+        self.composer.set_text(self.text.value)
+        self._refresh_send()
+
+    def _on_key(self, event) -> None:
+        if event.key == "Enter" and not (event.shiftKey or event.isComposing):
+            event.preventDefault()
+            self._send()
+
+    def _on_submit(self, event) -> None:
+        event.preventDefault()
+        self._send()
+
+    async def _on_file_input(self, _event) -> None:
+        files = list(self.file_input.files)
+        self.file_input.value = ""  # so picking the same file again fires "change"
+        await self._stage_files(files)
+
+    async def _on_paste(self, event) -> None:
+        files = list(event.clipboardData.files) if event.clipboardData else []
+        if files:
+            event.preventDefault()
+            await self._stage_files(files)
+
+    def _on_staged_click(self, event) -> None:
+        button = event.target.closest("[data-action='remove-staged']")
+        if button:
+            self.composer.remove(int(button.dataset.index))
+            self._render_staged()
+            self.text.focus()
+
+    def _on_history_click(self, event) -> None:
+        button = event.target.closest("button[data-action]")
+        if not button:
+            return
+        local_id, action = button.dataset.local, button.dataset.action
+        if action == "retry":
+            self.outbox.retry(local_id)
+            self._render_pending(local_id)
+            asyncio.ensure_future(self._deliver(local_id))
+        elif action == "cancel" and local_id in self.calls:
+            self.calls[local_id].cancel()
+        elif action == "remove-attachment":
+            self.outbox.remove_attachment(local_id, 0)
+            self._render_pending(local_id)
+        elif action == "discard":
+            self._drop_pending(local_id)
+
+    # ---- composer ------------------------------------------------------
+    async def _stage_files(self, files) -> None:
+        for file in files:
+            head = (await file.slice(0, HEAD_SIZE).arrayBuffer()).to_bytes()
+            info = FileInfo(name=file.name, size=int(file.size), declared_type=file.type, head=head)
+            problems = self.composer.stage(info, file)
+            for problem in problems:
+                self.notices.show(problem)
+            if not problems:
+                self.notices.clear_all()
+        self._render_staged()
+        self._refresh_send()
+
+    def _render_staged(self) -> None:
+        for url in self.staged_previews.values():
+            URL.revokeObjectURL(url)
+        self.staged_previews = {
+            i: URL.createObjectURL(s.handle) for i, s in enumerate(self.composer.staged)
+            if s.info.declared_type.startswith("image/")
+        }
+        self.staged.innerHTML = render.staged_html([s.info for s in self.composer.staged], self.staged_previews)
+        self.staged.hidden = not self.composer.staged
+
+    def _refresh_send(self) -> None:
+        self.send_button.disabled = not self.composer.can_send
+
+    def _send(self) -> None:
+        draft = self.composer.take()
+        if draft is None:
+            return
+        outgoing = self.outbox.add(draft)
+        self.pending_previews[outgoing.local_id] = self.staged_previews
+        self.staged_previews = {}
+        self.text.value = ""
+        self._render_staged()
+        self._refresh_send()
+        self.history.insertAdjacentHTML("beforeend", render.pending_html(outgoing, self.pending_previews[outgoing.local_id]))
+        self._scroll_to_end(force=True)
+        asyncio.ensure_future(self._deliver(outgoing.local_id))
+
+    # ---- delivery ------------------------------------------------------
+    async def _deliver(self, local_id: str) -> None:
+        call = self.calls[local_id] = Call()
+        try:
+            while (step := self.outbox.next_step(local_id)) is not None:
+                self._render_pending(local_id)
+                if isinstance(step, UploadFile):
+                    outgoing = self.outbox.get(local_id)
+                    upload_id = await upload_file(
+                        self.backend, outgoing.files[step.index], call,
+                        lambda sent, i=step.index: self._on_progress(local_id, i, sent),
+                    )
+                    self.outbox.on_uploaded(local_id, step.index, upload_id)
+                elif isinstance(step, PostMessage):
+                    outgoing = self.outbox.get(local_id)
+                    request = self.backend.send_request(outgoing.text, list(step.upload_ids), outgoing.idempotency_key)
+                    message = self.backend.parse_message(await perform(request, call=call))
+                    self.outbox.on_sent(local_id, message)
+                    self._show_message(message)
+        except BackendError as error:
+            self.outbox.on_failed(local_id, error.problem)
+            self._render_pending(local_id)
+        except Cancelled:
+            self.outbox.on_failed(local_id, Problem("cancelled", "You cancelled the upload.", "Retry to send it, or remove the attachment."))
+            self._render_pending(local_id)
+        finally:
+            self.calls.pop(local_id, None)
+
+    def _on_progress(self, local_id: str, index: int, sent: int) -> None:
+        self.outbox.on_progress(local_id, index, sent)
+        node = document.querySelector(f"#out-{local_id} progress")
+        if node is None:
+            return self._render_pending(local_id)
+        percent = round(self.outbox.get(local_id).progress * 100)
+        node.value = percent
+        label = document.querySelector(f"#out-{local_id} .status")
+        if label is not None:
+            label.textContent = f"Uploading… {percent}%"
+
+    def _render_pending(self, local_id: str) -> None:
+        node = element(f"out-{local_id}")
+        try:
+            outgoing = self.outbox.get(local_id)
+        except KeyError:
+            outgoing = None
+        if outgoing is None or outgoing.status == Status.SENT:
+            return self._drop_pending(local_id) if outgoing is None else None
+        html = render.pending_html(outgoing, self.pending_previews.get(local_id, {}))
+        if node is None:
+            self.history.insertAdjacentHTML("beforeend", html)
+        else:
+            node.outerHTML = html
+
+    def _drop_pending(self, local_id: str) -> None:
+        node = element(f"out-{local_id}")
+        if node is not None:
+            node.remove()
+        for url in self.pending_previews.pop(local_id, {}).values():
+            URL.revokeObjectURL(url)
+        self.outbox.discard(local_id)
+
+    # ---- history ---------------------------------------------------------
+    def _show_history(self, messages: list[Message]) -> None:
+        for message in messages:
+            self.delivered[message.id] = message
+        self.history.innerHTML = render.messages_html(messages, self.identity, self.names)
+        element("history-empty").hidden = bool(messages)
+        self._scroll_to_end(force=True)
+
+    def _show_message(self, message: Message) -> None:
+        """Add a delivered message once, whether it came from our POST or the live feed."""
+        local_id = self.outbox.on_echo(message)
+        if local_id is not None:
+            node = element(f"out-{local_id}")
+            if node is not None:
+                node.remove()
+            for url in self.pending_previews.pop(local_id, {}).values():
+                URL.revokeObjectURL(url)
+        if message.id in self.delivered:
+            return
+        self.delivered[message.id] = message
+        element("history-empty").hidden = True
+        near_bottom = self._near_bottom()
+        html = render.messages_html([message], self.identity, self.names)
+        first_pending = self.history.querySelector(".pending")
+        if first_pending is not None:
+            first_pending.insertAdjacentHTML("beforebegin", html)
+        else:
+            self.history.insertAdjacentHTML("beforeend", html)
+        self._scroll_to_end(force=near_bottom or message.sender == self.identity)
+
+    def _on_live_data(self, data: str) -> int | None:
+        try:
+            message = self.backend.parse_event(data)
+        except BackendError as error:
+            self.notices.show(error.problem)
+            return None
+        self._show_message(message)
+        return message.seq
+
+    def _on_connection(self, state: str) -> None:
+        if state == "live":
+            self._set_connection("live", "Live")
+        else:
+            self._set_connection("offline", "Reconnecting…")
+
+    def _set_connection(self, state: str, label: str) -> None:
+        self.connection.dataset.state = state
+        self.connection.textContent = label
+
+    def _near_bottom(self) -> bool:
+        h = self.history
+        return h.scrollHeight - h.scrollTop - h.clientHeight < NEAR_BOTTOM_PX
+
+    def _scroll_to_end(self, force: bool = False) -> None:
+        if force:
+            self.history.scrollTop = self.history.scrollHeight

@@ -1,0 +1,51 @@
+"""Drag-and-drop anywhere on the canvas: show a drop target, stage the files.
+
+Dropped files go through the same staging (and the same checks) as the picker.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Awaitable, Callable
+
+from pyscript import when
+
+
+def _has_files(event) -> bool:
+    types = event.dataTransfer.types if event.dataTransfer else None
+    return bool(types) and "Files" in list(types)
+
+
+def install(area, overlay, stage: Callable[[list], Awaitable[None]]) -> None:
+    depth = [0]  # dragenter/dragleave fire for every child crossed
+
+    def show(visible: bool) -> None:
+        overlay.hidden = not visible
+        area.classList.toggle("dragging", visible)
+
+    @when("dragenter", area)
+    def on_enter(event):
+        if _has_files(event):
+            event.preventDefault()
+            depth[0] += 1
+            show(True)
+
+    @when("dragover", area)
+    def on_over(event):
+        if _has_files(event):
+            event.preventDefault()
+            event.dataTransfer.dropEffect = "copy"
+
+    @when("dragleave", area)
+    def on_leave(_event):
+        depth[0] = max(0, depth[0] - 1)
+        if depth[0] == 0:
+            show(False)
+
+    @when("drop", area)
+    def on_drop(event):
+        event.preventDefault()
+        depth[0] = 0
+        show(False)
+        files = list(event.dataTransfer.files) if event.dataTransfer else []
+        if files:
+            asyncio.ensure_future(stage(files))

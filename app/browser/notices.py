@@ -1,0 +1,43 @@
+"""Error notifications: role=alert, announced at once, dismissable, keyed so a
+repeated problem replaces its older notice instead of piling up."""
+from __future__ import annotations
+
+from pyscript import when
+
+from app import render
+from app.core.models import Problem
+
+MAX_VISIBLE = 3
+
+
+class Notices:
+    def __init__(self, container) -> None:
+        self.container = container
+        self.next_id = 0
+        self.keys: dict[str, int] = {}
+        when("click", container)(self._on_click)
+
+    def show(self, problem: Problem, key: str = "") -> None:
+        if key:
+            self.clear(key)
+        self.next_id += 1
+        if key:
+            self.keys[key] = self.next_id
+        self.container.insertAdjacentHTML("beforeend", render.notice_html(self.next_id, problem))
+        while self.container.children.length > MAX_VISIBLE:
+            self.container.firstElementChild.remove()
+
+    def clear(self, key: str) -> None:
+        notice_id = self.keys.pop(key, None)
+        node = self.container.querySelector(f"#notice-{notice_id}") if notice_id else None
+        if node is not None:
+            node.remove()
+
+    def clear_all(self) -> None:
+        self.container.innerHTML = ""
+        self.keys.clear()
+
+    def _on_click(self, event) -> None:
+        button = event.target.closest("[data-action='dismiss']")
+        if button:
+            button.closest(".notice").remove()

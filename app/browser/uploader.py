@@ -1,0 +1,51 @@
+"""Chunked, resumable upload of one staged file through a backend adapter.
+
+Each chunk is a `File.slice()` posted with fetch (fast, and the bytes never
+enter Python). Between chunks we report progress. A chunk that fails for a
+retryable reason is retried a few times after asking the server how much it
+already has; a later manual Retry resumes the same upload the same way.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from app.backends.base import Backend, BackendError, UploadState
+from app.browser.transport import Call, perform
+from app.core.composer import Staged
+
+CHUNK_SIZE = 8 * 1024 * 1024
+AUTO_RETRY_DELAYS_S = (0.5, 1.5)
+
+# Upload sessions survive a failed attempt so a Retry resumes, not restarts.
+_sessions: dict[int, UploadState] = {}
+
+
+async def upload_file(backend: Backend, staged: Staged, call: Call, on_progress: Callable[[int], None]) -> str:
+    """Upload `staged`, resuming a session this page started earlier; returns the upload id."""
+    key = id(staged.handle)
+    state = _sessions.get(key)
+    attempt = 0
+    while True:
+        try:
+            if state is None:
+                state = backend.parse_upload(await perform(backend.upload_start_request(staged.info), call=call))
+            else:
+                state = backend.parse_upload(await perform(backend.upload_status_request(state), call=call))
+            _sessions[key] = state
+            on_progress(state.offset)
+            while not state.complete:
+                request = backend.upload_chunk_request(state, CHUNK_SIZE)
+                state = backend.parse_upload(await perform(request, staged.handle, call))
+                _sessions[key] = state
+                on_progress(state.offset)
+            _sessions.pop(key, None)
+            return state.upload_id
+        except BackendError as error:
+            forgotten = error.status == 404 and state is not None
+            if forgotten:
+                state = None  # the server no longer knows this upload: start over
+            if attempt >= len(AUTO_RETRY_DELAYS_S) or not (error.retryable or forgotten):
+                raise
+            await asyncio.sleep(AUTO_RETRY_DELAYS_S[attempt])
+            attempt += 1

@@ -1,0 +1,162 @@
+"""Words for people: sizes, type names, icons, times.
+
+Sizes are SI (1 kB = 1000 bytes), like the limits people write in config
+("25 MB"). Integer arithmetic keeps the text identical on every platform.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from app.core import filetypes
+
+_UNITS = ("kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB", "RB", "QB")
+
+_LABELS: dict[str, str] = {
+    "image/png": "PNG image", "image/jpeg": "JPEG image", "image/gif": "GIF image",
+    "image/webp": "WebP image", "image/bmp": "BMP image", "image/x-icon": "Icon",
+    "image/tiff": "TIFF image", "image/avif": "AVIF image", "image/heic": "HEIC image",
+    "image/heif": "HEIF image", "image/jxl": "JPEG XL image", "image/svg+xml": "SVG image",
+    "image/vnd.adobe.photoshop": "Photoshop image",
+    "application/pdf": "PDF document", "text/plain": "Text file", "text/markdown": "Markdown file",
+    "text/csv": "CSV file", "text/tab-separated-values": "TSV file", "application/json": "JSON file",
+    "application/xml": "XML document", "text/xml": "XML document", "text/html": "HTML page",
+    "application/xhtml+xml": "HTML page", "text/css": "CSS file", "text/javascript": "JavaScript file",
+    "text/x-python": "Python file", "application/x-sh": "Shell script", "application/yaml": "YAML file",
+    "application/toml": "TOML file", "text/calendar": "Calendar file", "text/vcard": "Contact card",
+    "application/rtf": "Rich text document",
+    "application/msword": "Word document", "application/vnd.ms-excel": "Excel spreadsheet",
+    "application/vnd.ms-powerpoint": "PowerPoint presentation",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel spreadsheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint presentation",
+    "application/vnd.oasis.opendocument.text": "OpenDocument text",
+    "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument spreadsheet",
+    "application/vnd.oasis.opendocument.presentation": "OpenDocument presentation",
+    "application/x-ole-storage": "Microsoft Office file", "application/epub+zip": "EPUB book",
+    "application/zip": "ZIP archive", "application/gzip": "gzip archive", "application/x-tar": "tar archive",
+    "application/x-bzip2": "bzip2 archive", "application/x-xz": "xz archive",
+    "application/x-7z-compressed": "7-Zip archive", "application/vnd.rar": "RAR archive",
+    "application/zstd": "Zstandard archive", "application/java-archive": "Java archive",
+    "application/vnd.android.package-archive": "Android app", "application/x-apple-diskimage": "Disk image",
+    "application/vnd.debian.binary-package": "Debian package", "application/x-rpm": "RPM package",
+    "audio/mpeg": "MP3 audio", "audio/wav": "WAV audio", "audio/ogg": "Ogg audio", "audio/flac": "FLAC audio",
+    "audio/mp4": "M4A audio", "audio/aac": "AAC audio", "audio/webm": "WebM audio", "audio/midi": "MIDI file",
+    "audio/aiff": "AIFF audio",
+    "video/mp4": "MP4 video", "video/x-m4v": "MP4 video", "video/quicktime": "QuickTime video",
+    "video/webm": "WebM video", "video/x-matroska": "Matroska video", "video/x-msvideo": "AVI video",
+    "video/ogg": "Ogg video", "video/3gpp": "3GP video", "video/mpeg": "MPEG video",
+    "application/x-msdownload": "Windows program", "application/x-msi": "Windows installer",
+    "application/x-executable": "Linux program", "application/x-sharedlib": "Linux library",
+    "application/x-mach-binary": "macOS program", "application/java-vm": "Java program",
+    "application/wasm": "WebAssembly module",
+    "font/woff": "Web font", "font/woff2": "Web font", "font/ttf": "TrueType font", "font/otf": "OpenType font",
+    "application/vnd.sqlite3": "SQLite database",
+}
+
+_ICONS_BY_LABEL_WORD = {"spreadsheet": "spreadsheet", "presentation": "presentation",
+                        "archive": "archive", "package": "archive"}
+_CODE = {"text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/css",
+         "text/javascript", "text/x-python", "application/x-sh", "application/json",
+         "application/yaml", "application/toml"}
+_DOCUMENTS = {"application/msword", "application/rtf", "application/epub+zip",
+              "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+              "application/vnd.oasis.opendocument.text"}
+# Letters said with a leading vowel sound: "an HTML page", "an SVG image", "an MP4 video".
+_VOWEL_SOUND_LETTERS = "AEFHILMNORSX"
+_WORDS_NOT_SPELLED = {"PNG", "GIF", "JPEG", "ZIP", "WAV", "TIFF", "JSON", "RAR", "FLAC", "AVIF", "HEIC",
+                      "MIDI", "YAML", "TOML", "EPUB", "WebP", "WebM"}
+# Capitalised only because a label starts with them: lower-cased inside a sentence.
+_COMMON_WORDS = {"Text", "File", "Image", "Icon", "Video", "Audio", "Font", "Disk", "Rich", "Shell",
+                 "Calendar", "Contact", "Web"}
+
+
+def human_size(n: int) -> str:
+    """'0 bytes', '1 byte', '999 bytes', '1.0 kB', '2.4 MB', '120 MB' (SI, half up).
+
+    One decimal below 100; the unit is chosen after rounding, so 999,999 bytes
+    reads '1.0 MB', never '1000 kB'.
+    """
+    if n < 0:
+        raise ValueError(f"a size cannot be negative ({n})")
+    if n < 1000:
+        return "1 byte" if n == 1 else f"{n} bytes"
+    unit = 1
+    for i, name in enumerate(_UNITS):
+        unit *= 1000
+        last = i == len(_UNITS) - 1
+        tenths = (20 * n + unit) // (2 * unit)
+        if tenths < 1000:
+            return f"{tenths // 10}.{tenths % 10} {name}"
+        whole = (2 * n + unit) // (2 * unit)
+        if whole < 1000 or last:
+            return f"{whole} {name}"
+    raise AssertionError("unreachable")
+
+
+def type_label(content_type: str, name: str = "") -> str:
+    """'PNG image', 'PDF document', 'Word document', 'File' (for what we do not know)."""
+    ct = _best_type(content_type, name)
+    if ct in _LABELS:
+        return _LABELS[ct]
+    major = ct.split("/", 1)[0]
+    return {"image": "Image", "audio": "Audio file", "video": "Video", "text": "Text file",
+            "font": "Font"}.get(major, "File")
+
+
+def icon_for(content_type: str, name: str = "") -> str:
+    """The icon name for a type: image, pdf, text, document, spreadsheet, presentation,
+    archive, audio, video, code or file."""
+    ct = _best_type(content_type, name)
+    fam = filetypes.family(ct)
+    major = ct.split("/", 1)[0]
+    if ct == "application/pdf":
+        return "pdf"
+    if ct in _CODE:
+        return "code"
+    if major in ("image", "audio", "video"):
+        return major
+    if ct in _DOCUMENTS:
+        return "document"
+    if ct == "text/csv":
+        return "spreadsheet"
+    for word, icon in _ICONS_BY_LABEL_WORD.items():
+        if word in _LABELS.get(ct, "").lower():
+            return icon
+    if fam == "text":
+        return "text"
+    if fam == "zip" or fam == "archive":
+        return "archive"
+    return "file"
+
+
+def with_article(label: str) -> str:
+    """'a PNG image', 'an HTML page', 'an Excel spreadsheet', 'a text file': for use in a sentence."""
+    word, _, rest = label.partition(" ")
+    if word in _COMMON_WORDS:
+        label = word.lower() + (" " + rest if rest else "")
+    if word.isupper() or word in _WORDS_NOT_SPELLED:
+        vowel = word[0] in "AEIOU" if word in _WORDS_NOT_SPELLED else word[0] in _VOWEL_SOUND_LETTERS
+    else:
+        vowel = word[:1].lower() in ("a", "e", "i", "o", "u")
+    return f"{'an' if vowel else 'a'} {label}"
+
+
+def short_time(iso: str) -> str:
+    """'2026-11-25T15:04:05Z' -> '15:04' in UTC; '' when the text is not a timestamp."""
+    try:
+        moment = datetime.fromisoformat(iso.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except (ValueError, AttributeError):
+        return ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return f"{moment.hour:02d}:{moment.minute:02d}"
+
+
+def _best_type(content_type: str, name: str) -> str:
+    """The stored type, unless it is generic and the name says more (.docx for a ZIP)."""
+    ct = filetypes.normalize(content_type)
+    named = filetypes.type_for_extension(name) if name else None
+    if named and (ct in ("", filetypes.OCTET_STREAM) or filetypes.refines(named, ct)):
+        return named
+    return ct

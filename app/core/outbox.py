@@ -1,0 +1,195 @@
+"""The send queue: each message goes upload by upload, then one post, and survives failure.
+
+Sans-IO like h11: `next_step` says what to do (upload file i, or post the
+message), the shell does it over the network and feeds the outcome back with
+`on_progress`, `on_uploaded`, `on_sent` or `on_failed`. Nothing here waits
+or touches a socket, so every path is tested without a browser.
+
+A message keeps its idempotency key for its whole life, across retries and
+attachment removal: if a post did reach the server before the connection
+broke, posting again returns that same message instead of a duplicate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Union
+from uuid import uuid4
+
+from app.core.composer import Draft, Staged
+from app.core.models import Message, Problem
+
+
+class Status:
+    QUEUED = "queued"
+    UPLOADING = "uploading"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class UploadFile:
+    """Upload `files[index]` of the message (resume it if part is on the server)."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class PostMessage:
+    """Post the message's text with these upload ids, in the order of its files."""
+
+    upload_ids: tuple[str, ...]
+
+
+Step = Union[UploadFile, PostMessage]
+
+
+@dataclass
+class Outgoing:
+    """One message on its way; `uploaded` maps a file index to its finished upload id."""
+
+    local_id: str
+    idempotency_key: str
+    text: str
+    files: tuple[Staged, ...]
+    status: str = Status.QUEUED
+    progress: float = 0.0  # 0..1 over all bytes of the message's files
+    uploaded: dict[int, str] = field(default_factory=dict)
+    problem: Problem | None = None
+    message: Message | None = None
+    attempts: int = 1  # 1 + the number of retries; for backoff
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.info.size for f in self.files)
+
+
+class Outbox:
+    def __init__(self, new_id: Callable[[], str] = lambda: uuid4().hex) -> None:
+        self._new_id = new_id
+        self._items: dict[str, Outgoing] = {}  # insertion order = oldest first
+        self._keys: set[str] = set()  # every key we ever used, for echo detection
+
+    def add(self, draft: Draft) -> Outgoing:
+        """Queue a draft; ValueError for a draft with neither text nor files."""
+        if not draft.text.strip() and not draft.files:
+            raise ValueError("an empty draft cannot be sent")
+        item = Outgoing(local_id=self._new_id(), idempotency_key=self._new_id(),
+                        text=draft.text, files=tuple(draft.files))
+        self._items[item.local_id] = item
+        self._keys.add(item.idempotency_key)
+        return item
+
+    def get(self, local_id: str) -> Outgoing:
+        return self._items[local_id]
+
+    def pending(self) -> list[Outgoing]:
+        """Messages not yet sent (queued, in flight or failed), oldest first."""
+        return [item for item in self._items.values() if item.status != Status.SENT]
+
+    def discard(self, local_id: str) -> None:
+        """Forget a message (the user gave up on a failed one)."""
+        self._items.pop(local_id, None)
+
+    def next_step(self, local_id: str) -> Step | None:
+        """The next thing to do; None when sent, or failed (it waits for `retry`)."""
+        item = self.get(local_id)
+        if item.status in (Status.SENT, Status.FAILED):
+            return None
+        for index in range(len(item.files)):
+            if index not in item.uploaded:
+                item.status = Status.UPLOADING
+                return UploadFile(index)
+        item.status = Status.SENDING
+        return PostMessage(tuple(item.uploaded[i] for i in range(len(item.files))))
+
+    def on_progress(self, local_id: str, index: int, sent_bytes: int) -> None:
+        """`sent_bytes` of file `index` are on the server (counted from the file's start)."""
+        item = self.get(local_id)
+        if item.status != Status.UPLOADING or not 0 <= index < len(item.files):
+            return  # a late event from an upload that no longer matters
+        size = item.files[index].info.size
+        current = 0 if index in item.uploaded else min(max(sent_bytes, 0), size)
+        item.progress = _fraction(_done_bytes(item) + current, item.total_bytes)
+
+    def on_uploaded(self, local_id: str, index: int, upload_id: str) -> None:
+        item = self.get(local_id)
+        if item.status == Status.SENT or not 0 <= index < len(item.files):
+            return
+        item.uploaded[index] = upload_id
+        item.progress = _fraction(_done_bytes(item), item.total_bytes)
+
+    def on_sent(self, local_id: str, message: Message) -> None:
+        """The server has the message (its answer, or its live echo arrived first)."""
+        item = self.get(local_id)
+        item.status, item.message, item.problem, item.progress = Status.SENT, message, None, 1.0
+
+    def on_failed(self, local_id: str, problem: Problem) -> None:
+        """Keep text, files and finished uploads, so a retry resumes where it stopped."""
+        item = self.get(local_id)
+        if item.status == Status.SENT:
+            return  # the echo won the race: the message is there
+        item.status, item.problem = Status.FAILED, problem
+
+    def retry(self, local_id: str) -> Step:
+        """Resume a failed message with the same idempotency key; ValueError unless failed."""
+        item = self.get(local_id)
+        if item.status != Status.FAILED:
+            raise ValueError(f"only a failed message can be retried (this one is {item.status})")
+        item.status, item.problem = Status.QUEUED, None
+        item.attempts += 1
+        step = self.next_step(local_id)
+        assert step is not None
+        return step
+
+    def remove_attachment(self, local_id: str, index: int = 0) -> None:
+        """Drop a file from a message that is not in flight (failed or queued).
+
+        Finished uploads of the other files are kept. When nothing is left to
+        send (no text, no files) the message leaves the outbox.
+        """
+        item = self.get(local_id)
+        if item.status not in (Status.FAILED, Status.QUEUED):
+            raise ValueError(f"attachments can only be removed from a failed message (this one is {item.status})")
+        if not 0 <= index < len(item.files):
+            raise IndexError(f"no file at index {index} ({len(item.files)} files)")
+        item.files = item.files[:index] + item.files[index + 1:]
+        item.uploaded = {(i if i < index else i - 1): upload_id
+                         for i, upload_id in item.uploaded.items() if i != index}
+        item.progress = _fraction(_done_bytes(item), item.total_bytes)
+        if not item.text.strip() and not item.files:
+            del self._items[local_id]
+
+    def is_own_echo(self, message: Message) -> bool:
+        """Is this live message one we posted (so it is already on screen)?"""
+        return bool(message.idempotency_key) and message.idempotency_key in self._keys
+
+    def find_by_key(self, idempotency_key: str) -> Outgoing | None:
+        """The outgoing message with this key, if still here."""
+        for item in self._items.values():
+            if idempotency_key and item.idempotency_key == idempotency_key:
+                return item
+        return None
+
+    def on_echo(self, message: Message) -> str | None:
+        """A delivered message (live event or POST answer): if it is one of ours
+        still in the outbox, mark it sent and return its local id, else None."""
+        item = self.find_by_key(message.idempotency_key)
+        if item is None:
+            return None
+        self.on_sent(item.local_id, message)
+        return item.local_id
+
+
+def backoff(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
+    """Seconds to wait before automatic retry number `attempt` (1, 2, 4 … capped)."""
+    return min(cap, base * 2 ** min(max(attempt - 1, 0), 32))
+
+
+def _done_bytes(item: Outgoing) -> int:
+    return sum(item.files[i].info.size for i in item.uploaded if i < len(item.files))
+
+
+def _fraction(done: int, total: int) -> float:
+    return 0.0 if total <= 0 else min(1.0, done / total)

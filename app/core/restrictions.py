@@ -1,0 +1,212 @@
+"""What may be attached, and the one function that judges a file against it.
+
+One source of truth: the browser judges a picked file with `check`, and the
+server re-judges every upload with the same function (first with no head,
+then with the first bytes), so both always give the same answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+
+from app.core import filetypes
+from app.core.humanize import human_size, type_label, with_article
+from app.core.models import FileInfo, Problem
+from app.core.sniff import HEAD_SIZE, claimed_type, looks_binary, sniff, type_from_name
+
+_UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1,
+          "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9, "t": 10**12, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_SIZE = re.compile(r"\s*(\d[\d_]*(?:\.\d+)?|\.\d+)\s*([a-z]*)\s*")
+_EXTENSION = re.compile(r"\.[a-z0-9][a-z0-9._+-]*")
+_MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)")
+_KEYS = ("max_file_size", "accepted_types", "max_files_per_message")
+
+_GROUPS = {"image/*": "images", "audio/*": "audio", "video/*": "videos", "text/*": "text", "font/*": "fonts"}
+_PLURALS = {
+    "application/pdf": "PDF", "text/plain": "text", "text/markdown": "Markdown", "text/csv": "CSV",
+    "application/json": "JSON", "text/html": "HTML", "application/rtf": "RTF",
+    "application/msword": "Word documents", "application/vnd.ms-excel": "Excel spreadsheets",
+    "application/vnd.ms-powerpoint": "PowerPoint presentations", "application/zip": "ZIP archives",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word documents",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel spreadsheets",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint presentations",
+    "application/vnd.oasis.opendocument.text": "OpenDocument text",
+    "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument spreadsheets",
+    "application/vnd.oasis.opendocument.presentation": "OpenDocument presentations",
+    "image/png": "PNG images", "image/jpeg": "JPEG images", "image/gif": "GIF images",
+    "image/webp": "WebP images", "image/svg+xml": "SVG images", "image/heic": "HEIC images",
+    "audio/mpeg": "MP3 audio", "audio/wav": "WAV audio", "video/mp4": "MP4 videos",
+}
+
+
+def parse_size(value: str | int) -> int:
+    """Bytes from config: 1000 (bytes), "25 MB" (SI: 25,000,000), "25 MiB" (25 * 2**20)."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid size {value!r}: expected bytes or text such as '25 MB'")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"invalid size {value}: a size cannot be negative")
+        return value
+    match = _SIZE.fullmatch(value.lower()) if isinstance(value, str) else None
+    if match is None or match.group(2) not in _UNITS:
+        raise ValueError(f"invalid size {value!r}: write bytes, or a number with a unit such as "
+                         f"'25 MB' (SI) or '10 MiB' (binary)")
+    try:
+        exact = Decimal(match.group(1).replace("_", "")) * _UNITS[match.group(2)]
+    except InvalidOperation:  # pragma: no cover - the pattern only lets numbers through
+        raise ValueError(f"invalid size {value!r}") from None
+    if exact != exact.to_integral_value():
+        raise ValueError(f"invalid size {value!r}: it is not a whole number of bytes")
+    return int(exact)
+
+
+@dataclass(frozen=True)
+class Restrictions:
+    """The attachment rules of a conversation; patterns follow HTML's <input accept>."""
+
+    max_file_size: int = 25_000_000
+    accepted_types: tuple[str, ...] = ()
+    max_files_per_message: int = 1
+
+    def __post_init__(self) -> None:
+        size, count = self.max_file_size, self.max_files_per_message
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ValueError(f"max_file_size: must be a positive number of bytes, got {size!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"max_files_per_message: must be a whole number of at least 1, got {count!r}")
+        object.__setattr__(self, "accepted_types", _patterns(self.accepted_types))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Restrictions:
+        """From the TOML [attachments] table or the /api/restrictions JSON."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"attachments: expected a table of settings, got {type(data).__name__}")
+        unknown = [key for key in data if key not in _KEYS]
+        if unknown:
+            raise ValueError(f"{unknown[0]}: unknown setting (known: {', '.join(_KEYS)})")
+        kwargs: dict[str, Any] = dict(data)
+        if "max_file_size" in kwargs:
+            try:
+                kwargs["max_file_size"] = parse_size(kwargs["max_file_size"])
+            except ValueError as error:
+                raise ValueError(f"max_file_size: {error}") from None
+        count = kwargs.get("max_files_per_message")
+        if isinstance(count, str) and count.strip().isdigit():
+            kwargs["max_files_per_message"] = int(count)
+        return cls(**kwargs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"max_file_size": self.max_file_size, "accepted_types": list(self.accepted_types),
+                "max_files_per_message": self.max_files_per_message}
+
+    def accept_attribute(self) -> str:
+        """The value for <input type=file accept=…>; "" when everything is accepted."""
+        return ",".join(self.accepted_types)
+
+    def describe_accepted(self) -> str:
+        """'images, PDF, text, Word documents': the accepted patterns in words."""
+        if not self.accepted_types:
+            return "all types"
+        words: list[str] = []
+        for pattern in self.accepted_types:
+            word = _describe(pattern)
+            if word not in words:
+                words.append(word)
+        return ", ".join(words)
+
+
+def check(info: FileInfo, r: Restrictions) -> list[Problem]:
+    """Every rule the file breaks, [] when it may be sent.
+
+    Order: empty, then the type (type_mismatch or type_not_accepted), then too_large.
+    `info.head` is the first bytes; b"" means not known yet (the server at
+    upload start), and then the type is judged by name and declared type only.
+    """
+    name = info.name.strip() or "This file"
+    problems: list[Problem] = []
+    if info.size == 0:
+        problems.append(Problem("empty", f"{name} is empty",
+                                "Pick a file that has content; empty files cannot be sent."))
+    type_problem = _judge_type(info, r, name)
+    if type_problem is not None:
+        problems.append(type_problem)
+    if info.size > r.max_file_size:
+        size, limit = human_size(info.size), _limit_text(r.max_file_size)
+        if size == human_size(r.max_file_size):  # "25.0 MB; the limit is 25 MB" would puzzle
+            size, limit = f"{info.size:,} bytes", f"{r.max_file_size:,} bytes"
+        problems.append(Problem("too_large", f"{name} is {size}; the limit is {limit}",
+                                "Pick a smaller file, or compress it first."))
+    return problems
+
+
+def _judge_type(info: FileInfo, r: Restrictions, name: str) -> Problem | None:
+    head = bytes(info.head[:HEAD_SIZE])
+    claimed = claimed_type(info)
+    sniffed = sniff(head) if head else None
+    if claimed is not None and head:
+        says = "its name says" if type_from_name(info.name) else "its declared type says"
+        looks = None
+        if sniffed is not None and not filetypes.consistent(claimed, sniffed):
+            looks = with_article(type_label(sniffed))
+        elif sniffed is None and filetypes.family(claimed) in ("text", "markup") and looks_binary(head):
+            looks = "binary data"
+        if looks is not None:
+            return Problem("type_mismatch", f"{name}: its content is not what {says} (it looks like {looks})",
+                           "Renaming a file does not change what it is; pick the file you meant to send.")
+    if not r.accepted_types:
+        return None
+    candidate = claimed or sniffed
+    if any(_matches(p, info.name, candidate) for p in r.accepted_types):
+        return None
+    if candidate is None and not head:
+        return None  # nothing to judge by yet: the first bytes will decide
+    return Problem("type_not_accepted", f"{name}: this type is not accepted (accepted: {r.describe_accepted()})",
+                   "Pick a file of an accepted type.")
+
+
+def _matches(pattern: str, name: str, content_type: str | None) -> bool:
+    """HTML accept semantics: '.pdf' by extension (or the type it stands for), 'image/*', exact type."""
+    if pattern.startswith("."):
+        if name.strip().lower().endswith(pattern):
+            return True
+        return content_type is not None and type_from_name("x" + pattern) == content_type
+    if content_type is None:
+        return False
+    if pattern.endswith("/*"):
+        return content_type.startswith(pattern[:-1])
+    return content_type == pattern
+
+
+def _patterns(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"accepted_types: expected a list of patterns, got {type(value).__name__}")
+    patterns: list[str] = []
+    for item in value:
+        pattern = item.strip().lower() if isinstance(item, str) else item
+        if not isinstance(pattern, str) or not (_EXTENSION.fullmatch(pattern) or _MIME.fullmatch(pattern)):
+            raise ValueError(f"accepted_types: {item!r} is not a pattern such as '.pdf', 'image/*' "
+                             f"or 'application/pdf'")
+        if pattern not in patterns:
+            patterns.append(pattern)
+    return tuple(patterns)
+
+
+def _describe(pattern: str) -> str:
+    if pattern in _GROUPS:
+        return _GROUPS[pattern]
+    content_type = type_from_name("x" + pattern) if pattern.startswith(".") else pattern
+    return _PLURALS.get(content_type or "", pattern)
+
+
+def _limit_text(n: int) -> str:
+    """Limits are round numbers people chose: '25 MB', not '25.0 MB'."""
+    text = human_size(n)
+    return text.replace(".0 ", " ") if ".0 " in text else text

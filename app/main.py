@@ -1,0 +1,45 @@
+"""Attache in the browser: read the page config, pick the adapter, mount the canvas.
+
+The config URL comes from the page (`data-config` on #attache), so a portal
+embedding the canvas points it at its own backend and identity; `?as=` picks
+one of the identities the config offers (the reference server offers both
+"agent" and "customer" for development) and `?conversation=` one conversation.
+"""
+import asyncio
+
+from js import URLSearchParams, document, location
+
+from app.backends import create_backend
+from app.backends.base import BackendError
+from app.browser.canvas import Canvas
+from app.browser.notices import Notices
+from app.browser.transport import get_json
+from app.core.models import Problem
+
+DEFAULT_IDENTITY = "agent"
+
+
+async def main() -> None:
+    root = document.getElementById("attache")
+    try:
+        config = await get_json(root.dataset.config or "./attache-config.json")
+        params = URLSearchParams.new(location.search)
+        identity = params.get("as") or DEFAULT_IDENTITY
+        if params.get("conversation"):
+            config.setdefault("backend", {})["conversation"] = params.get("conversation")
+        identities = config.get("backend", {}).get("identities", {})
+        if identity not in identities:
+            raise ValueError(f"Unknown identity {identity!r}: this page offers {', '.join(sorted(identities)) or 'none'}")
+        backend = create_backend(config, identity)
+    except (ValueError, BackendError) as error:
+        problem = error.problem if isinstance(error, BackendError) else Problem("config", str(error), "Reload the page, or ask your administrator.")
+        Notices(document.getElementById("notices")).show(problem)
+        return
+    names = {name: entry.get("name", name.title()) for name, entry in identities.items()}
+    peer = ", ".join(label for name, label in names.items() if name != identity) or "everyone"
+    document.getElementById("peer").textContent = f"Conversation with {peer}"
+    root.dataset.identity = identity
+    await Canvas(backend, identity, names).start()
+
+
+asyncio.ensure_future(main())

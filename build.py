@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Attache's one entry point: set up, serve, test, bench.
+
+    python3 build.py serve [--host H] [--port P] [--config FILE] [--data DIR]
+    python3 build.py test  [pytest args...]
+    python3 build.py bench [startup|upload|history ...]
+    python3 build.py setup                     # only the set-up steps
+
+Every command first does the whole set-up, skipping what is already built:
+a local virtual environment with the pinned Python dependencies
+(requirements.lock), the browser runtime from the npm registry (`npm ci`
+against package-lock.json), copied into the ignored static/vendor/, and the
+pure-Python libraries plus our own app/ package zipped for PyScript's [files].
+Nothing is ever fetched from a CDN at run time.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VENDOR = ROOT / "static" / "vendor"
+NODE_MODULES = ROOT / "node_modules"
+PYODIDE_FILES = (
+    "pyodide.mjs",
+    "pyodide.asm.mjs",
+    "pyodide.asm.wasm",
+    "python_stdlib.zip",
+    "pyodide-lock.json",
+)
+# Pure-Python packages the page imports, taken from the pinned venv. markupsafe
+# ships a C speed-up that cannot load in Pyodide; without it markupsafe falls
+# back to its pure-Python implementation.
+BROWSER_PACKAGES = ("jinja2", "markupsafe")
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+def log(message: str) -> None:
+    print(f"[build] {message}", flush=True)
+
+
+def run(cmd: list[str], **kwargs) -> None:
+    subprocess.run(cmd, check=True, **kwargs)
+
+
+def digest(*paths: Path) -> str:
+    sha = hashlib.sha256()
+    for path in paths:
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+def up_to_date(stamp: Path, key: str) -> bool:
+    return stamp.exists() and stamp.read_text() == key
+
+
+def venv_python() -> Path:
+    return VENV / "bin" / "python"
+
+
+def ensure_venv() -> None:
+    """Create .venv and install requirements.lock once (re-done when the lock changes)."""
+    lock = ROOT / "requirements.lock"
+    stamp = VENV / ".attache-lock"
+    key = digest(lock)
+    if venv_python().exists() and up_to_date(stamp, key):
+        return
+    if not venv_python().exists():
+        log("creating the virtual environment .venv")
+        run([sys.executable, "-m", "venv", str(VENV)])
+    log("installing pinned Python dependencies (requirements.lock)")
+    run([str(venv_python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(lock)])
+    stamp.write_text(key)
+
+
+def reexec_in_venv() -> None:
+    """Continue under the venv's interpreter so the pinned packages are importable."""
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        os.execv(str(venv_python()), [str(venv_python()), str(ROOT / "build.py"), *sys.argv[1:]])
+
+
+def ensure_node_modules() -> None:
+    lock = ROOT / "package-lock.json"
+    stamp = NODE_MODULES / ".attache-lock"
+    key = digest(lock)
+    if up_to_date(stamp, key):
+        return
+    if not shutil.which("npm"):
+        sys.exit("build.py: npm is needed to fetch the browser runtime (install Node.js 20 and npm)")
+    log("fetching the browser runtime from the npm registry (npm ci)")
+    run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ROOT)
+    stamp.write_text(key)
+
+
+def copy_runtime() -> None:
+    """Copy PyScript's dist and the five Pyodide files into static/vendor/."""
+    stamp = VENDOR / ".attache-runtime"
+    key = digest(ROOT / "package-lock.json")
+    if up_to_date(stamp, key):
+        return
+    log("copying PyScript and Pyodide into static/vendor/")
+    shutil.rmtree(VENDOR, ignore_errors=True)
+    pyscript_dist = NODE_MODULES / "@pyscript" / "core" / "dist"
+    shutil.copytree(pyscript_dist, VENDOR / "pyscript", ignore=shutil.ignore_patterns("*.map"))
+    (VENDOR / "pyodide").mkdir(parents=True)
+    for name in PYODIDE_FILES:
+        shutil.copy2(NODE_MODULES / "pyodide" / name, VENDOR / "pyodide" / name)
+    stamp.write_text(key)
+
+
+def zip_tree(archive: Path, sources: list[tuple[Path, str]], skip_suffixes: tuple[str, ...] = ()) -> None:
+    """Write a deterministic zip of (directory, name inside the zip) pairs."""
+    tmp = archive.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for directory, arcname in sources:
+            for path in sorted(directory.rglob("*")):
+                if path.is_dir() or "__pycache__" in path.parts or path.suffix in skip_suffixes:
+                    continue
+                info = zipfile.ZipInfo(f"{arcname}/{path.relative_to(directory).as_posix()}", (2020, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, path.read_bytes())
+    tmp.replace(archive)
+
+
+def pack_python() -> None:
+    """Zip the browser's pure-Python libraries and our app/ package for [files]."""
+    site = Path(subprocess.check_output(
+        [str(venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
+    ).strip())
+    libs = VENDOR / "pylibs.zip"
+    if not libs.exists():
+        log("packing jinja2, markupsafe and pyodide-http for the browser")
+        zip_tree(libs, [(site / name, name) for name in BROWSER_PACKAGES], skip_suffixes=(".so", ".pyi", ".c"))
+    zip_tree(VENDOR / "app.zip", [(ROOT / "app", "app")], skip_suffixes=(".pyc",))
+
+
+def find_browser() -> str:
+    """Debian's chromium (installed with apt-get when root), else a Chrome on PATH."""
+    for name in CHROMIUM_CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        log("installing Debian's chromium for the browser tests (apt-get)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        run(["apt-get", "update", "-qq"], env=env)
+        run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"], env=env)
+        found = shutil.which("chromium")
+        if found:
+            return found
+    sys.exit("build.py: the tests need Chromium or Chrome; install Debian's 'chromium' package")
+
+
+def setup() -> None:
+    ensure_venv()
+    reexec_in_venv()
+    ensure_node_modules()
+    copy_runtime()
+    pack_python()
+
+
+def option(args: list[str], name: str, default: str) -> str:
+    if name in args:
+        index = args.index(name)
+        if index + 1 >= len(args):
+            sys.exit(f"build.py: {name} needs a value")
+        return args[index + 1]
+    return default
+
+
+def serve(args: list[str]) -> int:
+    host = option(args, "--host", "127.0.0.1")
+    port = option(args, "--port", "8000")
+    cmd = [sys.executable, "-m", "server", "--host", host, "--port", port,
+           "--data", option(args, "--data", str(ROOT / "data"))]
+    if "--config" in args:
+        cmd += ["--config", option(args, "--config", "")]
+    try:
+        return subprocess.call(cmd, cwd=ROOT)
+    except KeyboardInterrupt:
+        return 0
+
+
+def test(args: list[str]) -> int:
+    os.environ["ATTACHE_CHROMIUM"] = find_browser()
+    return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT)
+
+
+def bench(args: list[str]) -> int:
+    os.environ["ATTACHE_CHROMIUM"] = find_browser()
+    return subprocess.call([sys.executable, str(ROOT / "bench" / "run.py"), *args], cwd=ROOT)
+
+
+COMMANDS = {"serve": serve, "test": test, "bench": bench, "setup": lambda args: 0}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__.strip())
+        return 2
+    setup()
+    return COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

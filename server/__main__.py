@@ -1,0 +1,75 @@
+"""`python -m server --host 127.0.0.1 --port 8000 --config FILE --data DIR`
+
+Why a pre-bound socket: `--port 0` then gets a free port that we can print
+(tests read it from stdout instead of racing for a port). Why a Server
+subclass: uvicorn waits for open responses before shutting down, and SSE
+streams never finish on their own, so the broker is closed first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from server.app import REPO_ROOT, create_app
+from server.config import ConfigError, load_config
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, broker) -> None:
+        super().__init__(config)
+        self._broker = broker
+
+    async def shutdown(self, sockets=None) -> None:
+        self._broker.close()       # end SSE streams so the connections can close
+        await super().shutdown(sockets=sockets)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m server", description="Attache reference conversations server")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (0 = any free port; default 8000)")
+    p.add_argument("--config", default=None, help="TOML config (default: server/default.toml)")
+    p.add_argument("--data", default="data", help="data directory: database, media, partial uploads (default ./data)")
+    p.add_argument("--static-root", default=str(REPO_ROOT), help="directory holding index.html, app/, static/")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--keepalive", type=float, default=15.0, help=argparse.SUPPRESS)   # seconds, for tests
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(f"attache: config error: {e}", file=sys.stderr)
+        return 2
+    try:
+        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((args.host, args.port))
+    except OSError as e:
+        print(f"attache: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
+        return 2
+    app = create_app(config=config, data_dir=args.data, static_root=args.static_root, keepalive=args.keepalive)
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    base = f"http://{host}:{port}"
+    print(f"Attache reference server on {base}/", flush=True)
+    print(f"  agent:    {base}/", flush=True)
+    print(f"  customer: {base}/?as=customer", flush=True)
+    print(f"  config:   {config.source}   data: {Path(args.data).resolve()}", flush=True)
+    for name, token in config.identities.items():
+        print(f"  token {name}: {token}", flush=True)
+    uv_config = uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=5, lifespan="on")
+    server = _Server(uv_config, app.state.broker)
+    server.run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

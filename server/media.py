@@ -1,0 +1,95 @@
+"""Signed media URLs and the media download endpoint.
+
+Why signed URLs: <img>/<video> tags cannot send a bearer token, so each
+attachment URL carries an HMAC made with a secret that never leaves the data
+dir. The signature covers the hash *and* the file name, so a valid link
+cannot be edited into `invoice.exe`. Uploaded files are served with the
+sandbox CSP and nosniff, and only types `core.media.opens_inline` allows
+open in the browser; html/svg/xml always download.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+import secrets
+import unicodedata
+from hashlib import sha256
+from pathlib import Path
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from app.core.media import opens_inline
+from server.common import ApiError
+
+MEDIA_CSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """Created once per data dir (0600); stable across restarts so old links keep working."""
+    path = data_dir / "secret"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        value = path.read_text().strip()
+        if len(value) < 32:
+            raise RuntimeError(f"{path} is damaged; delete it to create a new one (old media links will break)")
+        return value.encode()
+    value = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value.encode()
+
+
+class Signer:
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    def sig(self, digest: str, name: str) -> str:
+        return hmac.new(self._secret, f"{digest}/{name}".encode(), sha256).hexdigest()[:32]
+
+    def url(self, digest: str, name: str) -> str:
+        """Root-relative, so it works behind any host name; clients join it to their base URL."""
+        return f"/media/{digest}/{quote(name, safe='')}?sig={self.sig(digest, name)}"
+
+    def verify(self, digest: str, name: str, sig: str) -> bool:
+        return hmac.compare_digest(self.sig(digest, name), sig)
+
+
+def content_disposition(kind: str, name: str) -> str:
+    """RFC 6266 with an ASCII fallback and the exact name in RFC 5987 `filename*`."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ascii_name = re.sub(r'[^A-Za-z0-9 ._()+,@=-]', "_", ascii_name).strip() or "download"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+async def download(request: Request) -> Response:
+    """GET /media/{sha256}/{filename}?sig=..."""
+    state = request.app.state
+    digest = request.path_params["sha256"]
+    name = request.path_params["filename"]
+    sig = request.query_params.get("sig", "")
+    if not _SHA256.match(digest) or not sig or not state.signer.verify(digest, name, sig):
+        raise ApiError(403, "bad_signature", "This media link is not valid.", "Reload the conversation for fresh links.")
+    path = state.uploads.media_path(digest)
+    content_type = state.store.media_type(digest, name)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        stat = None
+    if stat is None or content_type is None:
+        raise ApiError(404, "media_not_found", f"{name} is no longer on the server.")
+    kind = "inline" if opens_inline(content_type) else "attachment"
+    headers = {
+        "Content-Disposition": content_disposition(kind, name),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": MEDIA_CSP,
+        "Cache-Control": "private, max-age=31536000, immutable",
+    }
+    if content_type.startswith("text/") and "charset" not in content_type:
+        content_type += "; charset=utf-8"
+    return FileResponse(path, media_type=content_type, headers=headers, stat_result=stat)

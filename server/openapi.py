@@ -1,0 +1,155 @@
+"""The OpenAPI 3.1 description of the API, written by hand.
+
+Why by hand: Starlette's SchemaGenerator needs PyYAML (not a dependency) and
+only copies docstring fragments; a plain dict is reviewable in one place and
+a test checks every /api route appears here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    text = {400: "Malformed request", 401: "Missing or unknown token", 403: "Bad signature", 404: "Not found",
+            409: "Conflict (offset_mismatch carries the server's `offset`)", 413: "Too large",
+            415: "Type not accepted or content does not match the name", 422: "Invalid request"}
+    return {str(s): _json(_ref("Error"), text[s]) for s in statuses}
+
+
+_CID = {"name": "cid", "in": "path", "required": True, "description": "Conversation id; created on first use",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"}}
+_UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_AFTER = {"name": "after", "in": "query", "required": False, "description": "Only messages with a greater seq",
+          "schema": {"type": "integer", "minimum": 0}}
+_OFFSET_HEADER = {"Upload-Offset": {"description": "Bytes the server holds", "schema": {"type": "integer"}}}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message", "hint"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "hint": {"type": "string"},
+                       "offset": {"type": "integer", "description": "Only with offset_mismatch"}}}}},
+    "Restrictions": {"type": "object", "required": ["max_file_size", "accepted_types", "max_files_per_message"],
+                     "properties": {"max_file_size": {"type": "integer", "description": "bytes"},
+                                    "accepted_types": {"type": "array", "items": {"type": "string"},
+                                                       "description": "MIME types, 'image/*' or '.ext'; empty = all"},
+                                    "max_files_per_message": {"type": "integer"}}},
+    "UploadCreate": {"type": "object", "required": ["name", "size"],
+                     "properties": {"name": {"type": "string"}, "size": {"type": "integer", "minimum": 0},
+                                    "content_type": {"type": "string", "description": "File.type, may be empty"}}},
+    "Upload": {"type": "object", "required": ["upload_id", "name", "size", "content_type", "offset", "complete"],
+               "properties": {"upload_id": {"type": "string"}, "name": {"type": "string"},
+                              "size": {"type": "integer"}, "content_type": {"type": "string"},
+                              "offset": {"type": "integer"}, "complete": {"type": "boolean"}}},
+    "Attachment": {"type": "object", "required": ["id", "name", "size", "content_type", "url"],
+                   "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "size": {"type": "integer"},
+                                  "content_type": {"type": "string"},
+                                  "url": {"type": "string", "description": "Signed, root-relative media URL"}}},
+    "Message": {"type": "object",
+                "required": ["id", "seq", "conversation", "sender", "text", "created_at", "idempotency_key",
+                             "attachments"],
+                "properties": {"id": {"type": "string"}, "seq": {"type": "integer"},
+                               "conversation": {"type": "string"}, "sender": {"type": "string"},
+                               "text": {"type": "string"},
+                               "created_at": {"type": "string", "format": "date-time"},
+                               "idempotency_key": {"type": "string"},
+                               "attachments": {"type": "array", "items": _ref("Attachment")}}},
+    "MessageCreate": {"type": "object",
+                      "properties": {"idempotency_key": {"type": "string", "maxLength": 200},
+                                     "text": {"type": "string", "maxLength": 20000},
+                                     "attachments": {"type": "array", "items": {"type": "string"},
+                                                     "description": "ids of complete uploads"}}},
+    "History": {"type": "object", "required": ["messages"],
+                "properties": {"messages": {"type": "array", "items": _ref("Message")}}},
+}
+
+PATHS: dict[str, Any] = {
+    "/api/restrictions": {"get": {
+        "operationId": "getRestrictions", "summary": "What files may be attached", "security": [],
+        "responses": {"200": _json(_ref("Restrictions"), "The server's restrictions")}}},
+    "/api/uploads": {"post": {
+        "operationId": "createUpload", "summary": "Start an upload (judged by name, size and declared type)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("UploadCreate")}}},
+        "responses": {"201": {**_json(_ref("Upload"), "Created"), "headers": _OFFSET_HEADER},
+                      **_errors(400, 401, 413, 415, 422)}}},
+    "/api/uploads/{upload_id}": {
+        "parameters": [_UPLOAD_ID],
+        "get": {"operationId": "getUpload", "summary": "Upload state, to resume",
+                "responses": {"200": {**_json(_ref("Upload"), "Current state"), "headers": _OFFSET_HEADER},
+                              **_errors(401, 404)}},
+        "patch": {"operationId": "appendUpload",
+                  "summary": "Append bytes at Upload-Offset; the first 4096 bytes are sniffed",
+                  "parameters": [{"name": "Upload-Offset", "in": "header", "required": True,
+                                  "schema": {"type": "integer", "minimum": 0}}],
+                  "requestBody": {"required": True, "content": {"application/offset+octet-stream": {
+                      "schema": {"type": "string", "format": "binary"}}, "application/octet-stream": {
+                      "schema": {"type": "string", "format": "binary"}}}},
+                  "responses": {"200": {**_json(_ref("Upload"), "Bytes stored"), "headers": _OFFSET_HEADER},
+                                **_errors(400, 401, 404, 409, 413, 415)}}},
+    "/api/conversations/{cid}/messages": {
+        "parameters": [_CID],
+        "get": {"operationId": "listMessages", "summary": "History, oldest first", "parameters": [_AFTER],
+                "responses": {"200": _json(_ref("History"), "Messages"), **_errors(401, 404, 422)}},
+        "post": {"operationId": "sendMessage", "summary": "Send; the same idempotency_key returns the same message",
+                 "requestBody": {"required": True,
+                                 "content": {"application/json": {"schema": _ref("MessageCreate")}}},
+                 "responses": {"201": _json(_ref("Message"), "Created"),
+                               "200": _json(_ref("Message"), "Already sent with this idempotency_key"),
+                               **_errors(400, 401, 404, 409, 422)}}},
+    "/api/conversations/{cid}/events": {"get": {
+        "operationId": "streamEvents",
+        "summary": "Server-Sent Events: `id: <seq>`, `event: message`, `data: <Message>`; keepalive every 15 s",
+        "parameters": [_CID, _AFTER,
+                       {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "integer"}},
+                       {"name": "access_token", "in": "query", "required": False, "schema": {"type": "string"},
+                        "description": "For EventSource, which cannot send headers"}],
+        "security": [{"bearer": []}, {"query_token": []}],
+        "responses": {"200": {"description": "An endless event stream",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                      **_errors(401, 404, 422)}}},
+    "/api/openapi.json": {"get": {
+        "operationId": "getOpenAPI", "summary": "This document", "security": [],
+        "responses": {"200": {"description": "OpenAPI document",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+    "/media/{sha256}/{filename}": {"get": {
+        "operationId": "getMedia", "summary": "An attachment's bytes (signed URL, no token)", "security": [],
+        "parameters": [{"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}},
+                       {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}},
+                       {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "The file, inline only for safe types",
+                              "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+                      **_errors(403, 404)}}},
+    "/attache-config.json": {"get": {
+        "operationId": "getPageConfig", "summary": "Page config with dev tokens (dev convenience)", "security": [],
+        "responses": {"200": {"description": "Page config",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "Attache reference server", "version": "1.0.0",
+             "description": "Conversations with file attachments; see docs/CONTRACT.md."},
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                            "query_token": {"type": "apiKey", "in": "query", "name": "access_token"}},
+    },
+    "security": [{"bearer": []}],
+}
+
+
+async def openapi(request: Request) -> Response:
+    """GET /api/openapi.json"""
+    return JSONResponse(DOCUMENT)

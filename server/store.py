@@ -1,0 +1,180 @@
+"""SQLite persistence for conversations, messages and uploads.
+
+Why SQLite in WAL mode on the event-loop thread: every statement here is
+small and indexed (well under a millisecond), so a single connection without
+thread hops is both the simplest and the fastest choice; bulk byte work
+(writing and hashing uploads) happens elsewhere, in threads.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,      -- global, never reused
+    id TEXT NOT NULL UNIQUE,
+    conversation TEXT NOT NULL REFERENCES conversations(id),
+    sender TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_idempotency
+    ON messages(conversation, idempotency_key) WHERE idempotency_key != '';
+CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation, seq);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    declared_type TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    "offset" INTEGER NOT NULL DEFAULT 0,
+    head_checked INTEGER NOT NULL DEFAULT 0,
+    sha256 TEXT,                                -- set when complete
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_media ON uploads(sha256, name);
+CREATE TABLE IF NOT EXISTS attachments (
+    message_seq INTEGER NOT NULL REFERENCES messages(seq),
+    position INTEGER NOT NULL,
+    upload_id TEXT NOT NULL REFERENCES uploads(id),
+    PRIMARY KEY (message_seq, position)
+);
+"""
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC with a Z, second precision, as the contract shows."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class UploadRow:
+    id: str
+    owner: str
+    name: str
+    size: int
+    declared_type: str
+    content_type: str
+    offset: int
+    head_checked: bool
+    sha256: str | None
+    created_at: str
+
+    @property
+    def complete(self) -> bool:
+        return self.sha256 is not None
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")   # WAL + NORMAL: durable across process crashes
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- uploads -----------------------------------------------------------
+    def create_upload(self, owner: str, name: str, size: int, declared_type: str, content_type: str) -> UploadRow:
+        row = UploadRow(uuid.uuid4().hex, owner, name, size, declared_type, content_type, 0, False, None, utc_now())
+        self.db.execute(
+            'INSERT INTO uploads (id, owner, name, size, declared_type, content_type, "offset", head_checked,'
+            " sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL, ?)",
+            (row.id, owner, name, size, declared_type, content_type, row.created_at),
+        )
+        return row
+
+    def get_upload(self, upload_id: str) -> UploadRow | None:
+        r = self.db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+        return None if r is None else _upload(r)
+
+    def update_upload(self, upload: UploadRow) -> None:
+        self.db.execute(
+            'UPDATE uploads SET "offset" = ?, head_checked = ?, content_type = ?, sha256 = ? WHERE id = ?',
+            (upload.offset, int(upload.head_checked), upload.content_type, upload.sha256, upload.id),
+        )
+
+    def delete_upload(self, upload_id: str) -> None:
+        self.db.execute("DELETE FROM uploads WHERE id = ? AND id NOT IN (SELECT upload_id FROM attachments)",
+                        (upload_id,))
+
+    def media_type(self, sha256: str, name: str) -> str | None:
+        """The type we believed when a file with these bytes and this name was uploaded."""
+        r = self.db.execute("SELECT content_type FROM uploads WHERE sha256 = ? AND name = ? LIMIT 1",
+                            (sha256, name)).fetchone()
+        return None if r is None else r[0]
+
+    # -- messages ----------------------------------------------------------
+    def find_by_key(self, conversation: str, key: str) -> dict[str, Any] | None:
+        if not key:
+            return None
+        r = self.db.execute("SELECT * FROM messages WHERE conversation = ? AND idempotency_key = ?",
+                            (conversation, key)).fetchone()
+        return None if r is None else self._message(r)
+
+    def add_message(self, conversation: str, sender: str, text: str, key: str,
+                    uploads: list[UploadRow]) -> tuple[dict[str, Any], bool]:
+        """Insert a message; returns (message, created). An existing key wins (idempotent resend)."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            existing = self.find_by_key(conversation, key)
+            if existing is not None:
+                db.execute("COMMIT")
+                return existing, False
+            now = utc_now()
+            db.execute("INSERT OR IGNORE INTO conversations (id, created_at) VALUES (?, ?)", (conversation, now))
+            cur = db.execute(
+                "INSERT INTO messages (id, conversation, sender, text, created_at, idempotency_key)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (uuid.uuid4().hex, conversation, sender, text, now, key),
+            )
+            seq = cur.lastrowid
+            db.executemany("INSERT INTO attachments (message_seq, position, upload_id) VALUES (?, ?, ?)",
+                           [(seq, i, u.id) for i, u in enumerate(uploads)])
+            row = db.execute("SELECT * FROM messages WHERE seq = ?", (seq,)).fetchone()
+            message = self._message(row)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return message, True
+
+    def messages(self, conversation: str, after: int | None = None) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq",
+                               (conversation, after or 0)).fetchall()
+        return [self._message(r) for r in rows]
+
+    def last_seq(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()[0]
+
+    def _message(self, r: sqlite3.Row) -> dict[str, Any]:
+        """A message as stored; `attachments` hold upload rows, the API layer adds URLs."""
+        ups = self.db.execute(
+            "SELECT u.* FROM attachments a JOIN uploads u ON u.id = a.upload_id"
+            " WHERE a.message_seq = ? ORDER BY a.position", (r["seq"],)).fetchall()
+        return {
+            "id": r["id"], "seq": r["seq"], "conversation": r["conversation"], "sender": r["sender"],
+            "text": r["text"], "created_at": r["created_at"], "idempotency_key": r["idempotency_key"],
+            "attachments": [_upload(u) for u in ups],
+        }
+
+
+def _upload(r: sqlite3.Row) -> UploadRow:
+    return UploadRow(r["id"], r["owner"], r["name"], r["size"], r["declared_type"], r["content_type"],
+                     r["offset"], bool(r["head_checked"]), r["sha256"], r["created_at"])

@@ -1,0 +1,36 @@
+"""Talk to the reference server as the other party would, over real HTTP."""
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from tests.conftest import AGENT_TOKEN, CUSTOMER_TOKEN
+
+TOKENS = {"agent": AGENT_TOKEN, "customer": CUSTOMER_TOKEN}
+
+
+class Api:
+    def __init__(self, base_url: str, identity: str = "customer") -> None:
+        self.client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKENS[identity]}"}, timeout=30)
+
+    def upload(self, name: str, data: bytes, content_type: str) -> str:
+        started = self.client.post("/api/uploads", json={"name": name, "size": len(data), "content_type": content_type})
+        started.raise_for_status()
+        upload_id = started.json()["upload_id"]
+        self.client.patch(f"/api/uploads/{upload_id}", content=data, headers={"Upload-Offset": "0"}).raise_for_status()
+        return upload_id
+
+    def send(self, conversation: str, text: str = "", files: list[tuple[str, bytes, str]] = ()) -> dict:
+        upload_ids = [self.upload(*f) for f in files]
+        response = self.client.post(
+            f"/api/conversations/{conversation}/messages",
+            json={"idempotency_key": uuid.uuid4().hex, "text": text, "attachments": upload_ids},
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def history(self, conversation: str) -> list[dict]:
+        response = self.client.get(f"/api/conversations/{conversation}/messages")
+        response.raise_for_status()
+        return response.json()["messages"]

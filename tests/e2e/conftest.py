@@ -1,0 +1,86 @@
+"""End-to-end fixtures: Debian's Chromium driven by pytest-playwright, against
+the real reference server, with a guard that fails a test whose page sends any
+request off 127.0.0.1."""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect
+
+READY_TIMEOUT_MS = 60_000
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-features=Translate,OptimizationHints,MediaRouter",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    executable = os.environ.get("ATTACHE_CHROMIUM") or shutil.which("chromium") or shutil.which("google-chrome")
+    if not executable:
+        pytest.fail("no Chromium found: run the tests with `python3 build.py test`")
+    return {**browser_type_launch_args, "executable_path": executable, "args": CHROMIUM_FLAGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1100, "height": 800}}
+
+
+class OffsiteGuard:
+    """Records every request a page makes that leaves the loopback host."""
+
+    def __init__(self) -> None:
+        self.offsite: list[str] = []
+
+    def watch(self, page: Page) -> None:
+        page.on("request", self._check)
+
+    def _check(self, request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("data", "blob", "about"):
+            return
+        if parts.hostname not in ("127.0.0.1",):
+            self.offsite.append(request.url)
+
+
+@pytest.fixture()
+def offsite_guard():
+    guard = OffsiteGuard()
+    yield guard
+    assert guard.offsite == [], f"the page requested other hosts: {guard.offsite}"
+
+
+@pytest.fixture()
+def conversation() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture()
+def open_app(browser, reference_server, offsite_guard, conversation):
+    """open_app(identity="agent") -> a ready Page on this test's conversation."""
+    contexts = []
+
+    def open_(identity: str = "agent", server=None, conv: str | None = None, **context_args) -> Page:
+        server = server or reference_server
+        context = browser.new_context(viewport={"width": 1100, "height": 800}, **context_args)
+        contexts.append(context)
+        page = context.new_page()
+        offsite_guard.watch(page)
+        page.goto(f"{server.url}/?as={identity}&conversation={conv or conversation}")
+        expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()

@@ -1,0 +1,191 @@
+"""Fixtures that run the real server (`python -m server`) in a subprocess.
+
+Every test talks HTTP to a real uvicorn on 127.0.0.1, so what is tested is
+what ships: routing, middleware, streaming, signals.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+AGENT = {"Authorization": "Bearer agent-dev-token"}
+CUSTOMER = {"Authorization": "Bearer customer-dev-token"}
+
+TEST_CONFIG = """
+[attachments]
+max_file_size = "300 MB"
+accepted_types = ["image/*", ".pdf", ".txt", ".docx", ".html"]
+max_files_per_message = 2
+
+[identities]
+agent = "agent-dev-token"
+customer = "customer-dev-token"
+
+[server]
+cors_allow_origins = ["https://portal.example.com"]
+"""
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 44 + b"\x80\x00\x00\x00" + \
+      b"\x00" * 64 + b"PE\x00\x00L\x01" + b"\x00" * 200
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One `python -m server` process."""
+
+    def __init__(self, data: Path, config: Path | None, static_root: Path | None, log: Path,
+                 extra: tuple[str, ...] = ()) -> None:
+        self.data, self.config, self.static_root, self.log, self.extra = data, config, static_root, log, extra
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 15) -> "Server":
+        port = free_port()
+        cmd = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--data", str(self.data),
+               "--log-level", "warning", *self.extra]
+        if self.config is not None:
+            cmd += ["--config", str(self.config)]
+        if self.static_root is not None:
+            cmd += ["--static-root", str(self.static_root)]
+        self._log = open(self.log, "ab")
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(self.url + "/api/restrictions", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"server did not answer within {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        finally:
+            self._log.close()
+
+    def client(self, headers: dict[str, str] | None = None, timeout: float = 10) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=headers or {}, timeout=timeout)
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator:
+    """Factory: `make_server(data=..., config_text=..., static_root=...)`; all are stopped at the end."""
+    servers: list[Server] = []
+
+    def make(data: Path | None = None, config_text: str | None = TEST_CONFIG, static_root: Path | None = None,
+             extra: tuple[str, ...] = (), start: bool = True) -> Server:
+        config = None
+        if config_text is not None:
+            config = tmp_path / f"config{len(servers)}.toml"
+            config.write_text(config_text)
+        server = Server(data or tmp_path / "data", config, static_root, tmp_path / f"server{len(servers)}.log", extra)
+        servers.append(server)
+        return server.start() if start else server
+
+    yield make
+    for server in servers:
+        try:
+            server.stop(signal.SIGKILL)
+        except Exception:
+            pass
+
+
+@pytest.fixture
+def server(make_server) -> Server:
+    return make_server()
+
+
+@pytest.fixture
+def agent(server: Server) -> Iterator[httpx.Client]:
+    with server.client(AGENT) as c:
+        yield c
+
+
+@pytest.fixture
+def customer(server: Server) -> Iterator[httpx.Client]:
+    with server.client(CUSTOMER) as c:
+        yield c
+
+
+def start_upload(client: httpx.Client, name: str, size: int, content_type: str = "") -> httpx.Response:
+    return client.post("/api/uploads", json={"name": name, "size": size, "content_type": content_type})
+
+
+def upload(client: httpx.Client, name: str, data: bytes, content_type: str = "", chunk: int | None = None) -> dict:
+    """Upload `data` in chunks of `chunk` bytes (default: one PATCH); returns the final Upload JSON."""
+    r = start_upload(client, name, len(data), content_type)
+    assert r.status_code == 201, r.text
+    state = r.json()
+    chunk = chunk or len(data)
+    while state["offset"] < len(data):
+        off = state["offset"]
+        r = client.patch(f"/api/uploads/{state['upload_id']}", content=data[off:off + chunk],
+                         headers={"Upload-Offset": str(off), "Content-Type": "application/offset+octet-stream"})
+        assert r.status_code == 200, r.text
+        assert r.headers["upload-offset"] == str(r.json()["offset"])
+        state = r.json()
+    assert state["complete"] is True
+    return state
+
+
+def send(client: httpx.Client, text: str = "", attachments: list[str] = (), key: str = "",
+         cid: str = "default") -> httpx.Response:
+    return client.post(f"/api/conversations/{cid}/messages",
+                       json={"idempotency_key": key, "text": text, "attachments": list(attachments)})
+
+
+def read_events(response: httpx.Response, count: int) -> list[dict]:
+    """Parse SSE frames from a streaming response until `count` message events arrived."""
+    import json
+
+    events: list[dict] = []
+    current: dict = {}
+    for line in response.iter_lines():
+        if line == "":
+            if current.get("event") == "message":
+                events.append({"id": int(current["id"]), "data": json.loads(current["data"])})
+                if len(events) >= count:
+                    return events
+            current = {}
+        elif line.startswith(":"):
+            current.setdefault("comments", []).append(line)
+        else:
+            field, _, value = line.partition(":")
+            current[field] = value[1:] if value.startswith(" ") else value
+    return events

@@ -1,0 +1,166 @@
+"""Auth, restrictions, sending and history, over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import CUSTOMER, PNG, send, upload
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/api/conversations/default/messages"),
+    ("POST", "/api/conversations/default/messages"),
+    ("POST", "/api/uploads"),
+    ("GET", "/api/uploads/0123456789abcdef0123456789abcdef"),
+    ("PATCH", "/api/uploads/0123456789abcdef0123456789abcdef"),
+    ("GET", "/api/conversations/default/events"),
+])
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token"}, {"Authorization": "Basic x"}])
+def test_unauthenticated_requests_get_401_json(server, method, path, headers):
+    with server.client(headers) as c:
+        r = c.request(method, path, json={})
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"
+    err = r.json()["error"]
+    assert err["code"] == "unauthorized" and err["message"] and err["hint"]
+
+
+def test_access_token_in_query_only_works_for_events(server):
+    with server.client() as c:
+        assert c.get("/api/conversations/default/messages", params={"access_token": "agent-dev-token"}).status_code == 401
+        with c.stream("GET", "/api/conversations/default/events",
+                      params={"access_token": "agent-dev-token"}) as r:
+            assert r.status_code == 200
+
+
+def test_restrictions_reflect_the_config(server):
+    with server.client() as c:
+        r = c.get("/api/restrictions")
+    assert r.status_code == 200
+    assert r.json() == {"max_file_size": 300_000_000,
+                        "accepted_types": ["image/*", ".pdf", ".txt", ".docx", ".html"],
+                        "max_files_per_message": 2}
+
+
+def test_send_returns_the_message_and_history_lists_it(agent):
+    r = send(agent, "hello", key="k-1")
+    assert r.status_code == 201
+    m = r.json()
+    assert set(m) == {"id", "seq", "conversation", "sender", "text", "created_at", "idempotency_key", "attachments"}
+    assert (m["sender"], m["text"], m["conversation"], m["idempotency_key"], m["attachments"]) == \
+        ("agent", "hello", "default", "k-1", [])
+    assert m["created_at"].endswith("Z") and len(m["created_at"]) == 20
+    assert agent.get("/api/conversations/default/messages").json()["messages"] == [m]
+
+
+def test_same_idempotency_key_returns_the_same_message_once(agent):
+    first = send(agent, "once", key="same-key")
+    again = send(agent, "once", key="same-key")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert len(agent.get("/api/conversations/default/messages").json()["messages"]) == 1
+    # the key is per conversation: another conversation may use it
+    assert send(agent, "elsewhere", key="same-key", cid="other").status_code == 201
+
+
+def test_idempotency_key_of_another_sender_is_a_conflict(agent, customer):
+    send(agent, "mine", key="shared")
+    assert send(customer, "theirs", key="shared").status_code == 409
+
+
+def test_history_is_oldest_first_with_global_seq_and_after(agent, customer):
+    seqs = []
+    for i, client in enumerate([agent, customer, agent, customer]):
+        seqs.append(send(client, f"m{i}", key=f"k{i}", cid="c1").json()["seq"])
+        send(agent, f"noise{i}", cid="c2")                 # seq is global across conversations
+    assert seqs == sorted(seqs) and len(set(seqs)) == 4
+    msgs = agent.get("/api/conversations/c1/messages").json()["messages"]
+    assert [m["text"] for m in msgs] == ["m0", "m1", "m2", "m3"]
+    assert [m["sender"] for m in msgs] == ["agent", "customer", "agent", "customer"]
+    after = agent.get("/api/conversations/c1/messages", params={"after": seqs[1]}).json()["messages"]
+    assert [m["text"] for m in after] == ["m2", "m3"]
+    assert agent.get("/api/conversations/c1/messages", params={"after": "x"}).status_code == 422
+
+
+def test_unknown_conversation_is_empty_and_bad_ids_are_404(agent):
+    assert agent.get("/api/conversations/never-used/messages").json() == {"messages": []}
+    assert agent.get("/api/conversations/..%2Fetc/messages").status_code == 404
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"text": "   "}, "empty_message"),
+    ({}, "empty_message"),
+    ({"text": 5}, "invalid_text"),
+    ({"text": "x" * 20_001}, "text_too_long"),
+    ({"text": "x", "attachments": "nope"}, "invalid_attachments"),
+    ({"text": "x", "attachments": ["a", "b", "c"]}, "too_many_files"),
+    ({"text": "x", "attachments": ["0" * 32]}, "unknown_upload"),
+    ({"text": "x", "idempotency_key": 7}, "invalid_idempotency_key"),
+])
+def test_invalid_messages_are_422(agent, body, code):
+    r = agent.post("/api/conversations/default/messages", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == code
+
+
+def test_bad_json_is_400(agent):
+    r = agent.post("/api/conversations/default/messages", content=b"{not json",
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_json"
+
+
+def test_message_with_an_incomplete_upload_is_refused(agent):
+    r = agent.post("/api/uploads", json={"name": "p.png", "size": len(PNG), "content_type": "image/png"})
+    upload_id = r.json()["upload_id"]
+    r = send(agent, "pic", [upload_id])
+    assert r.status_code == 422 and r.json()["error"]["code"] == "upload_incomplete"
+
+
+def test_uploads_belong_to_their_owner(server, agent):
+    state = upload(agent, "p.png", PNG, "image/png")
+    with server.client(CUSTOMER) as customer:
+        assert customer.get(f"/api/uploads/{state['upload_id']}").status_code == 404
+        r = send(customer, "stolen", [state["upload_id"]])
+        assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_upload"
+
+
+def test_message_with_attachments(agent):
+    a = upload(agent, "one.png", PNG, "image/png")
+    b = upload(agent, "two.txt", b"two\n", "text/plain")
+    m = send(agent, "", [a["upload_id"], b["upload_id"]], key="att").json()
+    assert [(x["id"], x["name"], x["size"], x["content_type"]) for x in m["attachments"]] == [
+        (a["upload_id"], "one.png", len(PNG), "image/png"), (b["upload_id"], "two.txt", 4, "text/plain")]
+    assert all(x["url"].startswith("/media/") and "?sig=" in x["url"] for x in m["attachments"])
+    assert agent.get(m["attachments"][0]["url"]).content == PNG
+
+
+def test_unknown_api_route_and_method_are_json_errors(agent):
+    r = agent.get("/api/nope")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = agent.delete("/api/conversations/default/messages")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_cors_allows_configured_origin_with_upload_offset(server):
+    with server.client() as c:
+        r = c.options("/api/uploads/x", headers={"Origin": "https://portal.example.com",
+                                                  "Access-Control-Request-Method": "PATCH",
+                                                  "Access-Control-Request-Headers": "authorization, upload-offset"})
+        assert r.status_code == 200
+        assert r.headers["access-control-allow-origin"] == "https://portal.example.com"
+        assert "upload-offset" in r.headers["access-control-allow-headers"].lower()
+        assert "PATCH" in r.headers["access-control-allow-methods"]
+        r = c.get("/api/restrictions", headers={"Origin": "https://portal.example.com"})
+        assert r.headers["access-control-allow-origin"] == "https://portal.example.com"
+        assert "upload-offset" in r.headers["access-control-expose-headers"].lower()
+        r = c.options("/api/uploads", headers={"Origin": "https://evil.example.com",
+                                               "Access-Control-Request-Method": "POST"})
+        assert r.status_code == 400
+        r = c.get("/api/restrictions", headers={"Origin": "https://evil.example.com"})
+        assert "access-control-allow-origin" not in r.headers
+
+
+def test_api_responses_are_not_cached_and_nosniff(agent):
+    r = agent.get("/api/conversations/default/messages")
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-content-type-options"] == "nosniff"
