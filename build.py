@@ -135,7 +135,7 @@ def pack_python() -> None:
     ).strip())
     libs = VENDOR / "pylibs.zip"
     if not libs.exists():
-        log("packing jinja2, markupsafe and pyodide-http for the browser")
+        log("packing jinja2 and markupsafe for the browser")
         zip_tree(libs, [(site / name, name) for name in BROWSER_PACKAGES], skip_suffixes=(".so", ".pyi", ".c"))
     zip_tree(VENDOR / "app.zip", [(ROOT / "app", "app")], skip_suffixes=(".pyc",))
 

@@ -12,6 +12,7 @@ from js import URLSearchParams, document, location
 from app.backends import create_backend
 from app.backends.base import BackendError
 from app.browser.canvas import Canvas
+from app.browser.dom import maybe
 from app.browser.notices import Notices
 from app.browser.transport import get_json
 from app.core.models import Problem
@@ -24,9 +25,10 @@ async def main() -> None:
     try:
         config = await get_json(root.dataset.config or "./attache-config.json")
         params = URLSearchParams.new(location.search)
-        identity = params.get("as") or DEFAULT_IDENTITY
-        if params.get("conversation"):
-            config.setdefault("backend", {})["conversation"] = params.get("conversation")
+        identity = maybe(params.get("as")) or DEFAULT_IDENTITY
+        conversation = maybe(params.get("conversation"))
+        if conversation:
+            config.setdefault("backend", {})["conversation"] = conversation
         identities = config.get("backend", {}).get("identities", {})
         if identity not in identities:
             raise ValueError(f"Unknown identity {identity!r}: this page offers {', '.join(sorted(identities)) or 'none'}")

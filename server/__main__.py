@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  token {name}: {token}", flush=True)
     uv_config = uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=5, lifespan="on")
     server = _Server(uv_config, app.state.broker)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:   # uvicorn re-raises Ctrl-C after a clean shutdown; no traceback for that
+        return 130
     return 0
 
 

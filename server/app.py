@@ -77,6 +77,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         app.state.broker.close()
+        await uploads.wait_idle(2.0)
         store.close()
 
     json_limit = {"max_body_size": JSON_BODY_LIMIT}

@@ -88,7 +88,11 @@ async def events(request: Request) -> Response:
         sub = broker.subscribe(cid)      # before reading the backlog: nothing can fall in between
         try:
             yield "retry: 1000\n\n"
-            last = store.last_seq() if after is None else after
+            newest = store.last_seq()
+            if after is None:
+                last = newest                  # only what is sent from now on
+            else:
+                last = after if after <= newest else 0   # an id we never issued: another data dir, replay all
             backlog = [] if after is None else [message_json(m, signer) for m in store.messages(cid, last)]
             while not broker.closed:
                 for m in backlog:

@@ -61,6 +61,7 @@ class Uploads:
         self.parts.mkdir(parents=True, exist_ok=True)
         self.media.mkdir(parents=True, exist_ok=True)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._active = 0                 # PATCH bodies being received right now
         # upload id -> (bytes hashed so far, hasher); lost on restart, then we rehash from disk.
         self._hashers: dict[str, tuple[int, Any]] = {}
 
@@ -129,7 +130,10 @@ class Uploads:
         """GET /api/uploads/{id}: where to resume."""
         identity = authenticate(request)
         u = self.owned(request.path_params["upload_id"], identity)
-        async with self._lock(u.id):
+        lock = self._lock(u.id)
+        if lock.locked():           # a PATCH is running: report what is recorded, do not wait for it
+            return _upload_response(u)
+        async with lock:
             u = self.owned(u.id, identity)
             self.reconcile(u)
         return _upload_response(u)
@@ -143,7 +147,9 @@ class Uploads:
         async with self._lock(u.id):
             u = self.owned(u.id, identity)       # may have changed while we waited
             self.reconcile(u)
-            if offset != u.offset:
+            if u.complete and offset == u.size and await _drain(request) == 0:
+                return _upload_response(u)       # a retried final PATCH: nothing left to do
+            if offset != u.offset or u.complete:
                 await _drain(request)
                 raise ApiError(409, "offset_mismatch",
                                f"{u.name}: the server has {u.offset} bytes, not {offset}.",
@@ -151,7 +157,11 @@ class Uploads:
             if length is not None and length.isdigit() and offset + int(length) > u.size:
                 await _drain(request)
                 raise _beyond(u)
-            return await self._receive(request, u)
+            self._active += 1
+            try:
+                return await self._receive(request, u)
+            finally:
+                self._active -= 1
 
     # -- the byte pump ---------------------------------------------------------
     async def _receive(self, request: Request, u: UploadRow) -> Response:
@@ -258,6 +268,12 @@ class Uploads:
         """One writer per upload; a second PATCH waits, then usually gets 409."""
         return self._locks.setdefault(upload_id, asyncio.Lock())
 
+    async def wait_idle(self, timeout: float) -> None:
+        """At shutdown: let cancelled PATCHes record their offset before the database closes."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._active and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+
 
 def _upload_response(u: UploadRow) -> JSONResponse:
     return JSONResponse(upload_json(u), headers={"Upload-Offset": str(u.offset)})
@@ -276,16 +292,17 @@ def _header_int(request: Request, name: str) -> int:
     return int(value)
 
 
-async def _drain(request: Request) -> None:
-    """Read a refused body (up to a limit) so the client sees our answer, not a reset."""
+async def _drain(request: Request) -> int:
+    """Read a refused body (up to a limit) so the client sees our answer, not a reset; returns its size."""
     seen = 0
     try:
         async for chunk in request.stream():
             seen += len(chunk)
             if seen > DRAIN_LIMIT:
-                return
+                break
     except (ClientDisconnect, RuntimeError):   # RuntimeError: stream already consumed
-        return
+        pass
+    return seen
 
 
 async def _settle(pending: "asyncio.Future[None] | None") -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 
-from js import URL, document, window
+from js import URL
 from pyodide.ffi import create_proxy
 from pyscript import when
 
 from app import render
 from app.backends.base import Backend, BackendError
 from app.browser import dropzone
+from app.browser.dom import by_id, closest, maybe, query
 from app.browser.live import LiveFeed
 from app.browser.notices import Notices
 from app.browser.transport import Call, Cancelled, perform
@@ -30,10 +31,6 @@ STARTUP_RETRY_S = (1, 2, 4, 8)
 NEAR_BOTTOM_PX = 120
 
 
-def element(element_id: str):
-    return document.getElementById(element_id)
-
-
 class Canvas:
     def __init__(self, backend: Backend, identity: str, names: dict[str, str]) -> None:
         self.backend = backend
@@ -45,14 +42,14 @@ class Canvas:
         self.calls: dict[str, Call] = {}
         self.staged_previews: dict[int, str] = {}
         self.pending_previews: dict[str, dict[int, str]] = {}
-        self.history = element("history")
-        self.text = element("message")
-        self.send_button = element("send")
-        self.attach_button = element("attach")
-        self.file_input = element("file-input")
-        self.staged = element("staged")
-        self.notices = Notices(element("notices"))
-        self.connection = element("connection")
+        self.history = by_id("history")
+        self.text = by_id("message")
+        self.send_button = by_id("send")
+        self.attach_button = by_id("attach")
+        self.file_input = by_id("file-input")
+        self.staged = by_id("staged")
+        self.notices = Notices(by_id("notices"))
+        self.connection = by_id("connection")
         self.live = LiveFeed(self.backend.events_url, self._on_live_data, self._on_connection)
 
     # ---- start-up -------------------------------------------------------
@@ -77,7 +74,7 @@ class Canvas:
         self.text.placeholder = "Write a message…"
         for control in (self.text, self.attach_button):
             control.disabled = False
-        element("attache").setAttribute("aria-busy", "false")
+        by_id("attache").setAttribute("aria-busy", "false")
         self._refresh_send()
 
     async def _fetch_restrictions(self) -> Restrictions:
@@ -93,7 +90,7 @@ class Canvas:
         if accept:
             self.file_input.setAttribute("accept", accept)
         self.file_input.multiple = restrictions.max_files_per_message > 1
-        hint = element("restrictions-hint")
+        hint = by_id("restrictions-hint")
         accepted = restrictions.describe_accepted() if restrictions.accepted_types else "any type"
         hint.textContent = f"Up to {render.human_size(restrictions.max_file_size)} · {accepted}"
 
@@ -104,10 +101,10 @@ class Canvas:
         when("input", self.text)(self._on_text)
         when("keydown", self.text)(self._on_key)
         when("paste", self.text)(self._on_paste)
-        when("submit", element("composer"))(self._on_submit)
+        when("submit", by_id("composer"))(self._on_submit)
         when("click", self.staged)(self._on_staged_click)
         when("click", self.history)(self._on_history_click)
-        dropzone.install(element("attache"), element("drop-overlay"), self._stage_files)
+        dropzone.install(by_id("attache"), by_id("drop-overlay"), self._stage_files)
 
     def _on_text(self, _event) -> None:
         self.composer.set_text(self.text.value)
@@ -128,20 +125,21 @@ class Canvas:
         await self._stage_files(files)
 
     async def _on_paste(self, event) -> None:
-        files = list(event.clipboardData.files) if event.clipboardData else []
+        files = list(maybe(event.clipboardData).files) if maybe(event.clipboardData) is not None else []
         if files:
             event.preventDefault()
             await self._stage_files(files)
 
     def _on_staged_click(self, event) -> None:
-        button = event.target.closest("[data-action='remove-staged']")
-        if button:
+        button = closest(event, "[data-action='remove-staged']")
+        if button is not None:
             self.composer.remove(int(button.dataset.index))
             self._render_staged()
+            self._refresh_send()
             self.text.focus()
 
     def _on_history_click(self, event) -> None:
-        button = event.target.closest("button[data-action]")
+        button = closest(event, "button[data-action]")
         if not button:
             return
         local_id, action = button.dataset.local, button.dataset.action
@@ -227,17 +225,17 @@ class Canvas:
 
     def _on_progress(self, local_id: str, index: int, sent: int) -> None:
         self.outbox.on_progress(local_id, index, sent)
-        node = document.querySelector(f"#out-{local_id} progress")
+        node = query(f"#out-{local_id} progress")
         if node is None:
             return self._render_pending(local_id)
         percent = round(self.outbox.get(local_id).progress * 100)
         node.value = percent
-        label = document.querySelector(f"#out-{local_id} .status")
+        label = query(f"#out-{local_id} .status")
         if label is not None:
             label.textContent = f"Uploading… {percent}%"
 
     def _render_pending(self, local_id: str) -> None:
-        node = element(f"out-{local_id}")
+        node = by_id(f"out-{local_id}")
         try:
             outgoing = self.outbox.get(local_id)
         except KeyError:
@@ -251,7 +249,7 @@ class Canvas:
             node.outerHTML = html
 
     def _drop_pending(self, local_id: str) -> None:
-        node = element(f"out-{local_id}")
+        node = by_id(f"out-{local_id}")
         if node is not None:
             node.remove()
         for url in self.pending_previews.pop(local_id, {}).values():
@@ -263,14 +261,14 @@ class Canvas:
         for message in messages:
             self.delivered[message.id] = message
         self.history.innerHTML = render.messages_html(messages, self.identity, self.names)
-        element("history-empty").hidden = bool(messages)
+        by_id("history-empty").hidden = bool(messages)
         self._scroll_to_end(force=True)
 
     def _show_message(self, message: Message) -> None:
         """Add a delivered message once, whether it came from our POST or the live feed."""
         local_id = self.outbox.on_echo(message)
         if local_id is not None:
-            node = element(f"out-{local_id}")
+            node = by_id(f"out-{local_id}")
             if node is not None:
                 node.remove()
             for url in self.pending_previews.pop(local_id, {}).values():
@@ -278,10 +276,10 @@ class Canvas:
         if message.id in self.delivered:
             return
         self.delivered[message.id] = message
-        element("history-empty").hidden = True
+        by_id("history-empty").hidden = True
         near_bottom = self._near_bottom()
         html = render.messages_html([message], self.identity, self.names)
-        first_pending = self.history.querySelector(".pending")
+        first_pending = query(".pending", self.history)
         if first_pending is not None:
             first_pending.insertAdjacentHTML("beforebegin", html)
         else:

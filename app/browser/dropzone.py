@@ -9,10 +9,12 @@ from typing import Awaitable, Callable
 
 from pyscript import when
 
+from app.browser.dom import maybe
+
 
 def _has_files(event) -> bool:
-    types = event.dataTransfer.types if event.dataTransfer else None
-    return bool(types) and "Files" in list(types)
+    transfer = maybe(event.dataTransfer)
+    return transfer is not None and "Files" in list(transfer.types)
 
 
 def install(area, overlay, stage: Callable[[list], Awaitable[None]]) -> None:
@@ -46,6 +48,7 @@ def install(area, overlay, stage: Callable[[list], Awaitable[None]]) -> None:
         event.preventDefault()
         depth[0] = 0
         show(False)
-        files = list(event.dataTransfer.files) if event.dataTransfer else []
+        transfer = maybe(event.dataTransfer)
+        files = list(transfer.files) if transfer is not None else []
         if files:
             asyncio.ensure_future(stage(files))

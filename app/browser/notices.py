@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyscript import when
 
 from app import render
+from app.browser.dom import closest, query
 from app.core.models import Problem
 
 MAX_VISIBLE = 3
@@ -29,7 +30,7 @@ class Notices:
 
     def clear(self, key: str) -> None:
         notice_id = self.keys.pop(key, None)
-        node = self.container.querySelector(f"#notice-{notice_id}") if notice_id else None
+        node = query(f"#notice-{notice_id}", self.container) if notice_id else None
         if node is not None:
             node.remove()
 
@@ -38,6 +39,6 @@ class Notices:
         self.keys.clear()
 
     def _on_click(self, event) -> None:
-        button = event.target.closest("[data-action='dismiss']")
-        if button:
+        button = closest(event, "[data-action='dismiss']")
+        if button is not None:
             button.closest(".notice").remove()

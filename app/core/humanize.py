@@ -54,14 +54,17 @@ _LABELS: dict[str, str] = {
     "application/vnd.sqlite3": "SQLite database",
 }
 
-_ICONS_BY_LABEL_WORD = {"spreadsheet": "spreadsheet", "presentation": "presentation",
-                        "archive": "archive", "package": "archive"}
 _CODE = {"text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/css",
          "text/javascript", "text/x-python", "application/x-sh", "application/json",
          "application/yaml", "application/toml"}
 _DOCUMENTS = {"application/msword", "application/rtf", "application/epub+zip",
               "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
               "application/vnd.oasis.opendocument.text"}
+_SPREADSHEETS = {"application/vnd.ms-excel", "application/vnd.oasis.opendocument.spreadsheet",
+                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                 "text/csv", "text/tab-separated-values"}
+_PRESENTATIONS = {"application/vnd.ms-powerpoint", "application/vnd.oasis.opendocument.presentation",
+                  "application/vnd.openxmlformats-officedocument.presentationml.presentation"}
 # Letters said with a leading vowel sound: "an HTML page", "an SVG image", "an MP4 video".
 _VOWEL_SOUND_LETTERS = "AEFHILMNORSX"
 _WORDS_NOT_SPELLED = {"PNG", "GIF", "JPEG", "ZIP", "WAV", "TIFF", "JSON", "RAR", "FLAC", "AVIF", "HEIC",
@@ -108,7 +111,6 @@ def icon_for(content_type: str, name: str = "") -> str:
     """The icon name for a type: image, pdf, text, document, spreadsheet, presentation,
     archive, audio, video, code or file."""
     ct = _best_type(content_type, name)
-    fam = filetypes.family(ct)
     major = ct.split("/", 1)[0]
     if ct == "application/pdf":
         return "pdf"
@@ -116,16 +118,14 @@ def icon_for(content_type: str, name: str = "") -> str:
         return "code"
     if major in ("image", "audio", "video"):
         return major
-    if ct in _DOCUMENTS:
-        return "document"
-    if ct == "text/csv":
-        return "spreadsheet"
-    for word, icon in _ICONS_BY_LABEL_WORD.items():
-        if word in _LABELS.get(ct, "").lower():
+    for icon, members in (("document", _DOCUMENTS), ("spreadsheet", _SPREADSHEETS),
+                          ("presentation", _PRESENTATIONS)):
+        if ct in members:
             return icon
+    fam = filetypes.family(ct)
     if fam == "text":
         return "text"
-    if fam == "zip" or fam == "archive":
+    if fam in ("zip", "archive"):
         return "archive"
     return "file"
 

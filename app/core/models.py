@@ -77,7 +77,8 @@ class Message:
     def from_json(cls, data: Any) -> Message:
         """Read the server's Message JSON; ValueError naming what is missing or wrong."""
         d = _require(data, "message", ("id", "seq", "sender", "created_at"))
-        attachments = d.get("attachments") or []
+        attachments = d.get("attachments")
+        attachments = [] if attachments is None else attachments
         if not isinstance(attachments, list):
             raise ValueError("message: 'attachments' must be a list")
         return cls(id=str(d["id"]), seq=_int(d["seq"], "message seq"), sender=str(d["sender"]),

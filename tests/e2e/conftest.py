@@ -77,6 +77,9 @@ def open_app(browser, reference_server, offsite_guard, conversation):
         contexts.append(context)
         page = context.new_page()
         offsite_guard.watch(page)
+        # Shown by pytest when a test fails: the browser's own account of it.
+        page.on("console", lambda m: print(f"[{identity} console.{m.type}] {m.text}") if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: print(f"[{identity} pageerror] {e}"))
         page.goto(f"{server.url}/?as={identity}&conversation={conv or conversation}")
         expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
         return page

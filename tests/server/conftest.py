@@ -170,13 +170,20 @@ def send(client: httpx.Client, text: str = "", attachments: list[str] = (), key:
                        json={"idempotency_key": key, "text": text, "attachments": list(attachments)})
 
 
+def lines(response: httpx.Response) -> Iterator[str]:
+    """One line iterator per streaming response (httpx streams a body only once)."""
+    if not hasattr(response, "_sse_lines"):
+        response._sse_lines = response.iter_lines()
+    return response._sse_lines
+
+
 def read_events(response: httpx.Response, count: int) -> list[dict]:
     """Parse SSE frames from a streaming response until `count` message events arrived."""
     import json
 
     events: list[dict] = []
     current: dict = {}
-    for line in response.iter_lines():
+    for line in lines(response):
         if line == "":
             if current.get("event") == "message":
                 events.append({"id": int(current["id"]), "data": json.loads(current["data"])})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from .conftest import AGENT, read_events, send
+from .conftest import AGENT, lines, read_events, send
 
 EVENTS = "/api/conversations/room/events"
 
@@ -16,9 +16,9 @@ def open_stream(server, headers=None, params=None, timeout=5.0):
 
 def wait_ready(response: httpx.Response) -> None:
     """The first frame is `retry:`; once it is here the stream is subscribed."""
-    lines = response.iter_lines()
-    assert next(lines) == "retry: 1000"
-    assert next(lines) == ""
+    it = lines(response)
+    assert next(it) == "retry: 1000"
+    assert next(it) == ""
 
 
 def test_live_delivery_and_headers(server, agent, customer):
@@ -73,8 +73,8 @@ def test_keepalive_comment(make_server):
     server = make_server(extra=("--keepalive", "0.3"))
     client, stream = open_stream(server)
     with client, stream as r:
-        lines = r.iter_lines()
-        seen = [next(lines) for _ in range(4)]
+        it = lines(r)
+        seen = [next(it) for _ in range(4)]
     assert seen == ["retry: 1000", "", ": keepalive", ""]
 
 
@@ -93,3 +93,15 @@ def test_many_subscribers_all_receive(server, agent):
         for client, stream in opened:
             stream.__exit__(None, None, None)
             client.close()
+
+
+def test_last_event_id_from_another_data_dir_replays_everything(server, agent):
+    send(agent, "first", cid="room")
+    client, stream = open_stream(server, headers={"Last-Event-ID": "999999"})
+    with client, stream as r:
+        assert read_events(r, 1)[0]["data"]["text"] == "first"
+
+
+def test_bad_last_event_id_is_422(server):
+    with httpx.Client(base_url=server.url, headers=AGENT, timeout=5) as c:
+        assert c.get(EVENTS, headers={"Last-Event-ID": "abc"}).status_code == 422

@@ -145,3 +145,17 @@ def test_names_lose_directories_and_control_characters(agent):
     assert state["name"] == "passwd.txt"
     state = start_upload(agent, "C:\\Users\\me\\r\u00e9sum\u00e9.pdf", 3).json()
     assert state["name"] == "r\u00e9sum\u00e9.pdf"
+
+
+def test_retried_final_patch_and_patch_after_completion(agent):
+    state = upload(agent, "done.txt", b"done", "text/plain")
+    r = patch(agent, state["upload_id"], 4, b"")
+    assert r.status_code == 200 and r.json()["complete"] is True
+    r = patch(agent, state["upload_id"], 0, b"done")
+    assert r.status_code == 409 and r.json()["error"]["offset"] == 4
+
+
+def test_json_bodies_are_capped(agent):
+    r = agent.post("/api/uploads", content=b'{"name": "' + b"x" * 2_000_000 + b'"}',
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "error" in r.json()

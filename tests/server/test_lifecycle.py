@@ -1,0 +1,203 @@
+"""Process-level behaviour: restarts, signals, config errors, the OpenAPI document, big uploads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from .conftest import AGENT, PDF, PNG, REPO, read_events, send, start_upload, upload
+
+
+def test_restart_keeps_messages_media_and_partial_uploads(make_server, tmp_path):
+    data = tmp_path / "data"
+    first = make_server(data=data)
+    big = PDF + os.urandom(2 * 1024 * 1024)
+    with first.client(AGENT) as c:
+        png = upload(c, "pixel.png", PNG, "image/png")
+        m1 = send(c, "before restart", [png["upload_id"]], key="r1").json()
+        partial = start_upload(c, "big.pdf", len(big), "application/pdf").json()
+        r = c.patch(f"/api/uploads/{partial['upload_id']}", content=big[:1_000_000], headers={"Upload-Offset": "0"})
+        assert r.json()["offset"] == 1_000_000
+    assert first.stop() is not None
+
+    second = make_server(data=data)
+    with second.client(AGENT) as c:
+        msgs = c.get("/api/conversations/default/messages").json()["messages"]
+        assert msgs == [m1]                                  # same seq, id, time, signed URL
+        assert c.get(m1["attachments"][0]["url"]).content == PNG
+        assert send(c, "before restart", [png["upload_id"]], key="r1").status_code == 200   # still idempotent
+        state = c.get(f"/api/uploads/{partial['upload_id']}").json()
+        assert state["offset"] == 1_000_000 and state["complete"] is False
+        r = c.patch(f"/api/uploads/{partial['upload_id']}", content=big[1_000_000:],
+                    headers={"Upload-Offset": "1000000"})
+        assert r.status_code == 200 and r.json()["complete"] is True
+        m2 = send(c, "after restart", [partial["upload_id"]]).json()
+        assert m2["seq"] > m1["seq"]
+        got = c.get(m2["attachments"][0]["url"]).content
+        assert hashlib.sha256(got).hexdigest() == hashlib.sha256(big).hexdigest()
+
+
+def test_interrupted_patch_keeps_what_arrived(server, agent):
+    """A client that drops mid-PATCH resumes from the bytes the server wrote."""
+    data = PDF + os.urandom(6 * 1024 * 1024)
+    state = start_upload(agent, "cut.pdf", len(data), "application/pdf").json()
+    import socket
+
+    host, port = server.url.removeprefix("http://").split(":")
+    sent = 5 * 1024 * 1024
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall((f"PATCH /api/uploads/{state['upload_id']} HTTP/1.1\r\nHost: x\r\n"
+                   f"Authorization: Bearer agent-dev-token\r\nUpload-Offset: 0\r\n"
+                   f"Content-Length: {len(data)}\r\n\r\n").encode() + data[:sent])
+        time.sleep(0.3)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        offset = agent.get(f"/api/uploads/{state['upload_id']}").json()["offset"]
+        if offset == sent:
+            break
+        time.sleep(0.05)
+    assert offset == sent
+    r = agent.patch(f"/api/uploads/{state['upload_id']}", content=data[offset:], headers={"Upload-Offset": str(offset)})
+    assert r.json()["complete"] is True
+    assert (server.data / "media" / hashlib.sha256(data).hexdigest()).stat().st_size == len(data)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_with_open_sse_streams_exits_promptly(make_server, sig):
+    server = make_server()
+    clients, streams, ended = [], [], []
+
+    def hold(i):
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            with client.stream("GET", "/api/conversations/default/events", headers=AGENT) as r:
+                lines = r.iter_lines()
+                assert next(lines) == "retry: 1000"
+                streams.append(i)
+                for _ in lines:
+                    pass
+        ended.append(i)
+
+    threads = [threading.Thread(target=hold, args=(i,), daemon=True) for i in range(3)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while len(streams) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(streams) == 3
+    started = time.monotonic()
+    server.proc.send_signal(sig)
+    server.proc.wait(timeout=4)            # raises TimeoutExpired if shutdown hangs
+    assert time.monotonic() - started < 4
+    for t in threads:
+        t.join(2)
+    assert sorted(ended) == [0, 1, 2]      # the streams ended cleanly, EventSource will reconnect
+    assert "Traceback" not in server.output()
+
+
+def run_main(*args, timeout=20):
+    return subprocess.run([sys.executable, "-m", "server", "--port", "0", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("config,expected", [
+    ("[attachments]\nmax_file_size = 'huge'\n", "max_file_size"),
+    ("[attachments]\nmax_file_size = '1 MB'\ncolour = 'red'\n", "colour"),
+    ("[identities]\nagent = 'short'\n", "agent"),
+    ("[identities]\na = 'same-token-1'\nb = 'same-token-1'\n", "reuses"),
+    ("[server]\ncors_allow_origins = 'https://x.example'\n", "cors_allow_origins"),
+    ("[server]\ncors_allow_origin = []\n", "cors_allow_origin"),
+    ("[servr]\n", "servr"),
+    ("this is not toml", "invalid TOML"),
+])
+def test_config_errors_exit_2_with_one_line(tmp_path, config, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(config)
+    p = run_main("--config", str(path), "--data", str(tmp_path / "d"))
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("attache: config error:") and expected in lines[0], p.stderr
+
+
+def test_missing_config_file_exits_2(tmp_path):
+    p = run_main("--config", str(tmp_path / "nope.toml"), "--data", str(tmp_path / "d"))
+    assert p.returncode == 2 and "file not found" in p.stderr
+
+
+def test_start_banner_prints_urls_and_tokens(make_server):
+    server = make_server(config_text=None)     # server/default.toml
+    text = server.output()
+    assert f"{server.url}/" in text and f"{server.url}/?as=customer" in text
+    assert "agent-dev-token" in text and "customer-dev-token" in text
+    with server.client() as c:
+        assert c.get("/api/restrictions").json()["max_file_size"] == 25_000_000
+
+
+def test_openapi_document_lists_every_api_route(server):
+    from server.app import create_app
+
+    doc = httpx.get(server.url + "/api/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    assert doc["info"]["title"] and doc["info"]["version"]
+    app = create_app(None, data_dir=server.data.parent / "openapi-data")
+    for route in app.routes:
+        if route.path.startswith("/api/"):
+            assert route.path in doc["paths"], route.path
+            for method in route.methods - {"HEAD"}:
+                op = doc["paths"][route.path][method.lower()]
+                assert op["responses"] and op["operationId"]
+    # every $ref resolves
+    refs = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                refs.add(node["$ref"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(doc)
+    for ref in refs:
+        assert ref.removeprefix("#/components/schemas/") in doc["components"]["schemas"], ref
+    for path, item in doc["paths"].items():
+        for name in [seg[1:-1] for seg in path.split("/") if seg.startswith("{")]:
+            params = item.get("parameters", []) + [p for op in item.values() if isinstance(op, dict)
+                                                   for p in op.get("parameters", [])]
+            assert any(p["name"] == name and p["in"] == "path" for p in params), (path, name)
+
+
+def test_200_mb_in_one_patch_streams_without_holding_it(make_server):
+    """Memory stays flat (the body never sits in RAM) and the hash is right."""
+    server = make_server()
+    size = 200 * 1024 * 1024
+    block = os.urandom(1024 * 1024)
+    head = PDF + block[len(PDF):]
+    expected = hashlib.sha256()
+
+    def body():
+        for i in range(size // len(block)):
+            piece = head if i == 0 else block
+            expected.update(piece)
+            yield piece
+
+    with server.client(AGENT, timeout=120) as c:
+        state = start_upload(c, "big.pdf", size, "application/pdf").json()
+        started = time.monotonic()
+        r = c.patch(f"/api/uploads/{state['upload_id']}", content=body(),
+                    headers={"Upload-Offset": "0", "Content-Length": str(size)})
+        elapsed = time.monotonic() - started
+    assert r.status_code == 200 and r.json()["complete"] is True, r.text
+    assert (server.data / "media" / expected.hexdigest()).stat().st_size == size
+    status = open(f"/proc/{server.proc.pid}/status").read()
+    peak_kb = int(status.split("VmHWM:")[1].split()[0])
+    print(f"200 MB PATCH: {elapsed:.2f}s ({size / elapsed / 1e6:.0f} MB/s), server peak RSS {peak_kb // 1024} MB")
+    assert peak_kb < 120 * 1024, f"server peak RSS {peak_kb} kB: the body is being held in memory"

@@ -1,0 +1,235 @@
+"""outbox: the send queue as a state machine, driven the way the browser shell drives it."""
+
+import itertools
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.core.composer import Draft, Staged
+from app.core.models import FileInfo, Message, Problem
+from app.core.outbox import Outbox, Outgoing, PostMessage, Status, UploadFile, backoff
+
+NETWORK = Problem("network", "The connection was lost.", "Retry.")
+
+
+def counter():
+    numbers = itertools.count(1)
+    return lambda: f"id{next(numbers)}"
+
+
+def staged(name: str, size: int) -> Staged:
+    return Staged(FileInfo(name, size, "image/png", b"\x89PNG\r\n\x1a\n"), handle=name)
+
+
+def message(key: str, text: str = "hi", seq: int = 1) -> Message:
+    return Message(f"m{seq}", seq, "agent", text, (), "2026-11-25T15:04:05Z", key)
+
+
+@pytest.fixture
+def outbox() -> Outbox:
+    return Outbox(new_id=counter())
+
+
+def test_add_queues_a_message_with_its_own_key(outbox):
+    item = outbox.add(Draft("hello", (staged("a.png", 100),)))
+    assert item == Outgoing("id1", "id2", "hello", (staged("a.png", 100),))
+    assert (item.status, item.progress, item.uploaded, item.problem, item.message) == (Status.QUEUED, 0.0, {}, None, None)
+    assert outbox.get("id1") is item
+    assert outbox.pending() == [item]
+
+
+def test_default_ids_are_unique():
+    box = Outbox()
+    a, b = box.add(Draft("a", ())), box.add(Draft("b", ()))
+    assert len({a.local_id, a.idempotency_key, b.local_id, b.idempotency_key}) == 4
+
+
+def test_an_empty_draft_is_refused(outbox):
+    with pytest.raises(ValueError):
+        outbox.add(Draft("  ", ()))
+
+
+def test_text_only_goes_straight_to_posting(outbox):
+    item = outbox.add(Draft("hello", ()))
+    assert outbox.next_step(item.local_id) == PostMessage(())
+    assert item.status == Status.SENDING
+    outbox.on_sent(item.local_id, message(item.idempotency_key))
+    assert (item.status, item.progress, item.message.text) == (Status.SENT, 1.0, "hi")
+    assert outbox.next_step(item.local_id) is None
+    assert outbox.pending() == []
+
+
+def test_full_flow_with_two_files_and_progress_over_all_bytes(outbox):
+    item = outbox.add(Draft("two", (staged("a.png", 300), staged("b.png", 100))))
+    lid = item.local_id
+    assert outbox.next_step(lid) == UploadFile(0)
+    assert item.status == Status.UPLOADING
+    outbox.on_progress(lid, 0, 150)
+    assert item.progress == pytest.approx(150 / 400)
+    outbox.on_progress(lid, 0, 10_000)  # never beyond the file
+    assert item.progress == pytest.approx(300 / 400)
+    outbox.on_uploaded(lid, 0, "up-a")
+    assert outbox.next_step(lid) == UploadFile(1)
+    outbox.on_progress(lid, 1, 50)
+    assert item.progress == pytest.approx(350 / 400)
+    outbox.on_uploaded(lid, 1, "up-b")
+    assert item.progress == 1.0
+    assert outbox.next_step(lid) == PostMessage(("up-a", "up-b"))
+    assert item.status == Status.SENDING
+    sent = message(item.idempotency_key, "two")
+    outbox.on_sent(lid, sent)
+    assert (item.status, item.message) == (Status.SENT, sent)
+    assert outbox.next_step(lid) is None
+
+
+def test_failure_then_retry_resumes_with_the_same_key(outbox):
+    item = outbox.add(Draft("x", (staged("a.png", 100), staged("b.png", 100))))
+    lid, key = item.local_id, item.idempotency_key
+    outbox.next_step(lid)
+    outbox.on_uploaded(lid, 0, "up-a")
+    outbox.next_step(lid)
+    outbox.on_progress(lid, 1, 40)
+    outbox.on_failed(lid, NETWORK)
+    assert (item.status, item.problem, item.uploaded, item.text) == (Status.FAILED, NETWORK, {0: "up-a"}, "x")
+    assert len(item.files) == 2
+    assert outbox.next_step(lid) is None  # waits for the user (or a timer) to retry
+    assert outbox.pending() == [item]
+
+    assert outbox.retry(lid) == UploadFile(1)  # the finished upload is not redone
+    assert (item.status, item.problem, item.idempotency_key, item.attempts) == (Status.UPLOADING, None, key, 2)
+    outbox.on_uploaded(lid, 1, "up-b")
+    assert outbox.next_step(lid) == PostMessage(("up-a", "up-b"))
+    outbox.on_failed(lid, NETWORK)  # the post itself failed: maybe the server has it
+    assert outbox.retry(lid) == PostMessage(("up-a", "up-b"))
+    assert item.idempotency_key == key
+    outbox.on_sent(lid, message(key))
+    assert item.status == Status.SENT
+
+
+def test_retry_only_from_failed(outbox):
+    item = outbox.add(Draft("x", ()))
+    with pytest.raises(ValueError, match="queued"):
+        outbox.retry(item.local_id)
+
+
+def test_remove_attachment_from_a_failed_message_keeps_other_uploads(outbox):
+    item = outbox.add(Draft("", (staged("a.png", 100), staged("big.png", 900), staged("c.png", 100))))
+    lid = item.local_id
+    outbox.next_step(lid); outbox.on_uploaded(lid, 0, "up-a")
+    outbox.next_step(lid); outbox.on_failed(lid, Problem("too_large", "big.png is too large"))
+    outbox.remove_attachment(lid, 1)
+    assert [s.info.name for s in item.files] == ["a.png", "c.png"]
+    assert item.uploaded == {0: "up-a"}
+    assert item.progress == pytest.approx(0.5)
+    assert item.status == Status.FAILED
+    assert outbox.retry(lid) == UploadFile(1)
+    outbox.on_uploaded(lid, 1, "up-c")
+    assert outbox.next_step(lid) == PostMessage(("up-a", "up-c"))
+
+
+def test_removing_indexes_shift_down(outbox):
+    item = outbox.add(Draft("t", (staged("a", 1), staged("b", 1), staged("c", 1))))
+    lid = item.local_id
+    for i, up in enumerate(["u0", "u1", "u2"]):
+        outbox.next_step(lid); outbox.on_uploaded(lid, i, up)
+    outbox.next_step(lid); outbox.on_failed(lid, NETWORK)
+    outbox.remove_attachment(lid, 0)
+    assert item.uploaded == {0: "u1", 1: "u2"}
+    assert outbox.retry(lid) == PostMessage(("u1", "u2"))
+
+
+def test_removing_the_last_thing_removes_the_message(outbox):
+    item = outbox.add(Draft("", (staged("a.png", 100),)))
+    outbox.next_step(item.local_id)
+    outbox.on_failed(item.local_id, NETWORK)
+    outbox.remove_attachment(item.local_id)
+    with pytest.raises(KeyError):
+        outbox.get(item.local_id)
+    assert outbox.pending() == []
+
+
+def test_removing_the_file_of_a_message_with_text_keeps_the_text(outbox):
+    item = outbox.add(Draft("words stay", (staged("a.png", 100),)))
+    outbox.next_step(item.local_id)
+    outbox.on_failed(item.local_id, NETWORK)
+    outbox.remove_attachment(item.local_id)
+    assert outbox.get(item.local_id).files == ()
+    assert outbox.retry(item.local_id) == PostMessage(())
+
+
+def test_no_removal_while_in_flight(outbox):
+    item = outbox.add(Draft("", (staged("a.png", 100),)))
+    outbox.next_step(item.local_id)
+    with pytest.raises(ValueError):
+        outbox.remove_attachment(item.local_id)
+    outbox.on_failed(item.local_id, NETWORK)
+    with pytest.raises(IndexError):
+        outbox.remove_attachment(item.local_id, 5)
+
+
+def test_echo_detection(outbox):
+    item = outbox.add(Draft("mine", ()))
+    assert outbox.is_own_echo(message(item.idempotency_key)) is True
+    assert outbox.is_own_echo(message("someone-else")) is False
+    assert outbox.is_own_echo(message("")) is False
+    outbox.next_step(item.local_id)
+    outbox.on_sent(item.local_id, message(item.idempotency_key))
+    outbox.discard(item.local_id)
+    assert outbox.is_own_echo(message(item.idempotency_key)) is True  # still ours after it left the list
+
+
+def test_an_echo_that_beats_the_post_answer_marks_the_message_sent(outbox):
+    item = outbox.add(Draft("mine", ()))
+    outbox.next_step(item.local_id)
+    echo = message(item.idempotency_key, "mine", seq=9)
+    assert outbox.on_echo(echo) == item.local_id
+    assert (item.status, item.message) == (Status.SENT, echo)
+    outbox.on_failed(item.local_id, NETWORK)  # the POST's connection dropped afterwards: still sent
+    assert item.status == Status.SENT
+    assert outbox.on_echo(echo) == item.local_id
+    assert outbox.on_echo(message("other")) is None
+    assert outbox.on_echo(message("")) is None
+
+
+def test_late_progress_is_ignored(outbox):
+    item = outbox.add(Draft("", (staged("a.png", 100),)))
+    outbox.next_step(item.local_id)
+    outbox.on_failed(item.local_id, NETWORK)
+    outbox.on_progress(item.local_id, 0, 100)
+    assert item.progress == 0.0
+
+
+def test_pending_is_oldest_first_and_skips_sent(outbox):
+    a, b, c = (outbox.add(Draft(t, ())) for t in "abc")
+    outbox.next_step(b.local_id)
+    outbox.on_sent(b.local_id, message(b.idempotency_key))
+    outbox.next_step(c.local_id)
+    outbox.on_failed(c.local_id, NETWORK)
+    assert [o.text for o in outbox.pending()] == ["a", "c"]
+
+
+def test_discard(outbox):
+    item = outbox.add(Draft("x", ()))
+    outbox.discard(item.local_id)
+    outbox.discard(item.local_id)  # twice is fine
+    assert outbox.pending() == []
+
+
+def test_backoff_doubles_up_to_a_cap():
+    assert [backoff(n) for n in (1, 2, 3, 4, 5, 6, 7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff(10**6) == 30
+
+
+@given(st.lists(st.integers(0, 10**9), min_size=1, max_size=5), st.data())
+def test_progress_stays_within_0_and_1(sizes, data):
+    box = Outbox(new_id=counter())
+    item = box.add(Draft("", tuple(staged(f"f{i}", s) for i, s in enumerate(sizes))))
+    while isinstance(step := box.next_step(item.local_id), UploadFile):
+        for sent in data.draw(st.lists(st.integers(-5, 2 * 10**9), max_size=4)):
+            box.on_progress(item.local_id, step.index, sent)
+            assert 0.0 <= item.progress <= 1.0
+        box.on_uploaded(item.local_id, step.index, f"u{step.index}")
+        assert 0.0 <= item.progress <= 1.0
+    assert step == PostMessage(tuple(f"u{i}" for i in range(len(sizes))))
+    assert item.progress == (1.0 if sum(sizes) else 0.0)
