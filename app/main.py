@@ -11,6 +11,7 @@ from js import URLSearchParams, document, location
 
 from app.backends import create_backend
 from app.backends.base import BackendError
+from app.browser import diagnostics
 from app.browser.canvas import Canvas
 from app.browser.dom import maybe
 from app.browser.notices import Notices
@@ -41,6 +42,7 @@ async def main() -> None:
     peer = ", ".join(label for name, label in names.items() if name != identity) or "everyone"
     document.getElementById("peer").textContent = f"Conversation with {peer}"
     root.dataset.identity = identity
+    diagnostics.install()
     await Canvas(backend, identity, names).start()
 
 

@@ -15,17 +15,13 @@ from pathlib import Path
 
 import uvicorn
 
-from server.app import REPO_ROOT, create_app
+from server.app import REPO_ROOT, begin_shutdown, create_app
 from server.config import ConfigError, load_config
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, broker) -> None:
-        super().__init__(config)
-        self._broker = broker
-
     async def shutdown(self, sockets=None) -> None:
-        self._broker.close()       # end SSE streams so the connections can close
+        begin_shutdown(self.config.app)     # end SSE streams so the connections can close
         await super().shutdown(sockets=sockets)
 
 
@@ -65,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  config:   {config.source}   data: {Path(args.data).resolve()}", flush=True)
     for name, token in config.identities.items():
         print(f"  token {name}: {token}", flush=True)
-    uv_config = uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=5, lifespan="on")
-    server = _Server(uv_config, app.state.broker)
+    # a stalled upload is cancelled after 3 s (it still records its offset); nothing else can hang
+    uv_config = uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=3, lifespan="on")
+    server = _Server(uv_config)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:   # uvicorn re-raises Ctrl-C after a clean shutdown; no traceback for that

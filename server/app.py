@@ -30,7 +30,6 @@ from server.store import Store
 from server.uploads import Uploads
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-JSON_BODY_LIMIT = 1_000_000
 
 
 async def restrictions(request: Request) -> Response:
@@ -63,6 +62,12 @@ class SecurityHeaders:
         await self.app(scope, receive, send_wrapper)
 
 
+def begin_shutdown(app: Starlette) -> None:
+    """Called before the server waits for open connections: end SSE streams, stop running uploads."""
+    app.state.broker.close()
+    app.state.uploads.stopping = True
+
+
 def create_app(config_path: str | Path | None = None, data_dir: str | Path = "data",
                static_root: str | Path | None = None, *, config: Config | None = None,
                keepalive: float = 15.0) -> Starlette:
@@ -80,14 +85,13 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         await uploads.wait_idle(2.0)
         store.close()
 
-    json_limit = {"max_body_size": JSON_BODY_LIMIT}
     routes = [
         Route("/api/restrictions", restrictions),
-        Route("/api/uploads", uploads.create, methods=["POST"], **json_limit),
+        Route("/api/uploads", uploads.create, methods=["POST"]),
         Route("/api/uploads/{upload_id}", uploads.status, methods=["GET"]),
         Route("/api/uploads/{upload_id}", uploads.append, methods=["PATCH"]),
         Route("/api/conversations/{cid}/messages", history, methods=["GET"]),
-        Route("/api/conversations/{cid}/messages", send, methods=["POST"], **json_limit),
+        Route("/api/conversations/{cid}/messages", send, methods=["POST"]),
         Route("/api/conversations/{cid}/events", events),
         Route("/api/openapi.json", openapi),
         Route("/media/{sha256}/{filename:path}", download),

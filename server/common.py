@@ -80,9 +80,22 @@ def authenticate(request: Request, allow_query: bool = False) -> str:
     return identity
 
 
+JSON_BODY_LIMIT = 1_000_000
+
+
 async def json_body(request: Request) -> dict[str, Any]:
-    """Parse a JSON object body or raise 422 (the route caps its size)."""
-    raw = await request.body()
+    """Parse a JSON object body (at most JSON_BODY_LIMIT bytes) or raise 400/413/422."""
+    too_large = ApiError(413, "body_too_large", f"The request body is over {JSON_BODY_LIMIT:,} bytes.")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > JSON_BODY_LIMIT:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > JSON_BODY_LIMIT:
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -11,6 +11,7 @@ used, now with real content (a renamed .exe is refused here).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -24,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from app.core.models import FileInfo
 from app.core.restrictions import check
 from app.core.sniff import HEAD_SIZE, effective_type
-from server.common import ApiError, authenticate, json_body
+from server.common import ApiError, authenticate, error_response, json_body
 from server.store import Store, UploadRow
 
 FLUSH_BYTES = 4 * 1024 * 1024     # batch size handed to the writer thread
@@ -62,6 +63,7 @@ class Uploads:
         self.media.mkdir(parents=True, exist_ok=True)
         self._locks: dict[str, asyncio.Lock] = {}
         self._active = 0                 # PATCH bodies being received right now
+        self.stopping = False            # set at shutdown: running PATCHes keep what they have and stop
         # upload id -> (bytes hashed so far, hasher); lost on restart, then we rehash from disk.
         self._hashers: dict[str, tuple[int, Any]] = {}
 
@@ -179,6 +181,7 @@ class Uploads:
         batch: list[bytes] = []
         batch_len = received = 0
         pending: asyncio.Future[None] | None = None
+        interrupted = False
 
         def write(chunks: list[bytes]) -> None:
             if hasher is not None:
@@ -189,8 +192,14 @@ class Uploads:
             written[0] += sum(map(len, chunks))
 
         try:
+            if head_needed and len(head) >= head_needed:   # defensive: bytes on disk never judged
+                self._judge(u, head, restrictions)
+                head_needed = 0
             try:
                 async for chunk in request.stream():
+                    if self.stopping:
+                        interrupted = True
+                        break
                     received += len(chunk)
                     if start + received > u.size:
                         raise _beyond(u)
@@ -211,6 +220,7 @@ class Uploads:
             if pending is not None:
                 await asyncio.shield(pending)
             pending = loop.run_in_executor(None, write, batch)
+            batch = []
             await asyncio.shield(pending)
         except ApiError as e:
             await _settle(pending)
@@ -223,6 +233,9 @@ class Uploads:
             raise
         except BaseException:                             # cancelled at shutdown, or a disk error
             await _settle(pending)
+            if batch and (pending is None or pending.exception() is None):
+                with contextlib.suppress(OSError):
+                    write(batch)                          # < FLUSH_BYTES: keep what already arrived
             f.close()
             self._set_offset(u, start + written[0])
             raise
@@ -230,6 +243,11 @@ class Uploads:
         self._set_offset(u, start + written[0], hasher)
         if u.offset == u.size:
             await self._complete(u, hasher)
+        elif interrupted:
+            return error_response(503, "server_stopping", "The server is restarting; the bytes so far are kept.",
+                                  "Ask for the upload's offset and continue from there.",
+                                  {"Retry-After": "1", "Upload-Offset": str(u.offset), "Connection": "close"},
+                                  offset=u.offset)
         return _upload_response(u)
 
     def _set_offset(self, u: UploadRow, offset: int, hasher: Any = None) -> None:

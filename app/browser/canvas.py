@@ -90,9 +90,7 @@ class Canvas:
         if accept:
             self.file_input.setAttribute("accept", accept)
         self.file_input.multiple = restrictions.max_files_per_message > 1
-        hint = by_id("restrictions-hint")
-        accepted = restrictions.describe_accepted() if restrictions.accepted_types else "any type"
-        hint.textContent = f"Up to {render.human_size(restrictions.max_file_size)} · {accepted}"
+        by_id("restrictions-hint").textContent = restrictions.describe_limit()
 
     # ---- events ---------------------------------------------------------
     def _bind(self) -> None:

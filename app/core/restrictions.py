@@ -109,6 +109,10 @@ class Restrictions:
         """The value for <input type=file accept=…>; "" when everything is accepted."""
         return ",".join(self.accepted_types)
 
+    def describe_limit(self) -> str:
+        """'Up to 25 MB · images, PDF, text': the rules in words, for the composer."""
+        return f"Up to {_limit_text(self.max_file_size)} · {self.describe_accepted()}"
+
     def describe_accepted(self) -> str:
         """'images, PDF, text, Word documents': the accepted patterns in words."""
         if not self.accepted_types:

@@ -73,7 +73,7 @@ def open_app(browser, reference_server, offsite_guard, conversation):
 
     def open_(identity: str = "agent", server=None, conv: str | None = None, **context_args) -> Page:
         server = server or reference_server
-        context = browser.new_context(viewport={"width": 1100, "height": 800}, **context_args)
+        context = browser.new_context(**{"viewport": {"width": 1100, "height": 800}, **context_args})
         contexts.append(context)
         page = context.new_page()
         offsite_guard.watch(page)

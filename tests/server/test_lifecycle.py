@@ -201,3 +201,31 @@ def test_200_mb_in_one_patch_streams_without_holding_it(make_server):
     peak_kb = int(status.split("VmHWM:")[1].split()[0])
     print(f"200 MB PATCH: {elapsed:.2f}s ({size / elapsed / 1e6:.0f} MB/s), server peak RSS {peak_kb // 1024} MB")
     assert peak_kb < 120 * 1024, f"server peak RSS {peak_kb} kB: the body is being held in memory"
+
+
+def test_sigterm_during_a_stalled_upload_exits_and_keeps_the_bytes(make_server, tmp_path):
+    import socket
+
+    data_dir = tmp_path / "data"
+    server = make_server(data=data_dir)
+    data = PDF + os.urandom(4 * 1024 * 1024)
+    with server.client(AGENT) as c:
+        state = start_upload(c, "stalled.pdf", len(data), "application/pdf").json()
+    host, port = server.url.removeprefix("http://").split(":")
+    sent = 3 * 1024 * 1024
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall((f"PATCH /api/uploads/{state['upload_id']} HTTP/1.1\r\nHost: x\r\n"
+                   f"Authorization: Bearer agent-dev-token\r\nUpload-Offset: 0\r\n"
+                   f"Content-Length: {len(data)}\r\n\r\n").encode() + data[:sent])
+        time.sleep(0.5)                        # the client stalls, the connection stays open
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(timeout=8)
+        assert time.monotonic() - started < 6
+    again = make_server(data=data_dir)
+    with again.client(AGENT) as c:
+        offset = c.get(f"/api/uploads/{state['upload_id']}").json()["offset"]
+        assert offset == sent
+        r = c.patch(f"/api/uploads/{state['upload_id']}", content=data[offset:], headers={"Upload-Offset": str(offset)})
+        assert r.json()["complete"] is True
+    assert (data_dir / "media" / hashlib.sha256(data).hexdigest()).read_bytes() == data

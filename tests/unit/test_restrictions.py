@@ -296,3 +296,9 @@ def test_check_never_raises_and_returns_problems(name, size, declared, head):
 
 def test_a_file_without_a_name_is_still_described():
     assert check(FileInfo("", 0), OPEN)[0].message == "This file is empty"
+
+
+def test_describe_limit_reads_like_the_administrator_wrote_it():
+    r = Restrictions.from_mapping({"max_file_size": "25 MB", "accepted_types": ["image/*", ".pdf"]})
+    assert r.describe_limit() == "Up to 25 MB · images, PDF"
+    assert Restrictions(max_file_size=2_500_000).describe_limit() == "Up to 2.5 MB · all types"

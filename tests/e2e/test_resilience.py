@@ -1,0 +1,58 @@
+"""Faults a real deployment meets: a server restart, a cancelled upload."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Error as PlaywrightError, expect
+
+from tests import files
+from tests.e2e.api import Api
+from tests.e2e.test_canvas import attach
+
+
+def test_server_restart_loses_nothing_and_the_page_reconnects(open_app, make_server, tmp_path):
+    server = make_server()
+    page = open_app("agent", server=server)
+    attach(page, files.write(tmp_path, "before.png", files.png_bytes()))
+    page.get_by_role("textbox", name="Message").fill("sent before the restart")
+    page.get_by_role("button", name="Send").click()
+    log = page.get_by_role("log", name="Conversation")
+    expect(log.locator("article:not(.pending)").get_by_role("img", name="before.png")).to_be_visible()
+
+    server.restart()
+    conversation = page.evaluate("new URLSearchParams(location.search).get('conversation')")
+    Api(server.url).send(conversation, text="sent by the customer after the restart")
+    expect(log).to_contain_text("sent by the customer after the restart", timeout=15_000)
+    expect(page.get_by_role("status")).to_have_text("Live")
+
+    page.get_by_role("textbox", name="Message").fill("and the agent can still send")
+    page.get_by_role("button", name="Send").click()
+    expect(log.locator("article:not(.pending)")).to_have_count(3)
+
+    page.reload()
+    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    expect(log.locator("article")).to_have_count(3)
+    image = log.get_by_role("img", name="before.png")
+    expect(image).to_be_visible()
+    page.wait_for_function("[...document.images].some(i => i.alt === 'before.png' && i.naturalWidth > 0)")
+
+
+def test_a_cancelled_upload_can_be_retried(open_app, reference_server, conversation, tmp_path):
+    page = open_app("agent")
+    held = []
+    page.route("**/api/uploads/*", lambda route: held.append(route) if route.request.method == "PATCH" else route.continue_())
+    attach(page, files.sized(tmp_path, "large.pdf", 10_000_000, files.PDF))
+    page.get_by_role("button", name="Send").click()
+    log = page.get_by_role("log", name="Conversation")
+    expect(log.get_by_role("progressbar", name="Upload progress")).to_be_visible()
+    log.get_by_role("button", name="Cancel").click()
+    expect(log.get_by_role("alert")).to_contain_text("cancelled")
+    page.unroute("**/api/uploads/*")
+    for route in held:  # the cancelled request's route may already be settled
+        try:
+            route.abort()
+        except PlaywrightError:
+            pass
+    log.get_by_role("button", name="Retry").click()
+    expect(log.locator("article:not(.pending)").get_by_role("link", name=re.compile("large.pdf"))).to_be_visible(timeout=30_000)
+    assert len(Api(reference_server.url).history(conversation)) == 1
