@@ -117,4 +117,6 @@ async def events(request: Request) -> Response:
             broker.unsubscribe(cid, sub)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    if request.method == "HEAD":       # a probe, not a subscriber: do not hold the connection open
+        return Response(media_type="text/event-stream", headers=headers)
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

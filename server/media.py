@@ -74,7 +74,8 @@ async def download(request: Request) -> Response:
     name = request.path_params["filename"]
     sig = request.query_params.get("sig", "")
     if not _SHA256.match(digest) or not sig or not state.signer.verify(digest, name, sig):
-        raise ApiError(403, "bad_signature", "This media link is not valid.", "Reload the conversation for fresh links.")
+        raise ApiError(403, "bad_signature", "This media link is not valid.",
+                       "Reload the conversation for fresh links.")
     path = state.uploads.media_path(digest)
     content_type = state.store.media_type(digest, name)
     try:

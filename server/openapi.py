@@ -24,7 +24,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {400: "Malformed request", 401: "Missing or unknown token", 403: "Bad signature", 404: "Not found",
             409: "Conflict (offset_mismatch carries the server's `offset`)", 413: "Too large",
-            415: "Type not accepted or content does not match the name", 422: "Invalid request"}
+            415: "Type not accepted or content does not match the name", 422: "Invalid request",
+            503: "Server stopping; the bytes so far are kept (carries `offset`)"}
     return {str(s): _json(_ref("Error"), text[s]) for s in statuses}
 
 
@@ -39,7 +40,8 @@ SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message", "hint"],
         "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "hint": {"type": "string"},
-                       "offset": {"type": "integer", "description": "Only with offset_mismatch"}}}}},
+                       "offset": {"type": "integer",
+                                  "description": "With offset_mismatch and server_stopping"}}}}},
     "Restrictions": {"type": "object", "required": ["max_file_size", "accepted_types", "max_files_per_message"],
                      "properties": {"max_file_size": {"type": "integer", "description": "bytes"},
                                     "accepted_types": {"type": "array", "items": {"type": "string"},
@@ -96,7 +98,7 @@ PATHS: dict[str, Any] = {
                       "schema": {"type": "string", "format": "binary"}}, "application/octet-stream": {
                       "schema": {"type": "string", "format": "binary"}}}},
                   "responses": {"200": {**_json(_ref("Upload"), "Bytes stored"), "headers": _OFFSET_HEADER},
-                                **_errors(400, 401, 404, 409, 413, 415)}}},
+                                **_errors(400, 401, 404, 409, 413, 415, 503)}}},
     "/api/conversations/{cid}/messages": {
         "parameters": [_CID],
         "get": {"operationId": "listMessages", "summary": "History, oldest first", "parameters": [_AFTER],
@@ -106,7 +108,7 @@ PATHS: dict[str, Any] = {
                                  "content": {"application/json": {"schema": _ref("MessageCreate")}}},
                  "responses": {"201": _json(_ref("Message"), "Created"),
                                "200": _json(_ref("Message"), "Already sent with this idempotency_key"),
-                               **_errors(400, 401, 404, 409, 422)}}},
+                               **_errors(400, 401, 404, 409, 413, 422)}}},
     "/api/conversations/{cid}/events": {"get": {
         "operationId": "streamEvents",
         "summary": "Server-Sent Events: `id: <seq>`, `event: message`, `data: <Message>`; keepalive every 15 s",

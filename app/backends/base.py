@@ -70,6 +70,7 @@ __all__ = [
     "Response",
     "UploadState",
     "RETRYABLE_STATUSES",
+    "TIMED_OUT",
     "bad_response",
     "http_error",
     "is_retryable",
@@ -137,7 +138,8 @@ class Response:
     """What the transport got back.
 
     ``status`` is 0 when the request never reached an HTTP answer (offline,
-    DNS, CORS refusal, abort); ``text`` then holds the browser's error text.
+    DNS, CORS refusal, abort); ``text`` then holds the browser's error text,
+    or exactly :data:`TIMED_OUT` when the transport gave up waiting.
     Header names are lower-cased here whatever the transport passed.
     """
 
@@ -378,6 +380,7 @@ def resolve_url(base_url: str, url: str) -> str:
 
 #: Statuses worth retrying as they are; 5xx are added by :func:`is_retryable`.
 RETRYABLE_STATUSES = frozenset({0, 408, 429})
+TIMED_OUT = "timeout"  # Response.text of a status-0 answer when the transport's timer fired
 
 _MAX_SERVER_TEXT = 500
 
@@ -458,6 +461,8 @@ def http_error(
     if status == 0:
         detail = resp.text
         code, message, hint = fb_code, fb_message, fb_hint
+        if resp.text == TIMED_OUT:
+            code, message, hint = "timeout", "The server did not answer in time.", "Retry in a moment."
     elif status == 401:
         detail = message or ""
         code, message, hint = fb_code, fb_message, fb_hint

@@ -11,11 +11,11 @@ import json
 from js import AbortController, Object, clearTimeout, fetch, setTimeout
 from pyodide.ffi import create_proxy, to_js
 
-from app.backends.base import Request, Response
+from app.backends.base import TIMED_OUT, Request, Response
 
 NETWORK_ERROR = 0
 # A chunk may take a while on a slow link; an API call should not.
-BASE_TIMEOUT_S = 20.0
+BASE_TIMEOUT_S = 15.0
 MIN_BYTES_PER_S = 1_000_000
 
 
@@ -69,7 +69,7 @@ async def perform(request: Request, handle=None, call: Call | None = None) -> Re
     except Exception as error:  # fetch rejects with a TypeError/AbortError on network failure
         if call.cancelled:
             raise Cancelled() from None
-        reason = "the request timed out" if timed_out else _js_message(error)
+        reason = TIMED_OUT if timed_out else _js_message(error)
         return Response(status=NETWORK_ERROR, headers={}, text=reason)
     finally:
         clearTimeout(timer)

@@ -45,7 +45,9 @@ async def upload_file(backend: Backend, staged: Staged, call: Call, on_progress:
             forgotten = error.status == 404 and state is not None
             if forgotten:
                 state = None  # the server no longer knows this upload: start over
-            if attempt >= len(AUTO_RETRY_DELAYS_S) or not (error.retryable or forgotten):
+            # A timeout already cost the user many seconds: report it, let them retry.
+            quick_to_retry = (error.retryable and error.problem.code != "timeout") or forgotten
+            if attempt >= len(AUTO_RETRY_DELAYS_S) or not quick_to_retry:
                 raise
             await asyncio.sleep(AUTO_RETRY_DELAYS_S[attempt])
             attempt += 1

@@ -56,3 +56,18 @@ def test_a_cancelled_upload_can_be_retried(open_app, reference_server, conversat
     log.get_by_role("button", name="Retry").click()
     expect(log.locator("article:not(.pending)").get_by_role("link", name=re.compile("large.pdf"))).to_be_visible(timeout=30_000)
     assert len(Api(reference_server.url).history(conversation)) == 1
+
+
+def test_offline_send_fails_visibly_and_retry_works_once_back_online(open_app, reference_server, conversation):
+    page = open_app("agent")
+    page.context.set_offline(True)
+    page.get_by_role("textbox", name="Message").fill("written while offline")
+    page.get_by_role("button", name="Send").click()
+    log = page.get_by_role("log", name="Conversation")
+    expect(log.get_by_role("alert")).to_contain_text("Could not reach the server")
+    expect(log.locator("article.failed")).to_contain_text("written while offline")
+    expect(log.get_by_role("button", name="Discard message")).to_be_visible()
+    page.context.set_offline(False)
+    log.get_by_role("button", name="Retry").click()
+    expect(log.locator("article:not(.pending)").filter(has_text="written while offline")).to_have_count(1)
+    assert [m["text"] for m in Api(reference_server.url).history(conversation)] == ["written while offline"]

@@ -27,7 +27,8 @@ def test_unauthenticated_requests_get_401_json(server, method, path, headers):
 
 def test_access_token_in_query_only_works_for_events(server):
     with server.client() as c:
-        assert c.get("/api/conversations/default/messages", params={"access_token": "agent-dev-token"}).status_code == 401
+        r = c.get("/api/conversations/default/messages", params={"access_token": "agent-dev-token"})
+        assert r.status_code == 401
         with c.stream("GET", "/api/conversations/default/events",
                       params={"access_token": "agent-dev-token"}) as r:
             assert r.status_code == 200

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from .conftest import AGENT, PDF, PNG, REPO, read_events, send, start_upload, upload
+from .conftest import AGENT, PDF, PNG, REPO, send, start_upload, upload
 
 
 def test_restart_keeps_messages_media_and_partial_uploads(make_server, tmp_path):

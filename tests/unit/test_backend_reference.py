@@ -859,3 +859,18 @@ class TestCreateBackend:
     def test_bad_settings(self, over, match):
         with pytest.raises(ValueError, match=match):
             create_backend(page_config(**over), "agent")
+
+
+def test_a_transport_timeout_reads_as_a_timeout_not_as_offline():
+    from app.backends.base import TIMED_OUT, BackendError, Response
+    from app.backends.reference import ReferenceBackend
+
+    backend = ReferenceBackend("", "tok")
+    try:
+        backend.parse_history(Response(0, {}, TIMED_OUT))
+    except BackendError as error:
+        assert error.problem.code == "timeout"
+        assert error.problem.message == "The server did not answer in time."
+        assert error.retryable
+    else:
+        raise AssertionError("a timeout must raise BackendError")

@@ -1,0 +1,679 @@
+#!/usr/bin/env python3
+"""Attache benchmarks: figures beside a baseline measured in the same run.
+
+    python3 build.py bench [startup|upload|history ...] [--json FILE]
+                           [--upload-mib N] [--chunk-sizes MIB,MIB,...]
+
+With no benchmark named, all three run. Nothing here asserts a timing: each
+benchmark prints a table and the end prints a Markdown summary for README.md.
+
+- startup: navigation start -> the "Message" textbox is enabled, for the app
+  and for a plain HTML page (textarea + button enabled on DOMContentLoaded,
+  served by http.server), cold (a new browser context each time) and warm
+  (reload in the same context, no routes so the HTTP cache stays on).
+- upload: one large file sent through the app UI (Attach file -> Send ->
+  the delivered message) against the same file sent with plain fetch (POST
+  /api/uploads, one PATCH) from the same page; plus the growth of Pyodide's
+  Wasm heap across the app uploads (bytes must not enter Python). When the
+  throughput ratio is below the goal, other chunk sizes are tried by serving
+  the page a copy of app.zip with another uploader.CHUNK_SIZE (app/ itself is
+  never changed).
+- history: conversations of 1,000 and 10,000 messages (seeded over the REST
+  API) loaded from scratch, against an empty conversation.
+
+Timings are taken inside the page (performance.now(), stamped by a
+MutationObserver the moment the DOM changes) rather than by polling from
+Playwright, whose assertions retry at 100-1000 ms intervals. Every server
+and page listens on 127.0.0.1 only; a request to any other host is reported.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import functools
+import http.server
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+from app.core.sniff import sniff  # noqa: E402
+from tests.conftest import AGENT_TOKEN, CUSTOMER_TOKEN, RunningServer  # noqa: E402
+from tests.files import png_bytes  # noqa: E402
+
+# The same flags as the end-to-end tests (tests/e2e/conftest.py).
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-features=Translate,OptimizationHints,MediaRouter",
+]
+VIEWPORT = {"width": 1100, "height": 800}
+READY_TIMEOUT_MS = 120_000
+MIB = 1024 * 1024
+
+STARTUP_RUNS = 5
+UPLOAD_RUNS = 3
+HISTORY_RUNS = 3
+HISTORY_SIZES = (1_000, 10_000)
+ATTACH_EVERY = 50
+SEED_WORKERS = 4
+UPLOAD_GOAL_RATIO = 0.9
+HEAP_GOAL_BYTES = 16 * MIB
+DEFAULT_EXPLORE_MIB = (4, 16, 32, 64)
+
+UPLOAD_CONFIG = """\
+[attachments]
+max_file_size = "300 MB"
+accepted_types = []
+max_files_per_message = 1
+"""
+
+# Stamps, in the page's own clock (ms since its navigation started):
+#   enabledAt  the #message textarea became enabled (the composer is usable)
+#   countAt    how many delivered messages the history held at that moment
+STARTUP_PROBE = """
+(() => {
+  const bench = window.__bench = {enabledAt: null, countAt: null};
+  const check = () => {
+    const box = document.getElementById('message');
+    if (bench.enabledAt === null && box && !box.disabled) {
+      bench.enabledAt = performance.now();
+      bench.countAt = document.querySelectorAll('#history article.msg:not(.pending)').length;
+      observer.disconnect();
+    }
+  };
+  const observer = new MutationObserver(check);
+  observer.observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['disabled']});
+})();
+"""
+
+PLAIN_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Plain baseline</title>
+  <link rel="icon" href="data:,">
+  <script>
+    document.addEventListener('DOMContentLoaded', () => {
+      document.getElementById('message').disabled = false;
+      document.getElementById('send').disabled = false;
+    });
+  </script>
+</head>
+<body>
+  <form>
+    <label for="message">Message</label>
+    <textarea id="message" rows="1" disabled></textarea>
+    <button type="submit" id="send" disabled>Send</button>
+  </form>
+</body>
+</html>
+"""
+
+# ---------------------------------------------------------------- helpers
+
+
+def log(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def spread(values: list[float], unit: str = "s", scale: float = 1.0, digits: int = 3) -> str:
+    return f"min {min(values) * scale:.{digits}f} {unit}, max {max(values) * scale:.{digits}f} {unit}"
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    log()
+    log(title)
+    log("  " + "  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
+    log("  " + "  ".join("-" * w for w in widths))
+    for row in rows:
+        log("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+
+
+class OffsiteWatch:
+    """Every request a page makes that leaves 127.0.0.1 (there must be none)."""
+
+    def __init__(self) -> None:
+        self.offsite: list[str] = []
+
+    def watch(self, context) -> None:
+        context.on("request", self._check)
+
+    def _check(self, request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("data", "blob", "about", "chrome-extension"):
+            return
+        if parts.hostname != "127.0.0.1":
+            self.offsite.append(request.url)
+
+
+class Bench:
+    def __init__(self, browser: Browser, workdir: Path) -> None:
+        self.browser = browser
+        self.workdir = workdir
+        self.offsite = OffsiteWatch()
+        self.results: dict = {}
+        self.summary: list[list[str]] = []   # benchmark, figure, baseline, ratio, goal
+        self.servers: list[RunningServer] = []
+        self.page_errors: list[str] = []
+
+    def new_context(self, **kwargs):
+        context = self.browser.new_context(viewport=VIEWPORT, **kwargs)
+        self.offsite.watch(context)
+        context.on("page", self._watch_page)
+        return context
+
+    def _watch_page(self, page: Page) -> None:
+        page.on("pageerror", lambda e: self.page_errors.append(f"pageerror: {e}"))
+        page.on("console", lambda m: self.page_errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+
+    def server(self, name: str, config_text: str | None = None) -> RunningServer:
+        base = self.workdir / name
+        data = base / "data"
+        data.mkdir(parents=True)
+        config = None
+        if config_text is not None:
+            config = base / "config.toml"
+            config.write_text(config_text)
+        server = RunningServer(data, config).start()
+        self.servers.append(server)
+        return server
+
+    def stop_servers(self) -> None:
+        for server in self.servers:
+            server.stop()
+        self.servers.clear()
+
+
+def wait_ready(page: Page) -> dict:
+    """Wait until the probe stamped the composer usable; return the stamps."""
+    page.wait_for_function("window.__bench && window.__bench.enabledAt !== null", timeout=READY_TIMEOUT_MS)
+    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
+    return page.evaluate("window.__bench")
+
+
+# ---------------------------------------------------------------- startup
+
+
+class PlainServer:
+    """A tiny http.server on a free loopback port serving the plain page."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "index.html").write_text(PLAIN_PAGE)
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+        handler = functools.partial(Quiet, directory=str(directory))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/index.html"
+
+    def __enter__(self) -> "PlainServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def measure_startup(bench: Bench, url: str) -> dict:
+    """Cold: a new context per load. Warm: reloads in one context (HTTP cache on)."""
+    cold, cold_wall = [], []
+    for _ in range(STARTUP_RUNS):
+        context = bench.new_context()
+        context.add_init_script(STARTUP_PROBE)
+        page = context.new_page()
+        t0 = time.perf_counter()
+        page.goto(url)
+        stamps = wait_ready(page)
+        cold_wall.append(time.perf_counter() - t0)
+        cold.append(stamps["enabledAt"] / 1000)
+        context.close()
+    warm, warm_wall = [], []
+    context = bench.new_context()
+    context.add_init_script(STARTUP_PROBE)
+    page = context.new_page()
+    page.goto(url)
+    wait_ready(page)                      # fills the HTTP (and code) cache
+    for _ in range(STARTUP_RUNS):
+        t0 = time.perf_counter()
+        page.reload()
+        stamps = wait_ready(page)
+        warm_wall.append(time.perf_counter() - t0)
+        warm.append(stamps["enabledAt"] / 1000)
+    context.close()
+    return {"cold_s": cold, "warm_s": warm, "cold_wall_s": cold_wall, "warm_wall_s": warm_wall}
+
+
+def bench_startup(bench: Bench) -> None:
+    log("\n== startup: navigation start -> composer usable ==")
+    server = bench.server("startup")
+    app_url = f"{server.url}/?as=agent&conversation=bench-startup"
+    with PlainServer(bench.workdir / "plain") as plain:
+        plain_result = measure_startup(bench, plain.url)
+        app_result = measure_startup(bench, app_url)
+    server.stop()
+    rows = []
+    out = {}
+    for kind in ("cold", "warm"):
+        a, p = median(app_result[f"{kind}_s"]), median(plain_result[f"{kind}_s"])
+        aw, pw = median(app_result[f"{kind}_wall_s"]), median(plain_result[f"{kind}_wall_s"])
+        rows.append([kind, f"{a:.3f} s", f"{p:.3f} s", f"{a / p:.1f}x", spread(app_result[f"{kind}_s"]),
+                     f"{aw:.3f} s / {pw:.3f} s"])
+        out[kind] = {"app_s": a, "plain_s": p, "ratio": a / p, "app_runs_s": app_result[f"{kind}_s"],
+                     "plain_runs_s": plain_result[f"{kind}_s"], "app_wall_s": aw, "plain_wall_s": pw}
+        bench.summary.append(["startup " + kind, f"{a:.2f} s to a usable composer",
+                              f"plain HTML page {p * 1000:.0f} ms", f"{a / p:.0f}x", "—"])
+    print_table(f"startup (median of {STARTUP_RUNS}; in-page clock from navigation start)",
+                ["", "app", "plain page", "app/plain", "app runs", "wall incl. Playwright app / plain"], rows)
+    bench.results["startup"] = out
+
+
+# ---------------------------------------------------------------- upload
+
+INJECT_INPUT = """() => {
+  if (!document.getElementById('bench-file')) {
+    const input = document.createElement('input');
+    input.type = 'file'; input.id = 'bench-file'; input.hidden = true;
+    document.body.appendChild(input);
+  }
+}"""
+
+FETCH_UPLOAD = """async (token) => {
+  const file = document.getElementById('bench-file').files[0];
+  const t0 = performance.now();
+  const created = await fetch('/api/uploads', {method: 'POST',
+    headers: {Authorization: 'Bearer ' + token, 'Content-Type': 'application/json'},
+    body: JSON.stringify({name: file.name, size: file.size, content_type: 'application/octet-stream'})});
+  const upload = await created.json();
+  const patched = await fetch('/api/uploads/' + upload.upload_id, {method: 'PATCH',
+    headers: {Authorization: 'Bearer ' + token, 'Upload-Offset': '0', 'Content-Type': 'application/octet-stream'},
+    body: file});
+  const done = await patched.json();
+  return {ms: performance.now() - t0, created: created.status, status: patched.status, complete: done.complete,
+          offset: done.offset};
+}"""
+
+# Stamps the click on Send (capture phase, before the app's own handler) and
+# the moment a new delivered message with an attachment link is in the DOM.
+ARM_APP_UPLOAD = """() => {
+  const sel = '#history article.msg:not(.pending) a[href*="/media/"]';
+  const before = document.querySelectorAll(sel).length;
+  const up = window.__up = {t0: null, t1: null, before};
+  const send = document.getElementById('send');
+  send.addEventListener('click', () => { if (up.t0 === null) up.t0 = performance.now(); }, {capture: true, once: true});
+  const observer = new MutationObserver(() => {
+    if (up.t1 === null && document.querySelectorAll(sel).length > before) {
+      up.t1 = performance.now();
+      observer.disconnect();
+    }
+  });
+  observer.observe(document.getElementById('history'), {subtree: true, childList: true});
+}"""
+
+
+def make_big_file(path: Path, mib: int) -> None:
+    while True:
+        block = os.urandom(MIB)
+        if sniff(block[:4096]) is None:   # random bytes, but never mistaken for a known type
+            break
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(block)
+
+
+def app_chunk_size_mib() -> float:
+    text = (ROOT / "app" / "browser" / "uploader.py").read_text()
+    match = re.search(r"^CHUNK_SIZE\s*=\s*(.+)$", text, re.M)
+    return eval(match.group(1), {}) / MIB if match else float("nan")  # noqa: S307 (our own constant)
+
+
+def patched_app_zip(chunk_bytes: int) -> bytes:
+    """app.zip with another uploader.CHUNK_SIZE, for the chunk-size exploration only."""
+    source = ROOT / "static" / "vendor" / "app.zip"
+    out = io.BytesIO()
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "app/browser/uploader.py":
+                text, count = re.subn(r"^CHUNK_SIZE\s*=.*$", f"CHUNK_SIZE = {chunk_bytes}", data.decode(), flags=re.M)
+                if count != 1:
+                    raise RuntimeError("uploader.py has no CHUNK_SIZE line to patch")
+                data = text.encode()
+            zout.writestr(info, data)
+    return out.getvalue()
+
+
+def heap(page: Page) -> int:
+    return int(page.evaluate("window.attacheDiagnostics().heap_bytes"))
+
+
+def app_upload_once(page: Page, path: Path) -> dict:
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Attach file").click()
+    chooser.value.set_files(str(path))
+    send = page.get_by_role("button", name="Send")
+    expect(send).to_be_enabled(timeout=30_000)
+    page.evaluate(ARM_APP_UPLOAD)
+    delivered = page.get_by_role("log", name="Conversation").locator("article:not(.pending)")
+    before = delivered.count()
+    t0 = time.perf_counter()
+    send.click()
+    expect(delivered).to_have_count(before + 1, timeout=READY_TIMEOUT_MS)
+    expect(delivered.last.locator(f'a[title*="{path.name}"]')).to_have_count(1)
+    page.wait_for_function("window.__up.t1 !== null && window.__up.t0 !== null", timeout=10_000)
+    wall = time.perf_counter() - t0
+    stamps = page.evaluate("window.__up")
+    return {"s": (stamps["t1"] - stamps["t0"]) / 1000, "wall_s": wall}
+
+
+def fetch_upload_once(page: Page, path: Path) -> dict:
+    page.set_input_files("#bench-file", str(path))
+    result = page.evaluate(FETCH_UPLOAD, AGENT_TOKEN)
+    if result["status"] != 200 or not result["complete"]:
+        raise RuntimeError(f"plain fetch upload failed: {result}")
+    return {"s": result["ms"] / 1000}
+
+
+def open_app(bench: Bench, server: RunningServer, conversation: str, zip_bytes: bytes | None = None):
+    context = bench.new_context()
+    context.add_init_script(STARTUP_PROBE)
+    if zip_bytes is not None:
+        # A route turns the HTTP cache off: only used where caching does not matter.
+        context.route("**/static/vendor/app.zip", lambda route: route.fulfill(
+            status=200, body=zip_bytes, headers={"Content-Type": "application/zip"}))
+    page = context.new_page()
+    page.goto(f"{server.url}/?as=agent&conversation={conversation}")
+    wait_ready(page)
+    page.evaluate(INJECT_INPUT)
+    return context, page
+
+
+def bench_upload(bench: Bench, size_mib: int, explore: list[int] | None) -> None:
+    log(f"\n== upload: {size_mib} MiB through the app vs plain fetch ==")
+    path = bench.workdir / "upload" / "bench-upload.bin"
+    path.parent.mkdir(parents=True)
+    t = time.perf_counter()
+    make_big_file(path, size_mib)
+    log(f"  wrote {path.name} ({size_mib} MiB) in {time.perf_counter() - t:.1f} s")
+    size = path.stat().st_size
+    server = bench.server("upload", UPLOAD_CONFIG)
+    context, page = open_app(bench, server, "bench-upload")
+    heap_start = heap(page)
+    app_runs, fetch_runs, heap_runs = [], [], []
+    # Interleaved (app, fetch, app, fetch...) so drift affects both alike; the
+    # disk's page cache is warmed by a fetch upload before the first app run.
+    fetch_upload_once(page, path)
+    for _ in range(UPLOAD_RUNS):
+        before = heap(page)
+        app_runs.append(app_upload_once(page, path))
+        heap_runs.append(heap(page) - before)
+        fetch_runs.append(fetch_upload_once(page, path))
+    heap_end = heap(page)
+    context.close()
+
+    app_s = median([r["s"] for r in app_runs])
+    fetch_s = median([r["s"] for r in fetch_runs])
+    app_rate, fetch_rate = size / MIB / app_s, size / MIB / fetch_s
+    ratio = app_rate / fetch_rate
+    growth = heap_end - heap_start
+    chunk_mib = app_chunk_size_mib()
+    print_table(
+        f"upload of {size_mib} MiB (median of {UPLOAD_RUNS}; app: click on Send -> delivered message in the DOM; "
+        f"fetch: POST + one PATCH)",
+        ["", "seconds", "MiB/s", "runs"],
+        [[f"app ({chunk_mib:g} MiB chunks)", f"{app_s:.2f}", f"{app_rate:.0f}", spread([r['s'] for r in app_runs])],
+         ["plain fetch", f"{fetch_s:.2f}", f"{fetch_rate:.0f}", spread([r['s'] for r in fetch_runs])],
+         ["throughput app/fetch", f"{ratio:.2f}", f"goal >= {UPLOAD_GOAL_RATIO}", ""]],
+    )
+    print_table(
+        "Wasm heap (Pyodide) around the app uploads",
+        ["", "bytes", "MiB"],
+        [["before the first upload", str(heap_start), f"{heap_start / MIB:.1f}"],
+         ["after the last upload", str(heap_end), f"{heap_end / MIB:.1f}"],
+         [f"growth over {UPLOAD_RUNS} uploads ({UPLOAD_RUNS * size_mib} MiB sent)", str(growth),
+          f"{growth / MIB:.1f} (goal < {HEAP_GOAL_BYTES // MIB})"],
+         ["growth per upload", ", ".join(str(g) for g in heap_runs), ""]],
+    )
+    bench.results["upload"] = {
+        "size_bytes": size, "chunk_mib": chunk_mib,
+        "app_s": app_s, "fetch_s": fetch_s, "app_mib_s": app_rate, "fetch_mib_s": fetch_rate, "ratio": ratio,
+        "app_runs_s": [r["s"] for r in app_runs], "app_wall_s": [r["wall_s"] for r in app_runs],
+        "fetch_runs_s": [r["s"] for r in fetch_runs],
+        "heap_start_bytes": heap_start, "heap_end_bytes": heap_end, "heap_growth_bytes": growth,
+        "heap_growth_per_upload_bytes": heap_runs,
+    }
+    bench.summary.append([f"upload {size_mib} MiB", f"app {app_s:.2f} s, {app_rate:.0f} MiB/s",
+                          f"plain fetch {fetch_s:.2f} s, {fetch_rate:.0f} MiB/s", f"{ratio:.2f}",
+                          f"≥ {UPLOAD_GOAL_RATIO}"])
+    bench.summary.append(["upload heap", f"Wasm heap +{growth / MIB:.1f} MiB over {UPLOAD_RUNS} app uploads",
+                          f"{heap_start / MIB:.0f} MiB before", "—", f"< {HEAP_GOAL_BYTES // MIB} MiB"])
+
+    if explore is None and ratio < UPLOAD_GOAL_RATIO:
+        explore = [m for m in DEFAULT_EXPLORE_MIB if m != chunk_mib]
+        log(f"\n  app/fetch {ratio:.2f} is below {UPLOAD_GOAL_RATIO}: trying other chunk sizes")
+    if explore:
+        explore_chunk_sizes(bench, server, path, explore, chunk_mib, app_s, fetch_s)
+    server.stop()
+
+
+def explore_chunk_sizes(bench: Bench, server: RunningServer, path: Path, sizes: list[int],
+                        current_mib: float, app_s: float, fetch_s: float) -> None:
+    size = path.stat().st_size
+    rows = [[f"{current_mib:g} MiB (app as built)", f"{app_s:.2f}", f"{fetch_s:.2f}", f"{fetch_s / app_s:.2f}"]]
+    found = {}
+    for mib in sizes:
+        context, page = open_app(bench, server, f"bench-chunks-{mib}", patched_app_zip(mib * MIB))
+        # One pair less than the main run (time budget), still interleaved.
+        app, plain = [], []
+        for _ in range(max(2, UPLOAD_RUNS - 1)):
+            app.append(app_upload_once(page, path)["s"])
+            plain.append(fetch_upload_once(page, path)["s"])
+        context.close()
+        a, f = median(app), median(plain)
+        found[mib] = {"app_s": a, "fetch_s": f, "ratio": f / a, "app_mib_s": size / MIB / a}
+        rows.append([f"{mib} MiB", f"{a:.2f}", f"{f:.2f}", f"{f / a:.2f}"])
+    print_table("chunk-size exploration (app.zip served with another uploader.CHUNK_SIZE; app/ unchanged)",
+                ["chunk", "app s", "fetch s", "app/fetch"], rows)
+    best = [m for m, r in sorted(found.items()) if r["ratio"] >= UPLOAD_GOAL_RATIO]
+    log(f"  smallest chunk size reaching {UPLOAD_GOAL_RATIO}: {f'{best[0]} MiB' if best else 'none of those tried'}")
+    bench.results["upload"]["chunk_exploration"] = found
+
+
+# ---------------------------------------------------------------- history
+
+
+def seed(server: RunningServer, conversation: str, count: int) -> float:
+    """Post `count` messages (agent and customer alternating; every 50th with a PNG)."""
+    png = png_bytes(64, 48)
+    local = threading.local()
+
+    def client(token: str) -> httpx.Client:
+        clients = getattr(local, "clients", None)
+        if clients is None:
+            clients = local.clients = {}
+        if token not in clients:
+            clients[token] = httpx.Client(base_url=server.url, timeout=30,
+                                          headers={"Authorization": f"Bearer {token}"})
+        return clients[token]
+
+    def post(i: int) -> None:
+        c = client(AGENT_TOKEN if i % 2 else CUSTOMER_TOKEN)
+        attachments = []
+        if i % ATTACH_EVERY == 0:
+            started = c.post("/api/uploads", json={"name": f"photo-{i}.png", "size": len(png), "content_type": "image/png"})
+            started.raise_for_status()
+            upload_id = started.json()["upload_id"]
+            c.patch(f"/api/uploads/{upload_id}", content=png, headers={"Upload-Offset": "0"}).raise_for_status()
+            attachments.append(upload_id)
+        text = f"Message {i}: the quick brown fox jumps over the lazy dog, order #{1000 + i} ships tomorrow."
+        c.post(f"/api/conversations/{conversation}/messages",
+               json={"idempotency_key": uuid.uuid4().hex, "text": text, "attachments": attachments}).raise_for_status()
+
+    t0 = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(SEED_WORKERS) as pool:
+        for future in concurrent.futures.as_completed([pool.submit(post, i) for i in range(1, count + 1)]):
+            future.result()
+    return time.perf_counter() - t0
+
+
+HISTORY_TIMING = """() => {
+  const entries = performance.getEntriesByType('resource').filter(e => /\\/messages(\\?|$)/.test(e.name));
+  const e = entries[entries.length - 1];
+  return {responseEnd: e ? e.responseEnd : null, bytes: e ? e.encodedBodySize : null};
+}"""
+
+
+def bench_history(bench: Bench, sizes: tuple[int, ...]) -> None:
+    log("\n== history: open a conversation of N messages ==")
+    server = bench.server("history")
+    conversations = {0: "bench-history-0"}
+    for n in sizes:
+        conversations[n] = f"bench-history-{n}"
+        took = seed(server, conversations[n], n)
+        log(f"  seeded {n:,} messages in {took:.1f} s ({n / took:.0f}/s over the REST API, {SEED_WORKERS} workers)")
+    # One context, warmed once, so every load is warm and only the history differs.
+    context = bench.new_context()
+    context.add_init_script(STARTUP_PROBE)
+    page = context.new_page()
+    page.goto(f"{server.url}/?as=agent&conversation={conversations[0]}")
+    wait_ready(page)
+    measured = {}
+    for n, conversation in conversations.items():
+        ready, render, wall = [], [], []
+        for _ in range(HISTORY_RUNS):
+            t0 = time.perf_counter()
+            page.goto(f"{server.url}/?as=agent&conversation={conversation}")
+            stamps = wait_ready(page)
+            expect(page.get_by_role("log", name="Conversation").locator("article:not(.pending)")).to_have_count(n, timeout=READY_TIMEOUT_MS)
+            wall.append(time.perf_counter() - t0)
+            if stamps["countAt"] != n:
+                raise RuntimeError(f"composer enabled with {stamps['countAt']} of {n} messages shown")
+            timing = page.evaluate(HISTORY_TIMING)
+            ready.append(stamps["enabledAt"] / 1000)
+            render.append((stamps["enabledAt"] - timing["responseEnd"]) / 1000)
+        measured[n] = {"ready_s": median(ready), "render_s": median(render), "wall_s": median(wall),
+                       "ready_runs_s": ready, "render_runs_s": render, "json_bytes": timing["bytes"]}
+    context.close()
+    server.stop()
+
+    base = measured[0]
+    rows = [["empty", f"{base['ready_s']:.3f}", f"{base['render_s'] * 1000:.0f}", "", "",
+             spread(base["ready_runs_s"])]]
+    for n in sizes:
+        m = measured[n]
+        per_msg = (m["ready_s"] - base["ready_s"]) / n * 1000
+        render_per = (m["render_s"] - base["render_s"]) / n * 1000
+        m.update(per_message_ms=per_msg, render_per_message_ms=render_per, ratio=m["ready_s"] / base["ready_s"])
+        rows.append([f"{n:,}", f"{m['ready_s']:.3f}", f"{m['render_s'] * 1000:.0f}", f"{per_msg:.3f}",
+                     f"{render_per:.3f}", spread(m["ready_runs_s"])])
+        bench.summary.append([f"history {n:,} msgs", f"{m['ready_s']:.2f} s to all shown ({per_msg:.2f} ms/msg)",
+                              f"empty conversation {base['ready_s']:.2f} s", f"{m['ratio']:.1f}x", "—"])
+    print_table(
+        f"history (median of {HISTORY_RUNS}, warm cache; ready = navigation start -> all N messages in the DOM and "
+        "the composer enabled; render = history response received -> ready)",
+        ["messages", "ready s", "render ms", "ms/msg (ready - empty)/N", "render ms/msg", "ready runs"], rows)
+    bench.results["history"] = {str(n): m for n, m in measured.items()}
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="build.py bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("benchmarks", nargs="*", metavar="{startup,upload,history}", default=[])
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--upload-mib", type=int, default=200, help="size of the upload (MiB, default 200)")
+    parser.add_argument("--chunk-sizes", help="also try these uploader chunk sizes (MiB, comma-separated); "
+                        "by default they are tried only when app/fetch is below the goal")
+    parser.add_argument("--history-sizes", default=",".join(map(str, HISTORY_SIZES)),
+                        help="conversation sizes (default 1000,10000)")
+    args = parser.parse_args(argv)
+    unknown = [b for b in args.benchmarks if b not in ("startup", "upload", "history")]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)} (choose from startup, upload, history)")
+    chosen = args.benchmarks or ["startup", "upload", "history"]
+    explore = [int(x) for x in args.chunk_sizes.split(",")] if args.chunk_sizes else None
+    executable = os.environ.get("ATTACHE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not (ROOT / "static" / "vendor" / "app.zip").exists():
+        sys.exit("bench: run `python3 build.py setup` first (or use `python3 build.py bench`)")
+
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="attache-bench-"))
+    log(f"Attache bench: {', '.join(chosen)} — {platform.node()}, {os.cpu_count()} CPUs, Chromium {executable}")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+            log(f"browser {browser.version}")
+            bench = Bench(browser, workdir)
+            try:
+                if "startup" in chosen:
+                    bench_startup(bench)
+                if "upload" in chosen:
+                    bench_upload(bench, args.upload_mib, explore)
+                if "history" in chosen:
+                    bench_history(bench, tuple(int(x) for x in args.history_sizes.split(",")))
+            finally:
+                bench.stop_servers()
+                browser.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    elapsed = time.perf_counter() - started
+    if bench.offsite.offsite:
+        log(f"\nWARNING: the pages requested other hosts than 127.0.0.1: {sorted(set(bench.offsite.offsite))}")
+    if bench.page_errors:
+        log(f"\nPage errors seen ({len(bench.page_errors)}):")
+        for line in bench.page_errors[:10]:
+            log(f"  {line}")
+    log(f"\nMarkdown summary ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, Chromium {browser.version}, "
+        f"bench took {elapsed:.0f} s):\n")
+    log("| benchmark | figure | baseline | ratio | goal |")
+    log("|---|---|---|---|---|")
+    for row in bench.summary:
+        log("| " + " | ".join(row) + " |")
+    if args.json:
+        payload = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(), "chromium": browser.version,
+                   "elapsed_s": elapsed, "offsite_requests": bench.offsite.offsite, "page_errors": bench.page_errors,
+                   **bench.results}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        log(f"\nfigures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
