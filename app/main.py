@@ -15,6 +15,7 @@ from app.browser import diagnostics
 from app.browser.canvas import Canvas
 from app.browser.dom import maybe
 from app.browser.notices import Notices
+from app.browser.storage import UnsentStore
 from app.browser.transport import get_json
 from app.core.models import Problem
 
@@ -43,7 +44,9 @@ async def main() -> None:
     document.getElementById("peer").textContent = f"Conversation with {peer}"
     root.dataset.identity = identity
     diagnostics.install()
-    await Canvas(backend, identity, names).start()
+    backend_config = config["backend"]
+    scope = f"{backend_config.get('base_url') or location.origin}|{backend_config.get('conversation', 'default')}|{identity}"
+    await Canvas(backend, identity, names, UnsentStore(scope)).start()
 
 
 asyncio.ensure_future(main())

@@ -19,6 +19,7 @@ from app.browser import dropzone
 from app.browser.dom import by_id, closest, maybe, query
 from app.browser.live import LiveFeed
 from app.browser.notices import Notices
+from app.browser.storage import COMPOSER, UnsentStore
 from app.browser.transport import Call, Cancelled, perform
 from app.browser.uploader import upload_file
 from app.core.composer import Composer
@@ -32,8 +33,9 @@ NEAR_BOTTOM_PX = 120
 
 
 class Canvas:
-    def __init__(self, backend: Backend, identity: str, names: dict[str, str]) -> None:
+    def __init__(self, backend: Backend, identity: str, names: dict[str, str], store: UnsentStore) -> None:
         self.backend = backend
+        self.store = store
         self.identity = identity
         self.names = names
         self.composer = Composer(Restrictions())
@@ -55,6 +57,7 @@ class Canvas:
     # ---- start-up -------------------------------------------------------
     async def start(self) -> None:
         self._bind()
+        await self.store.open()
         attempt = 0
         while True:
             try:
@@ -70,6 +73,7 @@ class Canvas:
         self.composer = Composer(restrictions)
         self._apply_restrictions(restrictions)
         self._show_history(messages)
+        await self._restore_unsent()
         self.live.start(max((m.seq for m in messages), default=None))
         self.text.placeholder = "Write a message…"
         for control in (self.text, self.attach_button):
@@ -107,6 +111,7 @@ class Canvas:
     def _on_text(self, _event) -> None:
         self.composer.set_text(self.text.value)
         self._refresh_send()
+        self._keep_composer()
 
     def _on_key(self, event) -> None:
         if event.key == "Enter" and not (event.shiftKey or event.isComposing):
@@ -134,6 +139,7 @@ class Canvas:
             self.composer.remove(int(button.dataset.index))
             self._render_staged()
             self._refresh_send()
+            self._keep_composer()
             self.text.focus()
 
     def _on_history_click(self, event) -> None:
@@ -150,6 +156,7 @@ class Canvas:
         elif action == "remove-attachment":
             self.outbox.remove_attachment(local_id, 0)
             self._render_pending(local_id)
+            self._keep(local_id)
         elif action == "discard":
             self._drop_pending(local_id)
 
@@ -165,6 +172,7 @@ class Canvas:
                 self.notices.clear_all()
         self._render_staged()
         self._refresh_send()
+        self._keep_composer()
 
     def _render_staged(self) -> None:
         for url in self.staged_previews.values():
@@ -191,6 +199,8 @@ class Canvas:
         self._refresh_send()
         self.history.insertAdjacentHTML("beforeend", render.pending_html(outgoing, self.pending_previews[outgoing.local_id]))
         self._scroll_to_end(force=True)
+        self._keep(outgoing.local_id)
+        self._keep_composer()
         asyncio.ensure_future(self._deliver(outgoing.local_id))
 
     # ---- delivery ------------------------------------------------------
@@ -215,9 +225,11 @@ class Canvas:
         except BackendError as error:
             self.outbox.on_failed(local_id, error.problem)
             self._render_pending(local_id)
+            self._keep(local_id)
         except Cancelled:
             self.outbox.on_failed(local_id, Problem("cancelled", "You cancelled the upload.", "Retry to send it, or remove the attachment."))
             self._render_pending(local_id)
+            self._keep(local_id)
         finally:
             self.calls.pop(local_id, None)
 
@@ -253,6 +265,46 @@ class Canvas:
         for url in self.pending_previews.pop(local_id, {}).values():
             URL.revokeObjectURL(url)
         self.outbox.discard(local_id)
+        self.store.delete(local_id)
+
+    # ---- unsent work kept across reloads ------------------------------------
+    def _keep(self, local_id: str) -> None:
+        try:
+            outgoing = self.outbox.get(local_id)
+        except KeyError:
+            return self.store.delete(local_id)
+        if outgoing.status == Status.SENT:
+            return self.store.delete(local_id)
+        self.store.put(local_id, self.outbox.to_record(local_id), [s.handle for s in outgoing.files])
+
+    def _keep_composer(self) -> None:
+        if not self.composer.text and not self.composer.staged:
+            return self.store.delete(COMPOSER)
+        record = {"text": self.composer.text, "files": [s.info.to_json() for s in self.composer.staged]}
+        self.store.put(COMPOSER, record, [s.handle for s in self.composer.staged])
+
+    async def _restore_unsent(self) -> None:
+        """Bring back the draft and the messages a reload interrupted."""
+        delivered_keys = {m.idempotency_key for m in self.delivered.values() if m.idempotency_key}
+        for key, record, handles in await self.store.load():
+            try:
+                if key == COMPOSER:
+                    self._restore_composer(record, handles)
+                elif record.get("idempotency_key") in delivered_keys:
+                    self.store.delete(key)  # it did arrive before the reload
+                else:
+                    self.outbox.restore(record, handles)
+                    self._render_pending(key)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.store.delete(key)
+
+    def _restore_composer(self, record: dict, handles: list) -> None:
+        self.text.value = record.get("text", "")
+        self.composer.set_text(self.text.value)
+        for info, handle in zip(record.get("files", []), handles):
+            for problem in self.composer.stage(FileInfo.from_json(info), handle):
+                self.notices.show(problem)  # the rules may have changed since
+        self._render_staged()
 
     # ---- history ---------------------------------------------------------
     def _show_history(self, messages: list[Message]) -> None:
@@ -271,6 +323,7 @@ class Canvas:
                 node.remove()
             for url in self.pending_previews.pop(local_id, {}).values():
                 URL.revokeObjectURL(url)
+            self.store.delete(local_id)
         if message.id in self.delivered:
             return
         self.delivered[message.id] = message

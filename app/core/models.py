@@ -25,6 +25,19 @@ class FileInfo:
         if self.size < 0:
             raise ValueError(f"{self.name}: size cannot be negative ({self.size})")
 
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "size": self.size, "declared_type": self.declared_type, "head": self.head.hex()}
+
+    @classmethod
+    def from_json(cls, data: Any) -> FileInfo:
+        """ValueError for anything that is not what `to_json` wrote."""
+        fields = _require(data, "file", ("name", "size", "declared_type", "head"))
+        try:
+            head = bytes.fromhex(fields["head"])
+        except (TypeError, ValueError):
+            raise ValueError("file: head is not hex") from None
+        return cls(str(fields["name"]), _int(fields["size"], "file size"), str(fields["declared_type"]), head)
+
 
 @dataclass(frozen=True)
 class Problem:

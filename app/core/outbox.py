@@ -17,7 +17,13 @@ from typing import Callable, Union
 from uuid import uuid4
 
 from app.core.composer import Draft, Staged
-from app.core.models import Message, Problem
+from app.core.models import FileInfo, Message, Problem
+
+INTERRUPTED = Problem(
+    "interrupted",
+    "This message was not sent before the page was closed or reloaded.",
+    "Retry to send it, or remove it.",
+)
 
 
 class Status:
@@ -160,6 +166,35 @@ class Outbox:
         item.progress = _fraction(_done_bytes(item), item.total_bytes)
         if not item.text.strip() and not item.files:
             del self._items[local_id]
+
+    def to_record(self, local_id: str) -> dict:
+        """A JSON-able copy of an unsent message, without the file handles, so
+        the shell can keep it (with the files) across a page reload."""
+        item = self.get(local_id)
+        return {
+            "local_id": item.local_id,
+            "idempotency_key": item.idempotency_key,
+            "text": item.text,
+            "files": [f.info.to_json() for f in item.files],
+            "uploaded": {str(i): upload_id for i, upload_id in item.uploaded.items()},
+        }
+
+    def restore(self, record: dict, handles: list) -> Outgoing:
+        """Bring back a message kept by `to_record`, as failed so the user decides:
+        Retry (same idempotency key: no duplicate if it did arrive) or remove it.
+        ValueError for a record that does not fit (then the shell drops it)."""
+        try:
+            files = tuple(Staged(FileInfo.from_json(f), handle)
+                          for f, handle in zip(record["files"], handles, strict=True))
+            item = Outgoing(local_id=record["local_id"], idempotency_key=record["idempotency_key"],
+                            text=record["text"], files=files, status=Status.FAILED, problem=INTERRUPTED,
+                            uploaded={int(i): u for i, u in record["uploaded"].items()})
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"unusable outbox record: {error}") from None
+        item.progress = _fraction(_done_bytes(item), item.total_bytes)
+        self._items[item.local_id] = item
+        self._keys.add(item.idempotency_key)
+        return item
 
     def is_own_echo(self, message: Message) -> bool:
         """Is this live message one we posted (so it is already on screen)?"""

@@ -71,3 +71,35 @@ def test_offline_send_fails_visibly_and_retry_works_once_back_online(open_app, r
     log.get_by_role("button", name="Retry").click()
     expect(log.locator("article:not(.pending)").filter(has_text="written while offline")).to_have_count(1)
     assert [m["text"] for m in Api(reference_server.url).history(conversation)] == ["written while offline"]
+
+
+def test_a_reload_keeps_the_draft_and_the_unsent_message(open_app, reference_server, conversation, tmp_path):
+    page = open_app("agent")
+    log = page.get_by_role("log", name="Conversation")
+    page.context.set_offline(True)
+    attach(page, files.write(tmp_path, "quote.pdf", files.PDF))
+    page.get_by_role("textbox", name="Message").fill("the quote you asked for")
+    page.get_by_role("button", name="Send").click()
+    expect(log.locator("article.failed")).to_contain_text("quote.pdf")
+    attach(page, files.write(tmp_path, "draft.png", files.png_bytes()))
+    page.get_by_role("textbox", name="Message").fill("still writing")
+    page.context.set_offline(False)
+
+    page.reload()
+    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    expect(page.get_by_role("textbox", name="Message")).to_have_value("still writing")
+    expect(page.get_by_role("group", name="Attachment draft.png")).to_be_visible()
+    failed = log.locator("article.failed")
+    expect(failed).to_contain_text("the quote you asked for")
+    expect(failed.get_by_role("alert")).to_contain_text("not sent before the page was closed")
+    log.get_by_role("button", name="Retry").click()
+    expect(log.locator("article:not(.pending)").get_by_role("link", name=re.compile("quote.pdf"))).to_be_visible()
+    page.get_by_role("button", name="Send").click()
+    expect(log.locator("article:not(.pending)").get_by_role("img", name="draft.png")).to_be_visible()
+    texts = [m["text"] for m in Api(reference_server.url).history(conversation)]
+    assert texts == ["the quote you asked for", "still writing"]
+
+    page.reload()
+    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    expect(log.locator("article.pending")).to_have_count(0)
+    expect(page.get_by_role("textbox", name="Message")).to_have_value("")

@@ -233,3 +233,39 @@ def test_progress_stays_within_0_and_1(sizes, data):
         assert 0.0 <= item.progress <= 1.0
     assert step == PostMessage(tuple(f"u{i}" for i in range(len(sizes))))
     assert item.progress == (1.0 if sum(sizes) else 0.0)
+
+
+def test_an_unsent_message_survives_a_reload_through_its_record():
+    from app.core.composer import Draft, Staged
+    from app.core.models import FileInfo
+    from app.core.outbox import INTERRUPTED, Outbox, PostMessage, Status, UploadFile
+
+    before = Outbox()
+    files = (Staged(FileInfo("a.png", 10, "image/png", b"\x89PNG"), "handle-a"),
+             Staged(FileInfo("b.pdf", 30, "application/pdf", b"%PDF"), "handle-b"))
+    item = before.add(Draft("hello", files))
+    before.next_step(item.local_id)
+    before.on_uploaded(item.local_id, 0, "up-1")
+    record = before.to_record(item.local_id)
+
+    after = Outbox()
+    restored = after.restore(record, ["new-a", "new-b"])
+    assert restored.status == Status.FAILED and restored.problem == INTERRUPTED
+    assert restored.idempotency_key == item.idempotency_key
+    assert [s.info for s in restored.files] == [s.info for s in files]
+    assert [s.handle for s in restored.files] == ["new-a", "new-b"]
+    assert restored.progress == 0.25
+    assert after.retry(item.local_id) == UploadFile(1)
+    after.on_uploaded(item.local_id, 1, "up-2")
+    assert after.next_step(item.local_id) == PostMessage(("up-1", "up-2"))
+
+
+def test_a_damaged_record_is_refused_with_value_error():
+    import pytest
+    from app.core.outbox import Outbox
+
+    with pytest.raises(ValueError):
+        Outbox().restore({"local_id": "x"}, [])
+    with pytest.raises(ValueError):
+        Outbox().restore({"local_id": "x", "idempotency_key": "k", "text": "", "uploaded": {},
+                          "files": [{"name": "a", "size": 1, "declared_type": "", "head": ""}]}, [])
