@@ -83,18 +83,23 @@ def messages_html(messages: Iterable[Message], me: str, names: dict[str, str]) -
     return _env.get_template("messages.html").render(views=[message_view(m, me, names) for m in messages])
 
 
-def pending_html(outgoing: Outgoing, preview_urls: dict[int, str]) -> str:
-    busy = outgoing.status in (Status.QUEUED, Status.UPLOADING, Status.SENDING)
-    percent = round(outgoing.progress * 100)
-    label = STATUS_LABELS.get(outgoing.status, outgoing.status)
+def percent(outgoing: Outgoing) -> int:
+    return round(outgoing.progress * 100)
+
+
+def status_label(outgoing: Outgoing) -> str:
     if outgoing.status == Status.UPLOADING:
-        label = f"Uploading… {percent}%"
+        return f"Uploading… {percent(outgoing)}%"
+    return STATUS_LABELS.get(outgoing.status, outgoing.status)
+
+
+def pending_html(outgoing: Outgoing, preview_urls: dict[int, str]) -> str:
     view = {
         "local_id": outgoing.local_id,
         "status": outgoing.status,
-        "status_label": label,
-        "busy": busy,
-        "percent": percent,
+        "status_label": status_label(outgoing),
+        "busy": outgoing.status in (Status.QUEUED, Status.UPLOADING, Status.SENDING),
+        "percent": percent(outgoing),
         "text": outgoing.text,
         "problem": outgoing.problem,
         "attachments": [info_view(s.info, preview_urls.get(i, "")) for i, s in enumerate(outgoing.files)],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from js import URL
+from js import URL, console
 from pyodide.ffi import create_proxy
 from pyscript import when
 
@@ -29,6 +29,7 @@ from app.core.restrictions import Restrictions
 from app.core.sniff import HEAD_SIZE
 
 STARTUP_RETRY_S = (1, 2, 4, 8)
+CANCELLED = Problem("cancelled", "You cancelled the upload.", "Retry to send it, or remove the attachment.")
 NEAR_BOTTOM_PX = 120
 
 
@@ -223,36 +224,38 @@ class Canvas:
                     self.outbox.on_sent(local_id, message)
                     self._show_message(message)
         except BackendError as error:
-            self.outbox.on_failed(local_id, error.problem)
-            self._render_pending(local_id)
-            self._keep(local_id)
+            self._fail(local_id, error.problem)
         except Cancelled:
-            self.outbox.on_failed(local_id, Problem("cancelled", "You cancelled the upload.", "Retry to send it, or remove the attachment."))
-            self._render_pending(local_id)
-            self._keep(local_id)
+            self._fail(local_id, CANCELLED)
+        except Exception as error:  # a bug must not leave the message spinning forever
+            console.error(f"Attache: sending failed unexpectedly: {error!r}")
+            self._fail(local_id, Problem("unexpected", "Something went wrong while sending.", "Retry to send it again."))
         finally:
             self.calls.pop(local_id, None)
 
+    def _fail(self, local_id: str, problem: Problem) -> None:
+        self.outbox.on_failed(local_id, problem)
+        self._render_pending(local_id)
+        self._keep(local_id)
+
     def _on_progress(self, local_id: str, index: int, sent: int) -> None:
+        """Move the bar in place: re-rendering would steal focus from Cancel."""
         self.outbox.on_progress(local_id, index, sent)
-        node = query(f"#out-{local_id} progress")
-        if node is None:
+        bar, label = query(f"#out-{local_id} progress"), query(f"#out-{local_id} .status")
+        if bar is None or label is None:
             return self._render_pending(local_id)
-        percent = round(self.outbox.get(local_id).progress * 100)
-        node.value = percent
-        label = query(f"#out-{local_id} .status")
-        if label is not None:
-            label.textContent = f"Uploading… {percent}%"
+        outgoing = self.outbox.get(local_id)
+        bar.value = render.percent(outgoing)
+        label.textContent = render.status_label(outgoing)
 
     def _render_pending(self, local_id: str) -> None:
-        node = by_id(f"out-{local_id}")
-        try:
-            outgoing = self.outbox.get(local_id)
-        except KeyError:
-            outgoing = None
-        if outgoing is None or outgoing.status == Status.SENT:
-            return self._drop_pending(local_id) if outgoing is None else None
+        outgoing = self.outbox.find(local_id)
+        if outgoing is None:
+            return self._drop_pending(local_id)
+        if outgoing.status == Status.SENT:
+            return
         html = render.pending_html(outgoing, self.pending_previews.get(local_id, {}))
+        node = by_id(f"out-{local_id}")
         if node is None:
             self.history.insertAdjacentHTML("beforeend", html)
         else:
@@ -269,11 +272,8 @@ class Canvas:
 
     # ---- unsent work kept across reloads ------------------------------------
     def _keep(self, local_id: str) -> None:
-        try:
-            outgoing = self.outbox.get(local_id)
-        except KeyError:
-            return self.store.delete(local_id)
-        if outgoing.status == Status.SENT:
+        outgoing = self.outbox.find(local_id)
+        if outgoing is None or outgoing.status == Status.SENT:
             return self.store.delete(local_id)
         self.store.put(local_id, self.outbox.to_record(local_id), [s.handle for s in outgoing.files])
 

@@ -90,6 +90,10 @@ class Outbox:
     def get(self, local_id: str) -> Outgoing:
         return self._items[local_id]
 
+    def find(self, local_id: str) -> Outgoing | None:
+        """The message, or None once it was discarded or emptied."""
+        return self._items.get(local_id)
+
     def pending(self) -> list[Outgoing]:
         """Messages not yet sent (queued, in flight or failed), oldest first."""
         return [item for item in self._items.values() if item.status != Status.SENT]
