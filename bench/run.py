@@ -2,7 +2,7 @@
 """Attache benchmarks: figures beside a baseline measured in the same run.
 
     python3 build.py bench [startup|upload|history ...] [--json FILE]
-                           [--upload-mib N] [--chunk-sizes MIB,MIB,...]
+                           [--upload-mib N]
 
 With no benchmark named, all three run. Nothing here asserts a timing: each
 benchmark prints a table and the end prints a Markdown summary for README.md.
@@ -14,10 +14,7 @@ benchmark prints a table and the end prints a Markdown summary for README.md.
 - upload: one large file sent through the app UI (Attach file -> Send ->
   the delivered message) against the same file sent with plain fetch (POST
   /api/uploads, one PATCH) from the same page; plus the growth of Pyodide's
-  Wasm heap across the app uploads (bytes must not enter Python). When the
-  throughput ratio is below the goal, other chunk sizes are tried by serving
-  the page a copy of app.zip with another uploader.CHUNK_SIZE (app/ itself is
-  never changed).
+  Wasm heap across the app uploads (bytes must not enter Python).
 - history: conversations of 1,000 and 10,000 messages (seeded over the REST
   API) loaded from scratch, against an empty conversation.
 
@@ -32,11 +29,9 @@ import argparse
 import concurrent.futures
 import functools
 import http.server
-import io
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import sys
@@ -44,7 +39,6 @@ import tempfile
 import threading
 import time
 import uuid
-import zipfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -81,7 +75,6 @@ ATTACH_EVERY = 50
 SEED_WORKERS = 4
 UPLOAD_GOAL_RATIO = 0.9
 HEAP_GOAL_BYTES = 16 * MIB
-DEFAULT_EXPLORE_MIB = (4, 16, 32, 64)
 
 UPLOAD_CONFIG = """\
 [attachments]
@@ -93,15 +86,18 @@ max_files_per_message = 1
 # Stamps, in the page's own clock (ms since its navigation started):
 #   enabledAt  the #message textarea became enabled (the composer is usable)
 #   countAt    how many delivered messages the history held at that moment
+#   paintedAt  a task after the next animation frame: that state is on screen
 STARTUP_PROBE = """
 (() => {
-  const bench = window.__bench = {enabledAt: null, countAt: null};
+  const bench = window.__bench = {enabledAt: null, countAt: null, paintedAt: null};
   const check = () => {
     const box = document.getElementById('message');
     if (bench.enabledAt === null && box && !box.disabled) {
       bench.enabledAt = performance.now();
       bench.countAt = document.querySelectorAll('#history article.msg:not(.pending)').length;
       observer.disconnect();
+      // the next frame (style, layout, paint) has been produced once a task after it runs
+      requestAnimationFrame(() => setTimeout(() => { bench.paintedAt = performance.now(); }, 0));
     }
   };
   const observer = new MutationObserver(check);
@@ -213,8 +209,8 @@ class Bench:
 
 
 def wait_ready(page: Page) -> dict:
-    """Wait until the probe stamped the composer usable; return the stamps."""
-    page.wait_for_function("window.__bench && window.__bench.enabledAt !== null", timeout=READY_TIMEOUT_MS)
+    """Wait until the probe stamped the composer usable (and painted); return the stamps."""
+    page.wait_for_function("window.__bench && window.__bench.paintedAt !== null", timeout=READY_TIMEOUT_MS)
     expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
     return page.evaluate("window.__bench")
 
@@ -334,6 +330,8 @@ ARM_APP_UPLOAD = """() => {
   const sel = '#history article.msg:not(.pending) a[href*="/media/"]';
   const before = document.querySelectorAll(sel).length;
   const up = window.__up = {t0: null, t1: null, before};
+  performance.clearResourceTimings();
+  performance.setResourceTimingBufferSize(10000);
   const send = document.getElementById('send');
   send.addEventListener('click', () => { if (up.t0 === null) up.t0 = performance.now(); }, {capture: true, once: true});
   const observer = new MutationObserver(() => {
@@ -346,6 +344,29 @@ ARM_APP_UPLOAD = """() => {
 }"""
 
 
+# Where the app's time went, from the Resource Timing entries of its API calls
+# after the click: network time of the requests, idle time between them (the
+# app's own work: Python, rendering), before the first and after the last.
+APP_UPLOAD_BREAKDOWN = """() => {
+  const up = window.__up;
+  const calls = performance.getEntriesByType('resource')
+    .filter(e => e.startTime >= up.t0 && /\\/api\\//.test(e.name) && !/\\/events/.test(e.name))
+    .sort((a, b) => a.startTime - b.startTime);
+  const patches = calls.filter(e => /\\/api\\/uploads\\/[0-9a-f]+$/.test(e.name.split('?')[0]));
+  let gaps = 0;
+  for (let i = 1; i < calls.length; i++) gaps += Math.max(0, calls[i].startTime - calls[i - 1].responseEnd);
+  const lastChunk = patches[patches.length - 1];
+  return {
+    requests: calls.length, chunks: patches.length,
+    before_first_ms: calls.length ? calls[0].startTime - up.t0 : null,
+    in_requests_ms: calls.reduce((s, e) => s + (e.responseEnd - e.startTime), 0),
+    in_chunks_ms: patches.reduce((s, e) => s + (e.responseEnd - e.startTime), 0),
+    between_requests_ms: gaps,
+    after_last_chunk_ms: lastChunk ? up.t1 - lastChunk.responseEnd : null,
+  };
+}"""
+
+
 def make_big_file(path: Path, mib: int) -> None:
     while True:
         block = os.urandom(MIB)
@@ -354,28 +375,6 @@ def make_big_file(path: Path, mib: int) -> None:
     with open(path, "wb") as f:
         for _ in range(mib):
             f.write(block)
-
-
-def app_chunk_size_mib() -> float:
-    text = (ROOT / "app" / "browser" / "uploader.py").read_text()
-    match = re.search(r"^CHUNK_SIZE\s*=\s*(.+)$", text, re.M)
-    return eval(match.group(1), {}) / MIB if match else float("nan")  # noqa: S307 (our own constant)
-
-
-def patched_app_zip(chunk_bytes: int) -> bytes:
-    """app.zip with another uploader.CHUNK_SIZE, for the chunk-size exploration only."""
-    source = ROOT / "static" / "vendor" / "app.zip"
-    out = io.BytesIO()
-    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info)
-            if info.filename == "app/browser/uploader.py":
-                text, count = re.subn(r"^CHUNK_SIZE\s*=.*$", f"CHUNK_SIZE = {chunk_bytes}", data.decode(), flags=re.M)
-                if count != 1:
-                    raise RuntimeError("uploader.py has no CHUNK_SIZE line to patch")
-                data = text.encode()
-            zout.writestr(info, data)
-    return out.getvalue()
 
 
 def heap(page: Page) -> int:
@@ -398,7 +397,7 @@ def app_upload_once(page: Page, path: Path) -> dict:
     page.wait_for_function("window.__up.t1 !== null && window.__up.t0 !== null", timeout=10_000)
     wall = time.perf_counter() - t0
     stamps = page.evaluate("window.__up")
-    return {"s": (stamps["t1"] - stamps["t0"]) / 1000, "wall_s": wall}
+    return {"s": (stamps["t1"] - stamps["t0"]) / 1000, "wall_s": wall, "breakdown": page.evaluate(APP_UPLOAD_BREAKDOWN)}
 
 
 def fetch_upload_once(page: Page, path: Path) -> dict:
@@ -409,13 +408,9 @@ def fetch_upload_once(page: Page, path: Path) -> dict:
     return {"s": result["ms"] / 1000}
 
 
-def open_app(bench: Bench, server: RunningServer, conversation: str, zip_bytes: bytes | None = None):
+def open_app(bench: Bench, server: RunningServer, conversation: str):
     context = bench.new_context()
     context.add_init_script(STARTUP_PROBE)
-    if zip_bytes is not None:
-        # A route turns the HTTP cache off: only used where caching does not matter.
-        context.route("**/static/vendor/app.zip", lambda route: route.fulfill(
-            status=200, body=zip_bytes, headers={"Content-Type": "application/zip"}))
     page = context.new_page()
     page.goto(f"{server.url}/?as=agent&conversation={conversation}")
     wait_ready(page)
@@ -423,7 +418,31 @@ def open_app(bench: Bench, server: RunningServer, conversation: str, zip_bytes: 
     return context, page
 
 
-def bench_upload(bench: Bench, size_mib: int, explore: list[int] | None) -> None:
+def round_trips_ms(server: RunningServer, runs: int = 20) -> dict:
+    """Median GET /api/restrictions on one keep-alive connection, and on a new connection each.
+
+    A keep-alive figure far above the new-connection one means the server
+    writes a response in several pieces with Nagle's algorithm on (no
+    TCP_NODELAY): each waits for the client's delayed ACK (~40 ms on Linux).
+    """
+    headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+    url = f"{server.url}/api/restrictions"
+    kept, fresh = [], []
+    with httpx.Client(headers=headers) as client:
+        client.get(url)
+        for _ in range(runs):
+            t = time.perf_counter()
+            client.get(url).raise_for_status()
+            kept.append((time.perf_counter() - t) * 1000)
+    for _ in range(runs):
+        with httpx.Client(headers=headers) as client:
+            t = time.perf_counter()
+            client.get(url).raise_for_status()
+            fresh.append((time.perf_counter() - t) * 1000)
+    return {"keepalive_ms": median(kept), "new_connection_ms": median(fresh)}
+
+
+def bench_upload(bench: Bench, size_mib: int) -> None:
     log(f"\n== upload: {size_mib} MiB through the app vs plain fetch ==")
     path = bench.workdir / "upload" / "bench-upload.bin"
     path.parent.mkdir(parents=True)
@@ -432,6 +451,7 @@ def bench_upload(bench: Bench, size_mib: int, explore: list[int] | None) -> None
     log(f"  wrote {path.name} ({size_mib} MiB) in {time.perf_counter() - t:.1f} s")
     size = path.stat().st_size
     server = bench.server("upload", UPLOAD_CONFIG)
+    trips = round_trips_ms(server)
     context, page = open_app(bench, server, "bench-upload")
     heap_start = heap(page)
     app_runs, fetch_runs, heap_runs = [], [], []
@@ -451,14 +471,25 @@ def bench_upload(bench: Bench, size_mib: int, explore: list[int] | None) -> None
     app_rate, fetch_rate = size / MIB / app_s, size / MIB / fetch_s
     ratio = app_rate / fetch_rate
     growth = heap_end - heap_start
-    chunk_mib = app_chunk_size_mib()
     print_table(
         f"upload of {size_mib} MiB (median of {UPLOAD_RUNS}; app: click on Send -> delivered message in the DOM; "
         f"fetch: POST + one PATCH)",
         ["", "seconds", "MiB/s", "runs"],
-        [[f"app ({chunk_mib:g} MiB chunks)", f"{app_s:.2f}", f"{app_rate:.0f}", spread([r['s'] for r in app_runs])],
+        [["app (paced chunks)", f"{app_s:.2f}", f"{app_rate:.0f}", spread([r['s'] for r in app_runs])],
          ["plain fetch", f"{fetch_s:.2f}", f"{fetch_rate:.0f}", spread([r['s'] for r in fetch_runs])],
          ["throughput app/fetch", f"{ratio:.2f}", f"goal >= {UPLOAD_GOAL_RATIO}", ""]],
+    )
+    breakdown = {k: median([r["breakdown"][k] for r in app_runs]) for k in app_runs[0]["breakdown"]}
+    print_table(
+        "where the app upload's time goes (median; from Resource Timing)",
+        ["part", "ms"],
+        [["click on Send -> first request starts", f"{breakdown['before_first_ms']:.0f}"],
+         [f"inside the {breakdown['chunks']:.0f} PATCH requests (chunks)", f"{breakdown['in_chunks_ms']:.0f}"],
+         [f"inside the other {breakdown['requests'] - breakdown['chunks']:.0f} API requests",
+          f"{breakdown['in_requests_ms'] - breakdown['in_chunks_ms']:.0f}"],
+         ["between requests (the app's own work)", f"{breakdown['between_requests_ms']:.0f}"],
+         ["last chunk done -> message shown (POST message, render)", f"{breakdown['after_last_chunk_ms']:.0f}"],
+         ["fetch baseline, for comparison", f"{fetch_s * 1000:.0f}"]],
     )
     print_table(
         "Wasm heap (Pyodide) around the app uploads",
@@ -469,10 +500,24 @@ def bench_upload(bench: Bench, size_mib: int, explore: list[int] | None) -> None
           f"{growth / MIB:.1f} (goal < {HEAP_GOAL_BYTES // MIB})"],
          ["growth per upload", ", ".join(str(g) for g in heap_runs), ""]],
     )
+    print_table(
+        "API round trip, GET /api/restrictions from Python (median of 20)",
+        ["connection", "ms"],
+        [["one keep-alive connection (as browsers do)", f"{trips['keepalive_ms']:.1f}"],
+         ["a new connection each time", f"{trips['new_connection_ms']:.1f}"]],
+    )
+    if trips["keepalive_ms"] > 4 * trips["new_connection_ms"] and trips["keepalive_ms"] > 20:
+        log("  NOTE: keep-alive requests are much slower than new connections: the server's sockets\n"
+            "  probably lack TCP_NODELAY (Nagle + delayed ACK, ~40 ms per request); every chunk pays it.")
+    bench.summary.append(["API round trip", f"{trips['keepalive_ms']:.1f} ms per request on a keep-alive connection",
+                          f"{trips['new_connection_ms']:.1f} ms on a new connection",
+                          f"{trips['keepalive_ms'] / trips['new_connection_ms']:.1f}x", "—"])
     bench.results["upload"] = {
-        "size_bytes": size, "chunk_mib": chunk_mib,
+        "round_trip": trips,
+        "size_bytes": size,
         "app_s": app_s, "fetch_s": fetch_s, "app_mib_s": app_rate, "fetch_mib_s": fetch_rate, "ratio": ratio,
         "app_runs_s": [r["s"] for r in app_runs], "app_wall_s": [r["wall_s"] for r in app_runs],
+        "app_breakdown_ms": breakdown,
         "fetch_runs_s": [r["s"] for r in fetch_runs],
         "heap_start_bytes": heap_start, "heap_end_bytes": heap_end, "heap_growth_bytes": growth,
         "heap_growth_per_upload_bytes": heap_runs,
@@ -483,35 +528,7 @@ def bench_upload(bench: Bench, size_mib: int, explore: list[int] | None) -> None
     bench.summary.append(["upload heap", f"Wasm heap +{growth / MIB:.1f} MiB over {UPLOAD_RUNS} app uploads",
                           f"{heap_start / MIB:.0f} MiB before", "—", f"< {HEAP_GOAL_BYTES // MIB} MiB"])
 
-    if explore is None and ratio < UPLOAD_GOAL_RATIO:
-        explore = [m for m in DEFAULT_EXPLORE_MIB if m != chunk_mib]
-        log(f"\n  app/fetch {ratio:.2f} is below {UPLOAD_GOAL_RATIO}: trying other chunk sizes")
-    if explore:
-        explore_chunk_sizes(bench, server, path, explore, chunk_mib, app_s, fetch_s)
     server.stop()
-
-
-def explore_chunk_sizes(bench: Bench, server: RunningServer, path: Path, sizes: list[int],
-                        current_mib: float, app_s: float, fetch_s: float) -> None:
-    size = path.stat().st_size
-    rows = [[f"{current_mib:g} MiB (app as built)", f"{app_s:.2f}", f"{fetch_s:.2f}", f"{fetch_s / app_s:.2f}"]]
-    found = {}
-    for mib in sizes:
-        context, page = open_app(bench, server, f"bench-chunks-{mib}", patched_app_zip(mib * MIB))
-        # One pair less than the main run (time budget), still interleaved.
-        app, plain = [], []
-        for _ in range(max(2, UPLOAD_RUNS - 1)):
-            app.append(app_upload_once(page, path)["s"])
-            plain.append(fetch_upload_once(page, path)["s"])
-        context.close()
-        a, f = median(app), median(plain)
-        found[mib] = {"app_s": a, "fetch_s": f, "ratio": f / a, "app_mib_s": size / MIB / a}
-        rows.append([f"{mib} MiB", f"{a:.2f}", f"{f:.2f}", f"{f / a:.2f}"])
-    print_table("chunk-size exploration (app.zip served with another uploader.CHUNK_SIZE; app/ unchanged)",
-                ["chunk", "app s", "fetch s", "app/fetch"], rows)
-    best = [m for m, r in sorted(found.items()) if r["ratio"] >= UPLOAD_GOAL_RATIO]
-    log(f"  smallest chunk size reaching {UPLOAD_GOAL_RATIO}: {f'{best[0]} MiB' if best else 'none of those tried'}")
-    bench.results["upload"]["chunk_exploration"] = found
 
 
 # ---------------------------------------------------------------- history
@@ -527,8 +544,11 @@ def seed(server: RunningServer, conversation: str, count: int) -> float:
         if clients is None:
             clients = local.clients = {}
         if token not in clients:
+            # No keep-alive: a new connection per request sidesteps the ~40 ms a
+            # kept-alive request costs while the server lacks TCP_NODELAY.
             clients[token] = httpx.Client(base_url=server.url, timeout=30,
-                                          headers={"Authorization": f"Bearer {token}"})
+                                          headers={"Authorization": f"Bearer {token}"},
+                                          limits=httpx.Limits(max_keepalive_connections=0))
         return clients[token]
 
     def post(i: int) -> None:
@@ -584,8 +604,8 @@ def bench_history(bench: Bench, sizes: tuple[int, ...]) -> None:
             if stamps["countAt"] != n:
                 raise RuntimeError(f"composer enabled with {stamps['countAt']} of {n} messages shown")
             timing = page.evaluate(HISTORY_TIMING)
-            ready.append(stamps["enabledAt"] / 1000)
-            render.append((stamps["enabledAt"] - timing["responseEnd"]) / 1000)
+            ready.append(stamps["paintedAt"] / 1000)
+            render.append((stamps["paintedAt"] - timing["responseEnd"]) / 1000)
         measured[n] = {"ready_s": median(ready), "render_s": median(render), "wall_s": median(wall),
                        "ready_runs_s": ready, "render_runs_s": render, "json_bytes": timing["bytes"]}
     context.close()
@@ -601,11 +621,12 @@ def bench_history(bench: Bench, sizes: tuple[int, ...]) -> None:
         m.update(per_message_ms=per_msg, render_per_message_ms=render_per, ratio=m["ready_s"] / base["ready_s"])
         rows.append([f"{n:,}", f"{m['ready_s']:.3f}", f"{m['render_s'] * 1000:.0f}", f"{per_msg:.3f}",
                      f"{render_per:.3f}", spread(m["ready_runs_s"])])
-        bench.summary.append([f"history {n:,} msgs", f"{m['ready_s']:.2f} s to all shown ({per_msg:.2f} ms/msg)",
+        bench.summary.append([f"history {n:,} msgs", f"{m['ready_s']:.2f} s to all shown ({per_msg:.2f} ms/msg; "
+                              f"render {m['render_s']:.2f} s)",
                               f"empty conversation {base['ready_s']:.2f} s", f"{m['ratio']:.1f}x", "—"])
     print_table(
-        f"history (median of {HISTORY_RUNS}, warm cache; ready = navigation start -> all N messages in the DOM and "
-        "the composer enabled; render = history response received -> ready)",
+        f"history (median of {HISTORY_RUNS}, warm cache; ready = navigation start -> all N messages in the DOM, "
+        "the composer enabled and the next frame painted; render = history response received -> ready)",
         ["messages", "ready s", "render ms", "ms/msg (ready - empty)/N", "render ms/msg", "ready runs"], rows)
     bench.results["history"] = {str(n): m for n, m in measured.items()}
 
@@ -618,8 +639,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("benchmarks", nargs="*", metavar="{startup,upload,history}", default=[])
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--upload-mib", type=int, default=200, help="size of the upload (MiB, default 200)")
-    parser.add_argument("--chunk-sizes", help="also try these uploader chunk sizes (MiB, comma-separated); "
-                        "by default they are tried only when app/fetch is below the goal")
     parser.add_argument("--history-sizes", default=",".join(map(str, HISTORY_SIZES)),
                         help="conversation sizes (default 1000,10000)")
     args = parser.parse_args(argv)
@@ -627,7 +646,6 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)} (choose from startup, upload, history)")
     chosen = args.benchmarks or ["startup", "upload", "history"]
-    explore = [int(x) for x in args.chunk_sizes.split(",")] if args.chunk_sizes else None
     executable = os.environ.get("ATTACHE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not (ROOT / "static" / "vendor" / "app.zip").exists():
         sys.exit("bench: run `python3 build.py setup` first (or use `python3 build.py bench`)")
@@ -638,13 +656,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-            log(f"browser {browser.version}")
+            chromium_version = browser.version
+            log(f"browser {chromium_version}")
             bench = Bench(browser, workdir)
             try:
                 if "startup" in chosen:
                     bench_startup(bench)
                 if "upload" in chosen:
-                    bench_upload(bench, args.upload_mib, explore)
+                    bench_upload(bench, args.upload_mib)
                 if "history" in chosen:
                     bench_history(bench, tuple(int(x) for x in args.history_sizes.split(",")))
             finally:
@@ -660,14 +679,14 @@ def main(argv: list[str] | None = None) -> int:
         log(f"\nPage errors seen ({len(bench.page_errors)}):")
         for line in bench.page_errors[:10]:
             log(f"  {line}")
-    log(f"\nMarkdown summary ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, Chromium {browser.version}, "
+    log(f"\nMarkdown summary ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, Chromium {chromium_version}, "
         f"bench took {elapsed:.0f} s):\n")
     log("| benchmark | figure | baseline | ratio | goal |")
     log("|---|---|---|---|---|")
     for row in bench.summary:
         log("| " + " | ".join(row) + " |")
     if args.json:
-        payload = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(), "chromium": browser.version,
+        payload = {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(), "chromium": chromium_version,
                    "elapsed_s": elapsed, "offsite_requests": bench.offsite.offsite, "page_errors": bench.page_errors,
                    **bench.results}
         args.json.write_text(json.dumps(payload, indent=2) + "\n")

@@ -45,7 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"attache: config error: {e}", file=sys.stderr)
         return 2
     try:
-        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only
+        # when the listening socket says so; without it each kept-alive response
+        # waits ~40 ms for the client's delayed ACK (Nagle).
+        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((args.host, args.port))
     except OSError as e:

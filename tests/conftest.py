@@ -1,7 +1,6 @@
 """Fixtures shared by the server and end-to-end tests: a real reference server."""
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys

@@ -7,10 +7,8 @@ touches the DOM or the network.
 from __future__ import annotations
 
 import asyncio
-import json
 
 from js import URL, console
-from pyodide.ffi import create_proxy
 from pyscript import when
 
 from app import render

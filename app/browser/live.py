@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from js import EventSource, clearTimeout, setTimeout
+from js import EventSource, setTimeout
 from pyodide.ffi import create_proxy
 
 CLOSED = 2

@@ -1,21 +1,25 @@
 """Chunked, resumable upload of one staged file through a backend adapter.
 
 Each chunk is a `File.slice()` posted with fetch (fast, and the bytes never
-enter Python). Between chunks we report progress. A chunk that fails for a
-retryable reason is retried a few times after asking the server how much it
-already has; a later manual Retry resumes the same upload the same way.
+enter Python); chunk sizes follow the measured speed (app.core.pacing), and
+progress is reported between chunks. A chunk that fails for a passing reason
+is retried a couple of times after asking the server how much it already
+has; a later manual Retry resumes the same upload the same way.
 """
 from __future__ import annotations
 
 import asyncio
 from typing import Callable
 
+from js import performance
+
 from app.backends.base import Backend, BackendError, UploadState
 from app.browser.transport import Call, perform
 from app.core.composer import Staged
+from app.core.outbox import backoff
+from app.core.pacing import next_chunk_size
 
-CHUNK_SIZE = 8 * 1024 * 1024
-AUTO_RETRY_DELAYS_S = (0.5, 1.5)
+MAX_AUTO_RETRIES = 2
 
 # Upload sessions survive a failed attempt so a Retry resumes, not restarts.
 _sessions: dict[int, UploadState] = {}
@@ -25,6 +29,7 @@ async def upload_file(backend: Backend, staged: Staged, call: Call, on_progress:
     """Upload `staged`, resuming a session this page started earlier; returns the upload id."""
     key = id(staged.handle)
     state = _sessions.get(key)
+    chunk = next_chunk_size(0, 0.0)
     attempt = 0
     while True:
         try:
@@ -35,10 +40,12 @@ async def upload_file(backend: Backend, staged: Staged, call: Call, on_progress:
             _sessions[key] = state
             on_progress(state.offset)
             while not state.complete:
-                request = backend.upload_chunk_request(state, CHUNK_SIZE)
+                started, before = performance.now(), state.offset
+                request = backend.upload_chunk_request(state, chunk)
                 state = backend.parse_upload(await perform(request, staged.handle, call))
                 _sessions[key] = state
                 on_progress(state.offset)
+                chunk = next_chunk_size(state.offset - before, (performance.now() - started) / 1000)
             _sessions.pop(key, None)
             return state.upload_id
         except BackendError as error:
@@ -47,7 +54,7 @@ async def upload_file(backend: Backend, staged: Staged, call: Call, on_progress:
                 state = None  # the server no longer knows this upload: start over
             # A timeout already cost the user many seconds: report it, let them retry.
             quick_to_retry = (error.retryable and error.problem.code != "timeout") or forgotten
-            if attempt >= len(AUTO_RETRY_DELAYS_S) or not quick_to_retry:
+            if attempt >= MAX_AUTO_RETRIES or not quick_to_retry:
                 raise
-            await asyncio.sleep(AUTO_RETRY_DELAYS_S[attempt])
             attempt += 1
+            await asyncio.sleep(backoff(attempt, base=0.5))

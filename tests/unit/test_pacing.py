@@ -1,0 +1,30 @@
+from hypothesis import given, strategies as st
+
+from app.core.pacing import FIRST_CHUNK, MAX_CHUNK, MAX_GROWTH, MIN_CHUNK, next_chunk_size
+
+MiB = 1024 * 1024
+
+
+def test_the_first_chunk_is_small_enough_to_show_progress_soon():
+    assert next_chunk_size(0, 0.0) == FIRST_CHUNK == 4 * MiB
+
+
+def test_a_fast_link_gets_few_big_chunks():
+    assert next_chunk_size(4 * MiB, 0.02) == 32 * MiB  # 200 MiB/s, capped at 8x growth
+    assert next_chunk_size(32 * MiB, 0.16) == 200 * MiB  # 200 MiB/s for one second
+
+
+def test_a_slow_link_gets_chunks_of_about_a_second():
+    assert next_chunk_size(4 * MiB, 4.0) == 1 * MiB  # 1 MiB/s
+    assert next_chunk_size(4 * MiB, 2.0) == 2 * MiB
+
+
+def test_a_very_slow_link_still_sends_a_minimum():
+    assert next_chunk_size(4 * MiB, 600.0) == MIN_CHUNK
+
+
+@given(st.integers(1, 10**10), st.floats(0, 10**4, allow_nan=False))
+def test_always_within_bounds_and_growth(previous, elapsed):
+    size = next_chunk_size(previous, elapsed)
+    assert MIN_CHUNK <= size <= MAX_CHUNK
+    assert size <= max(MIN_CHUNK, previous * MAX_GROWTH)
