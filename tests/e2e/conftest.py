@@ -12,6 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 READY_TIMEOUT_MS = 60_000
+# Two cores run the server, Chromium and Pyodide at once: allow a busy machine some slack.
+expect.set_options(timeout=10_000)
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
