@@ -1,0 +1,103 @@
+"""How administrators deploy Attache: their own rules, and the page embedded in
+a portal on another origin, talking to the backend through CORS."""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import shutil
+import threading
+
+import pytest
+from playwright.sync_api import expect
+
+from tests import files
+from tests.conftest import ROOT, free_port
+from tests.e2e.api import Api
+from tests.e2e.test_canvas import attach
+
+STRICT = """
+[attachments]
+max_file_size = "1 kB"
+accepted_types = ["image/*"]
+max_files_per_message = 1
+"""
+
+
+def test_the_server_judges_again_when_the_page_rules_are_stale(open_app, make_server, tmp_path):
+    server = make_server()
+    page = open_app("agent", server=server)
+    # The administrator tightens the rules while the agent's page is open.
+    server.config = tmp_path / "strict.toml"
+    server.config.write_text(STRICT)
+    server.restart()
+    attach(page, files.write(tmp_path, "report.pdf", files.PDF))
+    page.get_by_role("button", name="Send").click()
+    warning = page.get_by_role("log", name="Conversation").get_by_role("alert")
+    expect(warning).to_contain_text("report.pdf: this type is not accepted (accepted: images)")
+    assert Api(server.url).history(page.evaluate("new URLSearchParams(location.search).get('conversation')")) == []
+
+
+def test_several_files_per_message_when_the_administrator_allows_it(open_app, make_server, tmp_path):
+    server = make_server(STRICT.replace('"1 kB"', '"5 MB"').replace("max_files_per_message = 1", "max_files_per_message = 3"))
+    page = open_app("agent", server=server)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Attach file").click()
+    assert chooser.value.is_multiple()
+    chooser.value.set_files([str(files.write(tmp_path, f"shot-{n}.png", files.png_bytes(20 + n, 20))) for n in range(2)])
+    expect(page.locator("#staged").get_by_role("group")).to_have_count(2)
+    page.get_by_role("button", name="Send").click()
+    delivered = page.get_by_role("log", name="Conversation").locator("article:not(.pending)")
+    expect(delivered.get_by_role("img")).to_have_count(2)
+    expect(delivered).to_have_count(1)
+
+
+class StaticSite:
+    """A portal's plain static web server (no Attache code on it but the page)."""
+
+    def __init__(self, root) -> None:
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+        handler.log_message = lambda *args: None
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture()
+def portal(tmp_path):
+    root = tmp_path / "portal"
+    root.mkdir()
+    for name in ("index.html", "pyscript.toml"):
+        shutil.copy2(ROOT / name, root / name)
+    for folder in ("app", "static"):
+        shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    site = StaticSite(root)
+    yield root, site
+    site.close()
+
+
+def test_the_page_works_as_a_static_site_on_another_origin(browser, make_server, portal, offsite_guard, tmp_path):
+    root, site = portal
+    server = make_server(f'[server]\ncors_allow_origins = ["{site.url}"]\n')
+    (root / "attache-config.json").write_text(json.dumps({"backend": {
+        "adapter": "reference", "base_url": server.url, "conversation": "portal",
+        "identities": {"agent": {"token": "agent-dev-token", "name": "Agent"}},
+    }}))
+    context = browser.new_context()
+    page = context.new_page()
+    offsite_guard.watch(page)
+    page.goto(f"{site.url}/")
+    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    attach(page, files.write(tmp_path, "scan.pdf", files.PDF))
+    page.get_by_role("textbox", name="Message").fill("sent from the portal")
+    page.get_by_role("button", name="Send").click()
+    delivered = page.get_by_role("log", name="Conversation").locator("article:not(.pending)")
+    expect(delivered.get_by_role("link", name=re.compile("scan.pdf"))).to_have_attribute("href", re.compile(f"^{server.url}/media/"))
+    Api(server.url).send("portal", text="the customer answers")
+    expect(page.get_by_role("log", name="Conversation")).to_contain_text("the customer answers")
+    context.close()
