@@ -1,6 +1,8 @@
 """Fixtures shared by the server and end-to-end tests: a real reference server."""
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,48 +24,64 @@ def free_port() -> int:
 
 
 class RunningServer:
-    """`python -m server` in a subprocess, restartable on the same data dir."""
+    """`python -m server` in a subprocess on a fixed free port, restartable on the
+    same data dir (so a page that was open reconnects to the same address)."""
 
-    def __init__(self, data_dir: Path, config: Path | None = None) -> None:
-        self.data_dir = data_dir
-        self.config = config
+    def __init__(self, data: Path, config: Path | None = None, static_root: Path | None = None,
+                 log: Path | None = None, extra: tuple[str, ...] = ()) -> None:
+        self.data, self.config, self.static_root, self.extra = data, config, static_root, extra
+        self.log = log or data.parent / f"server-{data.name}.log"
         self.port = free_port()
-        self.process: subprocess.Popen | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self._log = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "RunningServer":
-        cmd = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(self.port), "--data", str(self.data_dir)]
-        if self.config:
+    def start(self, timeout: float = 20) -> "RunningServer":
+        cmd = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(self.port),
+               "--data", str(self.data), "--log-level", "warning", *self.extra]
+        if self.config is not None:
             cmd += ["--config", str(self.config)]
-        log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")
-        self.process = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
+        if self.static_root is not None:
+            cmd += ["--static-root", str(self.static_root)]
+        self._log = open(self.log, "ab")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}; see {log.name}")
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                if httpx.get(f"{self.url}/api/restrictions", headers={"Authorization": f"Bearer {AGENT_TOKEN}"}, timeout=1).status_code == 200:
+                if httpx.get(self.url + "/api/restrictions", timeout=1).status_code == 200:
                     return self
-            except httpx.HTTPError:
+            except httpx.TransportError:
                 pass
-            time.sleep(0.1)
-        raise RuntimeError("server did not start within 20 s")
+            time.sleep(0.05)
+        self.stop(signal.SIGKILL)
+        raise RuntimeError(f"server did not answer within {timeout}s:\n{self.output()}")
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int | None:
+        """Signal the server and wait; its exit code (None if it never ran)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        finally:
+            self._log.close()
 
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def client(self, headers: dict[str, str] | None = None, timeout: float = 10) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=headers or {}, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +101,6 @@ def make_server(tmp_path):
 
     def make(config_text: str | None = None) -> RunningServer:
         data = tmp_path / f"data{len(started)}"
-        data.mkdir()
         config = None
         if config_text is not None:
             config = tmp_path / f"config{len(started)}.toml"

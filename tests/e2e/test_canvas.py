@@ -275,9 +275,11 @@ def test_user_supplied_text_and_names_are_escaped(open_app, reference_server, co
 def test_keyboard_alone_attaches_writes_and_sends(open_app, tmp_path):
     page = open_app("agent")
     page.get_by_role("textbox", name="Message").focus()
-    page.keyboard.press("Shift+Tab")
-    expect(page.get_by_role("button", name="Attach file")).to_be_focused()
+    # Playwright turns file-chooser interception on asynchronously: start waiting
+    # before moving the focus, so a quick Enter cannot beat it.
     with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Shift+Tab")
+        expect(page.get_by_role("button", name="Attach file")).to_be_focused()
         page.keyboard.press("Enter")
     chooser.value.set_files(str(files.write(tmp_path, "notes.txt", b"meeting notes\n")))
     expect(page.get_by_role("group", name="Attachment notes.txt")).to_be_visible()

@@ -6,19 +6,15 @@ what ships: routing, middleware, streaming, signals.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT as REPO
+from tests.conftest import RunningServer as Server
 AGENT = {"Authorization": "Bearer agent-dev-token"}
 CUSTOMER = {"Authorization": "Bearer customer-dev-token"}
 
@@ -41,66 +37,6 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 44 + b"\x80\x00\x00\x00" + \
       b"\x00" * 64 + b"PE\x00\x00L\x01" + b"\x00" * 200
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """One `python -m server` process."""
-
-    def __init__(self, data: Path, config: Path | None, static_root: Path | None, log: Path,
-                 extra: tuple[str, ...] = ()) -> None:
-        self.data, self.config, self.static_root, self.log, self.extra = data, config, static_root, log, extra
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-
-    def start(self, timeout: float = 15) -> "Server":
-        port = free_port()
-        cmd = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--data", str(self.data),
-               "--log-level", "warning", *self.extra]
-        if self.config is not None:
-            cmd += ["--config", str(self.config)]
-        if self.static_root is not None:
-            cmd += ["--static-root", str(self.static_root)]
-        self._log = open(self.log, "ab")
-        self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(self.url + "/api/restrictions", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server did not answer within {timeout}s:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
-        finally:
-            self._log.close()
-
-    def client(self, headers: dict[str, str] | None = None, timeout: float = 10) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=headers or {}, timeout=timeout)
 
 
 @pytest.fixture
