@@ -41,6 +41,8 @@ class Canvas:
         self.outbox = Outbox()
         self.delivered: dict[str, Message] = {}
         self.calls: dict[str, Call] = {}
+        self.pinned = True  # the history follows the newest message
+        self.last_scroll_top = 0
         self.staged_previews: dict[int, str] = {}
         self.pending_previews: dict[str, dict[int, str]] = {}
         self.history = by_id("history")
@@ -56,7 +58,7 @@ class Canvas:
     # ---- start-up -------------------------------------------------------
     async def start(self) -> None:
         self._bind()
-        await self.store.open()
+        opening = asyncio.ensure_future(self.store.open())
         attempt = 0
         while True:
             try:
@@ -72,6 +74,7 @@ class Canvas:
         self.composer = Composer(restrictions)
         self._apply_restrictions(restrictions)
         self._show_history(messages)
+        await opening
         await self._restore_unsent()
         self.live.start(max((m.seq for m in messages), default=None))
         self.text.placeholder = "Write a message…"
@@ -105,6 +108,8 @@ class Canvas:
         when("submit", by_id("composer"))(self._on_submit)
         when("click", self.staged)(self._on_staged_click)
         when("click", self.history)(self._on_history_click)
+        when("scroll", self.history)(self._on_scroll)
+        when("load", self.history, capture=True)(self._on_media_loaded)  # load does not bubble
         dropzone.install(by_id("attache"), by_id("drop-overlay"), self._stage_files)
 
     def _on_text(self, _event) -> None:
@@ -127,7 +132,8 @@ class Canvas:
         await self._stage_files(files)
 
     async def _on_paste(self, event) -> None:
-        files = list(maybe(event.clipboardData).files) if maybe(event.clipboardData) is not None else []
+        clipboard = maybe(event.clipboardData)
+        files = list(clipboard.files) if clipboard is not None else []
         if files:
             event.preventDefault()
             await self._stage_files(files)
@@ -143,26 +149,34 @@ class Canvas:
 
     def _on_history_click(self, event) -> None:
         button = closest(event, "button[data-action]")
-        if not button:
+        if button is None:
             return
         local_id, action = button.dataset.local, button.dataset.action
-        if action == "retry":
+        outgoing = self.outbox.find(local_id)
+        if outgoing is None:
+            return
+        failed = outgoing.status == Status.FAILED  # a double click must not act twice
+        if action == "retry" and failed:
             self.outbox.retry(local_id)
             self._render_pending(local_id)
             asyncio.ensure_future(self._deliver(local_id))
         elif action == "cancel" and local_id in self.calls:
             self.calls[local_id].cancel()
-        elif action == "remove-attachment":
+        elif action == "remove-attachment" and failed and outgoing.files:
             self.outbox.remove_attachment(local_id, 0)
             self._render_pending(local_id)
             self._keep(local_id)
-        elif action == "discard":
+        elif action == "discard" and failed:
             self._drop_pending(local_id)
 
     # ---- composer ------------------------------------------------------
     async def _stage_files(self, files) -> None:
         for file in files:
-            head = (await file.slice(0, HEAD_SIZE).arrayBuffer()).to_bytes()
+            try:
+                head = (await file.slice(0, HEAD_SIZE).arrayBuffer()).to_bytes()
+            except Exception:  # moved, deleted or unreadable since it was picked
+                self.notices.show(Problem("unreadable", f"{file.name} could not be read.", "Pick the file again."))
+                continue
             info = FileInfo(name=file.name, size=int(file.size), declared_type=file.type, head=head)
             problems = self.composer.stage(info, file)
             for problem in problems:
@@ -197,7 +211,7 @@ class Canvas:
         self._render_staged()
         self._refresh_send()
         self.history.insertAdjacentHTML("beforeend", render.pending_html(outgoing, self.pending_previews[outgoing.local_id]))
-        self._scroll_to_end(force=True)
+        self._scroll_to_end()
         self._keep(outgoing.local_id)
         self._keep_composer()
         asyncio.ensure_future(self._deliver(outgoing.local_id))
@@ -260,12 +274,16 @@ class Canvas:
             node.outerHTML = html
 
     def _drop_pending(self, local_id: str) -> None:
+        self.outbox.discard(local_id)
+        self._forget_pending(local_id)
+
+    def _forget_pending(self, local_id: str) -> None:
+        """Remove a pending message's node, previews and kept copy (sent or given up)."""
         node = by_id(f"out-{local_id}")
         if node is not None:
             node.remove()
         for url in self.pending_previews.pop(local_id, {}).values():
             URL.revokeObjectURL(url)
-        self.outbox.discard(local_id)
         self.store.delete(local_id)
 
     # ---- unsent work kept across reloads ------------------------------------
@@ -310,30 +328,25 @@ class Canvas:
             self.delivered[message.id] = message
         self.history.innerHTML = render.messages_html(messages, self.identity, self.names)
         by_id("history-empty").hidden = bool(messages)
-        self._scroll_to_end(force=True)
+        self._scroll_to_end()
 
     def _show_message(self, message: Message) -> None:
         """Add a delivered message once, whether it came from our POST or the live feed."""
         local_id = self.outbox.on_echo(message)
         if local_id is not None:
-            node = by_id(f"out-{local_id}")
-            if node is not None:
-                node.remove()
-            for url in self.pending_previews.pop(local_id, {}).values():
-                URL.revokeObjectURL(url)
-            self.store.delete(local_id)
+            self._forget_pending(local_id)
         if message.id in self.delivered:
             return
         self.delivered[message.id] = message
         by_id("history-empty").hidden = True
-        near_bottom = self._near_bottom()
         html = render.messages_html([message], self.identity, self.names)
         first_pending = query(".pending", self.history)
         if first_pending is not None:
             first_pending.insertAdjacentHTML("beforebegin", html)
         else:
             self.history.insertAdjacentHTML("beforeend", html)
-        self._scroll_to_end(force=near_bottom or message.sender == self.identity)
+        if self.pinned or message.sender == self.identity:
+            self._scroll_to_end()
 
     def _on_live_data(self, data: str) -> int | None:
         try:
@@ -354,10 +367,24 @@ class Canvas:
         self.connection.dataset.state = state
         self.connection.textContent = label
 
-    def _near_bottom(self) -> bool:
-        h = self.history
-        return h.scrollHeight - h.scrollTop - h.clientHeight < NEAR_BOTTOM_PX
+    def _on_scroll(self) -> None:
+        """Stay pinned to the newest message unless the agent scrolled up to read.
 
-    def _scroll_to_end(self, force: bool = False) -> None:
-        if force:
-            self.history.scrollTop = self.history.scrollHeight
+        Only a move up unpins: content growing below (a thumbnail loading) also
+        fires scroll events, and must not."""
+        h = self.history
+        top = h.scrollTop
+        if top < self.last_scroll_top - 1:
+            self.pinned = False
+        if h.scrollHeight - top - h.clientHeight < NEAR_BOTTOM_PX:
+            self.pinned = True
+        self.last_scroll_top = top
+
+    def _on_media_loaded(self) -> None:
+        """A thumbnail that loads grows the history: keep the newest message in view."""
+        if self.pinned:
+            self._scroll_to_end()
+
+    def _scroll_to_end(self) -> None:
+        self.history.scrollTop = self.history.scrollHeight
+        self.pinned = True

@@ -36,6 +36,17 @@ def test_history_shows_earlier_messages_oldest_first_and_scrolls_to_newest(open_
     expect(log.get_by_text("earlier message 00")).not_to_be_in_viewport()
 
 
+def test_history_stays_at_the_newest_message_while_thumbnails_load(open_app, reference_server, conversation):
+    api = Api(reference_server.url)
+    for n in range(12):
+        api.send(conversation, text=f"photo {n}", files=[(f"photo-{n}.png", files.png_bytes(400, 300), "image/png")])
+    api.send(conversation, text="the newest message")
+    page = open_app("agent")
+    log = page.get_by_role("log", name="Conversation")
+    page.wait_for_function("[...document.querySelectorAll('#history img')].slice(-3).every(i => i.complete && i.naturalWidth > 0)")
+    expect(log.get_by_text("the newest message")).to_be_in_viewport()
+
+
 def test_composer_has_message_box_attach_and_send(open_app):
     page = open_app("agent")
     message, attach_button, send = composer_parts(page)
@@ -289,3 +300,18 @@ def test_keyboard_alone_attaches_writes_and_sends(open_app, tmp_path):
     page.keyboard.press("Enter")
     log = page.get_by_role("log", name="Conversation")
     expect(log.locator("article:not(.pending)").filter(has_text="Notes attached")).to_contain_text("notes.txt")
+
+
+def test_scrolling_up_to_read_is_not_interrupted_by_new_messages(open_app, reference_server, conversation):
+    api = Api(reference_server.url)
+    for n in range(40):
+        api.send(conversation, text=f"older {n:02d}")
+    page = open_app("agent")
+    log = page.get_by_role("log", name="Conversation")
+    expect(log.get_by_text("older 39")).to_be_in_viewport()
+    log.hover()
+    page.mouse.wheel(0, -100_000)
+    expect(log.get_by_text("older 00")).to_be_in_viewport()
+    api.send(conversation, text="a new message arrives")
+    expect(log).to_contain_text("a new message arrives")
+    expect(log.get_by_text("older 00")).to_be_in_viewport()

@@ -82,8 +82,11 @@ def test_a_reload_keeps_the_draft_and_the_unsent_message(open_app, reference_ser
     page.get_by_role("button", name="Send").click()
     expect(log.locator("article.failed")).to_contain_text("quote.pdf")
     attach(page, files.write(tmp_path, "draft.png", files.png_bytes()))
+    expect(page.get_by_role("group", name="Attachment draft.png")).to_be_visible()
     page.get_by_role("textbox", name="Message").fill("still writing")
     page.context.set_offline(False)
+    # IndexedDB commits asynchronously; no person reloads within a few milliseconds of typing.
+    page.wait_for_timeout(300)
 
     page.reload()
     expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)

@@ -1,0 +1,90 @@
+"""The HTML the canvas shows: every user-supplied string is escaped."""
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, strategies as st
+
+from app import render
+from app.core.composer import Draft, Staged
+from app.core.models import Attachment, FileInfo, Message, Problem
+from app.core.outbox import Outbox
+
+NAMES = {"agent": "Agent", "customer": "Customer"}
+
+
+def message(text="", attachments=(), sender="customer", seq=1):
+    return Message(id=f"m{seq}", seq=seq, sender=sender, text=text, attachments=tuple(attachments),
+                   created_at="2026-11-25T15:04:05Z", idempotency_key=f"k{seq}")
+
+
+def attachment(name, content_type, size=2_400_000):
+    return Attachment(id="abc", name=name, size=size, content_type=content_type, url=f"/media/abc/{name}?sig=1")
+
+
+def test_hostile_text_and_names_come_out_as_text():
+    html = render.messages_html(
+        [message('<script>alert(1)</script>', [attachment('<img src=x onerror=alert(2)>.pdf', "application/pdf")])],
+        "agent", NAMES)
+    assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(2)&gt;.pdf" in html
+
+
+@given(st.text())
+def test_no_text_can_open_a_tag(text):
+    html = render.messages_html([message(text)], "agent", NAMES)
+    body = html.split('<p class="text">', 1)[1].split("</p>", 1)[0] if text else ""
+    assert "<" not in body and ">" not in body
+
+
+def test_raster_images_are_thumbnails_that_open_in_a_new_tab():
+    html = render.messages_html([message(attachments=[attachment("cat.png", "image/png")])], "agent", NAMES)
+    assert re.search(r'<a class="thumb" href="/media/abc/cat.png\?sig=1" target="_blank" rel="noopener noreferrer"', html)
+    assert '<img src="/media/abc/cat.png?sig=1" alt="cat.png"' in html
+
+
+def test_svg_and_html_are_never_shown_inline_but_downloaded():
+    for name, content_type in (("logo.svg", "image/svg+xml"), ("page.html", "text/html")):
+        html = render.messages_html([message(attachments=[attachment(name, content_type)])], "agent", NAMES)
+        assert "<img" not in html
+        assert f'download="{name}"' in html and 'target="_blank"' not in html
+
+
+def test_cards_name_size_and_type():
+    html = render.messages_html([message(attachments=[attachment("terms.pdf", "application/pdf")])], "agent", NAMES)
+    assert "terms.pdf" in html and "2.4 MB" in html and "PDF document" in html and 'target="_blank"' in html
+
+
+def test_own_messages_are_mine_and_others_carry_their_name():
+    html = render.messages_html([message("hi", sender="agent", seq=1), message("hello", seq=2)], "agent", NAMES)
+    assert 'class="msg mine"' in html and 'class="msg theirs"' in html
+    assert "You · " in html and "Customer · " in html and "15:04" in html
+
+
+def test_a_failed_message_offers_retry_and_remove_attachment():
+    outbox = Outbox()
+    item = outbox.add(Draft("see attached", (Staged(FileInfo("a.pdf", 10, "application/pdf", b"%PDF-"), None),)))
+    outbox.next_step(item.local_id)
+    outbox.on_failed(item.local_id, Problem("network", "Could not reach the server.", "Check your connection, then retry."))
+    html = render.pending_html(outbox.get(item.local_id), {})
+    assert 'role="alert"' in html and "Could not reach the server." in html
+    assert ">Retry</button>" in html and ">Remove attachment</button>" in html and "<progress" not in html
+
+
+def test_an_uploading_message_shows_its_progress_and_can_be_cancelled():
+    outbox = Outbox()
+    item = outbox.add(Draft("", (Staged(FileInfo("a.pdf", 1000, "application/pdf", b"%PDF-"), None),)))
+    outbox.next_step(item.local_id)
+    outbox.on_progress(item.local_id, 0, 450)
+    html = render.pending_html(outbox.get(item.local_id), {})
+    assert '<progress max="100" value="45" aria-label="Upload progress">' in html
+    assert "Uploading… 45%" in html and ">Cancel</button>" in html
+
+
+def test_staged_preview_and_notice():
+    html = render.staged_html([FileInfo("photo.png", 2_400_000, "image/png", b"\x89PNG\r\n\x1a\n")], {0: "blob:x"})
+    assert 'aria-label="Attachment photo.png"' in html and "2.4 MB" in html and 'src="blob:x"' in html
+    assert 'aria-label="Remove attachment"' in html
+    notice = render.notice_html(7, Problem("too_large", "<b>x</b> is 120 MB; the limit is 25 MB"))
+    assert 'role="alert"' in notice and "&lt;b&gt;x&lt;/b&gt;" in notice
