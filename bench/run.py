@@ -50,19 +50,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: 
 
 from app.core.sniff import sniff  # noqa: E402
 from tests.conftest import AGENT_TOKEN, CUSTOMER_TOKEN, RunningServer  # noqa: E402
+from tests.e2e.conftest import CHROMIUM_FLAGS  # noqa: E402
 from tests.files import png_bytes  # noqa: E402
 
-# The same flags as the end-to-end tests (tests/e2e/conftest.py).
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-features=Translate,OptimizationHints,MediaRouter",
-]
 VIEWPORT = {"width": 1100, "height": 800}
 READY_TIMEOUT_MS = 120_000
 MIB = 1024 * 1024

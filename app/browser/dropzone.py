@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Awaitable, Callable
 
+from js import window
 from pyscript import when
 
 from app.browser.dom import maybe
@@ -52,3 +53,11 @@ def install(area, overlay, stage: Callable[[list], Awaitable[None]]) -> None:
         files = list(transfer.files) if transfer is not None else []
         if files:
             asyncio.ensure_future(stage(files))
+
+    # A file dropped beside the canvas (in a portal page around it) must not make
+    # the browser open it in place of the page, which would lose the draft.
+    @when("dragover", window)
+    @when("drop", window)
+    def keep_the_page(event):
+        if _has_files(event):
+            event.preventDefault()
