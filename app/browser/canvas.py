@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from js import URL, console
+from js import URL, Date, console, document
 from pyscript import when
 
 from app import render
@@ -31,6 +31,12 @@ CANCELLED = Problem("cancelled", "You cancelled the upload.", "Retry to send it,
 NEAR_BOTTOM_PX = 120
 
 
+def reader_clock() -> tuple[int, str]:
+    """The browser's offset to UTC (minutes) and the current time, for message times."""
+    now = Date.new()
+    return -int(now.getTimezoneOffset()), str(now.toISOString())
+
+
 class Canvas:
     def __init__(self, backend: Backend, identity: str, names: dict[str, str], store: UnsentStore) -> None:
         self.backend = backend
@@ -41,6 +47,8 @@ class Canvas:
         self.outbox = Outbox()
         self.delivered: dict[str, Message] = {}
         self.calls: dict[str, Call] = {}
+        self.unread = 0  # messages that arrived while the tab was hidden
+        self.title = str(document.title)
         self.pinned = True  # the history follows the newest message
         self.last_scroll_top = 0
         self.staged_previews: dict[int, str] = {}
@@ -109,6 +117,7 @@ class Canvas:
         when("click", self.staged)(self._on_staged_click)
         when("click", self.history)(self._on_history_click)
         when("scroll", self.history)(self._on_scroll)
+        when("visibilitychange", document)(self._on_visibility)
         when("load", self.history, capture=True)(self._on_media_loaded)  # load does not bubble
         dropzone.install(by_id("attache"), by_id("drop-overlay"), self._stage_files)
 
@@ -326,7 +335,7 @@ class Canvas:
     def _show_history(self, messages: list[Message]) -> None:
         for message in messages:
             self.delivered[message.id] = message
-        self.history.innerHTML = render.messages_html(messages, self.identity, self.names)
+        self.history.innerHTML = render.messages_html(messages, self.identity, self.names, *reader_clock())
         by_id("history-empty").hidden = bool(messages)
         self._scroll_to_end()
 
@@ -339,7 +348,7 @@ class Canvas:
             return
         self.delivered[message.id] = message
         by_id("history-empty").hidden = True
-        html = render.messages_html([message], self.identity, self.names)
+        html = render.messages_html([message], self.identity, self.names, *reader_clock())
         first_pending = query(".pending", self.history)
         if first_pending is not None:
             first_pending.insertAdjacentHTML("beforebegin", html)
@@ -347,6 +356,15 @@ class Canvas:
             self.history.insertAdjacentHTML("beforeend", html)
         if self.pinned or message.sender == self.identity:
             self._scroll_to_end()
+        if message.sender != self.identity and document.hidden:
+            self.unread += 1
+            document.title = f"({self.unread}) {self.title}"
+
+    def _on_visibility(self) -> None:
+        """The agent is back on the tab: the unread count in its title has done its job."""
+        if not document.hidden and self.unread:
+            self.unread = 0
+            document.title = self.title
 
     def _on_live_data(self, data: str) -> int | None:
         try:

@@ -6,7 +6,7 @@ Sizes are SI (1 kB = 1000 bytes), like the limits people write in config
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from app.core import filetypes
 
@@ -142,15 +142,38 @@ def with_article(label: str) -> str:
     return f"{'an' if vowel else 'a'} {label}"
 
 
-def short_time(iso: str) -> str:
-    """'2026-11-25T15:04:05Z' -> '15:04' in UTC; '' when the text is not a timestamp."""
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def short_time(iso: str, utc_offset_minutes: int = 0, now: str = "") -> str:
+    """When a message was sent, as the reader's clock shows it.
+
+    '15:04' for today, '24 Nov 15:04' for an earlier day, '24 Nov 2025 15:04'
+    for an earlier year; '' when the text is not a timestamp. `now` (ISO) says
+    what "today" is; without it every time is shown as today's. The offset is
+    the reader's (the browser's) difference to UTC in minutes.
+    """
+    moment = _local(iso, utc_offset_minutes)
+    if moment is None:
+        return ""
+    clock = f"{moment.hour:02d}:{moment.minute:02d}"
+    today = _local(now, utc_offset_minutes) if now else None
+    if today is None or moment.date() == today.date():
+        return clock
+    day = f"{moment.day} {MONTHS[moment.month - 1]}"
+    if moment.year != today.year:
+        day += f" {moment.year}"
+    return f"{day} {clock}"
+
+
+def _local(iso: str, utc_offset_minutes: int) -> datetime | None:
     try:
         moment = datetime.fromisoformat(iso.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except (ValueError, AttributeError):
-        return ""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
-    return f"{moment.hour:02d}:{moment.minute:02d}"
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone(timedelta(minutes=utc_offset_minutes)))
 
 
 def _best_type(content_type: str, name: str) -> str:

@@ -315,3 +315,30 @@ def test_scrolling_up_to_read_is_not_interrupted_by_new_messages(open_app, refer
     api.send(conversation, text="a new message arrives")
     expect(log).to_contain_text("a new message arrives")
     expect(log.get_by_text("older 00")).to_be_in_viewport()
+
+
+def test_links_in_messages_open_in_a_new_tab(open_app, reference_server, conversation):
+    Api(reference_server.url).send(conversation, text=f"Track it at {reference_server.url}/static/attache.css.")
+    page = open_app("agent")
+    link = page.get_by_role("log", name="Conversation").get_by_role("link", name=f"{reference_server.url}/static/attache.css")
+    with page.expect_popup() as popup:
+        link.click()
+    assert popup.value.url == f"{reference_server.url}/static/attache.css"
+
+
+def test_messages_that_arrive_while_the_tab_is_hidden_are_counted_in_its_title(open_app, reference_server, conversation):
+    page = open_app("agent")
+    title = page.title()
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    api = Api(reference_server.url)
+    api.send(conversation, text="are you there?")
+    api.send(conversation, text="hello?")
+    expect(page).to_have_title(f"(2) {title}")
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    expect(page).to_have_title(title)

@@ -106,3 +106,26 @@ def test_a_reload_keeps_the_draft_and_the_unsent_message(open_app, reference_ser
     expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
     expect(log.locator("article.pending")).to_have_count(0)
     expect(page.get_by_role("textbox", name="Message")).to_have_value("")
+
+
+def test_a_page_that_cannot_reach_the_api_at_first_says_so_and_recovers(browser, reference_server, offsite_guard, conversation):
+    context = browser.new_context()
+    page = context.new_page()
+    offsite_guard.watch(page)
+    failures = {"left": 2}
+
+    def flaky_history(route):
+        if failures["left"]:
+            failures["left"] -= 1
+            route.abort("connectionrefused")
+        else:
+            route.continue_()
+
+    page.route("**/api/conversations/*/messages", flaky_history)
+    Api(reference_server.url).send(conversation, text="waiting for you")
+    page.goto(f"{reference_server.url}/?conversation={conversation}")
+    expect(page.get_by_role("alert")).to_contain_text("Could not reach the server", timeout=60_000)
+    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=15_000)
+    expect(page.get_by_role("log", name="Conversation")).to_contain_text("waiting for you")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    context.close()

@@ -113,3 +113,13 @@ def test_short_time(iso, expected):
 @given(st.text(max_size=40))
 def test_short_time_never_raises(text):
     assert isinstance(short_time(text), str)
+
+
+def test_times_follow_the_readers_clock_and_name_earlier_days():
+    now = "2026-11-25T18:00:00Z"
+    assert short_time("2026-11-25T15:04:05Z", 60, now) == "16:04"
+    assert short_time("2026-11-25T15:04:05Z", -300, now) == "10:04"
+    assert short_time("2026-11-24T15:04:05Z", 0, now) == "24 Nov 15:04"
+    assert short_time("2026-11-24T23:30:00Z", 60, now) == "00:30"  # already today in UTC+1
+    assert short_time("2025-12-31T09:00:00Z", 0, now) == "31 Dec 2025 09:00"
+    assert short_time("not a time", 0, now) == ""

@@ -31,11 +31,25 @@ def test_hostile_text_and_names_come_out_as_text():
     assert "&lt;img src=x onerror=alert(2)&gt;.pdf" in html
 
 
-@given(st.text())
-def test_no_text_can_open_a_tag(text):
+@given(st.text() | st.builds(lambda a, b: f"{a} https://{b}", st.text(), st.text()))
+def test_no_text_can_open_a_tag_but_a_web_link(text):
     html = render.messages_html([message(text)], "agent", NAMES)
-    body = html.split('<p class="text">', 1)[1].split("</p>", 1)[0] if text else ""
-    assert "<" not in body and ">" not in body
+    body = html.split('<p class="text">', 1)[1].split("</p>", 1)[0] if text.strip() else ""
+    tags = re.findall(r"<[^>]*>", body)
+    assert all(re.fullmatch(r'<a href="https?://[^"<>]*" target="_blank" rel="noopener noreferrer nofollow">|</a>', t)
+               for t in tags), tags
+
+
+def test_web_addresses_become_links_and_nothing_else_does():
+    html = str(render.linkify('see https://example.com/a?b=1&c=2. or javascript:alert(1) <b>'))
+    assert html == ('see <a href="https://example.com/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer nofollow">'
+                    'https://example.com/a?b=1&amp;c=2</a>. or javascript:alert(1) &lt;b&gt;')
+    assert '"' not in str(render.linkify('https://x.y/"onmouseover="alert(1)')).split('href="', 1)[1].split('"', 1)[0]
+
+
+def test_times_are_on_the_readers_clock():
+    html = render.messages_html([message("hi")], "agent", NAMES, utc_offset_minutes=120, now="2026-11-26T10:00:00Z")
+    assert "25 Nov 17:04" in html
 
 
 def test_raster_images_are_thumbnails_that_open_in_a_new_tab():
