@@ -16,7 +16,7 @@ from app.backends.base import Backend, BackendError
 from app.browser import dropzone
 from app.browser.dom import by_id, closest, maybe, query
 from app.browser.live import LiveFeed
-from app.browser.notices import Notices
+from app.browser.notices import Notices, combine
 from app.browser.storage import COMPOSER, UnsentStore
 from app.browser.transport import Call, Cancelled, perform
 from app.browser.uploader import upload_file
@@ -29,6 +29,7 @@ from app.core.sniff import HEAD_SIZE
 STARTUP_RETRY_S = (1, 2, 4, 8)
 CANCELLED = Problem("cancelled", "You cancelled the upload.", "Retry to send it, or remove the attachment.")
 NEAR_BOTTOM_PX = 120
+STAGING = "staging"  # the notice about the files the agent last tried to attach
 
 
 def reader_clock() -> tuple[int, str]:
@@ -180,18 +181,20 @@ class Canvas:
 
     # ---- composer ------------------------------------------------------
     async def _stage_files(self, files) -> None:
+        """Stage picked, dropped or pasted files; what is refused is said in one notice."""
+        refused: list[Problem] = []
         for file in files:
             try:
                 head = (await file.slice(0, HEAD_SIZE).arrayBuffer()).to_bytes()
             except Exception:  # moved, deleted or unreadable since it was picked
-                self.notices.show(Problem("unreadable", f"{file.name} could not be read.", "Pick the file again."))
+                refused.append(Problem("unreadable", f"{file.name} could not be read.", "Pick the file again."))
                 continue
             info = FileInfo(name=file.name, size=int(file.size), declared_type=file.type, head=head)
-            problems = self.composer.stage(info, file)
-            for problem in problems:
-                self.notices.show(problem)
-            if not problems:
-                self.notices.clear_all()
+            refused += self.composer.stage(info, file)
+        if refused:
+            self.notices.show(combine(refused), key=STAGING)
+        else:
+            self.notices.clear(STAGING)
         self._render_staged()
         self._refresh_send()
         self._keep_composer()
@@ -327,8 +330,9 @@ class Canvas:
         self.text.value = record.get("text", "")
         self.composer.set_text(self.text.value)
         for info, handle in zip(record.get("files", []), handles):
-            for problem in self.composer.stage(FileInfo.from_json(info), handle):
-                self.notices.show(problem)  # the rules may have changed since
+            refused = self.composer.stage(FileInfo.from_json(info), handle)
+            if refused:  # the rules changed since the draft was kept
+                self.notices.show(combine(refused), key=STAGING)
         self._render_staged()
 
     # ---- history ---------------------------------------------------------

@@ -11,6 +11,14 @@ from app.core.models import Problem
 MAX_VISIBLE = 3
 
 
+def combine(problems: list[Problem]) -> Problem:
+    """One notice for several problems (a file can break two rules; a drop can hold many files)."""
+    if len(problems) == 1:
+        return problems[0]
+    hints = list(dict.fromkeys(p.hint for p in problems if p.hint))
+    return Problem(problems[0].code, " ".join(p.message.rstrip(".") + "." for p in problems), " ".join(hints))
+
+
 class Notices:
     def __init__(self, container) -> None:
         self.container = container
@@ -33,10 +41,6 @@ class Notices:
         node = query(f"#notice-{notice_id}", self.container) if notice_id else None
         if node is not None:
             node.remove()
-
-    def clear_all(self) -> None:
-        self.container.innerHTML = ""
-        self.keys.clear()
 
     def _on_click(self, event) -> None:
         button = closest(event, "[data-action='dismiss']")
