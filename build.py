@@ -177,10 +177,11 @@ def option(args: list[str], name: str, default: str) -> str:
 def serve(args: list[str]) -> int:
     host = option(args, "--host", "127.0.0.1")
     port = option(args, "--port", "8000")
+    # Paths are the user's (relative to where they ran build.py); the server runs in ROOT.
     cmd = [sys.executable, "-m", "server", "--host", host, "--port", port,
-           "--data", option(args, "--data", str(ROOT / "data"))]
+           "--data", str(Path(option(args, "--data", str(ROOT / "data"))).resolve())]
     if "--config" in args:
-        cmd += ["--config", option(args, "--config", "")]
+        cmd += ["--config", str(Path(option(args, "--config", "")).resolve())]
     try:
         return subprocess.call(cmd, cwd=ROOT)
     except KeyboardInterrupt:

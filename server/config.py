@@ -55,7 +55,8 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def load_config(path: str | Path | None = None) -> Config:
-    """Load `path` over the defaults; a table absent from `path` keeps its default."""
+    """Load `path` over the defaults: a setting absent from `path` keeps its default;
+    [identities], when given, replaces the default (dev) identities whole."""
     data = dict(_read(DEFAULT_CONFIG))
     where = str(DEFAULT_CONFIG)
     if path is not None:
@@ -64,7 +65,11 @@ def load_config(path: str | Path | None = None) -> Config:
         unknown = sorted(set(user) - set(_TABLES))
         if unknown:
             raise ConfigError(f"{where}: unknown table or key {unknown[0]!r} (known: {', '.join(_TABLES)})")
-        data.update(user)
+        for table, values in user.items():
+            # Settings merge key by key with the defaults; identities never do, so
+            # the dev tokens are gone as soon as an administrator names identities.
+            merge = table != "identities" and isinstance(values, dict) and isinstance(data.get(table), dict)
+            data[table] = {**data[table], **values} if merge else values
     return _build(data, where)
 
 

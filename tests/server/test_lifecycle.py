@@ -229,3 +229,15 @@ def test_sigterm_during_a_stalled_upload_exits_and_keeps_the_bytes(make_server, 
         r = c.patch(f"/api/uploads/{state['upload_id']}", content=data[offset:], headers={"Upload-Offset": str(offset)})
         assert r.json()["complete"] is True
     assert (data_dir / "media" / hashlib.sha256(data).hexdigest()).read_bytes() == data
+
+
+def test_a_partial_config_keeps_the_other_defaults_but_never_the_dev_tokens(tmp_path):
+    from server.config import load_config
+
+    path = tmp_path / "partial.toml"
+    path.write_text('[attachments]\nmax_file_size = "2 MB"\n\n[identities]\nagent = "a-long-agent-token"\n')
+    config = load_config(path)
+    assert config.restrictions.max_file_size == 2_000_000
+    assert config.restrictions.accepted_types == ("image/*", ".pdf", ".txt", ".docx")
+    assert config.restrictions.max_files_per_message == 1
+    assert dict(config.identities) == {"agent": "a-long-agent-token"}
