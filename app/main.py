@@ -22,6 +22,12 @@ from app.core.models import Problem
 DEFAULT_IDENTITY = "agent"
 
 
+def display_names(identities: dict) -> dict[str, str]:
+    """identity -> the name people see ("customer" -> "Customer" unless the config names it)."""
+    return {name: (entry.get("name") if isinstance(entry, dict) else None) or name.title()
+            for name, entry in identities.items()}
+
+
 async def main() -> None:
     root = document.getElementById("attache")
     try:
@@ -29,23 +35,21 @@ async def main() -> None:
         params = URLSearchParams.new(location.search)
         identity = maybe(params.get("as")) or DEFAULT_IDENTITY
         conversation = maybe(params.get("conversation"))
-        if conversation:
-            config.setdefault("backend", {})["conversation"] = conversation
-        identities = config.get("backend", {}).get("identities", {})
-        if identity not in identities:
-            raise ValueError(f"Unknown identity {identity!r}: this page offers {', '.join(sorted(identities)) or 'none'}")
-        backend = create_backend(config, identity)
+        if conversation and isinstance(config, dict) and isinstance(config.get("backend"), dict):
+            config["backend"]["conversation"] = conversation
+        backend = create_backend(config, identity)  # ValueError naming what is wrong
     except (ValueError, BackendError) as error:
-        problem = error.problem if isinstance(error, BackendError) else Problem("config", str(error), "Reload the page, or ask your administrator.")
+        problem = error.problem if isinstance(error, BackendError) else Problem(
+            "config", f"Attache cannot start: {error}", "Reload the page, or ask your administrator.")
         Notices(document.getElementById("notices")).show(problem)
         return
-    names = {name: entry.get("name", name.title()) for name, entry in identities.items()}
+    settings = config["backend"]
+    names = display_names(settings["identities"])
     peer = ", ".join(label for name, label in names.items() if name != identity) or "everyone"
     document.getElementById("peer").textContent = f"Conversation with {peer}"
     root.dataset.identity = identity
     diagnostics.install()
-    backend_config = config["backend"]
-    scope = f"{backend_config.get('base_url') or location.origin}|{backend_config.get('conversation', 'default')}|{identity}"
+    scope = f"{settings.get('base_url') or location.origin}|{settings.get('conversation', 'default')}|{identity}"
     await Canvas(backend, identity, names, UnsentStore(scope)).start()
 
 

@@ -101,3 +101,13 @@ def test_the_page_works_as_a_static_site_on_another_origin(browser, make_server,
     Api(server.url).send("portal", text="the customer answers")
     expect(page.get_by_role("log", name="Conversation")).to_contain_text("the customer answers")
     context.close()
+
+
+def test_an_identity_the_config_does_not_offer_is_refused_clearly(browser, reference_server, offsite_guard):
+    context = browser.new_context()
+    page = context.new_page()
+    offsite_guard.watch(page)
+    page.goto(f"{reference_server.url}/?as=boss")
+    expect(page.get_by_role("alert")).to_contain_text("unknown identity 'boss'; known identities: agent, customer", timeout=60_000)
+    expect(page.get_by_role("textbox", name="Message")).to_be_disabled()
+    context.close()
