@@ -34,6 +34,8 @@ def linkify(text: str) -> Markup:
 
     Only http and https become links (never javascript: or data:); every
     character, inside a link or not, goes through markupsafe's escape."""
+    if "://" not in text:  # most messages: skip the regular expression
+        return escape(text)
     parts, last = [], 0
     for match in _URL.finditer(text):
         url = match.group(0).rstrip(_TRAILING)

@@ -7,6 +7,7 @@ Sizes are SI (1 kB = 1000 bytes), like the limits people write in config
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from app.core import filetypes
 
@@ -157,13 +158,19 @@ def short_time(iso: str, utc_offset_minutes: int = 0, now: str = "") -> str:
     if moment is None:
         return ""
     clock = f"{moment.hour:02d}:{moment.minute:02d}"
-    today = _local(now, utc_offset_minutes) if now else None
+    today = _today(now, utc_offset_minutes) if now else None
     if today is None or moment.date() == today.date():
         return clock
     day = f"{moment.day} {MONTHS[moment.month - 1]}"
     if moment.year != today.year:
         day += f" {moment.year}"
     return f"{day} {clock}"
+
+
+@lru_cache(maxsize=8)
+def _today(now: str, utc_offset_minutes: int) -> datetime | None:
+    """`now` parsed once per render, not once per message."""
+    return _local(now, utc_offset_minutes)
 
 
 def _local(iso: str, utc_offset_minutes: int) -> datetime | None:
