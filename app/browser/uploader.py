@@ -17,19 +17,22 @@ from app.backends.base import Backend, BackendError, UploadState
 from app.browser.transport import Call, perform
 from app.core.composer import Staged
 from app.core.outbox import backoff
-from app.core.pacing import next_chunk_size
+from app.core.pacing import MIN_CHUNK, next_chunk_size
 
 MAX_AUTO_RETRIES = 2
 
 # Upload sessions survive a failed attempt so a Retry resumes, not restarts.
 _sessions: dict[int, UploadState] = {}
+# The last chunk's (bytes, seconds): the next upload starts at the speed we know.
+_last_measure: tuple[int, float] = (0, 0.0)
 
 
 async def upload_file(backend: Backend, staged: Staged, call: Call, on_progress: Callable[[int], None]) -> str:
     """Upload `staged`, resuming a session this page started earlier; returns the upload id."""
+    global _last_measure
     key = id(staged.handle)
     state = _sessions.get(key)
-    chunk = next_chunk_size(0, 0.0)
+    chunk = next_chunk_size(*_last_measure)
     attempt = 0
     while True:
         try:
@@ -45,7 +48,10 @@ async def upload_file(backend: Backend, staged: Staged, call: Call, on_progress:
                 state = backend.parse_upload(await perform(request, staged.handle, call))
                 _sessions[key] = state
                 on_progress(state.offset)
-                chunk = next_chunk_size(state.offset - before, (performance.now() - started) / 1000)
+                measure = (state.offset - before, (performance.now() - started) / 1000)
+                chunk = next_chunk_size(*measure)
+                if measure[0] >= MIN_CHUNK:  # a small file's chunk says more about latency than speed
+                    _last_measure = measure
             _sessions.pop(key, None)
             return state.upload_id
         except BackendError as error:
