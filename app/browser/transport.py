@@ -49,7 +49,8 @@ async def perform(request: Request, handle=None, call: Call | None = None) -> Re
         headers.setdefault("Content-Type", "application/json")
         body = json.dumps(request.json)
     elif request.body is not None:
-        body = handle.slice(request.body.start, request.body.end)
+        whole = request.body.start == 0 and request.body.end >= handle.size
+        body = handle if whole else handle.slice(request.body.start, request.body.end)
     init = {"method": request.method, "headers": headers, "signal": call.controller.signal}
     if body is not None:
         init["body"] = body
