@@ -75,7 +75,6 @@ class Outbox:
     def __init__(self, new_id: Callable[[], str] = lambda: uuid4().hex) -> None:
         self._new_id = new_id
         self._items: dict[str, Outgoing] = {}  # insertion order = oldest first
-        self._keys: set[str] = set()  # every key we ever used, for echo detection
 
     def add(self, draft: Draft) -> Outgoing:
         """Queue a draft; ValueError for a draft with neither text nor files."""
@@ -84,7 +83,6 @@ class Outbox:
         item = Outgoing(local_id=self._new_id(), idempotency_key=self._new_id(),
                         text=draft.text, files=tuple(draft.files))
         self._items[item.local_id] = item
-        self._keys.add(item.idempotency_key)
         return item
 
     def get(self, local_id: str) -> Outgoing:
@@ -197,12 +195,7 @@ class Outbox:
             raise ValueError(f"unusable outbox record: {error}") from None
         item.progress = _fraction(_done_bytes(item), item.total_bytes)
         self._items[item.local_id] = item
-        self._keys.add(item.idempotency_key)
         return item
-
-    def is_own_echo(self, message: Message) -> bool:
-        """Is this live message one we posted (so it is already on screen)?"""
-        return bool(message.idempotency_key) and message.idempotency_key in self._keys
 
     def find_by_key(self, idempotency_key: str) -> Outgoing | None:
         """The outgoing message with this key, if still here."""

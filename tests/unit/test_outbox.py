@@ -168,15 +168,11 @@ def test_no_removal_while_in_flight(outbox):
         outbox.remove_attachment(item.local_id, 5)
 
 
-def test_echo_detection(outbox):
+def test_an_echo_of_someone_elses_message_is_not_ours(outbox):
     item = outbox.add(Draft("mine", ()))
-    assert outbox.is_own_echo(message(item.idempotency_key)) is True
-    assert outbox.is_own_echo(message("someone-else")) is False
-    assert outbox.is_own_echo(message("")) is False
-    outbox.next_step(item.local_id)
-    outbox.on_sent(item.local_id, message(item.idempotency_key))
-    outbox.discard(item.local_id)
-    assert outbox.is_own_echo(message(item.idempotency_key)) is True  # still ours after it left the list
+    assert outbox.on_echo(message("someone-else")) is None
+    assert outbox.on_echo(message("")) is None
+    assert outbox.get(item.local_id).status == Status.QUEUED
 
 
 def test_an_echo_that_beats_the_post_answer_marks_the_message_sent(outbox):
