@@ -174,7 +174,7 @@ def option(args: list[str], name: str, default: str) -> str:
     return default
 
 
-def serve(args: list[str]) -> int:
+def serve(args: list[str]) -> None:
     host = option(args, "--host", "127.0.0.1")
     port = option(args, "--port", "8000")
     # Paths are the user's (relative to where they ran build.py); the server runs in ROOT.
@@ -182,10 +182,11 @@ def serve(args: list[str]) -> int:
            "--data", str(Path(option(args, "--data", str(ROOT / "data"))).resolve())]
     if "--config" in args:
         cmd += ["--config", str(Path(option(args, "--config", "")).resolve())]
-    try:
-        return subprocess.call(cmd, cwd=ROOT)
-    except KeyboardInterrupt:
-        return 0
+    # Become the server (same process): a SIGTERM or Ctrl-C sent to `build.py serve`
+    # then stops the server itself and frees the port, with no orphan left behind.
+    sys.stdout.flush()
+    os.chdir(ROOT)
+    os.execv(sys.executable, cmd)
 
 
 def test(args: list[str]) -> int:
