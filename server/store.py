@@ -156,23 +156,35 @@ class Store:
         return message, True
 
     def messages(self, conversation: str, after: int | None = None) -> list[dict[str, Any]]:
+        """The conversation's messages after `after`, oldest first: two queries, however many."""
+        params = (conversation, after or 0)
         rows = self.db.execute("SELECT * FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq",
-                               (conversation, after or 0)).fetchall()
-        return [self._message(r) for r in rows]
+                               params).fetchall()
+        attached: dict[int, list[UploadRow]] = {}
+        for u in self.db.execute(
+                "SELECT a.message_seq, u.* FROM attachments a JOIN uploads u ON u.id = a.upload_id"
+                " JOIN messages m ON m.seq = a.message_seq WHERE m.conversation = ? AND m.seq > ?"
+                " ORDER BY a.message_seq, a.position", params):
+            attached.setdefault(u["message_seq"], []).append(_upload(u))
+        return [_message_dict(r, attached.get(r["seq"], [])) for r in rows]
 
     def last_seq(self) -> int:
         return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()[0]
 
     def _message(self, r: sqlite3.Row) -> dict[str, Any]:
-        """A message as stored; `attachments` hold upload rows, the API layer adds URLs."""
+        """One message with its attachments (upload rows; the API layer adds URLs)."""
         ups = self.db.execute(
             "SELECT u.* FROM attachments a JOIN uploads u ON u.id = a.upload_id"
             " WHERE a.message_seq = ? ORDER BY a.position", (r["seq"],)).fetchall()
-        return {
-            "id": r["id"], "seq": r["seq"], "conversation": r["conversation"], "sender": r["sender"],
-            "text": r["text"], "created_at": r["created_at"], "idempotency_key": r["idempotency_key"],
-            "attachments": [_upload(u) for u in ups],
-        }
+        return _message_dict(r, [_upload(u) for u in ups])
+
+
+def _message_dict(r: sqlite3.Row, attachments: list[UploadRow]) -> dict[str, Any]:
+    return {
+        "id": r["id"], "seq": r["seq"], "conversation": r["conversation"], "sender": r["sender"],
+        "text": r["text"], "created_at": r["created_at"], "idempotency_key": r["idempotency_key"],
+        "attachments": attachments,
+    }
 
 
 def _upload(r: sqlite3.Row) -> UploadRow:

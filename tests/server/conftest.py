@@ -7,7 +7,9 @@ what ships: routing, middleware, streaming, signals.
 from __future__ import annotations
 
 import signal
+import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -98,6 +100,18 @@ def upload(client: httpx.Client, name: str, data: bytes, content_type: str = "",
         state = r.json()
     assert state["complete"] is True
     return state
+
+
+@contextmanager
+def partial_patch(server: Server, upload_id: str, data: bytes, sent: int) -> Iterator[socket.socket]:
+    """A PATCH that declares all of `data` but sends only its first `sent` bytes,
+    over a raw socket kept open inside the block (a client that drops or stalls)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall((f"PATCH /api/uploads/{upload_id} HTTP/1.1\r\nHost: x\r\n"
+                   f"Authorization: Bearer agent-dev-token\r\nUpload-Offset: 0\r\n"
+                   f"Content-Length: {len(data)}\r\n\r\n").encode() + data[:sent])
+        yield s
 
 
 def send(client: httpx.Client, text: str = "", attachments: list[str] = (), key: str = "",

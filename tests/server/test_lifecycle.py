@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from .conftest import AGENT, PDF, PNG, REPO, send, start_upload, upload
+from .conftest import AGENT, PDF, PNG, REPO, partial_patch, send, start_upload, upload
 
 
 def test_restart_keeps_messages_media_and_partial_uploads(make_server, tmp_path):
@@ -49,14 +49,8 @@ def test_interrupted_patch_keeps_what_arrived(server, agent):
     """A client that drops mid-PATCH resumes from the bytes the server wrote."""
     data = PDF + os.urandom(6 * 1024 * 1024)
     state = start_upload(agent, "cut.pdf", len(data), "application/pdf").json()
-    import socket
-
-    host, port = server.url.removeprefix("http://").split(":")
     sent = 5 * 1024 * 1024
-    with socket.create_connection((host, int(port))) as s:
-        s.sendall((f"PATCH /api/uploads/{state['upload_id']} HTTP/1.1\r\nHost: x\r\n"
-                   f"Authorization: Bearer agent-dev-token\r\nUpload-Offset: 0\r\n"
-                   f"Content-Length: {len(data)}\r\n\r\n").encode() + data[:sent])
+    with partial_patch(server, state["upload_id"], data, sent):
         time.sleep(0.3)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -204,19 +198,13 @@ def test_200_mb_in_one_patch_streams_without_holding_it(make_server):
 
 
 def test_sigterm_during_a_stalled_upload_exits_and_keeps_the_bytes(make_server, tmp_path):
-    import socket
-
     data_dir = tmp_path / "data"
     server = make_server(data=data_dir)
     data = PDF + os.urandom(4 * 1024 * 1024)
     with server.client(AGENT) as c:
         state = start_upload(c, "stalled.pdf", len(data), "application/pdf").json()
-    host, port = server.url.removeprefix("http://").split(":")
     sent = 3 * 1024 * 1024
-    with socket.create_connection((host, int(port))) as s:
-        s.sendall((f"PATCH /api/uploads/{state['upload_id']} HTTP/1.1\r\nHost: x\r\n"
-                   f"Authorization: Bearer agent-dev-token\r\nUpload-Offset: 0\r\n"
-                   f"Content-Length: {len(data)}\r\n\r\n").encode() + data[:sent])
+    with partial_patch(server, state["upload_id"], data, sent):
         time.sleep(0.5)                        # the client stalls, the connection stays open
         started = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
