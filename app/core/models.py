@@ -66,6 +66,33 @@ class Message:
     attachments: tuple[Attachment, ...]
     created_at: str  # ISO 8601 UTC "2026-11-25T15:04:05Z"
     idempotency_key: str = ""
+    sender_name: str = ""  # how the sender is shown, when the backend says ("" = from the page config)
+    sender_role: str = ""  # e.g. "agent", "customer", when the backend says
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """A finished upload, ready to be attached to a message.
+
+    ``ref`` is what the conversation API attaches (the reference server's
+    upload id, a Matrix ``mxc://`` URI); ``content_type`` is the type the
+    content is believed to be (the server's word when it says, else sniffed).
+    """
+
+    ref: str
+    info: FileInfo
+    content_type: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ref": self.ref, "info": self.info.to_json(), "content_type": self.content_type}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Uploaded:
+        """ValueError for anything that is not what `to_json` wrote."""
+        fields = _require(data, "upload", ("ref", "info", "content_type"))
+        if not isinstance(fields["ref"], str) or not fields["ref"] or not isinstance(fields["content_type"], str):
+            raise ValueError("upload: ref and content_type must be strings")
+        return cls(fields["ref"], FileInfo.from_json(fields["info"]), fields["content_type"])
 
 
 def _require(data: Any, what: str, keys: tuple[str, ...]) -> dict[str, Any]:

@@ -5,6 +5,10 @@ message), the shell does it over the network and feeds the outcome back with
 `on_progress`, `on_uploaded`, `on_sent` or `on_failed`. Nothing here waits
 or touches a socket, so every path is tested without a browser.
 
+An upload in progress is kept as its machine's record (`to_record()` of
+`app.core.upload`), so after a failure or a reload the upload resumes where the
+server stands instead of starting over.
+
 A message keeps its idempotency key for its whole life, across retries and
 attachment removal: if a post did reach the server before the connection
 broke, posting again returns that same message instead of a duplicate.
@@ -17,7 +21,7 @@ from typing import Callable, Union
 from uuid import uuid4
 
 from app.core.composer import Draft, Staged
-from app.core.models import FileInfo, Message, Problem
+from app.core.models import FileInfo, Message, Problem, Uploaded
 
 INTERRUPTED = Problem(
     "interrupted",
@@ -36,16 +40,17 @@ class Status:
 
 @dataclass(frozen=True)
 class UploadFile:
-    """Upload `files[index]` of the message (resume it if part is on the server)."""
+    """Upload `files[index]` of the message: `uploader.begin(info, record)` resumes `record` when there is one."""
 
     index: int
+    record: dict | None = None
 
 
 @dataclass(frozen=True)
 class PostMessage:
-    """Post the message's text with these upload ids, in the order of its files."""
+    """Post the message's text with these finished uploads, in the order of its files."""
 
-    upload_ids: tuple[str, ...]
+    files: tuple[Uploaded, ...]
 
 
 Step = Union[UploadFile, PostMessage]
@@ -53,7 +58,8 @@ Step = Union[UploadFile, PostMessage]
 
 @dataclass
 class Outgoing:
-    """One message on its way; `uploaded` maps a file index to its finished upload id."""
+    """One message on its way; `uploaded` maps a file index to its finished upload,
+    `uploads` a file index to the record of its upload in progress."""
 
     local_id: str
     idempotency_key: str
@@ -61,10 +67,10 @@ class Outgoing:
     files: tuple[Staged, ...]
     status: str = Status.QUEUED
     progress: float = 0.0  # 0..1 over all bytes of the message's files
-    uploaded: dict[int, str] = field(default_factory=dict)
+    uploaded: dict[int, Uploaded] = field(default_factory=dict)
+    uploads: dict[int, dict] = field(default_factory=dict)
     problem: Problem | None = None
     message: Message | None = None
-    attempts: int = 1  # 1 + the number of retries; for backoff
 
     @property
     def total_bytes(self) -> int:
@@ -108,24 +114,28 @@ class Outbox:
         for index in range(len(item.files)):
             if index not in item.uploaded:
                 item.status = Status.UPLOADING
-                return UploadFile(index)
+                return UploadFile(index, item.uploads.get(index))
         item.status = Status.SENDING
         return PostMessage(tuple(item.uploaded[i] for i in range(len(item.files))))
 
-    def on_progress(self, local_id: str, index: int, sent_bytes: int) -> None:
-        """`sent_bytes` of file `index` are on the server (counted from the file's start)."""
+    def on_progress(self, local_id: str, index: int, sent_bytes: int, record: dict | None = None) -> None:
+        """`sent_bytes` of file `index` are on the server (counted from the file's start);
+        `record` is the upload machine's `to_record()`, kept to resume it later."""
         item = self.get(local_id)
         if item.status != Status.UPLOADING or not 0 <= index < len(item.files):
             return  # a late event from an upload that no longer matters
+        if record is not None and index not in item.uploaded:
+            item.uploads[index] = record
         size = item.files[index].info.size
         current = 0 if index in item.uploaded else min(max(sent_bytes, 0), size)
         item.progress = _fraction(_done_bytes(item) + current, item.total_bytes)
 
-    def on_uploaded(self, local_id: str, index: int, upload_id: str) -> None:
+    def on_uploaded(self, local_id: str, index: int, uploaded: Uploaded) -> None:
         item = self.get(local_id)
         if item.status == Status.SENT or not 0 <= index < len(item.files):
             return
-        item.uploaded[index] = upload_id
+        item.uploaded[index] = uploaded
+        item.uploads.pop(index, None)
         item.progress = _fraction(_done_bytes(item), item.total_bytes)
 
     def on_sent(self, local_id: str, message: Message) -> None:
@@ -146,16 +156,17 @@ class Outbox:
         if item.status != Status.FAILED:
             raise ValueError(f"only a failed message can be retried (this one is {item.status})")
         item.status, item.problem = Status.QUEUED, None
-        item.attempts += 1
         step = self.next_step(local_id)
         assert step is not None
         return step
 
-    def remove_attachment(self, local_id: str, index: int = 0) -> None:
+    def remove_attachment(self, local_id: str, index: int = 0) -> dict | None:
         """Drop a file from a message that is not in flight (failed or queued).
 
         Finished uploads of the other files are kept. When nothing is left to
-        send (no text, no files) the message leaves the outbox.
+        send (no text, no files) the message leaves the outbox. Returns the
+        record of the dropped file's unfinished upload, if any, so the shell can
+        free the server's partial copy (`uploader.begin(info, record).discard()`).
         """
         item = self.get(local_id)
         if item.status not in (Status.FAILED, Status.QUEUED):
@@ -163,11 +174,13 @@ class Outbox:
         if not 0 <= index < len(item.files):
             raise IndexError(f"no file at index {index} ({len(item.files)} files)")
         item.files = item.files[:index] + item.files[index + 1:]
-        item.uploaded = {(i if i < index else i - 1): upload_id
-                         for i, upload_id in item.uploaded.items() if i != index}
+        item.uploaded = _without(item.uploaded, index)
+        dropped = item.uploads.get(index)
+        item.uploads = _without(item.uploads, index)
         item.progress = _fraction(_done_bytes(item), item.total_bytes)
         if not item.text.strip() and not item.files:
             del self._items[local_id]
+        return dropped
 
     def to_record(self, local_id: str) -> dict:
         """A JSON-able copy of an unsent message, without the file handles, so
@@ -178,7 +191,8 @@ class Outbox:
             "idempotency_key": item.idempotency_key,
             "text": item.text,
             "files": [f.info.to_json() for f in item.files],
-            "uploaded": {str(i): upload_id for i, upload_id in item.uploaded.items()},
+            "uploaded": {str(i): uploaded.to_json() for i, uploaded in item.uploaded.items()},
+            "uploads": {str(i): record for i, record in item.uploads.items()},
         }
 
     def restore(self, record: dict, handles: list) -> Outgoing:
@@ -190,8 +204,9 @@ class Outbox:
                           for f, handle in zip(record["files"], handles, strict=True))
             item = Outgoing(local_id=record["local_id"], idempotency_key=record["idempotency_key"],
                             text=record["text"], files=files, status=Status.FAILED, problem=INTERRUPTED,
-                            uploaded={int(i): u for i, u in record["uploaded"].items()})
-        except (KeyError, TypeError, ValueError) as error:
+                            uploaded={int(i): Uploaded.from_json(u) for i, u in record["uploaded"].items()},
+                            uploads={int(i): dict(r) for i, r in record.get("uploads", {}).items()})
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ValueError(f"unusable outbox record: {error}") from None
         item.progress = _fraction(_done_bytes(item), item.total_bytes)
         self._items[item.local_id] = item
@@ -214,9 +229,9 @@ class Outbox:
         return item.local_id
 
 
-def backoff(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
-    """Seconds to wait before automatic retry number `attempt` (1, 2, 4 … capped)."""
-    return min(cap, base * 2 ** min(max(attempt - 1, 0), 32))
+def _without(by_index: dict, index: int) -> dict:
+    """`by_index` without `index`, the later indexes moved down by one."""
+    return {(i if i < index else i - 1): value for i, value in by_index.items() if i != index}
 
 
 def _done_bytes(item: Outgoing) -> int:

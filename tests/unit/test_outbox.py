@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.composer import Draft, Staged
-from app.core.models import FileInfo, Message, Problem
-from app.core.outbox import Outbox, Outgoing, PostMessage, Status, UploadFile, backoff
+from app.core.models import FileInfo, Message, Problem, Uploaded
+from app.core.outbox import Outbox, Outgoing, PostMessage, Status, UploadFile
 
 NETWORK = Problem("network", "The connection was lost.", "Retry.")
 
@@ -20,6 +20,11 @@ def counter():
 
 def staged(name: str, size: int) -> Staged:
     return Staged(FileInfo(name, size, "image/png", b"\x89PNG\r\n\x1a\n"), handle=name)
+
+
+def done(ref: str) -> Uploaded:
+    """A finished upload as the uploader reports it."""
+    return Uploaded(ref, FileInfo(f"{ref}.png", 1, "image/png"), "image/png")
 
 
 def message(key: str, text: str = "hi", seq: int = 1) -> Message:
@@ -69,13 +74,13 @@ def test_full_flow_with_two_files_and_progress_over_all_bytes(outbox):
     assert item.progress == pytest.approx(150 / 400)
     outbox.on_progress(lid, 0, 10_000)  # never beyond the file
     assert item.progress == pytest.approx(300 / 400)
-    outbox.on_uploaded(lid, 0, "up-a")
+    outbox.on_uploaded(lid, 0, done("up-a"))
     assert outbox.next_step(lid) == UploadFile(1)
     outbox.on_progress(lid, 1, 50)
     assert item.progress == pytest.approx(350 / 400)
-    outbox.on_uploaded(lid, 1, "up-b")
+    outbox.on_uploaded(lid, 1, done("up-b"))
     assert item.progress == 1.0
-    assert outbox.next_step(lid) == PostMessage(("up-a", "up-b"))
+    assert outbox.next_step(lid) == PostMessage((done("up-a"), done("up-b")))
     assert item.status == Status.SENDING
     sent = message(item.idempotency_key, "two")
     outbox.on_sent(lid, sent)
@@ -87,21 +92,21 @@ def test_failure_then_retry_resumes_with_the_same_key(outbox):
     item = outbox.add(Draft("x", (staged("a.png", 100), staged("b.png", 100))))
     lid, key = item.local_id, item.idempotency_key
     outbox.next_step(lid)
-    outbox.on_uploaded(lid, 0, "up-a")
+    outbox.on_uploaded(lid, 0, done("up-a"))
     outbox.next_step(lid)
     outbox.on_progress(lid, 1, 40)
     outbox.on_failed(lid, NETWORK)
-    assert (item.status, item.problem, item.uploaded, item.text) == (Status.FAILED, NETWORK, {0: "up-a"}, "x")
+    assert (item.status, item.problem, item.uploaded, item.text) == (Status.FAILED, NETWORK, {0: done("up-a")}, "x")
     assert len(item.files) == 2
     assert outbox.next_step(lid) is None  # waits for the user (or a timer) to retry
     assert outbox.pending() == [item]
 
     assert outbox.retry(lid) == UploadFile(1)  # the finished upload is not redone
-    assert (item.status, item.problem, item.idempotency_key, item.attempts) == (Status.UPLOADING, None, key, 2)
-    outbox.on_uploaded(lid, 1, "up-b")
-    assert outbox.next_step(lid) == PostMessage(("up-a", "up-b"))
+    assert (item.status, item.problem, item.idempotency_key) == (Status.UPLOADING, None, key)
+    outbox.on_uploaded(lid, 1, done("up-b"))
+    assert outbox.next_step(lid) == PostMessage((done("up-a"), done("up-b")))
     outbox.on_failed(lid, NETWORK)  # the post itself failed: maybe the server has it
-    assert outbox.retry(lid) == PostMessage(("up-a", "up-b"))
+    assert outbox.retry(lid) == PostMessage((done("up-a"), done("up-b")))
     assert item.idempotency_key == key
     outbox.on_sent(lid, message(key))
     assert item.status == Status.SENT
@@ -116,27 +121,27 @@ def test_retry_only_from_failed(outbox):
 def test_remove_attachment_from_a_failed_message_keeps_other_uploads(outbox):
     item = outbox.add(Draft("", (staged("a.png", 100), staged("big.png", 900), staged("c.png", 100))))
     lid = item.local_id
-    outbox.next_step(lid); outbox.on_uploaded(lid, 0, "up-a")
+    outbox.next_step(lid); outbox.on_uploaded(lid, 0, done("up-a"))
     outbox.next_step(lid); outbox.on_failed(lid, Problem("too_large", "big.png is too large"))
     outbox.remove_attachment(lid, 1)
     assert [s.info.name for s in item.files] == ["a.png", "c.png"]
-    assert item.uploaded == {0: "up-a"}
+    assert item.uploaded == {0: done("up-a")}
     assert item.progress == pytest.approx(0.5)
     assert item.status == Status.FAILED
     assert outbox.retry(lid) == UploadFile(1)
-    outbox.on_uploaded(lid, 1, "up-c")
-    assert outbox.next_step(lid) == PostMessage(("up-a", "up-c"))
+    outbox.on_uploaded(lid, 1, done("up-c"))
+    assert outbox.next_step(lid) == PostMessage((done("up-a"), done("up-c")))
 
 
 def test_removing_indexes_shift_down(outbox):
     item = outbox.add(Draft("t", (staged("a", 1), staged("b", 1), staged("c", 1))))
     lid = item.local_id
     for i, up in enumerate(["u0", "u1", "u2"]):
-        outbox.next_step(lid); outbox.on_uploaded(lid, i, up)
+        outbox.next_step(lid); outbox.on_uploaded(lid, i, done(up))
     outbox.next_step(lid); outbox.on_failed(lid, NETWORK)
     outbox.remove_attachment(lid, 0)
-    assert item.uploaded == {0: "u1", 1: "u2"}
-    assert outbox.retry(lid) == PostMessage(("u1", "u2"))
+    assert item.uploaded == {0: done("u1"), 1: done("u2")}
+    assert outbox.retry(lid) == PostMessage((done("u1"), done("u2")))
 
 
 def test_removing_the_last_thing_removes_the_message(outbox):
@@ -212,11 +217,6 @@ def test_discard(outbox):
     assert outbox.pending() == []
 
 
-def test_backoff_doubles_up_to_a_cap():
-    assert [backoff(n) for n in (1, 2, 3, 4, 5, 6, 7)] == [1, 2, 4, 8, 16, 30, 30]
-    assert backoff(10**6) == 30
-
-
 @given(st.lists(st.integers(0, 10**9), min_size=1, max_size=5), st.data())
 def test_progress_stays_within_0_and_1(sizes, data):
     box = Outbox(new_id=counter())
@@ -225,9 +225,9 @@ def test_progress_stays_within_0_and_1(sizes, data):
         for sent in data.draw(st.lists(st.integers(-5, 2 * 10**9), max_size=4)):
             box.on_progress(item.local_id, step.index, sent)
             assert 0.0 <= item.progress <= 1.0
-        box.on_uploaded(item.local_id, step.index, f"u{step.index}")
+        box.on_uploaded(item.local_id, step.index, done(f"u{step.index}"))
         assert 0.0 <= item.progress <= 1.0
-    assert step == PostMessage(tuple(f"u{i}" for i in range(len(sizes))))
+    assert step == PostMessage(tuple(done(f"u{i}") for i in range(len(sizes))))
     assert item.progress == (1.0 if sum(sizes) else 0.0)
 
 
@@ -241,7 +241,7 @@ def test_an_unsent_message_survives_a_reload_through_its_record():
              Staged(FileInfo("b.pdf", 30, "application/pdf", b"%PDF"), "handle-b"))
     item = before.add(Draft("hello", files))
     before.next_step(item.local_id)
-    before.on_uploaded(item.local_id, 0, "up-1")
+    before.on_uploaded(item.local_id, 0, done("up-1"))
     record = before.to_record(item.local_id)
 
     after = Outbox()
@@ -252,8 +252,8 @@ def test_an_unsent_message_survives_a_reload_through_its_record():
     assert [s.handle for s in restored.files] == ["new-a", "new-b"]
     assert restored.progress == 0.25
     assert after.retry(item.local_id) == UploadFile(1)
-    after.on_uploaded(item.local_id, 1, "up-2")
-    assert after.next_step(item.local_id) == PostMessage(("up-1", "up-2"))
+    after.on_uploaded(item.local_id, 1, done("up-2"))
+    assert after.next_step(item.local_id) == PostMessage((done("up-1"), done("up-2")))
 
 
 def test_a_damaged_record_is_refused_with_value_error():
@@ -265,3 +265,51 @@ def test_a_damaged_record_is_refused_with_value_error():
     with pytest.raises(ValueError):
         Outbox().restore({"local_id": "x", "idempotency_key": "k", "text": "", "uploaded": {},
                           "files": [{"name": "a", "size": 1, "declared_type": "", "head": ""}]}, [])
+
+
+TUS_RECORD = {"protocol": "tus", "url": "/api/uploads/u1", "confirmed": 40}
+
+
+def test_an_interrupted_upload_resumes_from_its_record(outbox):
+    item = outbox.add(Draft("x", (staged("a.png", 100),)))
+    lid = item.local_id
+    assert outbox.next_step(lid) == UploadFile(0, None)  # nothing to resume yet: a new upload
+    outbox.on_progress(lid, 0, 40, TUS_RECORD)
+    outbox.on_failed(lid, NETWORK)
+    assert outbox.retry(lid) == UploadFile(0, TUS_RECORD)  # uploader.begin(info, record) resumes it
+    outbox.on_uploaded(lid, 0, done("u1"))
+    assert item.uploads == {}  # a finished upload needs no record
+    assert outbox.next_step(lid) == PostMessage((done("u1"),))
+
+
+def test_upload_records_survive_a_reload_as_json(outbox):
+    import json
+
+    item = outbox.add(Draft("x", (staged("a.png", 100), staged("b.png", 100))))
+    lid = item.local_id
+    outbox.next_step(lid); outbox.on_uploaded(lid, 0, done("u0"))
+    outbox.next_step(lid); outbox.on_progress(lid, 1, 40, TUS_RECORD)
+    record = json.loads(json.dumps(outbox.to_record(lid)))  # what IndexedDB gives back
+
+    restored = Outbox().restore(record, ["a", "b"])
+    assert restored.uploaded == {0: done("u0")}
+    assert restored.uploads == {1: TUS_RECORD}
+    assert restored.progress == pytest.approx(0.5)  # only confirmed, finished files count until resumed
+
+
+def test_removing_a_file_returns_its_upload_record_and_shifts_the_others(outbox):
+    item = outbox.add(Draft("x", (staged("a", 10), staged("b", 10), staged("c", 10))))
+    lid = item.local_id
+    item.uploads = {1: {"url": "b"}, 2: {"url": "c"}}  # as after a reload with two half-done uploads
+    outbox.next_step(lid); outbox.on_failed(lid, NETWORK)
+    assert outbox.remove_attachment(lid, 1) == {"url": "b"}  # the shell discards it on the server
+    assert item.uploads == {1: {"url": "c"}}
+    assert outbox.remove_attachment(lid, 0) is None
+
+
+def test_a_record_for_a_finished_file_is_not_kept(outbox):
+    item = outbox.add(Draft("x", (staged("a", 10),)))
+    outbox.next_step(item.local_id)
+    outbox.on_uploaded(item.local_id, 0, done("u"))
+    outbox.on_progress(item.local_id, 0, 10, TUS_RECORD)  # a late report from the machine
+    assert item.uploads == {}

@@ -1,0 +1,88 @@
+"""The JSON the reference server exchanges (and a Twilio-bridged server, which speaks the same).
+
+Defined once here: the reference adapter decodes with these, and the server's
+OpenAPI document is generated from them (``app.core.wire.json_schemas``).
+Uploads are not JSON: they speak tus 1.0.0 (headers), see ``app/core/tus.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.core.wire import prop
+
+MAX_TEXT = 20_000
+MAX_IDEMPOTENCY_KEY = 200
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to a message."""
+
+    id: str = prop(nonempty=True, description="The upload id (last path segment of the tus upload URL)")
+    name: str = prop(description="The file's name as uploaded (tus metadata `filename`)")
+    size: int = prop(minimum=0, description="Bytes")
+    content_type: str = prop(description="The type the server believes the content is: sniffed from its first "
+                                         "bytes, else by name; not the browser's File.type (tus metadata `filetype`)")
+    url: str = prop(nonempty=True, description="Signed media URL, relative to the server's root")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a conversation."""
+
+    id: str = prop(nonempty=True)
+    seq: int = prop(minimum=0, description="Increasing with every message the server stores; the live cursor")
+    conversation: str = prop()
+    sender: str = prop(description="The identity that sent it")
+    text: str = prop()
+    created_at: str = prop(fmt="date-time", description="ISO 8601 UTC, e.g. 2026-11-25T15:04:05Z")
+    idempotency_key: str = prop(description="The key it was sent with ('' when none)")
+    attachments: tuple[Attachment, ...] = prop()
+    sender_name: str = prop(default="", description="How the sender is shown, when the server knows")
+    sender_role: str = prop(default="", description="The sender's role (agent, customer...), when the server knows")
+
+
+@dataclass(frozen=True)
+class History:
+    """A page of a conversation's messages, oldest first."""
+
+    messages: tuple[Message, ...] = prop()
+    older: str | None = prop(default=None, description="Token for the page before this one (query `before`); "
+                                                        "absent or null when this page starts the conversation")
+
+
+@dataclass(frozen=True)
+class Restrictions:
+    """What files may be attached."""
+
+    max_file_size: int = prop(minimum=0, description="Bytes (also tus `Tus-Max-Size`)")
+    accepted_types: tuple[str, ...] = prop(description="MIME types, 'image/*' or '.ext'; empty = all")
+    max_files_per_message: int = prop(minimum=1)
+
+
+@dataclass(frozen=True)
+class MessageCreate:
+    """Send a message; the same idempotency key returns the message already created."""
+
+    idempotency_key: str = prop(nonempty=True, max_length=MAX_IDEMPOTENCY_KEY)
+    text: str = prop(default="", max_length=MAX_TEXT)
+    attachments: tuple[str, ...] = prop(default=(), description="Ids of complete uploads, in order")
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    code: str = prop(nonempty=True, description="Machine code, e.g. too_large")
+    message: str = prop(description="A sentence for people")
+    hint: str = prop(default="", description="What to do next")
+
+
+@dataclass(frozen=True)
+class Error:
+    """The body of every error answer (uploads' too)."""
+
+    error: ErrorDetail = prop()
+
+
+#: Every shape of the API, for the OpenAPI document's components.
+ALL = (Attachment, Message, History, Restrictions, MessageCreate, Error)

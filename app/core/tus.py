@@ -1,0 +1,195 @@
+"""One upload over tus 1.0.0 (core + creation, expiration, termination), as a sans-IO machine.
+
+POST the creation URL (Upload-Length, Upload-Metadata ``filename``/``filetype``),
+then PATCH bytes ``[confirmed, confirmed + chunk)`` until the server holds
+them all. After any failure that may pass (network, timeout, 408/423/429/5xx,
+409 offset mismatch) it asks the server where it stands with HEAD and goes on
+from there, so a lost answer, a partly stored chunk and a reload are one path.
+An upload the server forgot (404/410) starts over with a new creation while
+the restart budget lasts; one the server refused (413, 415...) never does.
+
+Guarantees (tested with hypothesis over any sequence of answers): a byte the
+server confirmed on an upload URL is never sent to it again, every PATCH
+starts where the server said it stands (never past the bytes sent), and the
+upload ends Finished or Failed in a bounded number of steps.
+"""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import unquote, urljoin, urlsplit
+
+from app.core.backoff import POLICY, RetryPolicy
+from app.core.errors import bad_response, error_from_response
+from app.core.http import FileSlice, Request, Response, header_int
+from app.core.models import FileInfo, Problem, Uploaded
+from app.core.pacing import Pacer
+from app.core.sniff import effective_type
+from app.core.upload import Finished, Machine
+
+TUS_VERSION = "1.0.0"
+GONE = Problem("upload_expired", "The server no longer has this upload.", "Retry to upload the file again.")
+_UNTRUSTED = "the server reported an upload offset this page cannot trust"
+_REFUSED = frozenset({413, 415, 422})  # the file itself was refused
+_NO_OFFSET = "no Upload-Offset; the server may not expose tus headers to this page (CORS)"
+
+
+def metadata(info: FileInfo) -> str:
+    """``Upload-Metadata``: the name, and the browser's File.type as ``filetype`` (left out when empty)."""
+    pairs = [("filename", info.name)] + ([("filetype", info.declared_type)] if info.declared_type else [])
+    return ",".join(f"{key} {base64.b64encode(value.encode()).decode('ascii')}" for key, value in pairs)
+
+
+def upload_id(url: str) -> str:
+    """The last path segment of an upload URL: what a message refers to on the reference server."""
+    return unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+
+
+class TusUpload(Machine):
+    """Args:
+        endpoint: the upload-creation URL (``base_url + "/api/uploads"`` on the reference server).
+        headers: sent with every request (``Authorization``...).
+        pacer: chunk sizes (shared by an uploader's uploads); policy: the retry policy.
+        max_restarts: new creations allowed when the server forgot the upload.
+        record: ``to_record()`` of an earlier machine for this file: resume with HEAD.
+    """
+
+    def __init__(self, endpoint: str, info: FileInfo, *, headers: dict[str, str] | None = None,
+                 pacer: Pacer | None = None, policy: RetryPolicy = POLICY, max_restarts: int = 1,
+                 record: dict | None = None) -> None:
+        super().__init__(info, policy)
+        self.endpoint = endpoint
+        self._headers = {"Tus-Resumable": TUS_VERSION, **(headers or {})}
+        self._pacer = pacer or Pacer()
+        self._chunk = self._pacer.start()
+        self._restarts_left = max_restarts
+        self.url: str | None = None
+        self._offset_known = False  # False: HEAD before the next PATCH
+        self._sent = 0  # end of the furthest byte sent to self.url: the server cannot hold more
+        if record is not None:
+            self._restore(record)
+
+    # ---- what to do next
+    def _advance(self) -> Request | Finished:
+        if self.url is None:
+            headers = {**self._headers, "Upload-Length": str(self.size), "Upload-Metadata": metadata(self.info)}
+            return Request("POST", self.endpoint, headers)
+        if not self._offset_known:
+            return Request("HEAD", self.url, dict(self._headers))
+        if self.confirmed >= self.size:
+            return Finished(Uploaded(upload_id(self.url), self.info, effective_type(self.info)))
+        end = min(self.confirmed + self._chunk, self.size)
+        self._sent = max(self._sent, end)
+        headers = {**self._headers, "Content-Type": "application/offset+octet-stream",
+                   "Upload-Offset": str(self.confirmed)}
+        return Request("PATCH", self.url, headers, body=FileSlice(self.confirmed, end))
+
+    # ---- what the answer means
+    def _answer(self, request: Request, response: Response, elapsed: float | None) -> None:
+        if request.method == "POST":
+            self._created(response)
+        elif request.method == "HEAD":
+            self._headed(response)
+        else:
+            assert request.body is not None
+            self._patched(request.body, response, elapsed)
+
+    def _created(self, resp: Response) -> None:
+        if not resp.ok:
+            return self._failure(resp)
+        url = _resolve(self.endpoint, resp.headers.get("location", ""))
+        if url is None:
+            return self._fail(bad_response("no usable Location for the new upload", resp.status).problem, False)
+        self.url, self.confirmed, self._sent, self._offset_known = url, 0, 0, True
+
+    def _headed(self, resp: Response) -> None:
+        if not resp.ok:
+            return self._failure(resp)
+        offset, length = header_int(resp, "upload-offset"), header_int(resp, "upload-length")
+        if offset is None:
+            return self._fail(bad_response(_NO_OFFSET, resp.status).problem, False)
+        if (length is not None and length != self.size) or not self.confirmed <= offset <= self._sent:
+            # Another file's upload, bytes lost after being confirmed, or bytes never sent:
+            # sending on could re-send or skip bytes, so start a new upload instead.
+            return self._restart(bad_response(_UNTRUSTED, resp.status).problem)
+        if offset > self.confirmed:
+            self._progressed()
+        self.confirmed, self._offset_known = offset, True
+
+    def _patched(self, sent: FileSlice, resp: Response, elapsed: float | None) -> None:
+        if not resp.ok:
+            if resp.status == 0 or resp.status == 408:
+                self._chunk = self._pacer.slow_down(self._chunk)
+            return self._failure(resp)
+        offset = header_int(resp, "upload-offset")
+        if offset is None:
+            return self._fail(bad_response(_NO_OFFSET, resp.status).problem, False)
+        if not sent.start < offset <= sent.end:  # no progress, or not what was sent: ask where it stands
+            self._offset_known = False
+            self._retry_later(resp, wait=offset == sent.start)
+            return
+        if elapsed is not None:
+            self._chunk = self._pacer.observe(offset - sent.start, elapsed)
+        self.confirmed = offset
+        self._progressed()
+
+    def _failure(self, resp: Response) -> None:
+        """A non-2xx answer (or none): resync and retry, start over, or stop."""
+        if resp.status in (404, 410) and self.url is not None:
+            return self._restart(GONE)
+        if resp.status == 409 and self.url is not None:  # offset mismatch: HEAD tells, no need to wait
+            self._offset_known = False
+            self._retry_later(resp, wait=False)
+            return
+        error = error_from_response(resp)
+        if error.retryable:
+            self._offset_known = False
+            self._retry_later(resp)
+        else:  # refused (413, 415 content, 412 version...): the server's word is final
+            if resp.status in _REFUSED:
+                self.url = None  # terminated or never usable: a later Retry starts over, judged anew
+            self._fail(error.problem, retryable=False)
+
+    def _restart(self, problem: Problem) -> None:
+        if self._restarts_left <= 0:
+            return self._fail(problem, retryable=True)
+        self._restarts_left -= 1
+        self.url, self.confirmed, self._sent, self._offset_known = None, 0, 0, False
+        self._progressed()
+
+    def discard(self) -> Request | None:
+        """Terminate the server's copy (tus termination); None when there is none."""
+        url = self.url
+        super().discard()
+        self.url = None
+        return Request("DELETE", url, dict(self._headers)) if url else None
+
+    # ---- kept across reloads
+    def to_record(self) -> dict:
+        return {"protocol": "tus", "endpoint": self.endpoint, "url": self.url, "name": self.info.name,
+                "size": self.size, "confirmed": self.confirmed, "sent": self._sent}
+
+    def _restore(self, record: dict) -> None:
+        """Resume from ``record`` when it is this file's upload at this endpoint; else start anew."""
+        try:
+            fits = (record["protocol"] == "tus" and record["endpoint"] == self.endpoint
+                    and record["name"] == self.info.name and record["size"] == self.size
+                    and isinstance(record["url"], str) and record["url"]
+                    and all(type(record[k]) is int for k in ("confirmed", "sent"))
+                    and 0 <= record["confirmed"] <= record["sent"] <= self.size)
+        except (KeyError, TypeError):
+            fits = False
+        if fits:
+            self.url, self.confirmed, self._sent = record["url"], record["confirmed"], record["sent"]
+
+
+def _resolve(endpoint: str, location: str) -> str | None:
+    """``Location`` (absolute or relative) against the creation URL; None for anything unusable."""
+    location = location.strip()
+    if not location:
+        return None
+    url = urljoin(endpoint, location)
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("", "http", "https") or not upload_id(url):
+        return None
+    return url
