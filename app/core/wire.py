@@ -58,11 +58,10 @@ def _object(cls: type, value: Any, where: str) -> Any:
     for f in dataclasses.fields(cls):
         path = f"{where}.{f.name}"
         raw = value.get(f.name)
-        if raw is None:
-            if f.default is not _NO_DEFAULT:
-                continue
-            if not _optional(hints[f.name]):
-                raise WireError(f"{path} is {'missing' if f.name not in value else 'null'}")
+        if raw is None and f.default is not _NO_DEFAULT:
+            continue  # absent or null: the default
+        if f.name not in value and not _optional(hints[f.name]):
+            raise WireError(f"{path} is missing")
         kwargs[f.name] = _value(hints[f.name], raw, path, f.metadata)
     return cls(**kwargs)
 

@@ -28,3 +28,29 @@ def test_always_within_bounds_and_growth(previous, elapsed):
     size = next_chunk_size(previous, elapsed)
     assert MIN_CHUNK <= size <= MAX_CHUNK
     assert size <= max(MIN_CHUNK, previous * MAX_GROWTH)
+
+
+def test_a_pacer_starts_the_next_upload_at_the_speed_the_last_large_chunk_measured():
+    from app.core.pacing import Pacer
+
+    pacer = Pacer()
+    assert pacer.start() == FIRST_CHUNK
+    assert pacer.observe(4 * MiB, 0.5) == 8 * MiB  # 8 MiB/s
+    assert pacer.start() == 8 * MiB
+    pacer.observe(1000, 2.0)  # a small file's chunk: mostly latency, not remembered
+    assert pacer.start() == 8 * MiB
+
+
+def test_a_pacer_halves_a_failed_chunk_down_to_its_minimum():
+    from app.core.pacing import Pacer
+
+    pacer = Pacer(first=8, minimum=3, maximum=64)
+    assert [pacer.slow_down(c) for c in (16, 8, 5)] == [8, 4, 3]
+
+
+def test_a_pacer_refuses_sizes_that_do_not_nest():
+    import pytest
+    from app.core.pacing import Pacer
+
+    with pytest.raises(ValueError):
+        Pacer(first=1, minimum=2, maximum=3)
