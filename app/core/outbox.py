@@ -22,6 +22,7 @@ from uuid import uuid4
 
 from app.core.composer import Draft, Staged
 from app.core.models import FileInfo, Message, Problem, Uploaded
+from app.core.sniff import effective_type
 
 INTERRUPTED = Problem(
     "interrupted",
@@ -204,7 +205,7 @@ class Outbox:
                           for f, handle in zip(record["files"], handles, strict=True))
             item = Outgoing(local_id=record["local_id"], idempotency_key=record["idempotency_key"],
                             text=record["text"], files=files, status=Status.FAILED, problem=INTERRUPTED,
-                            uploaded={int(i): Uploaded.from_json(u) for i, u in record["uploaded"].items()},
+                            uploaded={int(i): _uploaded(u, files[int(i)].info) for i, u in record["uploaded"].items()},
                             uploads={int(i): dict(r) for i, r in record.get("uploads", {}).items()})
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ValueError(f"unusable outbox record: {error}") from None
@@ -227,6 +228,13 @@ class Outbox:
             return None
         self.on_sent(item.local_id, message)
         return item.local_id
+
+
+def _uploaded(value: object, info: FileInfo) -> Uploaded:
+    """A kept finished upload; a bare id is how pages before uploads had records kept them."""
+    if isinstance(value, str) and value:
+        return Uploaded(value, info, effective_type(info))
+    return Uploaded.from_json(value)
 
 
 def _without(by_index: dict, index: int) -> dict:

@@ -31,6 +31,7 @@ TUS_VERSION = "1.0.0"
 GONE = Problem("upload_expired", "The server no longer has this upload.", "Retry to upload the file again.")
 _UNTRUSTED = "the server reported an upload offset this page cannot trust"
 _REFUSED = frozenset({413, 415, 422})  # the file itself was refused
+_NO_LOCATION = "no usable Location for the new upload; the server may not expose it to this page (CORS)"
 _NO_OFFSET = "no Upload-Offset; the server may not expose tus headers to this page (CORS)"
 
 
@@ -99,7 +100,7 @@ class TusUpload(Machine):
             return self._failure(resp)
         url = _resolve(self.endpoint, resp.headers.get("location", ""))
         if url is None:
-            return self._fail(bad_response("no usable Location for the new upload", resp.status).problem, False)
+            return self._fail(bad_response(_NO_LOCATION, resp.status).problem, False)
         self.url, self.confirmed, self._sent, self._offset_known = url, 0, 0, True
 
     def _headed(self, resp: Response) -> None:

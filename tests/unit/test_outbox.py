@@ -313,3 +313,13 @@ def test_a_record_for_a_finished_file_is_not_kept(outbox):
     outbox.on_uploaded(item.local_id, 0, done("u"))
     outbox.on_progress(item.local_id, 0, 10, TUS_RECORD)  # a late report from the machine
     assert item.uploads == {}
+
+
+def test_a_record_kept_by_an_older_page_still_restores():
+    """Before upload records, a finished upload was kept as its bare id."""
+    record = {"local_id": "x", "idempotency_key": "k", "text": "", "uploaded": {"0": "up-1"},
+              "files": [FileInfo("a.png", 10, "", b"\x89PNG\r\n\x1a\n").to_json(),
+                        FileInfo("b.png", 10, "image/png").to_json()]}
+    item = Outbox().restore(record, ["a", "b"])
+    assert item.uploaded == {0: Uploaded("up-1", FileInfo("a.png", 10, "", b"\x89PNG\r\n\x1a\n"), "image/png")}
+    assert item.uploads == {}
