@@ -341,3 +341,52 @@ def test_messages_that_arrive_while_the_tab_is_hidden_are_counted_in_its_title(o
         document.dispatchEvent(new Event('visibilitychange'));
     }""")
     expect(page).to_have_title(title)
+
+
+COUNT_OBJECT_URLS = """() => {
+    window.__objectUrls = 0;
+    const create = URL.createObjectURL;
+    URL.createObjectURL = (blob) => { window.__objectUrls += 1; return create(blob); };
+}"""
+
+
+def test_previews_follow_the_content_not_the_declared_type(open_app):
+    import base64
+
+    page = open_app("agent")
+    page.evaluate(COUNT_OBJECT_URLS)
+    svg = base64.b64encode(files.SVG_WITH_SCRIPT).decode()
+    page.evaluate(drop_file_script("document.getElementById('history')"), ["logo.svg", "image/svg+xml", svg])
+    expect(page.get_by_role("group", name="Attachment logo.svg")).to_be_visible()
+    assert page.evaluate("window.__objectUrls") == 0  # never drawn, so never given a URL
+    png = base64.b64encode(files.png_bytes()).decode()
+    page.evaluate(drop_file_script("document.getElementById('history')"), ["screenshot", "", png])
+    staged = page.get_by_role("group", name="Attachment screenshot")
+    expect(staged.locator("img")).to_be_visible()
+    assert page.evaluate("window.__objectUrls") == 1
+
+
+def test_a_delivered_message_lets_go_of_its_files(open_app):
+    import base64
+
+    page = open_app("agent")
+    png = base64.b64encode(files.png_bytes()).decode()
+    page.get_by_role("textbox", name="Message").focus()
+    page.evaluate(
+        """([b64]) => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], 'image.png', { type: 'image/png' }));
+            document.getElementById('message').dispatchEvent(new ClipboardEvent('paste', { bubbles: true, cancelable: true, clipboardData: dt }));
+        }""",
+        [png],
+    )
+    expect(page.get_by_role("group", name="Attachment image.png")).to_be_visible()
+    page.get_by_role("button", name="Send").click()
+    log = page.get_by_role("log", name="Conversation")
+    expect(log.locator("article:not(.pending)").get_by_role("img", name="image.png")).to_be_visible()
+    page.get_by_role("textbox", name="Message").fill("and some words")
+    page.get_by_role("button", name="Send").click()
+    expect(log.locator("article:not(.pending)")).to_have_count(2)
+    # Nothing of a delivered message is held: no outbox entry (with its File), no object URL.
+    page.wait_for_function("() => { const d = attacheDiagnostics(); return d.outbox === 0 && d.object_urls === 0; }")
