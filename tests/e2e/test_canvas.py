@@ -106,6 +106,8 @@ def test_refused_files_are_named_with_the_rule_before_any_upload(open_app, tmp_p
         (files.sized(tmp_path, "movie.png", 120_000_000, files.png_bytes()), "movie.png is 120 MB; the limit is 25 MB"),
         (files.write(tmp_path, "setup.exe", files.EXE), "setup.exe: this type is not accepted"),
         (files.write(tmp_path, "empty.txt", b""), "empty.txt is empty"),
+        (files.write(tmp_path, "invoice.pdf", b"#!/bin/sh\nrm -rf ~\n"),
+         "invoice.pdf: its content is not what its name says (it looks like text)"),
         (files.write(tmp_path, "holiday.png", files.EXE), "holiday.png"),
     ]
     for path, text in cases:
