@@ -181,11 +181,12 @@ def test_failed_send_keeps_file_and_text_and_retry_sends_once(open_app, referenc
 
 def test_upload_failure_then_retry_resumes_and_shows_progress(open_app, reference_server, conversation, tmp_path):
     page = open_app("agent")
-    state = {"patches": 0}
+    state = {"patches": 0, "offsets": []}
 
     def flaky_upload(route):
         if route.request.method == "PATCH":
             state["patches"] += 1
+            state["offsets"].append(int(route.request.headers.get("upload-offset", "-1")))
             if state["patches"] == 2:  # the second chunk, and its automatic retries, fail
                 route.abort("failed")
                 return
@@ -205,6 +206,8 @@ def test_upload_failure_then_retry_resumes_and_shows_progress(open_app, referenc
     expect(log.locator("article:not(.pending) img[alt='scan.png']")).to_be_visible(timeout=30_000)
     history = Api(reference_server.url).history(conversation)
     assert len(history) == 1 and history[0]["attachments"][0]["size"] == 20_000_000
+    after_retry = state["offsets"][4:]
+    assert after_retry and after_retry[0] > 0, state["offsets"]  # resumed where the server stood, not from 0
 
 
 def test_remove_attachment_discards_a_failed_message(open_app, tmp_path):
