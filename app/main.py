@@ -13,7 +13,7 @@ from app.backends import create_backend
 from app.backends.base import BackendError
 from app.browser import diagnostics
 from app.browser.canvas import Canvas
-from app.browser.dom import maybe
+from app.browser.dom import Root, maybe
 from app.browser.notices import Notices
 from app.browser.storage import UnsentStore
 from app.browser.transport import get_json
@@ -29,9 +29,9 @@ def display_names(identities: dict) -> dict[str, str]:
 
 
 async def main() -> None:
-    root = document.getElementById("attache")
+    root = Root(document.getElementById("attache"))  # the one lookup outside the canvas
     try:
-        config = await get_json(root.dataset.config or "./attache-config.json")
+        config = await get_json(root.element.dataset.config or "./attache-config.json")
         params = URLSearchParams.new(location.search)
         identity = maybe(params.get("as")) or DEFAULT_IDENTITY
         conversation = maybe(params.get("conversation"))
@@ -41,16 +41,17 @@ async def main() -> None:
     except (ValueError, BackendError) as error:
         problem = error.problem if isinstance(error, BackendError) else Problem(
             "config", f"Attache cannot start: {error}", "Reload the page, or ask your administrator.")
-        Notices(document.getElementById("notices")).show(problem)
+        Notices(root.by_id("notices")).show(problem)
         return
     settings = config["backend"]
     names = display_names(settings["identities"])
     peer = ", ".join(label for name, label in names.items() if name != identity) or "everyone"
-    document.getElementById("peer").textContent = f"Conversation with {peer}"
-    root.dataset.identity = identity
-    diagnostics.install()
+    root.by_id("peer").textContent = f"Conversation with {peer}"
+    root.element.dataset.identity = identity
     scope = f"{settings.get('base_url') or location.origin}|{settings.get('conversation', 'default')}|{identity}"
-    await Canvas(backend, identity, names, UnsentStore(scope)).start()
+    canvas = Canvas(root, backend, identity, names, UnsentStore(scope))
+    diagnostics.install(canvas.diagnostics)
+    await canvas.start()
 
 
 asyncio.ensure_future(main())

@@ -83,6 +83,12 @@ def attachment_view(attachment: Attachment) -> dict:
     return file_view(attachment.name, attachment.size, attachment.content_type, attachment.url)
 
 
+def wants_preview(info: FileInfo) -> bool:
+    """Does a local file get a thumbnail (and so an object URL)? Judged on the type
+    we believe, the content's: a PNG named "screenshot" does, an SVG never."""
+    return thumbnail_ok(effective_type(info))
+
+
 def info_view(info: FileInfo, preview_url: str = "") -> dict:
     """A local file (staged or uploading); only raster images get a preview."""
     content_type = effective_type(info)
@@ -121,6 +127,7 @@ def status_label(outgoing: Outgoing) -> str:
 
 
 def pending_html(outgoing: Outgoing, preview_urls: dict[int, str]) -> str:
+    """A message not delivered yet; `preview_urls` maps a file's index to its thumbnail's URL."""
     view = {
         "local_id": outgoing.local_id,
         "status": outgoing.status,
@@ -135,6 +142,7 @@ def pending_html(outgoing: Outgoing, preview_urls: dict[int, str]) -> str:
 
 
 def staged_html(infos: list[FileInfo], preview_urls: dict[int, str]) -> str:
+    """The composer's staged files; `preview_urls` maps an index to its thumbnail's URL."""
     views = [info_view(info, preview_urls.get(i, "")) for i, info in enumerate(infos)]
     return _env.get_template("staged.html").render(views=views)
 

@@ -1,16 +1,21 @@
-"""Read-only figures for the benchmarks: `window.attacheDiagnostics()`.
+"""Read-only figures for the benchmarks and tests: `window.attacheDiagnostics()`.
 
-Returns `{heap_bytes, messages}`: the size of Pyodide's WebAssembly heap (it
-only ever grows, so growth across an upload shows whether file bytes passed
-through Python) and how many delivered messages the history shows.
+Returns `{heap_bytes, messages, outbox, object_urls}`: the size of Pyodide's
+WebAssembly heap (it only ever grows, so growth across an upload shows whether
+file bytes passed through Python), how many delivered messages the history
+shows, how many messages the outbox still holds, and how many object URLs
+the page holds for thumbnails of local files.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import pyodide_js
-from js import Object, document, window
+from js import Object, window
 from pyodide.ffi import create_proxy, to_js
 
 _proxy = None
+_figures: Callable[[], dict] = dict
 
 
 def heap_bytes() -> int:
@@ -20,17 +25,14 @@ def heap_bytes() -> int:
     return int(module.HEAP8.length)
 
 
-def rendered_messages() -> int:
-    return int(document.querySelectorAll("#history article.msg:not(.pending)").length)
-
-
 def _snapshot():
-    return to_js({"heap_bytes": heap_bytes(), "messages": rendered_messages()}, dict_converter=Object.fromEntries)
+    return to_js({"heap_bytes": heap_bytes(), **_figures()}, dict_converter=Object.fromEntries)
 
 
-def install() -> None:
-    """Expose `window.attacheDiagnostics` (idempotent)."""
-    global _proxy
+def install(figures: Callable[[], dict]) -> None:
+    """Expose `window.attacheDiagnostics`; `figures` adds the canvas's own (idempotent)."""
+    global _proxy, _figures
+    _figures = figures
     if _proxy is None:
         _proxy = create_proxy(_snapshot)
     window.attacheDiagnostics = _proxy

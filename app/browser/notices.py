@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyscript import when
 
 from app import render
-from app.browser.dom import closest, query
+from app.browser.dom import closest, maybe
 from app.core.models import Problem
 
 MAX_VISIBLE = 3
@@ -38,7 +38,7 @@ class Notices:
 
     def clear(self, key: str) -> None:
         notice_id = self.keys.pop(key, None)
-        node = query(f"#notice-{notice_id}", self.container) if notice_id else None
+        node = maybe(self.container.querySelector(f"#notice-{notice_id}")) if notice_id else None
         if node is not None:
             node.remove()
 

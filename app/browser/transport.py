@@ -2,7 +2,8 @@
 
 A Request's FileSlice body is sent as `File.slice()`, so the file's bytes go
 from the browser's blob store to the socket and never through Python memory.
-Failures come back as values (status 0 = network error), never exceptions.
+Failures come back as values (status 0 = network error or timeout); the one
+exception is `Cancelled`, when the user cancelled the request.
 """
 from __future__ import annotations
 

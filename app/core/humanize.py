@@ -13,59 +13,6 @@ from app.core import filetypes
 
 _UNITS = ("kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB", "RB", "QB")
 
-_LABELS: dict[str, str] = {
-    "image/png": "PNG image", "image/jpeg": "JPEG image", "image/gif": "GIF image",
-    "image/webp": "WebP image", "image/bmp": "BMP image", "image/x-icon": "Icon",
-    "image/tiff": "TIFF image", "image/avif": "AVIF image", "image/heic": "HEIC image",
-    "image/heif": "HEIF image", "image/jxl": "JPEG XL image", "image/svg+xml": "SVG image",
-    "image/vnd.adobe.photoshop": "Photoshop image",
-    "application/pdf": "PDF document", "text/plain": "Text file", "text/markdown": "Markdown file",
-    "text/csv": "CSV file", "text/tab-separated-values": "TSV file", "application/json": "JSON file",
-    "application/xml": "XML document", "text/xml": "XML document", "text/html": "HTML page",
-    "application/xhtml+xml": "HTML page", "text/css": "CSS file", "text/javascript": "JavaScript file",
-    "text/x-python": "Python file", "application/x-sh": "Shell script", "application/yaml": "YAML file",
-    "application/toml": "TOML file", "text/calendar": "Calendar file", "text/vcard": "Contact card",
-    "application/rtf": "Rich text document",
-    "application/msword": "Word document", "application/vnd.ms-excel": "Excel spreadsheet",
-    "application/vnd.ms-powerpoint": "PowerPoint presentation",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel spreadsheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint presentation",
-    "application/vnd.oasis.opendocument.text": "OpenDocument text",
-    "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument spreadsheet",
-    "application/vnd.oasis.opendocument.presentation": "OpenDocument presentation",
-    "application/x-ole-storage": "Microsoft Office file", "application/epub+zip": "EPUB book",
-    "application/zip": "ZIP archive", "application/gzip": "gzip archive", "application/x-tar": "tar archive",
-    "application/x-bzip2": "bzip2 archive", "application/x-xz": "xz archive",
-    "application/x-7z-compressed": "7-Zip archive", "application/vnd.rar": "RAR archive",
-    "application/zstd": "Zstandard archive", "application/java-archive": "Java archive",
-    "application/vnd.android.package-archive": "Android app", "application/x-apple-diskimage": "Disk image",
-    "application/vnd.debian.binary-package": "Debian package", "application/x-rpm": "RPM package",
-    "audio/mpeg": "MP3 audio", "audio/wav": "WAV audio", "audio/ogg": "Ogg audio", "audio/flac": "FLAC audio",
-    "audio/mp4": "M4A audio", "audio/aac": "AAC audio", "audio/webm": "WebM audio", "audio/midi": "MIDI file",
-    "audio/aiff": "AIFF audio",
-    "video/mp4": "MP4 video", "video/x-m4v": "MP4 video", "video/quicktime": "QuickTime video",
-    "video/webm": "WebM video", "video/x-matroska": "Matroska video", "video/x-msvideo": "AVI video",
-    "video/ogg": "Ogg video", "video/3gpp": "3GP video", "video/mpeg": "MPEG video",
-    "application/x-msdownload": "Windows program", "application/x-msi": "Windows installer",
-    "application/x-executable": "Linux program", "application/x-sharedlib": "Linux library",
-    "application/x-mach-binary": "macOS program", "application/java-vm": "Java program",
-    "application/wasm": "WebAssembly module",
-    "font/woff": "Web font", "font/woff2": "Web font", "font/ttf": "TrueType font", "font/otf": "OpenType font",
-    "application/vnd.sqlite3": "SQLite database",
-}
-
-_CODE = {"text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/css",
-         "text/javascript", "text/x-python", "application/x-sh", "application/json",
-         "application/yaml", "application/toml"}
-_DOCUMENTS = {"application/msword", "application/rtf", "application/epub+zip",
-              "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-              "application/vnd.oasis.opendocument.text"}
-_SPREADSHEETS = {"application/vnd.ms-excel", "application/vnd.oasis.opendocument.spreadsheet",
-                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                 "text/csv", "text/tab-separated-values"}
-_PRESENTATIONS = {"application/vnd.ms-powerpoint", "application/vnd.oasis.opendocument.presentation",
-                  "application/vnd.openxmlformats-officedocument.presentationml.presentation"}
 # Letters said with a leading vowel sound: "an HTML page", "an SVG image", "an MP4 video".
 _VOWEL_SOUND_LETTERS = "AEFHILMNORSX"
 _WORDS_NOT_SPELLED = {"PNG", "GIF", "JPEG", "ZIP", "WAV", "TIFF", "JSON", "RAR", "FLAC", "AVIF", "HEIC",
@@ -101,34 +48,20 @@ def human_size(n: int) -> str:
 def type_label(content_type: str, name: str = "") -> str:
     """'PNG image', 'PDF document', 'Word document', 'File' (for what we do not know)."""
     ct = _best_type(content_type, name)
-    if ct in _LABELS:
-        return _LABELS[ct]
-    major = ct.split("/", 1)[0]
-    return {"image": "Image", "audio": "Audio file", "video": "Video", "text": "Text file",
-            "font": "Font"}.get(major, "File")
+    row, major = filetypes.lookup(ct), filetypes.group(ct)
+    return row.label if row is not None else major.label if major is not None else "File"
 
 
 def icon_for(content_type: str, name: str = "") -> str:
     """The icon name for a type: image, pdf, text, document, spreadsheet, presentation,
     archive, audio, video, code or file."""
     ct = _best_type(content_type, name)
-    major = ct.split("/", 1)[0]
-    if ct == "application/pdf":
-        return "pdf"
-    if ct in _CODE:
-        return "code"
-    if major in ("image", "audio", "video"):
-        return major
-    for icon, members in (("document", _DOCUMENTS), ("spreadsheet", _SPREADSHEETS),
-                          ("presentation", _PRESENTATIONS)):
-        if ct in members:
-            return icon
-    fam = filetypes.family(ct)
-    if fam == "text":
-        return "text"
-    if fam in ("zip", "archive"):
-        return "archive"
-    return "file"
+    row, major = filetypes.lookup(ct), filetypes.group(ct)
+    if row is not None and row.icon:
+        return row.icon
+    if major is not None:
+        return major.icon
+    return {"text": "text", "zip": "archive", "archive": "archive"}.get(filetypes.family(ct) or "", "file")
 
 
 def with_article(label: str) -> str:

@@ -96,7 +96,7 @@ class Outbox:
         return self._items[local_id]
 
     def find(self, local_id: str) -> Outgoing | None:
-        """The message, or None once it was discarded or emptied."""
+        """The message, or None once it was delivered, discarded or emptied."""
         return self._items.get(local_id)
 
     def pending(self) -> list[Outgoing]:
@@ -108,9 +108,9 @@ class Outbox:
         self._items.pop(local_id, None)
 
     def next_step(self, local_id: str) -> Step | None:
-        """The next thing to do; None when sent, or failed (it waits for `retry`)."""
-        item = self.get(local_id)
-        if item.status in (Status.SENT, Status.FAILED):
+        """The next thing to do; None when sent (gone), or failed (it waits for `retry`)."""
+        item = self.find(local_id)
+        if item is None or item.status in (Status.SENT, Status.FAILED):
             return None
         for index in range(len(item.files)):
             if index not in item.uploaded:
@@ -122,8 +122,8 @@ class Outbox:
     def on_progress(self, local_id: str, index: int, sent_bytes: int, record: dict | None = None) -> None:
         """`sent_bytes` of file `index` are on the server (counted from the file's start);
         `record` is the upload machine's `to_record()`, kept to resume it later."""
-        item = self.get(local_id)
-        if item.status != Status.UPLOADING or not 0 <= index < len(item.files):
+        item = self.find(local_id)
+        if item is None or item.status != Status.UPLOADING or not 0 <= index < len(item.files):
             return  # a late event from an upload that no longer matters
         if record is not None and index not in item.uploaded:
             item.uploads[index] = record
@@ -132,22 +132,30 @@ class Outbox:
         item.progress = _fraction(_done_bytes(item) + current, item.total_bytes)
 
     def on_uploaded(self, local_id: str, index: int, uploaded: Uploaded) -> None:
-        item = self.get(local_id)
-        if item.status == Status.SENT or not 0 <= index < len(item.files):
+        item = self.find(local_id)
+        if item is None or not 0 <= index < len(item.files):
             return
         item.uploaded[index] = uploaded
         item.uploads.pop(index, None)
         item.progress = _fraction(_done_bytes(item), item.total_bytes)
 
-    def on_sent(self, local_id: str, message: Message) -> None:
-        """The server has the message (its answer, or its live echo arrived first)."""
-        item = self.get(local_id)
-        item.status, item.message, item.problem, item.progress = Status.SENT, message, None, 1.0
+    def on_sent(self, local_id: str, message: Message) -> Outgoing | None:
+        """The server has the message (its answer, or its live echo arrived first).
+
+        It leaves the outbox, and with it the references to its files (a pasted
+        screenshot lives no longer than its message); the Outgoing, marked sent,
+        is returned. None when it had already left: later events about it are
+        ignored, whichever of the answer and the echo came second.
+        """
+        item = self._items.pop(local_id, None)
+        if item is not None:
+            item.status, item.message, item.problem, item.progress = Status.SENT, message, None, 1.0
+        return item
 
     def on_failed(self, local_id: str, problem: Problem) -> None:
         """Keep text, files and finished uploads, so a retry resumes where it stopped."""
-        item = self.get(local_id)
-        if item.status == Status.SENT:
+        item = self.find(local_id)
+        if item is None:
             return  # the echo won the race: the message is there
         item.status, item.problem = Status.FAILED, problem
 
@@ -222,7 +230,7 @@ class Outbox:
 
     def on_echo(self, message: Message) -> str | None:
         """A delivered message (live event or POST answer): if it is one of ours
-        still in the outbox, mark it sent and return its local id, else None."""
+        still in the outbox, it leaves it (`on_sent`); its local id, else None."""
         item = self.find_by_key(message.idempotency_key)
         if item is None:
             return None

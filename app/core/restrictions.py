@@ -25,24 +25,6 @@ _EXTENSION = re.compile(r"\.[a-z0-9][a-z0-9._+-]*")
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)")
 _KEYS = ("max_file_size", "accepted_types", "max_files_per_message")
 
-_GROUPS = {"image/*": "images", "audio/*": "audio", "video/*": "videos", "text/*": "text", "font/*": "fonts"}
-_PLURALS = {
-    "application/pdf": "PDF", "text/plain": "text", "text/markdown": "Markdown", "text/csv": "CSV",
-    "application/json": "JSON", "text/html": "HTML", "application/rtf": "RTF",
-    "application/msword": "Word documents", "application/vnd.ms-excel": "Excel spreadsheets",
-    "application/vnd.ms-powerpoint": "PowerPoint presentations", "application/zip": "ZIP archives",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word documents",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel spreadsheets",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint presentations",
-    "application/vnd.oasis.opendocument.text": "OpenDocument text",
-    "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument spreadsheets",
-    "application/vnd.oasis.opendocument.presentation": "OpenDocument presentations",
-    "image/png": "PNG images", "image/jpeg": "JPEG images", "image/gif": "GIF images",
-    "image/webp": "WebP images", "image/svg+xml": "SVG images", "image/heic": "HEIC images",
-    "audio/mpeg": "MP3 audio", "audio/wav": "WAV audio", "video/mp4": "MP4 videos",
-}
-
-
 def parse_size(value: str | int) -> int:
     """Bytes from config: 1000 (bytes), "25 MB" (SI: 25,000,000), "25 MiB" (25 * 2**20)."""
     if isinstance(value, bool):
@@ -129,6 +111,8 @@ def check(info: FileInfo, r: Restrictions) -> list[Problem]:
     """Every rule the file breaks, [] when it may be sent.
 
     Order: empty, then the type (type_mismatch or type_not_accepted), then too_large.
+    A name claiming a type with a signature (PDF, PNG, JPEG, GIF, WebP, Office
+    files: `FileType.signature`) is believed only when the content carries it.
     `info.head` is the first bytes; b"" means not known yet (the server at
     upload start), and then the type is judged by name and declared type only.
     """
@@ -160,6 +144,8 @@ def _judge_type(info: FileInfo, r: Restrictions, name: str) -> Problem | None:
             looks = with_article(type_label(sniffed))
         elif sniffed is None and filetypes.family(claimed) in ("text", "markup") and looks_binary(head):
             looks = "binary data"
+        elif sniffed is None and filetypes.signature_required(claimed):
+            looks = "binary data" if looks_binary(head) else "text"  # an invoice.pdf that is a script
         if looks is not None:
             return Problem("type_mismatch", f"{name}: its content is not what {says} (it looks like {looks})",
                            "Renaming a file does not change what it is; pick the file you meant to send.")
@@ -204,10 +190,13 @@ def _patterns(value: Any) -> tuple[str, ...]:
 
 
 def _describe(pattern: str) -> str:
-    if pattern in _GROUPS:
-        return _GROUPS[pattern]
+    """'image/*' -> 'images', '.docx' -> 'Word documents'; a pattern the table cannot name stays as written."""
+    if pattern.endswith("/*"):
+        major = filetypes.GROUPS.get(pattern[:-2])
+        return major.plural if major is not None else pattern
     content_type = type_from_name("x" + pattern) if pattern.startswith(".") else pattern
-    return _PLURALS.get(content_type or "", pattern)
+    row = filetypes.lookup(content_type)
+    return row.plural if row is not None and row.plural else pattern
 
 
 def _limit_text(n: int) -> str:

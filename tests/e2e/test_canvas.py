@@ -106,6 +106,8 @@ def test_refused_files_are_named_with_the_rule_before_any_upload(open_app, tmp_p
         (files.sized(tmp_path, "movie.png", 120_000_000, files.png_bytes()), "movie.png is 120 MB; the limit is 25 MB"),
         (files.write(tmp_path, "setup.exe", files.EXE), "setup.exe: this type is not accepted"),
         (files.write(tmp_path, "empty.txt", b""), "empty.txt is empty"),
+        (files.write(tmp_path, "invoice.pdf", b"#!/bin/sh\nrm -rf ~\n"),
+         "invoice.pdf: its content is not what its name says (it looks like text)"),
         (files.write(tmp_path, "holiday.png", files.EXE), "holiday.png"),
     ]
     for path, text in cases:
@@ -179,11 +181,12 @@ def test_failed_send_keeps_file_and_text_and_retry_sends_once(open_app, referenc
 
 def test_upload_failure_then_retry_resumes_and_shows_progress(open_app, reference_server, conversation, tmp_path):
     page = open_app("agent")
-    state = {"patches": 0}
+    state = {"patches": 0, "offsets": []}
 
     def flaky_upload(route):
         if route.request.method == "PATCH":
             state["patches"] += 1
+            state["offsets"].append(int(route.request.headers.get("upload-offset", "-1")))
             if state["patches"] == 2:  # the second chunk, and its automatic retries, fail
                 route.abort("failed")
                 return
@@ -203,6 +206,8 @@ def test_upload_failure_then_retry_resumes_and_shows_progress(open_app, referenc
     expect(log.locator("article:not(.pending) img[alt='scan.png']")).to_be_visible(timeout=30_000)
     history = Api(reference_server.url).history(conversation)
     assert len(history) == 1 and history[0]["attachments"][0]["size"] == 20_000_000
+    after_retry = state["offsets"][4:]
+    assert after_retry and after_retry[0] > 0, state["offsets"]  # resumed where the server stood, not from 0
 
 
 def test_remove_attachment_discards_a_failed_message(open_app, tmp_path):
@@ -341,3 +346,52 @@ def test_messages_that_arrive_while_the_tab_is_hidden_are_counted_in_its_title(o
         document.dispatchEvent(new Event('visibilitychange'));
     }""")
     expect(page).to_have_title(title)
+
+
+COUNT_OBJECT_URLS = """() => {
+    window.__objectUrls = 0;
+    const create = URL.createObjectURL;
+    URL.createObjectURL = (blob) => { window.__objectUrls += 1; return create(blob); };
+}"""
+
+
+def test_previews_follow_the_content_not_the_declared_type(open_app):
+    import base64
+
+    page = open_app("agent")
+    page.evaluate(COUNT_OBJECT_URLS)
+    svg = base64.b64encode(files.SVG_WITH_SCRIPT).decode()
+    page.evaluate(drop_file_script("document.getElementById('history')"), ["logo.svg", "image/svg+xml", svg])
+    expect(page.get_by_role("group", name="Attachment logo.svg")).to_be_visible()
+    assert page.evaluate("window.__objectUrls") == 0  # never drawn, so never given a URL
+    png = base64.b64encode(files.png_bytes()).decode()
+    page.evaluate(drop_file_script("document.getElementById('history')"), ["screenshot", "", png])
+    staged = page.get_by_role("group", name="Attachment screenshot")
+    expect(staged.locator("img")).to_be_visible()
+    assert page.evaluate("window.__objectUrls") == 1
+
+
+def test_a_delivered_message_lets_go_of_its_files(open_app):
+    import base64
+
+    page = open_app("agent")
+    png = base64.b64encode(files.png_bytes()).decode()
+    page.get_by_role("textbox", name="Message").focus()
+    page.evaluate(
+        """([b64]) => {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], 'image.png', { type: 'image/png' }));
+            document.getElementById('message').dispatchEvent(new ClipboardEvent('paste', { bubbles: true, cancelable: true, clipboardData: dt }));
+        }""",
+        [png],
+    )
+    expect(page.get_by_role("group", name="Attachment image.png")).to_be_visible()
+    page.get_by_role("button", name="Send").click()
+    log = page.get_by_role("log", name="Conversation")
+    expect(log.locator("article:not(.pending)").get_by_role("img", name="image.png")).to_be_visible()
+    page.get_by_role("textbox", name="Message").fill("and some words")
+    page.get_by_role("button", name="Send").click()
+    expect(log.locator("article:not(.pending)")).to_have_count(2)
+    # Nothing of a delivered message is held: no outbox entry (with its File), no object URL.
+    page.wait_for_function("() => { const d = attacheDiagnostics(); return d.outbox === 0 && d.object_urls === 0; }")

@@ -111,3 +111,27 @@ def test_an_identity_the_config_does_not_offer_is_refused_clearly(browser, refer
     expect(page.get_by_role("alert")).to_contain_text("unknown identity 'boss'; known identities: agent, customer", timeout=60_000)
     expect(page.get_by_role("textbox", name="Message")).to_be_disabled()
     context.close()
+
+
+def test_remove_attachment_removes_the_file_it_names(open_app, make_server, tmp_path):
+    server = make_server(STRICT.replace('"1 kB"', '"5 MB"').replace("max_files_per_message = 1", "max_files_per_message = 3"))
+    page = open_app("agent", server=server)
+    page.route("**/api/uploads", lambda route: route.fulfill(status=503, body="busy"))
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Attach file").click()
+    chooser.value.set_files([str(files.write(tmp_path, f"shot-{n}.png", files.png_bytes(20 + n, 20))) for n in range(3)])
+    expect(page.locator("#staged").get_by_role("group")).to_have_count(3)
+    page.get_by_role("button", name="Send").click()
+    log = page.get_by_role("log", name="Conversation")
+    failed = log.locator("article.failed")
+    expect(failed.get_by_role("alert")).to_be_visible(timeout=20_000)
+    failed.get_by_role("button", name="Remove shot-1.png").click()
+    expect(failed.get_by_role("img", name="shot-1.png")).to_have_count(0)
+    expect(failed.get_by_role("img", name="shot-0.png")).to_be_visible()
+    expect(failed.get_by_role("img", name="shot-2.png")).to_be_visible()
+    page.unroute("**/api/uploads")
+    failed.get_by_role("button", name="Retry").click()
+    expect(log.locator("article:not(.pending)").get_by_role("img")).to_have_count(2)
+    conversation = page.evaluate("new URLSearchParams(location.search).get('conversation')")
+    [sent] = Api(server.url).history(conversation)
+    assert [a["name"] for a in sent["attachments"]] == ["shot-0.png", "shot-2.png"]

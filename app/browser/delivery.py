@@ -1,0 +1,162 @@
+"""Messages on their way: the outbox, the upload-then-post loop of each, and its
+pending bubble (progress, Cancel; or "Not sent" with Retry and Remove).
+
+The loop asks the outbox for the next step and performs it: `_upload` for a
+file, `_post` for the message. `_upload` is the one place that knows how a
+file travels (today `app.browser.uploader`); a sans-IO upload machine plugs in
+there without the rest of the canvas noticing.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from js import console
+
+from app import render
+from app.backends.base import Backend, BackendError
+from app.browser.dom import closest
+from app.browser.history import HistoryView
+from app.browser.persistence import Persistence
+from app.browser.previews import Previews
+from app.browser.transport import Call, Cancelled, perform
+from app.browser.uploader import upload_file
+from app.core.composer import Draft
+from app.core.models import Message, Problem
+from app.core.outbox import Outbox, Outgoing, PostMessage, Status, UploadFile
+
+CANCELLED = Problem("cancelled", "You cancelled the upload.", "Retry to send it, or remove the attachment.")
+UNEXPECTED = Problem("unexpected", "Something went wrong while sending.", "Retry to send it again.")
+
+
+class DeliveryView:
+    def __init__(self, backend: Backend, history: HistoryView, previews: Previews, keeper: Persistence) -> None:
+        self.backend = backend
+        self.history = history
+        self.previews = previews
+        self.keeper = keeper
+        self.outbox = Outbox()
+        self.calls: dict[str, Call] = {}  # the request in flight of each message being delivered
+
+    # ---- what the other views call ---------------------------------------------------
+    def send(self, draft: Draft) -> Outgoing:
+        """Queue what the composer took, show it pending, keep it, and start delivering it."""
+        outgoing = self.outbox.add(draft)
+        self._render(outgoing.local_id)
+        self._keep(outgoing.local_id)
+        asyncio.ensure_future(self._deliver(outgoing.local_id))
+        return outgoing
+
+    def delivered(self, message: Message) -> None:
+        """A delivered message (our POST's answer or the live feed): if it is ours it leaves
+        the outbox, its pending bubble, its previews and its kept copy; all are shown once."""
+        mine = self.outbox.find_by_key(message.idempotency_key)
+        if mine is not None:
+            self.outbox.on_sent(mine.local_id, message)
+            self._forget(mine)
+        self.history.add(message)
+
+    def restore(self, messages: list[tuple[str, dict, list]]) -> None:
+        """Bring back the messages a reload interrupted, as failed, unless they did arrive."""
+        arrived = self.history.delivered_keys()
+        for key, record, handles in messages:
+            try:
+                if record.get("idempotency_key") in arrived:
+                    self.keeper.forget(key)
+                    continue
+                self.outbox.restore(record, handles)
+                self._render(key)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.keeper.forget(key)
+
+    def on_click(self, event) -> None:
+        """Retry, Cancel, Remove attachment and Discard on a pending message."""
+        button = closest(event, "button[data-action]")
+        outgoing = self.outbox.find(button.dataset.local) if button is not None else None
+        if outgoing is None:
+            return
+        local_id, action = outgoing.local_id, button.dataset.action
+        failed = outgoing.status == Status.FAILED  # a double click must not act twice
+        if action == "retry" and failed:
+            self.outbox.retry(local_id)
+            self._render(local_id)
+            asyncio.ensure_future(self._deliver(local_id))
+        elif action == "cancel" and local_id in self.calls:
+            self.calls[local_id].cancel()
+        elif action == "remove-attachment" and failed:
+            index = int(button.dataset.index or 0)
+            if 0 <= index < len(outgoing.files):
+                removed = outgoing.files[index]
+                self.outbox.remove_attachment(local_id, index)
+                self.previews.release([removed])
+                self._render(local_id)
+                self._keep(local_id)
+        elif action == "discard" and failed:
+            self.outbox.discard(local_id)
+            self._forget(outgoing)
+
+    # ---- the delivery loop -----------------------------------------------------------
+    async def _deliver(self, local_id: str) -> None:
+        call = self.calls[local_id] = Call()
+        try:
+            while (step := self.outbox.next_step(local_id)) is not None:
+                self._render(local_id)
+                if isinstance(step, UploadFile):
+                    upload_id = await self._upload(local_id, step.index, call)
+                    self.outbox.on_uploaded(local_id, step.index, upload_id)
+                elif isinstance(step, PostMessage):
+                    self.delivered(await self._post(local_id, step.upload_ids, call))
+        except BackendError as error:
+            self._fail(local_id, error.problem)
+        except Cancelled:
+            self._fail(local_id, CANCELLED)
+        except Exception as error:  # a bug must not leave the message spinning forever
+            console.error(f"Attache: sending failed unexpectedly: {error!r}")
+            self._fail(local_id, UNEXPECTED)
+        finally:
+            self.calls.pop(local_id, None)
+
+    async def _upload(self, local_id: str, index: int, call: Call) -> str:
+        """Upload file `index` of the message (resuming what the server has); its upload id."""
+        staged = self.outbox.get(local_id).files[index]
+        return await upload_file(self.backend, staged, call, lambda sent: self._progress(local_id, index, sent))
+
+    async def _post(self, local_id: str, upload_ids: tuple[str, ...], call: Call) -> Message:
+        outgoing = self.outbox.get(local_id)
+        request = self.backend.send_request(outgoing.text, list(upload_ids), outgoing.idempotency_key)
+        return self.backend.parse_message(await perform(request, call=call))
+
+    def _fail(self, local_id: str, problem: Problem) -> None:
+        self.outbox.on_failed(local_id, problem)  # ignored when the message was delivered meanwhile
+        if self.outbox.find(local_id) is not None:
+            self._render(local_id)
+            self._keep(local_id)
+
+    def _progress(self, local_id: str, index: int, sent: int) -> None:
+        """Move the bar in place: re-rendering would steal focus from Cancel."""
+        self.outbox.on_progress(local_id, index, sent)
+        outgoing = self.outbox.find(local_id)
+        bar, label = self.history.pending_part(local_id, "progress"), self.history.pending_part(local_id, ".status")
+        if outgoing is None or bar is None or label is None:
+            return self._render(local_id)
+        bar.value = render.percent(outgoing)
+        label.textContent = render.status_label(outgoing)
+
+    # ---- showing and keeping -----------------------------------------------------------
+    def _render(self, local_id: str) -> None:
+        outgoing = self.outbox.find(local_id)
+        if outgoing is None:  # emptied by removing its last file, or delivered
+            self.history.remove_pending(local_id)
+            self.keeper.forget(local_id)
+            return
+        self.history.put_pending(local_id, render.pending_html(outgoing, self.previews.urls(outgoing.files)))
+
+    def _keep(self, local_id: str) -> None:
+        outgoing = self.outbox.find(local_id)
+        if outgoing is not None:
+            self.keeper.keep_message(self.outbox.to_record(local_id), outgoing.files)
+
+    def _forget(self, outgoing: Outgoing) -> None:
+        """A message delivered or given up: nothing of it stays on the page but the history."""
+        self.history.remove_pending(outgoing.local_id)
+        self.previews.release(outgoing.files)
+        self.keeper.forget(outgoing.local_id)
