@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from .conftest import REPO, send
-from .production import PROD_CONFIG, SECRET, agent_all, agent_c1, bearer, customer_c1, mint, prod  # noqa: F401
+from .production import PROD_CONFIG, SECRET, agent_all, agent_c1, bearer, mint, prod  # noqa: F401
 
 HISTORY = "/api/conversations/c1/messages"
 
