@@ -5,6 +5,7 @@
     python3 build.py test  [pytest args...]
     python3 build.py bench [startup|upload|history ...]
     python3 build.py setup                     # only the set-up steps
+    python3 build.py token --config FILE --sub ID --role agent|customer --conversation ID [--name N] [--ttl 1h]
 
 Every command first does the whole set-up, skipping what is already built:
 a local virtual environment with the pinned Python dependencies
@@ -199,14 +200,24 @@ def bench(args: list[str]) -> int:
     return subprocess.call([sys.executable, str(ROOT / "bench" / "run.py"), *args], cwd=ROOT)
 
 
-COMMANDS = {"serve": serve, "test": test, "bench": bench, "setup": lambda args: 0}
+def token(args: list[str]) -> int:
+    """Print one signed access token for a production config (see README, "Deploying")."""
+    from server.tokens import main as mint_main   # needs the venv's PyJWT; paths stay the caller's
+    return mint_main(args)
+
+
+COMMANDS = {"serve": serve, "test": test, "bench": bench, "setup": lambda args: 0, "token": token}
 
 
 def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         print(__doc__.strip())
         return 2
-    setup()
+    if sys.argv[1] == "token":           # needs only the Python dependencies
+        ensure_venv()
+        reexec_in_venv()
+    else:
+        setup()
     return COMMANDS[sys.argv[1]](sys.argv[2:])
 
 

@@ -3,7 +3,9 @@
 Why a pre-bound socket: `--port 0` then gets a free port that we can print
 (tests read it from stdout instead of racing for a port). Why a Server
 subclass: uvicorn waits for open responses before shutting down, and SSE
-streams never finish on their own, so the broker is closed first.
+streams never finish on their own, so the broker is closed first. Why the
+banner differs by mode: development must be impossible to mistake for a
+deployment, and a deployment must never print a secret.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ from pathlib import Path
 import uvicorn
 
 from server.app import REPO_ROOT, begin_shutdown, create_app
-from server.config import ConfigError, load_config
+from server.config import Config, ConfigError, load_config
+from server.middleware import install_log_redaction
+
+DEV_WARNING = """\
+  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+  !! DEVELOPMENT MODE: no [auth] table in the config.                      !!
+  !! Anyone who can reach this server gets every identity's token from     !!
+  !! /attache-config.json and can read and post in every conversation.     !!
+  !! Do not expose it to real users: see README, "Deploying".              !!
+  !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
 
 
 class _Server(uvicorn.Server):
@@ -35,6 +46,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--keepalive", type=float, default=15.0, help=argparse.SUPPRESS)   # seconds, for tests
     return p.parse_args(argv)
+
+
+def banner(config: Config, base: str, data: Path) -> str:
+    """What `serve` prints: URLs and mode; development tokens only in development (they are public there)."""
+    lines = [f"Attache reference server on {base}/ ({config.mode} mode)"]
+    if config.auth is None:
+        lines += [DEV_WARNING, f"  agent:    {base}/", f"  customer: {base}/?as=customer"]
+        lines += [f"  token {name}: {token}" for name, token in config.identities.items()]
+    else:
+        lines += [f"  tokens: HS256, signed with the key in {config.auth.secret_file}",
+                  f"  token_url for the page: {config.auth.token_url or '(none: the embedding page hands the token over)'}"]
+    lines.append(f"  config:   {config.source}   data: {data}")
+    return "\n".join(lines)
+
+
+def uvicorn_config(app, config: Config, log_level: str) -> uvicorn.Config:
+    """Limits from [server]: concurrent connections (503 beyond) and idle keep-alive seconds."""
+    # a stalled upload is cancelled after 3 s (it still records its offset); nothing else can hang
+    return uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=3, lifespan="on",
+                          limit_concurrency=config.limit_concurrency, timeout_keep_alive=config.timeout_keep_alive,
+                          server_header=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,16 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(config=config, data_dir=args.data, static_root=args.static_root, keepalive=args.keepalive)
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
-    base = f"http://{host}:{port}"
-    print(f"Attache reference server on {base}/", flush=True)
-    print(f"  agent:    {base}/", flush=True)
-    print(f"  customer: {base}/?as=customer", flush=True)
-    print(f"  config:   {config.source}   data: {Path(args.data).resolve()}", flush=True)
-    for name, token in config.identities.items():
-        print(f"  token {name}: {token}", flush=True)
-    # a stalled upload is cancelled after 3 s (it still records its offset); nothing else can hang
-    uv_config = uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=3, lifespan="on")
-    server = _Server(uv_config)
+    print(banner(config, f"http://{host}:{port}", Path(args.data).resolve()), flush=True)
+    server = _Server(uvicorn_config(app, config, args.log_level))
+    install_log_redaction()          # after uvicorn.Config, which sets up its loggers
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:   # uvicorn re-raises Ctrl-C after a clean shutdown; no traceback for that

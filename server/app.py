@@ -17,16 +17,17 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import static
 from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
 from server.config import Config, load_config
-from server.events import Broker, events
+from server.events import Broker, events, ticket
 from server.media import Signer, download, load_secret
 from server.messages import history, send
+from server.middleware import QueryGuard, SecurityHeaders
 from server.openapi import openapi
 from server.store import Store
+from server.tickets import Tickets
 from server.uploads import Uploads
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,31 +36,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 async def restrictions(request: Request) -> Response:
     """GET /api/restrictions (public: the page shows them before anyone signs in)."""
     return JSONResponse(request.app.state.config.restrictions.to_json())
-
-
-class SecurityHeaders:
-    """nosniff on everything; API answers are never cached."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        api = scope["path"].startswith("/api/")
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
-                if b"x-content-type-options" not in names:
-                    headers.append((b"x-content-type-options", b"nosniff"))
-                if api and b"cache-control" not in names:
-                    headers.append((b"cache-control", b"no-store"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_wrapper)
 
 
 def begin_shutdown(app: Starlette) -> None:
@@ -93,6 +69,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         Route("/api/conversations/{cid}/messages", history, methods=["GET"]),
         Route("/api/conversations/{cid}/messages", send, methods=["POST"]),
         Route("/api/conversations/{cid}/events", events),
+        Route("/api/conversations/{cid}/events/ticket", ticket, methods=["POST"]),
         Route("/api/openapi.json", openapi),
         Route("/media/{sha256}/{filename:path}", download),
         Route("/attache-config.json", static.page_config),
@@ -103,11 +80,15 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         Route("/static/{path:path}", static.under("static")),
     ]
     middleware = [
-        Middleware(SecurityHeaders),
+        Middleware(SecurityHeaders, embed_origins=config.embed_origins),
+        # Bearer tokens, not cookies, authorise the API; credentials only for a proxy that
+        # needs cookies, and config validation never lets them meet "*".
         Middleware(CORSMiddleware, allow_origins=list(config.cors_allow_origins),
+                   allow_credentials=config.cors_allow_credentials,
                    allow_methods=["GET", "HEAD", "POST", "PATCH", "OPTIONS"],
                    allow_headers=["Authorization", "Content-Type", "Upload-Offset", "Last-Event-ID"],
-                   expose_headers=["Upload-Offset", "Location"], max_age=600),
+                   expose_headers=["Upload-Offset", "Location", "Retry-After"], max_age=600),
+        Middleware(QueryGuard),
     ]
     handlers = {ApiError: api_error_handler, HTTPException: http_exception_handler, 500: server_error_handler}
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
@@ -115,7 +96,9 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     app.state.store = store
     app.state.uploads = uploads
     app.state.broker = Broker()
-    app.state.signer = Signer(load_secret(data))
+    app.state.signer = Signer(load_secret(data), config.media_link_ttl)
+    app.state.tickets = Tickets()
+    app.state.streams = {}             # identity (sub) -> open event streams
     app.state.static_root = Path(static_root) if static_root is not None else REPO_ROOT
     app.state.keepalive = keepalive
     return app

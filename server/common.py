@@ -1,12 +1,15 @@
-"""Shared HTTP plumbing: JSON errors, authentication, JSON bodies.
+"""Shared HTTP plumbing: JSON errors, strict input parsing, JSON bodies.
 
 Why one place: every endpoint answers errors in the same
-`{"error": {"code", "message", "hint"}}` shape the browser adapter parses.
+`{"error": {"code", "message", "hint"}}` shape the browser adapter parses,
+and every number, content type and JSON body is read by the same strict
+functions, so malformed input is a 400/422 and never reaches a 500.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -20,14 +23,23 @@ PROBLEM_STATUS = {"too_large": 413, "type_not_accepted": 415, "type_mismatch": 4
 _GENERIC_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                   405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
                   422: "invalid", 500: "internal_error"}
+CONVERSATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+MAX_UINT = 2**63 - 1          # SQLite's INTEGER range; 19 digits at most
+JSON_BODY_LIMIT = 1_000_000
+JSON_MAX_DEPTH = 32
+_TCHAR = r"[!#$%&'*+.^_`|~0-9A-Za-z-]"
+MIME_TYPE = re.compile(rf"{_TCHAR}+/{_TCHAR}+(?:[ \t]*;[ \t]*{_TCHAR}+="
+                   rf"(?:{_TCHAR}+|\"(?:[\t !#-\[\]-~]|\\[\t !-~])*\"))*")
 
 
 class ApiError(Exception):
     """Raised by endpoints; rendered by `error_handler` as JSON."""
 
-    def __init__(self, status: int, code: str, message: str, hint: str = "", **extra: Any) -> None:
+    def __init__(self, status: int, code: str, message: str, hint: str = "",
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.hint, self.extra = status, code, message, hint, extra
+        self.headers = headers or {}
 
     @classmethod
     def from_problem(cls, problem: Problem, **extra: Any) -> "ApiError":
@@ -37,12 +49,14 @@ class ApiError(Exception):
 def error_response(status: int, code: str, message: str, hint: str = "", headers: dict[str, str] | None = None,
                    **extra: Any) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "hint": hint, **extra}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
 
 
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = dict(exc.headers)
+    if exc.status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
     return error_response(exc.status, exc.code, exc.message, exc.hint, headers, **exc.extra)
 
 
@@ -59,35 +73,92 @@ async def server_error_handler(request: Request, exc: Exception) -> JSONResponse
                           "Try again; if it keeps failing, check the server log.")
 
 
-def authenticate(request: Request, allow_query: bool = False) -> str:
-    """Return the identity name for the request's bearer token, or raise 401.
+def authenticate(request: Request) -> str:
+    """Compatibility for code that keys data by owner string (uploads): the principal's `sub`.
 
-    `?access_token=` is only honoured where `allow_query` (EventSource cannot
-    send headers); elsewhere tokens in URLs would leak into logs and history.
+    New code calls `server.auth.authenticate`, which returns the whole Principal.
     """
-    config = request.app.state.config
-    token = ""
-    auth = request.headers.get("authorization", "")
-    scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        token = value.strip()
-    elif allow_query:
-        token = request.query_params.get("access_token", "")
-    identity = config.identity_for(token) if token else None
-    if identity is None:
-        raise ApiError(401, "unauthorized", "Missing or unknown access token.",
-                       "Send 'Authorization: Bearer <token>' with a token from the server's [identities].")
-    return identity
+    from server.auth import authenticate as principal_of   # server.auth imports this module
+    return principal_of(request).sub
 
 
-JSON_BODY_LIMIT = 1_000_000
+# -- strict input --------------------------------------------------------------
+def parse_uint(value: str, what: str, status: int = 400, code: str = "invalid_number") -> int:
+    """A header or query number: ASCII digits only, at most 19 of them, <= 2**63-1.
+
+    `str.isdigit` alone accepts "²" and "١", and int() of 5,000 digits is slow
+    and overflows SQLite, so both are refused here.
+    """
+    if not (value and len(value) <= 19 and value.isascii() and value.isdigit()) or int(value) > MAX_UINT:
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise ApiError(status, code, f"{what} must be a whole number from 0 to {MAX_UINT} in ASCII digits, "
+                                     f"not {shown!r}.")
+    return int(value)
+
+
+def parse_after(value: str | None) -> int | None:
+    """`?after=` / `Last-Event-ID`: a non-negative integer seq, else 422."""
+    if value is None or value == "":
+        return None
+    return parse_uint(value, "'after' (a message seq)", 422, "invalid_after")
+
+
+def check_content_type(value: object, field: str = "content_type") -> str:
+    """A declared MIME type: "" (unknown) or `type/subtype[; param=value]` per RFC 9110, <= 255 chars.
+
+    Anything else (null, CR/LF, spaces, non-ASCII) is 422: a stored type ends
+    up in a Content-Type header, where a line break would split the response.
+    """
+    if not isinstance(value, str) or len(value) > 255 or (value and not MIME_TYPE.fullmatch(value)):
+        raise ApiError(422, "invalid_content_type", f"'{field}' must be a MIME type such as 'image/png' "
+                       "(or empty when unknown).", "Send the browser's File.type as it is.")
+    return value
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError("duplicate key")
+    return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, without recursion (a deep document must not exhaust the stack)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            todo.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON from bytes: 400 for anything unparseable, too deeply nested, with NaN or a repeated key."""
+    try:
+        data = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
+    except RecursionError:
+        data = None
+        too_deep = True
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "bad_json", "The request body is not valid JSON.",
+                       "Send one JSON object, UTF-8, without repeated keys.") from None
+    else:
+        too_deep = _depth(data) > JSON_MAX_DEPTH
+    if too_deep:
+        raise ApiError(400, "bad_json", f"The request body nests deeper than {JSON_MAX_DEPTH} levels.")
+    return data
 
 
 async def json_body(request: Request) -> dict[str, Any]:
     """Parse a JSON object body (at most JSON_BODY_LIMIT bytes) or raise 400/413/422."""
     too_large = ApiError(413, "body_too_large", f"The request body is over {JSON_BODY_LIMIT:,} bytes.")
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > JSON_BODY_LIMIT:
+    if length.isascii() and length.isdigit() and len(length) <= 19 and int(length) > JSON_BODY_LIMIT:
         raise too_large
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -95,20 +166,7 @@ async def json_body(request: Request) -> dict[str, Any]:
         if size > JSON_BODY_LIMIT:
             raise too_large
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "The request body is not valid JSON.") from None
+    data = parse_json(b"".join(chunks))
     if not isinstance(data, dict):
         raise ApiError(422, "invalid", "The request body must be a JSON object.")
     return data
-
-
-def parse_after(value: str | None) -> int | None:
-    """`?after=` / `Last-Event-ID`: a non-negative integer seq, else 422."""
-    if value is None or value == "":
-        return None
-    if not value.isdigit():
-        raise ApiError(422, "invalid_after", f"'after' must be a message seq (a non-negative integer), not {value!r}.")
-    return int(value)

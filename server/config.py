@@ -3,23 +3,34 @@
 Why strict: a typo in a config key silently falling back to a default is the
 kind of bug found in production, so unknown keys are errors. Every error is a
 `ConfigError` with a one-line message; `__main__` prints it and exits 2.
+
+Why two modes: without an `[auth]` table the server is a development demo
+(static tokens from `[identities]`, handed to anyone by the page config);
+with `[auth]` it is a deployment whose users arrive with tokens signed by the
+portal, and static tokens are refused so none can be left behind by mistake.
 """
 
 from __future__ import annotations
 
-import hmac
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from app.core.restrictions import Restrictions
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
-_TABLES = ("attachments", "identities", "server")
-_SERVER_KEYS = ("cors_allow_origins",)
+_TABLES = ("attachments", "identities", "server", "auth")
+_SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
+                "timeout_keep_alive", "max_streams_per_identity")
+_AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl")
 _IDENTITY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_ORIGIN = re.compile(r"^https?://[^/\s]+$")
+_DURATION = re.compile(r"^\s*(\d{1,9})\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MIN_SECRET_BYTES = 32
+DEFAULT_MEDIA_LINK_TTL = 3600
 
 
 class ConfigError(ValueError):
@@ -27,19 +38,40 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class AuthConfig:
+    """Production mode: the portal signs tokens (HS256) with the key in `secret_file`."""
+    secret: bytes = field(repr=False)   # never printed
+    secret_file: str
+    token_url: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     restrictions: Restrictions
-    identities: dict[str, str]          # identity name -> bearer token
+    identities: dict[str, str]          # development only: identity name -> bearer token
     cors_allow_origins: tuple[str, ...]
     source: str = ""
+    auth: AuthConfig | None = None
+    media_link_ttl: int = DEFAULT_MEDIA_LINK_TTL
+    embed_origins: tuple[str, ...] = ()
+    cors_allow_credentials: bool = False
+    limit_concurrency: int = 1000
+    timeout_keep_alive: int = 5
+    max_streams_per_identity: int = 5
 
-    def identity_for(self, token: str) -> str | None:
-        """Constant-time over all tokens so timing does not leak a prefix."""
-        found = None
-        for name, expected in self.identities.items():
-            if hmac.compare_digest(expected.encode(), token.encode()):
-                found = name
-        return found
+    @property
+    def mode(self) -> str:
+        return "production" if self.auth is not None else "development"
+
+
+def parse_duration(value: object) -> int:
+    """Seconds from 3600 or "90s", "15m", "1h", "7d"; ValueError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"invalid duration {value!r}: write seconds, or a number with s, m, h or d such as '1h'")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -56,34 +88,48 @@ def _read(path: Path) -> dict[str, Any]:
 
 def load_config(path: str | Path | None = None) -> Config:
     """Load `path` over the defaults: a setting absent from `path` keeps its default;
-    [identities], when given, replaces the default (dev) identities whole."""
+    [identities], when given, replaces the default (dev) identities whole; with
+    [auth] there are no static identities at all."""
     data = dict(_read(DEFAULT_CONFIG))
-    where = str(DEFAULT_CONFIG)
+    where, base = str(DEFAULT_CONFIG), DEFAULT_CONFIG.parent
     if path is not None:
-        where = str(path)
+        where, base = str(path), Path(path).resolve().parent
         user = _read(Path(path))
         unknown = sorted(set(user) - set(_TABLES))
         if unknown:
             raise ConfigError(f"{where}: unknown table or key {unknown[0]!r} (known: {', '.join(_TABLES)})")
+        if "auth" in user:
+            if "identities" in user:
+                raise ConfigError(f"{where}: [identities] static tokens are refused with [auth] (production): "
+                                  "users sign in with tokens from your portal; remove [identities]")
+            data["identities"] = {}        # the dev tokens never survive into production
         for table, values in user.items():
             # Settings merge key by key with the defaults; identities never do, so
             # the dev tokens are gone as soon as an administrator names identities.
             merge = table != "identities" and isinstance(values, dict) and isinstance(data.get(table), dict)
             data[table] = {**data[table], **values} if merge else values
-    return _build(data, where)
+    return _build(data, where, base)
 
 
-def _build(data: dict[str, Any], where: str) -> Config:
+def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     for table in _TABLES:
-        if not isinstance(data.get(table), dict):
+        if table in data and not isinstance(data[table], dict):
             raise ConfigError(f"{where}: [{table}] must be a table")
     try:
-        restrictions = Restrictions.from_mapping(data["attachments"])
+        restrictions = Restrictions.from_mapping(data.get("attachments", {}))
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{where}: [attachments] {e}") from None
+    auth, ttl = _auth(data["auth"], where, base) if "auth" in data else (None, DEFAULT_MEDIA_LINK_TTL)
+    identities = _identities(data.get("identities", {}), where)
+    if auth is None and not identities:
+        raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
+    return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
+                  **_server(data.get("server", {}), where))
 
+
+def _identities(table: dict[str, Any], where: str) -> dict[str, str]:
     identities: dict[str, str] = {}
-    for name, token in data["identities"].items():
+    for name, token in table.items():
         if not _IDENTITY.match(name):
             raise ConfigError(f"{where}: [identities] {name!r} is not a valid identity name (letters, digits, _ -)")
         if not isinstance(token, str) or len(token) < 8 or token != token.strip():
@@ -91,19 +137,75 @@ def _build(data: dict[str, Any], where: str) -> Config:
         if token in identities.values():
             raise ConfigError(f"{where}: [identities] {name} reuses another identity's token")
         identities[name] = token
-    if not identities:
-        raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
+    return identities
 
-    server = data["server"]
-    unknown = sorted(set(server) - set(_SERVER_KEYS))
+
+def _auth(table: dict[str, Any], where: str, base: Path) -> tuple[AuthConfig, int]:
+    unknown = sorted(set(table) - set(_AUTH_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: [auth] unknown key {unknown[0]!r} (known: {', '.join(_AUTH_KEYS)})")
+    secret_file = table.get("secret_file")
+    if not isinstance(secret_file, str) or not secret_file:
+        raise ConfigError(f"{where}: [auth] secret_file must name the file holding the token signing key")
+    path = base / secret_file            # relative to the config file; an absolute path stays absolute
+    try:
+        secret = path.read_bytes()       # used exactly as stored: the portal signs with the same bytes
+    except OSError as e:
+        raise ConfigError(f"{where}: [auth] secret_file {str(path)!r}: cannot read: {e.strerror}") from None
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ConfigError(f"{where}: [auth] secret_file {str(path)!r} holds {len(secret)} bytes; the key needs "
+                          f"at least {MIN_SECRET_BYTES} (make one with: openssl rand -hex 32 > FILE)")
+    token_url = table.get("token_url", "")
+    if not isinstance(token_url, str) or (token_url and not re.match(r"^(https?://[^/\s]+)?/[^\s]*$", token_url)):
+        raise ConfigError(f"{where}: [auth] token_url must be a URL such as 'https://portal.example.com/attache/token'"
+                          " or a path on the page's origin such as '/attache/token'")
+    try:
+        ttl = parse_duration(table.get("media_link_ttl", DEFAULT_MEDIA_LINK_TTL))
+    except ValueError as e:
+        raise ConfigError(f"{where}: [auth] media_link_ttl: {e}") from None
+    if not 10 <= ttl <= 7 * 86400:
+        raise ConfigError(f"{where}: [auth] media_link_ttl must be between 10 s and 7 days")
+    return AuthConfig(secret, str(path), token_url), ttl
+
+
+def _origins(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    origins = table.get(key, [])
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        raise ConfigError(f"{where}: [server] {key} must be a list of strings")
+    for origin in origins:
+        if not (origin == "*" and key == "cors_allow_origins") and not _ORIGIN.match(origin):
+            raise ConfigError(f"{where}: [server] {key}: {origin!r} is not an origin like 'https://portal.example.com'")
+    return tuple(origins)
+
+
+def _bounded_int(table: dict[str, Any], key: str, default: int, low: int, high: int, where: str) -> int:
+    value = table.get(key, default)
+    try:
+        value = parse_duration(value) if key == "timeout_keep_alive" else value
+    except ValueError as e:
+        raise ConfigError(f"{where}: [server] {key}: {e}") from None
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"{where}: [server] {key} must be a whole number from {low} to {high}")
+    return value
+
+
+def _server(table: dict[str, Any], where: str) -> dict[str, Any]:
+    unknown = sorted(set(table) - set(_SERVER_KEYS))
     if unknown:
         raise ConfigError(f"{where}: [server] unknown key {unknown[0]!r} (known: {', '.join(_SERVER_KEYS)})")
-    origins = server.get("cors_allow_origins", [])
-    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
-        raise ConfigError(f"{where}: [server] cors_allow_origins must be a list of strings")
-    for origin in origins:
-        if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
-            raise ConfigError(
-                f"{where}: [server] cors_allow_origins: {origin!r} is not an origin like 'https://portal.example.com'"
-            )
-    return Config(restrictions, identities, tuple(origins), where)
+    cors = _origins(table, "cors_allow_origins", where)
+    credentials = table.get("cors_allow_credentials", False)
+    if not isinstance(credentials, bool):
+        raise ConfigError(f"{where}: [server] cors_allow_credentials must be true or false")
+    if credentials and "*" in cors:
+        raise ConfigError(f"{where}: [server] cors_allow_credentials = true cannot be combined with \"*\" in "
+                          "cors_allow_origins: any site could then call the API with the user's cookies; "
+                          "list the origins instead")
+    return {
+        "cors_allow_origins": cors,
+        "cors_allow_credentials": credentials,
+        "embed_origins": _origins(table, "embed_origins", where),
+        "limit_concurrency": _bounded_int(table, "limit_concurrency", 1000, 2, 100_000, where),
+        "timeout_keep_alive": _bounded_int(table, "timeout_keep_alive", 5, 1, 300, where),
+        "max_streams_per_identity": _bounded_int(table, "max_streams_per_identity", 5, 1, 1000, where),
+    }

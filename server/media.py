@@ -2,8 +2,11 @@
 
 Why signed URLs: <img>/<video> tags cannot send a bearer token, so each
 attachment URL carries an HMAC made with a secret that never leaves the data
-dir. The signature covers the hash *and* the file name, so a valid link
-cannot be edited into `invoice.exe`. Uploaded files are served with the
+dir. The signature covers the hash, the file name, the conversation and an
+expiry: a valid link cannot be edited into `invoice.exe`, only serves a file
+that was sent in that conversation, and stops working after
+`[auth] media_link_ttl` (links are handed out only to members, by history and
+events; a page shown again fetches fresh ones). Uploaded files are served with the
 sandbox CSP and nosniff, and only types `core.media.opens_inline` allows
 open in the browser; html/svg/xml always download.
 """
@@ -14,6 +17,7 @@ import hmac
 import os
 import re
 import secrets
+import time
 import unicodedata
 from hashlib import sha256
 from pathlib import Path
@@ -23,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from app.core.media import opens_inline
-from server.common import ApiError
+from server.common import CONVERSATION_ID, MIME_TYPE, ApiError
 
 MEDIA_CSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -46,18 +50,27 @@ def load_secret(data_dir: Path) -> bytes:
 
 
 class Signer:
-    def __init__(self, secret: bytes) -> None:
-        self._secret = secret
+    def __init__(self, secret: bytes, ttl: int = 3600, clock=time.time) -> None:
+        self._secret, self.ttl, self._clock = secret, ttl, clock
 
-    def sig(self, digest: str, name: str) -> str:
-        return hmac.new(self._secret, f"{digest}/{name}".encode(), sha256).hexdigest()[:32]
+    def expiry(self) -> int:
+        """now + ttl, rounded down to a quarter of the ttl, so the links of one page view are the
+        same URL (the browser's cache works) and no link lives longer than the ttl."""
+        step = max(1, self.ttl // 4)
+        return (int(self._clock()) + self.ttl) // step * step
 
-    def url(self, digest: str, name: str) -> str:
+    def sig(self, cid: str, expires: int, digest: str, name: str) -> str:
+        message = f"{cid}\n{expires}\n{digest}/{name}".encode()
+        return hmac.new(self._secret, message, sha256).hexdigest()[:32]
+
+    def url(self, cid: str, digest: str, name: str) -> str:
         """Root-relative, so it works behind any host name; clients join it to their base URL."""
-        return f"/media/{digest}/{quote(name, safe='')}?sig={self.sig(digest, name)}"
+        expires = self.expiry()
+        return (f"/media/{digest}/{quote(name, safe='')}?c={quote(cid, safe='')}&e={expires}"
+                f"&sig={self.sig(cid, expires, digest, name)}")
 
-    def verify(self, digest: str, name: str, sig: str) -> bool:
-        return hmac.compare_digest(self.sig(digest, name), sig)
+    def verify(self, cid: str, expires: int, digest: str, name: str, sig: str) -> bool:
+        return hmac.compare_digest(self.sig(cid, expires, digest, name), sig)
 
 
 def content_disposition(kind: str, name: str) -> str:
@@ -67,29 +80,41 @@ def content_disposition(kind: str, name: str) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+def _bad_link() -> ApiError:
+    return ApiError(403, "bad_signature", "This media link is not valid.", "Reload the conversation for fresh links.")
+
+
 async def download(request: Request) -> Response:
-    """GET /media/{sha256}/{filename}?sig=..."""
+    """GET /media/{sha256}/{filename}?c=conversation&e=expiry&sig=..."""
     state = request.app.state
     digest = request.path_params["sha256"]
     name = request.path_params["filename"]
-    sig = request.query_params.get("sig", "")
-    if not _SHA256.match(digest) or not sig or not state.signer.verify(digest, name, sig):
-        raise ApiError(403, "bad_signature", "This media link is not valid.",
-                       "Reload the conversation for fresh links.")
+    q = request.query_params
+    cid, expires, sig = q.get("c", ""), q.get("e", ""), q.get("sig", "")
+    if not (_SHA256.match(digest) and CONVERSATION_ID.match(cid) and sig and expires.isascii()
+            and expires.isdigit() and len(expires) <= 12):
+        raise _bad_link()
+    if not state.signer.verify(cid, int(expires), digest, name, sig):
+        raise _bad_link()
+    left = int(expires) - int(time.time())
+    if left <= 0:
+        raise ApiError(403, "link_expired", "This media link has expired.", "Reload the conversation for fresh links.")
     path = state.uploads.media_path(digest)
-    content_type = state.store.media_type(digest, name)
+    content_type = state.store.attached_media_type(digest, name, cid)
     try:
         stat = path.stat()
     except FileNotFoundError:
         stat = None
     if stat is None or content_type is None:
         raise ApiError(404, "media_not_found", f"{name} is no longer on the server.")
+    if not MIME_TYPE.fullmatch(content_type):      # a v1 data dir may hold anything here
+        content_type = "application/octet-stream"
     kind = "inline" if opens_inline(content_type) else "attachment"
     headers = {
         "Content-Disposition": content_disposition(kind, name),
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": MEDIA_CSP,
-        "Cache-Control": "private, max-age=31536000, immutable",
+        "Cache-Control": f"private, max-age={left}, immutable",   # never cached beyond the link's life
     }
     if content_type.startswith("text/") and "charset" not in content_type:
         content_type += "; charset=utf-8"

@@ -3,70 +3,87 @@
 Why idempotency keys: the outbox retries a send after a network failure
 without knowing whether the first attempt landed; the same key returns the
 message that exists instead of creating a second one.
+
+Why membership first: every route checks that the conversation is among the
+token's `conversations` before anything else about it, and answers 404 when it
+is not, so a user learns nothing about conversations that are not theirs.
+Why shape before rules: a body is checked field by field (types, lengths)
+before any rule or lookup runs, so a malformed request is always 422.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.common import ApiError, authenticate, json_body, parse_after
+from server.auth import Principal, authenticate, require_member
+from server.common import CONVERSATION_ID, ApiError, json_body, parse_after
 from server.media import Signer
 
 MAX_TEXT = 20_000
 MAX_KEY = 200
-_CONVERSATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 def conversation_id(request: Request) -> str:
     cid = request.path_params["cid"]
-    if not _CONVERSATION.match(cid):
+    if not CONVERSATION_ID.match(cid):
         raise ApiError(404, "conversation_not_found", f"{cid!r} is not a valid conversation id.",
                        "Use letters, digits, '.', '_', ':' or '-' (at most 128).")
     return cid
 
 
+def member_conversation(request: Request, principal: Principal) -> str:
+    """The path's conversation id, once the principal is known to belong to it (else 404)."""
+    cid = conversation_id(request)
+    require_member(principal, cid)
+    return cid
+
+
 def message_json(m: dict[str, Any], signer: Signer) -> dict[str, Any]:
-    """The contract's Message JSON; attachment URLs are signed here, never stored."""
+    """The contract's Message JSON; attachment URLs are signed here (with an expiry), never stored."""
+    cid = m["conversation"]
     return {**m, "attachments": [
         {"id": u.id, "name": u.name, "size": u.size, "content_type": u.content_type,
-         "url": signer.url(u.sha256, u.name)} for u in m["attachments"]]}
+         "url": signer.url(cid, u.sha256, u.name)} for u in m["attachments"]]}
 
 
 async def history(request: Request) -> Response:
     """GET /api/conversations/{cid}/messages[?after=seq]"""
-    authenticate(request)
-    cid = conversation_id(request)
+    cid = member_conversation(request, authenticate(request))
     after = parse_after(request.query_params.get("after"))
     state = request.app.state
     return JSONResponse({"messages": [message_json(m, state.signer) for m in state.store.messages(cid, after)]})
 
 
-async def send(request: Request) -> Response:
-    """POST /api/conversations/{cid}/messages"""
-    identity = authenticate(request)
-    cid = conversation_id(request)
-    body = await json_body(request)
-    state = request.app.state
+def _shape(body: dict[str, Any]) -> tuple[str, str, list[str]]:
+    """(key, text, upload ids) once each has the right type and length; 422 otherwise."""
     key, text, ids = body.get("idempotency_key", ""), body.get("text", ""), body.get("attachments", [])
     if not isinstance(key, str) or len(key) > MAX_KEY:
         raise ApiError(422, "invalid_idempotency_key", f"'idempotency_key' must be a string of at most {MAX_KEY}.")
-    existing = state.store.find_by_key(cid, key)
-    if existing is not None:
-        if existing["sender"] != identity:
-            raise ApiError(409, "idempotency_key_conflict", "This idempotency key belongs to another sender.",
-                           "Use a fresh random key per message.")
-        return JSONResponse(message_json(existing, state.signer), status_code=200)
     if not isinstance(text, str):
         raise ApiError(422, "invalid_text", "'text' must be a string.")
     if len(text) > MAX_TEXT:
         raise ApiError(422, "text_too_long", f"The message is {len(text)} characters; the limit is {MAX_TEXT}.",
                        "Split it into several messages.")
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+    if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 64 for i in ids):
         raise ApiError(422, "invalid_attachments", "'attachments' must be a list of upload ids.")
+    return key, text, ids
+
+
+async def send(request: Request) -> Response:
+    """POST /api/conversations/{cid}/messages"""
+    principal = authenticate(request)
+    cid = member_conversation(request, principal)
+    key, text, ids = _shape(await json_body(request))
+    state = request.app.state
+    existing = state.store.find_by_key(cid, key)
+    if existing is not None:
+        if existing["sender"] != principal.sub:
+            raise ApiError(409, "idempotency_key_conflict", "This idempotency key belongs to another sender.",
+                           "Use a fresh random key per message.")
+        return JSONResponse(message_json(existing, state.signer), status_code=200)
     if not text.strip() and not ids:
         raise ApiError(422, "empty_message", "The message is empty.", "Write something or attach a file.")
     limit = state.config.restrictions.max_files_per_message
@@ -76,13 +93,14 @@ async def send(request: Request) -> Response:
     uploads = []
     for upload_id in ids:
         u = state.store.get_upload(upload_id)
-        if u is None or u.owner != identity:
+        if u is None or u.owner != principal.sub:
             raise ApiError(422, "unknown_upload", f"Upload {upload_id} does not exist.", "Upload the file again.")
         if not u.complete:
             raise ApiError(422, "upload_incomplete", f"{u.name} is not fully uploaded ({u.offset} of {u.size} bytes).",
                            "Finish the upload, then send again.")
         uploads.append(u)
-    message, created = state.store.add_message(cid, identity, text, key, uploads)
+    message, created = state.store.add_message(cid, principal.sub, text, key, uploads,
+                                               sender_name=principal.name, sender_role=principal.role)
     data = message_json(message, state.signer)
     if created:
         state.broker.publish(cid, data)

@@ -92,13 +92,16 @@ def single(filename: str):
 async def page_config(request: Request) -> Response:
     """GET /attache-config.json: what the page needs to talk to this server.
 
-    A dev convenience: it hands out the configured tokens to anyone who can
-    load the page. A real deployment puts the page behind its own sign-in and
-    serves a per-user config instead.
+    Development (no [auth]): the demo identities with their tokens, handed to
+    anyone who can load the page, and `"mode": "development"` so the page can
+    say so. Production: no token at all; the page gets one from the portal at
+    `token_url` (with the portal's cookies), or from the embedding page's code.
     """
     config = request.app.state.config
-    identities = {name: {"token": token, "name": name.replace("_", " ").title()}
-                  for name, token in config.identities.items()}
-    body = {"backend": {"adapter": "reference", "base_url": "", "conversation": "default", "identities": identities}}
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
-
+    backend = {"adapter": "reference", "base_url": "", "conversation": "default"}
+    if config.auth is None:
+        backend["identities"] = {name: {"token": token, "name": name.replace("_", " ").title()}
+                                 for name, token in config.identities.items()}
+    else:
+        backend["token_url"] = config.auth.token_url
+    return JSONResponse({"mode": config.mode, "backend": backend}, headers={"Cache-Control": "no-store"})

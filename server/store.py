@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from server.migrate import migrate
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY,
@@ -85,6 +87,7 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")   # WAL + NORMAL: durable across process crashes
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
+        migrate(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -127,8 +130,8 @@ class Store:
                             (conversation, key)).fetchone()
         return None if r is None else self._message(r)
 
-    def add_message(self, conversation: str, sender: str, text: str, key: str,
-                    uploads: list[UploadRow]) -> tuple[dict[str, Any], bool]:
+    def add_message(self, conversation: str, sender: str, text: str, key: str, uploads: list[UploadRow],
+                    sender_name: str = "", sender_role: str = "") -> tuple[dict[str, Any], bool]:
         """Insert a message; returns (message, created). An existing key wins (idempotent resend)."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
@@ -140,9 +143,9 @@ class Store:
             now = utc_now()
             db.execute("INSERT OR IGNORE INTO conversations (id, created_at) VALUES (?, ?)", (conversation, now))
             cur = db.execute(
-                "INSERT INTO messages (id, conversation, sender, text, created_at, idempotency_key)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (uuid.uuid4().hex, conversation, sender, text, now, key),
+                "INSERT INTO messages (id, conversation, sender, sender_name, sender_role, text, created_at,"
+                " idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (uuid.uuid4().hex, conversation, sender, sender_name, sender_role, text, now, key),
             )
             seq = cur.lastrowid
             db.executemany("INSERT INTO attachments (message_seq, position, upload_id) VALUES (?, ?, ?)",
@@ -171,6 +174,14 @@ class Store:
     def last_seq(self) -> int:
         return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()[0]
 
+    def attached_media_type(self, sha256: str, name: str, conversation: str) -> str | None:
+        """The type of a file with these bytes and this name sent in `conversation` (None: not sent there)."""
+        r = self.db.execute(
+            "SELECT u.content_type FROM uploads u JOIN attachments a ON a.upload_id = u.id"
+            " JOIN messages m ON m.seq = a.message_seq WHERE u.sha256 = ? AND u.name = ? AND m.conversation = ?"
+            " LIMIT 1", (sha256, name, conversation)).fetchone()
+        return None if r is None else r[0]
+
     def _message(self, r: sqlite3.Row) -> dict[str, Any]:
         """One message with its attachments (upload rows; the API layer adds URLs)."""
         ups = self.db.execute(
@@ -182,7 +193,7 @@ class Store:
 def _message_dict(r: sqlite3.Row, attachments: list[UploadRow]) -> dict[str, Any]:
     return {
         "id": r["id"], "seq": r["seq"], "conversation": r["conversation"], "sender": r["sender"],
-        "text": r["text"], "created_at": r["created_at"], "idempotency_key": r["idempotency_key"],
+        "sender_name": r["sender_name"], "sender_role": r["sender_role"], "text": r["text"], "created_at": r["created_at"], "idempotency_key": r["idempotency_key"],
         "attachments": attachments,
     }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .conftest import CUSTOMER, PNG, send, upload
@@ -47,9 +49,10 @@ def test_send_returns_the_message_and_history_lists_it(agent):
     r = send(agent, "hello", key="k-1")
     assert r.status_code == 201
     m = r.json()
-    assert set(m) == {"id", "seq", "conversation", "sender", "text", "created_at", "idempotency_key", "attachments"}
-    assert (m["sender"], m["text"], m["conversation"], m["idempotency_key"], m["attachments"]) == \
-        ("agent", "hello", "default", "k-1", [])
+    assert set(m) == {"id", "seq", "conversation", "sender", "sender_name", "sender_role", "text", "created_at",
+                      "idempotency_key", "attachments"}
+    assert (m["sender"], m["sender_name"], m["sender_role"], m["text"], m["conversation"], m["idempotency_key"],
+            m["attachments"]) == ("agent", "Agent", "agent", "hello", "default", "k-1", [])
     assert m["created_at"].endswith("Z") and len(m["created_at"]) == 20
     assert agent.get("/api/conversations/default/messages").json()["messages"] == [m]
 
@@ -131,7 +134,8 @@ def test_message_with_attachments(agent):
     m = send(agent, "", [a["upload_id"], b["upload_id"]], key="att").json()
     assert [(x["id"], x["name"], x["size"], x["content_type"]) for x in m["attachments"]] == [
         (a["upload_id"], "one.png", len(PNG), "image/png"), (b["upload_id"], "two.txt", 4, "text/plain")]
-    assert all(x["url"].startswith("/media/") and "?sig=" in x["url"] for x in m["attachments"])
+    assert all(re.fullmatch(r"/media/[0-9a-f]{64}/[^?]+\?c=default&e=\d+&sig=[0-9a-f]{32}", x["url"])
+               for x in m["attachments"])
     assert agent.get(m["attachments"][0]["url"]).content == PNG
 
 

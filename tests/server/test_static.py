@@ -46,8 +46,8 @@ def test_page_files_have_types_and_page_headers(site, path, content_type):
     r = httpx.get(site.url + path)
     assert r.status_code == 200
     assert r.headers["content-type"] == content_type
-    assert r.headers["content-security-policy"] == PAGE_CSP
-    assert "frame-ancestors" not in r.headers["content-security-policy"]
+    assert r.headers["content-security-policy"] == PAGE_CSP + "; frame-ancestors 'self'"
+    assert r.headers["x-frame-options"] == "SAMEORIGIN"
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
@@ -93,6 +93,7 @@ def test_nothing_outside_the_allowed_roots(site, raw_path):
 def test_page_config_lists_identities(site):
     r = httpx.get(site.url + "/attache-config.json")
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
-    assert r.json() == {"backend": {"adapter": "reference", "base_url": "", "conversation": "default",
+    assert r.json() == {"mode": "development", "backend": {"adapter": "reference", "base_url": "",
+                                                           "conversation": "default",
                                     "identities": {"agent": {"token": "agent-dev-token", "name": "Agent"},
                                                    "customer": {"token": "customer-dev-token", "name": "Customer"}}}}

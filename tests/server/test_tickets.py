@@ -1,0 +1,105 @@
+"""The events stream without a long-lived token in its URL: single-use tickets, caps, expiry."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from server.auth import Principal
+from server.common import ApiError
+from server.tickets import Tickets
+
+from .conftest import lines, read_events, send
+from .production import agent_c1, bearer, customer_c1, mint, prod  # noqa: F401
+
+EVENTS = "/api/conversations/c1/events"
+
+
+def get_ticket(client: httpx.Client, cid: str = "c1") -> str:
+    r = client.post(f"/api/conversations/{cid}/events/ticket")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"ticket", "expires_in"} and 0 < body["expires_in"] <= 60 and len(body["ticket"]) >= 32
+    return body["ticket"]
+
+
+def test_a_ticket_opens_the_stream_once(prod, customer_c1, agent_c1):
+    ticket = get_ticket(customer_c1)
+    with httpx.Client(base_url=prod.url, timeout=10) as anonymous:         # EventSource: no headers
+        with anonymous.stream("GET", EVENTS, params={"ticket": ticket}) as r:
+            assert r.status_code == 200 and next(lines(r)) == "retry: 1000"     # subscribed
+            m = send(agent_c1, "live", cid="c1").json()
+            assert read_events(r, 1)[0]["data"] == m
+        again = anonymous.get(EVENTS, params={"ticket": ticket})
+        assert again.status_code == 401 and again.json()["error"]["code"] == "invalid_ticket"
+
+
+def test_a_ticket_is_bound_to_its_conversation(prod, agent_c1):
+    ticket = get_ticket(agent_c1, "c2")
+    with httpx.Client(base_url=prod.url, timeout=10) as anonymous:
+        r = anonymous.get(EVENTS, params={"ticket": ticket})               # issued for c2, used on c1
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_ticket"
+        with anonymous.stream("GET", "/api/conversations/c2/events", params={"ticket": ticket}) as r:
+            assert r.status_code == 401                                     # and it is used up
+
+
+def test_no_token_in_the_events_url_in_production(prod):
+    with httpx.Client(base_url=prod.url, timeout=10) as anonymous:
+        r = anonymous.get(EVENTS, params={"access_token": mint()})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+
+
+def test_tickets_expire_and_are_single_use():
+    now = [1000.0]
+    tickets = Tickets(ttl=30, clock=lambda: now[0])
+    ann = Principal("u-ann", "Ann", "customer", ("c1",))
+    first, second = tickets.issue(ann, "c1"), tickets.issue(ann, "c1")
+    assert first != second
+    assert tickets.redeem(first, "c1") == ann
+    with pytest.raises(ApiError):
+        tickets.redeem(first, "c1")
+    now[0] += 30
+    with pytest.raises(ApiError) as refused:
+        tickets.redeem(second, "c1")
+    assert refused.value.status == 401
+
+
+def test_event_streams_per_identity_are_capped(prod, customer_c1, agent_c1):
+    """PROD_CONFIG: max_streams_per_identity = 2."""
+    clients = [httpx.Client(base_url=prod.url, headers=customer_c1.headers, timeout=10) for _ in range(3)]
+    opened = []
+    try:
+        for c in clients[:2]:
+            stream = c.stream("GET", EVENTS)
+            r = stream.__enter__()
+            opened.append(stream)
+            assert r.status_code == 200 and next(lines(r)) == "retry: 1000"
+        r = clients[2].get(EVENTS)
+        assert r.status_code == 429 and r.headers["retry-after"].isdigit()
+        assert r.json()["error"]["code"] == "too_many_streams"
+        with agent_c1.stream("GET", EVENTS) as other:                       # another identity is not affected
+            assert other.status_code == 200
+        opened.pop().__exit__(None, None, None)                             # closing one frees its slot
+        deadline = time.monotonic() + 10
+        while True:
+            with clients[2].stream("GET", EVENTS) as r:
+                if r.status_code == 200:
+                    break
+                assert r.status_code == 429
+            assert time.monotonic() < deadline, "the closed stream's slot was never freed"
+            time.sleep(0.05)
+    finally:
+        for stream in opened:
+            stream.__exit__(None, None, None)
+        for c in clients:
+            c.close()
+
+
+def test_the_stream_ends_when_the_token_expires(prod):
+    with prod.client(bearer(mint(ttl=2))) as c:
+        with c.stream("GET", EVENTS, timeout=20) as r:
+            assert r.status_code == 200
+            rest = list(lines(r))                                           # returns once the server ends it
+    assert rest[0] == "retry: 1000"
