@@ -49,11 +49,13 @@ def ensure_synapse() -> Path:
         return _python()
     if not _python().exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
-    subprocess.run(
+    done = subprocess.run(
         [str(_python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          "-r", str(LOCK)],
-        check=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"installing Synapse from {LOCK.name} failed:\n{done.stdout[-5000:]}")
     stamp.write_text(key)
     return _python()
 
@@ -74,6 +76,7 @@ def config(data: Path, port: int) -> dict:
         "signing_key_path": str(data / "signing.key"),
         "max_upload_size": MAX_UPLOAD_SIZE,
         "enable_registration": False,
+        "bcrypt_rounds": 4,  # test accounts: cheap password hashing (the default costs ~0.3 s a login)
         "registration_shared_secret": secrets.token_hex(16),
         "macaroon_secret_key": secrets.token_hex(16),
         "form_secret": secrets.token_hex(16),
@@ -168,15 +171,19 @@ class Synapse:
             self._out.close()
 
     # ---- accounts -------------------------------------------------------------------
-    def register(self, python: Path, name: str, admin: bool = False) -> str:
-        """``register_new_matrix_user`` with the shared secret; the new user id."""
+    def register(self, python: Path, names: dict[str, bool]) -> None:
+        """``register_new_matrix_user`` (shared secret) for each ``{name: is_admin}``, run side by side."""
         tool = python.parent / "register_new_matrix_user"
-        subprocess.run(
-            [str(tool), "-c", str(self.config_path), "-u", name, "-p", PASSWORD,
-             "--admin" if admin else "--no-admin", self.url],
-            check=True, capture_output=True, timeout=60,
-        )
-        return f"@{name}:{SERVER_NAME}"
+        running = [
+            subprocess.Popen([str(tool), "-c", str(self.config_path), "-u", name, "-p", PASSWORD,
+                              "--admin" if admin else "--no-admin", self.url],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            for name, admin in names.items()
+        ]
+        for name, proc in zip(names, running):
+            out, _ = proc.communicate(timeout=120)
+            if proc.returncode != 0:
+                raise RuntimeError(f"register_new_matrix_user {name} failed: {out.decode(errors='replace')}")
 
     def login(self, name: str, device: str = "") -> User:
         body: dict = {"type": "m.login.password", "password": PASSWORD,
