@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.conftest import free_port
-from tests.matrix.synapse import SERVER_NAME, Synapse, User, ensure_synapse
+from tests.matrix.synapse import ELEMENT_NAME, SERVER_NAME, Synapse, User, ensure_synapse
 
 ALIAS = f"#support:{SERVER_NAME}"
 _TIMINGS: dict[str, float] = {}
@@ -77,6 +77,9 @@ def _create_room(server: Synapse, users: dict[str, User]) -> str:
     for name in guests:
         with server.client(users[name]) as guest:
             guest.post(f"/_matrix/client/v3/join/{room_id}").raise_for_status()
+    with server.client(users["element"]) as element:  # a display name other than the localpart
+        element.put(f"/_matrix/client/v3/profile/{users['element'].user_id}/displayname",
+                    json={"displayname": ELEMENT_NAME}).raise_for_status()
     return room_id
 
 

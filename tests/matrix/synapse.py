@@ -34,6 +34,7 @@ SERVER_NAME = "localhost"
 #: Synapse's own limit in the tests: small, so "too large" costs a few MiB.
 MAX_UPLOAD_SIZE = 2 * 2**20
 PASSWORD = "attache-test-password"
+ELEMENT_NAME = "Elena <from Element>"  # the "element" user's display name (escaping is the renderer's job)
 LOOSE = {"per_second": 1000, "burst_count": 1000}
 
 

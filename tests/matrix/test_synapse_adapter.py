@@ -16,7 +16,7 @@ from app.backends.matrix import MatrixConversation, SyncBatch
 from app.core.models import FileInfo, Message
 from app.core.restrictions import Restrictions
 from tests.conftest import free_port
-from tests.matrix.synapse import MAX_UPLOAD_SIZE
+from tests.matrix.synapse import ELEMENT_NAME, MAX_UPLOAD_SIZE
 from tests.matrix.transport import Transport
 
 RULES = Restrictions(25_000_000, ("image/*", ".pdf", ".txt"))
@@ -143,7 +143,7 @@ def test_a_plain_client_api_post_without_filename_appears_through_sync(homeserve
     batch, _ = poll_until(api, transport, since, lambda b: any(m.attachments for m in b.messages))
     (message,) = [m for m in batch.messages if m.attachments]
     assert (message.sender, message.sender_name, message.text, message.idempotency_key) == (
-        "@element:localhost", "element", "", "")
+        "@element:localhost", ELEMENT_NAME, "", "")
     attachment = message.attachments[0]
     assert (attachment.id, attachment.name, attachment.size, attachment.content_type) == (
         uri, f"cat-{tag}.png", len(image), "image/png")
@@ -183,6 +183,9 @@ def test_edits_and_deletions_from_another_client_arrive_live(homeserver, transpo
     history, _ = whole_history(api, transport, limit=50)
     shown = {m.id: m for m in history}
     assert shown[typo.id].text == "the answer" and shown[doomed.id].kind == "deleted"
+    fresh = adapter(homeserver, "agent")  # names come with the page (lazy-loaded members)
+    page = fresh.parse_history(transport.perform(fresh.history_request(limit=5)))
+    assert {m.sender_name for m in page.messages if m.sender == "@element:localhost"} == {ELEMENT_NAME}
 
 
 def test_resending_the_same_txn_id_yields_one_event(homeserver, transport):

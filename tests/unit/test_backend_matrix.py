@@ -481,10 +481,16 @@ def test_being_removed_from_the_room_stops_the_poll_with_a_notice(api):
 def test_media_is_fetched_with_the_token_and_raster_images_have_thumbnails(api):
     png = Attachment(MXC, "p.png", 79, "image/png", DOWNLOAD)
     assert api.media_needs_token
-    assert api.media_request(png) == Request("GET", DOWNLOAD, {"Accept": "application/json",
-                                                               "Authorization": f"Bearer {TOKEN}"})
+    assert api.media_request(png) == Request("GET", DOWNLOAD, {"Authorization": f"Bearer {TOKEN}"})
     thumb = api.thumbnail_request(png)
     assert path(thumb) == "/_matrix/client/v1/media/thumbnail/localhost/ZMzzOeAGTdoZoOjZtzFSxhKz"
     assert query(thumb) == {"width": "320", "height": "240", "method": "scale"}
     assert api.thumbnail_request(Attachment(MXC, "a.svg", 9, "image/svg+xml", DOWNLOAD)) is None
     assert api.thumbnail_request(Attachment(MXC, "a.pdf", 9, "application/pdf", DOWNLOAD)) is None
+
+
+def test_the_token_only_goes_to_this_homeservers_media(api):
+    for url in ("https://evil.example/_matrix/client/v1/media/download/localhost/x",
+                HS + ".evil.example/_matrix/client/v1/media/download/localhost/x", HS + "/_matrix/client/v3/sync"):
+        with pytest.raises(ValueError, match="not a media URL"):
+            api.media_request(Attachment(MXC, "p.png", 1, "image/png", url))

@@ -92,8 +92,10 @@ class MatrixConversation:
         entry = identities[identity]
         token = entry.get("token") if isinstance(entry, Mapping) else entry
         user_id = entry.get("user_id", "") if isinstance(entry, Mapping) else ""
-        rules = backend.get("attachments")
-        return cls(backend.get("homeserver", ""), token, backend.get("room"), identity=identity,
+        rules, homeserver = backend.get("attachments"), backend.get("homeserver")
+        if not isinstance(homeserver, str):
+            raise ValueError("config backend.homeserver must be the homeserver's URL, e.g. 'https://matrix.example'")
+        return cls(homeserver, token, backend.get("room"), identity=identity,
                    user_id=user_id, restrictions=Restrictions.from_mapping(rules) if rules else None)
 
     def __repr__(self) -> str:  # never show the token
@@ -164,15 +166,21 @@ class MatrixConversation:
                        self._headers("application/json"), json=content)
 
     def media_request(self, attachment: Attachment) -> Request:
-        """Download an attachment (authenticated media: the token goes in the header)."""
-        return Request("GET", attachment.url, self._headers())
+        """Download an attachment (authenticated media: the token goes in the header).
+
+        Only this homeserver's media URLs get the token (ValueError otherwise): an
+        attachment that came from elsewhere must never carry it away."""
+        if not attachment.url.startswith(self.base_url + wire.MEDIA_DOWNLOAD):
+            raise ValueError(f"not a media URL of this homeserver: {attachment.url!r}")
+        return Request("GET", attachment.url, {"Authorization": f"Bearer {self.token}"})
 
     def thumbnail_request(self, attachment: Attachment, width: int = 320, height: int = 240) -> Request | None:
         """A server-made thumbnail of a raster image; None for anything else."""
         if not thumbnail_ok(attachment.content_type) or wire.parse_mxc(attachment.id) is None:
             return None
         query = {"width": width, "height": height, "method": "scale"}
-        return self._get(wire.thumbnail_path(attachment.id), query)
+        url = join_url(self.base_url, wire.thumbnail_path(attachment.id), query)
+        return Request("GET", url, {"Authorization": f"Bearer {self.token}"})
 
     # ----------------------------------------------------------------- parsing
     def _json(self, resp: Response, **context: Any) -> dict:

@@ -24,6 +24,14 @@ class HistoryPage:
 
 @dataclass(frozen=True)
 class SyncBatch:
+    """What one ``/sync`` brought for the room.
+
+    An edit is a Message with the edited message's id and its new text and
+    files; apply it only when its ``sender`` is the edited message's sender
+    (Matrix's rule: the batch cannot check it, the original may be older than
+    the batch) and keep the original's time.
+    """
+
     messages: tuple[Message, ...]  # new events to show, oldest first
     next_since: str  # where the next poll continues
     edits: tuple[Message, ...] = ()  # new content for messages shown earlier (same id)

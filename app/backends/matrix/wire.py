@@ -18,6 +18,7 @@ from app.core.models import FileInfo
 CLIENT = "/_matrix/client/v3"
 MEDIA_CONFIG = "/_matrix/client/v1/media/config"
 MEDIA_UPLOAD = "/_matrix/media/v3/upload"
+MEDIA_DOWNLOAD = "/_matrix/client/v1/media/download/"
 WHOAMI = CLIENT + "/account/whoami"
 SYNC = CLIENT + "/sync"
 
@@ -73,7 +74,7 @@ def parse_mxc(uri: object) -> tuple[str, str] | None:
 def download_path(uri: str) -> str:
     """Authenticated download (Matrix 1.11): needs ``Authorization: Bearer``."""
     server, media_id = _mxc_or_error(uri)
-    return f"/_matrix/client/v1/media/download/{path_segment(server, 'server')}/{media_id}"
+    return f"{MEDIA_DOWNLOAD}{path_segment(server, 'server')}/{media_id}"
 
 
 def thumbnail_path(uri: str) -> str:
