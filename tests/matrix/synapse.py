@@ -51,6 +51,8 @@ def ensure_synapse() -> Path:
     if not _python().exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
     done = subprocess.run(
+        # Byte-compiled here, once: with PYTHONDONTWRITEBYTECODE set (as on some machines)
+        # every start would otherwise compile Synapse's imports again.
         [str(_python()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
          "-r", str(LOCK)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
