@@ -82,6 +82,8 @@ def test_an_alias_is_resolved_then_whoami_then_ready():
 
 def test_a_room_id_and_known_user_need_no_setup(api):
     assert api.setup_request() is None
+    with pytest.raises(ValueError, match="setup_request"):
+        api.parse_setup(resp(200, {"user_id": ME}))
 
 
 def test_an_unknown_alias_names_the_room():
@@ -412,6 +414,7 @@ def test_rate_limited_is_retryable_after_the_servers_wait(api):
     (resp(401, {"errcode": "M_MISSING_TOKEN", "error": "Missing access token"}), "unauthorized", False),
     (resp(403, {"errcode": "M_FORBIDDEN", "error": "You don't have permission to post"}), "forbidden", False),
     (resp(403, {"errcode": "M_RESOURCE_LIMIT_EXCEEDED", "error": "quota"}), "quota_exceeded", False),
+    (resp(404, {"errcode": "M_UNRECOGNIZED", "error": "Unrecognized request"}), "unsupported_server", False),
 ])
 def test_every_failure_reads_like_the_reference_backends(api, answer, code, retryable):
     err = problem_of(lambda: api.parse_sync(answer))

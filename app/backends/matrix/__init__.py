@@ -29,7 +29,8 @@ Media is authenticated: ``media_request(attachment)`` / ``thumbnail_request``
 carry the token; the page shows the bytes as a ``blob:`` URL.
 """
 
-from app.backends.matrix.adapter import MatrixConversation, Uploaded
-from app.backends.matrix.pages import HistoryPage, SyncBatch
+from app.backends.matrix.adapter import MatrixConversation
+from app.backends.matrix.compat import HistoryPage, Uploaded
+from app.backends.matrix.pages import SyncBatch
 
 __all__ = ["HistoryPage", "MatrixConversation", "SyncBatch", "Uploaded"]

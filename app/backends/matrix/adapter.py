@@ -19,15 +19,14 @@ after a network fault the same ``since`` again, so nothing is missed.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import unquote
 
-from app.backends.base import (
-    FileSlice, Request, Response, bad_response, join_url, normalise_base_url, parse_json,
+from app.backends.matrix import wire
+from app.backends.matrix.compat import (
+    FileSlice, Request, Response, Uploaded, bad_response, join_url, normalise_base_url, parse_json, request,
     require_object, require_str,
 )
-from app.backends.matrix import wire
 from app.backends.matrix.errors import matrix_error
 from app.backends.matrix.events import Context, member_names, read_message
 from app.backends.matrix.pages import HistoryPage, SyncBatch, read_history, read_sync, room_state_events
@@ -38,15 +37,7 @@ from app.core.sniff import effective_type
 
 HISTORY_PAGE = 50
 POLL_TIMEOUT_MS = 30_000
-
-
-@dataclass(frozen=True)
-class Uploaded:
-    """A finished upload (stand-in for ``app.core.upload.Uploaded`` from upload-core)."""
-
-    ref: str  # the mxc:// URI
-    info: FileInfo
-    content_type: str
+POLL_MARGIN_S = 15  # the transport waits this much longer than the server holds a poll
 
 
 class MatrixConversation:
@@ -62,6 +53,7 @@ class MatrixConversation:
     """
 
     name = "matrix"
+    live = "poll"  # live updates: poll_request / parse_poll (a /sync long-poll)
     media_needs_token = True  # attachment URLs are authenticated: fetch, then show a blob:
 
     def __init__(self, homeserver: str, token: str, room: str, *, restrictions: Restrictions | None = None,
@@ -137,10 +129,16 @@ class MatrixConversation:
     def poll_request(self, since: str | None = None, timeout_ms: int = POLL_TIMEOUT_MS) -> Request:
         """``/sync`` for this room: at once without ``since``, else a long-poll of ``timeout_ms``.
 
-        The transport's own timeout must be longer than ``timeout_ms``."""
+        The transport must wait longer than ``timeout_ms`` (``Request.timeout`` says how long)."""
+        wait = 0 if since is None else timeout_ms
         query = {"filter": wire.compact(wire.sync_filter(self._room_id(), HISTORY_PAGE)),
-                 "since": since, "timeout": 0 if since is None else timeout_ms}
-        return self._get(wire.SYNC, query)
+                 "since": since, "timeout": wait}
+        return request("GET", join_url(self.base_url, wire.SYNC, query), self._headers(),
+                       timeout=wait / 1000 + POLL_MARGIN_S)
+
+    def uploader_defaults(self) -> dict[str, Any]:
+        """Matrix media take the whole file in one POST: the ``single`` uploader."""
+        return {"kind": "single"}
 
     def upload_request(self, info: FileInfo) -> Request:
         """The single-request upload: the whole file as the body, typed by its content."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.backends.base import BackendError, Response, http_error, parse_json
+from app.backends.matrix.compat import BackendError, Response, http_error, parse_json
 from app.core.humanize import human_size
 from app.core.models import FileInfo, Problem
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from app.backends.base import require_int, require_object, require_str
+from app.backends.matrix.compat import require_int, require_object, require_str
 from app.backends.matrix.wire import download_path, parse_mxc
 from app.core.models import Attachment, Message
 from app.core.sniff import type_from_name

@@ -10,16 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.backends.base import require_list, require_object, require_str
+from app.backends.matrix.compat import HistoryPage, require_list, require_object, require_str
 from app.backends.matrix.errors import not_in_room
 from app.backends.matrix.events import Context, edit_of, read_message, redacted_id
 from app.core.models import Message
-
-
-@dataclass(frozen=True)
-class HistoryPage:
-    messages: tuple[Message, ...]  # oldest first
-    older: str | None  # token for the page before this one; None at the room's beginning
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from app.backends.base import path_segment
+from app.backends.matrix.compat import path_segment
 from app.core.imagesize import image_size
 from app.core.media import thumbnail_ok
 from app.core.models import FileInfo
