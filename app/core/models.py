@@ -66,8 +66,8 @@ class Message:
     attachments: tuple[Attachment, ...]
     created_at: str  # ISO 8601 UTC "2026-11-25T15:04:05Z"
     idempotency_key: str = ""
-    sender_name: str = ""  # how the backend names the sender (Matrix display name), "" = unknown
-    sender_role: str = ""
+    sender_name: str = ""  # how the sender is shown, when the backend says ("" = from the page config)
+    sender_role: str = ""  # e.g. "agent", "customer", when the backend says
     # "" for an ordinary message; "unsupported" (an event the canvas cannot show: encrypted,
     # sticker, poll...) or "deleted" (redacted): `text` then says so in words, shown as a note.
     kind: str = ""
