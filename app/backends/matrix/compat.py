@@ -13,10 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from app.backends.base import (  # noqa: F401  (re-exported)
-    TIMED_OUT, BackendError, FileSlice, Request, Response, bad_response, http_error, join_url,
-    normalise_base_url, parse_json, path_segment,
-)
+try:  # the reshaped layout (upload-core)
+    from app.backends.decoding import parse_json
+    from app.backends.urls import join_url, normalise_base_url, path_segment
+    from app.core.errors import BackendError, bad_response, http_error
+    from app.core.http import TIMED_OUT, FileSlice, Request, Response
+except ImportError:  # pragma: no cover - v1's app/backends/base.py
+    from app.backends.base import (  # type: ignore[no-redef]
+        TIMED_OUT, BackendError, FileSlice, Request, Response, bad_response, http_error, join_url,
+        normalise_base_url, parse_json, path_segment,
+    )
+
+__all__ = [
+    "TIMED_OUT", "BackendError", "FileSlice", "HistoryPage", "Request", "Response", "Uploaded", "annotate",
+    "bad_response", "http_error", "join_url", "normalise_base_url", "parse_json", "path_segment", "request",
+    "require_int", "require_list", "require_object", "require_str",
+]
 from app.core.models import FileInfo, Message
 
 try:  # the reshaped core (upload-core) defines them
@@ -47,6 +59,20 @@ def request(method: str, url: str, headers: dict[str, str], *, json: object = No
     if timeout is not None and "timeout" in getattr(Request, "__dataclass_fields__", {}):
         return Request(method, url, headers, json=json, body=body, timeout=timeout)  # type: ignore[call-arg]
     return Request(method, url, headers, json=json, body=body)
+
+
+def annotate(err: BackendError, *, retry_after: float | None = None, detail: str = "") -> BackendError:
+    """Keep the server's wait (``retry_after_ms``) and its own words (for logs) on the error.
+
+    v1's BackendError declares ``retry_after`` and ``detail``; the reshaped one
+    does not (its upload machines read ``Retry-After`` from the response, which
+    Synapse sends too), so they are set here only when given and read with getattr.
+    """
+    if retry_after is not None:
+        err.retry_after = retry_after  # type: ignore[attr-defined]
+    if detail:
+        err.detail = detail  # type: ignore[attr-defined]
+    return err
 
 
 def require_object(value: Any, where: str, status: int | None = None) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.backends.matrix.compat import BackendError, Response, http_error, parse_json
+from app.backends.matrix.compat import BackendError, Response, annotate, http_error, parse_json
 from app.core.humanize import human_size
 from app.core.models import FileInfo, Problem
 
@@ -37,10 +37,8 @@ def matrix_error(
     elif status == 429 or errcode == "M_LIMIT_EXCEEDED":
         err = http_error(resp, "rate_limited", "The homeserver asks Attache to slow down.",
                          "Attache tries again after the wait the homeserver asked for.", retryable=True)
-        if err.retry_after is None:
-            ms = body.get("retry_after_ms")
-            if isinstance(ms, int) and not isinstance(ms, bool) and ms >= 0:
-                err.retry_after = ms / 1000
+        if getattr(err, "retry_after", None) is None:
+            annotate(err, retry_after=_wait(resp, body))
     elif status == 403 and "not in room" in text.lower():
         err = http_error(resp, "not_in_room", *_NOT_IN_ROOM)
     elif errcode == "M_RESOURCE_LIMIT_EXCEEDED":
@@ -54,8 +52,8 @@ def matrix_error(
                          "Attache needs.", "Tell the administrator; Attache needs Matrix 1.11 or later.")
     else:
         err = http_error(resp)
-    if status != 0:
-        err.detail = f"{errcode}: {text}".strip(": ") if errcode or text else err.detail
+    if status != 0 and (errcode or text):
+        annotate(err, detail=f"{errcode}: {text}".strip(": "))
     return err
 
 
@@ -80,6 +78,15 @@ def _read(resp: Response) -> tuple[str, str, dict]:
         return "", "", {}
     errcode, text = body.get("errcode"), body.get("error")
     return (errcode if isinstance(errcode, str) else "", text if isinstance(text, str) else "", body)
+
+
+def _wait(resp: Response, body: dict) -> float | None:
+    """Seconds to wait: the ``Retry-After`` header (Matrix 1.10+), else the older ``retry_after_ms``."""
+    header = resp.headers.get("retry-after", "").strip()
+    if header.isascii() and header.isdigit():
+        return float(header)
+    ms = body.get("retry_after_ms")
+    return ms / 1000 if isinstance(ms, int) and not isinstance(ms, bool) and ms >= 0 else None
 
 
 def _too_large(file: FileInfo | None, limit: int | None) -> str:
