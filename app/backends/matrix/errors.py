@@ -35,8 +35,7 @@ def matrix_error(
         err = http_error(resp, "too_large", _too_large(file, limit), "Choose a smaller file.",
                          retryable=False)
     elif status == 429 or errcode == "M_LIMIT_EXCEEDED":
-        err = http_error(resp, "rate_limited", "The homeserver asks Attache to slow down.",
-                         "Attache tries again after the wait the homeserver asked for.", retryable=True)
+        err = http_error(resp, "rate_limited", "The homeserver asked Attache to slow down.", retryable=True)
         if getattr(err, "retry_after", None) is None:
             annotate(err, retry_after=_wait(resp, body))
     elif status == 403 and "not in room" in text.lower():
