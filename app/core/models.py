@@ -68,6 +68,9 @@ class Message:
     idempotency_key: str = ""
     sender_name: str = ""  # how the sender is shown, when the backend says ("" = from the page config)
     sender_role: str = ""  # e.g. "agent", "customer", when the backend says
+    # "" for an ordinary message; "unsupported" (an event the canvas cannot show: encrypted,
+    # sticker, poll...) or "deleted" (redacted): `text` then says so in words, shown as a note.
+    kind: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,90 @@
+"""A real Synapse for the session: installed once (cached venv), started once, stopped at the end.
+
+Users: ``agent`` (creates the room), ``customer`` and ``element`` (joined),
+``hasty`` (joined, the one user still under Synapse's strict message rate
+limit, to provoke M_LIMIT_EXCEEDED) and ``admin`` (a server admin, not in
+the room). The room has the alias ``#support:localhost`` and the room
+version Synapse picks by default (12: a room id without ``:server``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.conftest import free_port
+from tests.matrix.synapse import ELEMENT_NAME, SERVER_NAME, Synapse, User, ensure_synapse
+
+ALIAS = f"#support:{SERVER_NAME}"
+_TIMINGS: dict[str, float] = {}
+
+
+@dataclass
+class Homeserver:
+    server: Synapse
+    users: dict[str, User]
+    room_id: str
+    alias: str = ALIAS
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture(scope="session")
+def synapse_python():
+    began = time.monotonic()
+    python = ensure_synapse()
+    _TIMINGS["install (or reuse) .venv-synapse"] = time.monotonic() - began
+    return python
+
+
+@pytest.fixture(scope="session")
+def homeserver(tmp_path_factory, synapse_python):
+    server = Synapse(tmp_path_factory.mktemp("synapse"), free_port())
+    server.start(synapse_python)
+    _TIMINGS["start Synapse"] = server.timings["start"]
+    try:
+        began = time.monotonic()
+        users = _populate(server, synapse_python)
+        room_id = _create_room(server, users)
+        _TIMINGS["register users, log in, create the room"] = time.monotonic() - began
+        yield Homeserver(server, users, room_id, timings=dict(_TIMINGS))
+    finally:
+        server.stop()
+
+
+def _populate(server: Synapse, python) -> dict[str, User]:
+    server.register(python, {"admin": True, "agent": False, "customer": False, "element": False, "hasty": False})
+    users = {name: server.login(name) for name in ("admin", "agent", "customer", "element", "hasty")}
+    with server.client(users["admin"]) as admin:
+        for name in ("admin", "agent", "customer", "element"):  # "hasty" keeps the strict limit
+            admin.post(f"/_synapse/admin/v1/users/{users[name].user_id}/override_ratelimit",
+                       json={"messages_per_second": 0, "burst_count": 0}).raise_for_status()
+    return users
+
+
+def _create_room(server: Synapse, users: dict[str, User]) -> str:
+    guests = ("customer", "element", "hasty")
+    with server.client(users["agent"]) as agent:
+        answer = agent.post("/_matrix/client/v3/createRoom", json={
+            "preset": "private_chat", "name": "Support 1042", "room_alias_name": ALIAS[1:].split(":")[0],
+            "invite": [users[name].user_id for name in guests]})
+        answer.raise_for_status()
+        room_id = answer.json()["room_id"]
+    for name in guests:
+        with server.client(users[name]) as guest:
+            guest.post(f"/_matrix/client/v3/join/{room_id}").raise_for_status()
+    with server.client(users["element"]) as element:  # a display name other than the localpart
+        element.put(f"/_matrix/client/v3/profile/{users['element'].user_id}/displayname",
+                    json={"displayname": ELEMENT_NAME}).raise_for_status()
+    return room_id
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _TIMINGS:
+        terminalreporter.section("Synapse fixture timings")
+        for what, seconds in _TIMINGS.items():
+            terminalreporter.write_line(f"{what}: {seconds:.1f} s")
