@@ -111,8 +111,8 @@ class Mcs:
                          str(data.get("filename") or ""), url)
 
     async def content(self, info: MediaInfo, limit: int) -> AsyncIterator[bytes]:
-        """The bytes, streamed; no credentials go to the temporary URL (it is pre-signed)."""
-        async with self.http.stream("GET", info.content_url) as response:
+        """The bytes, streamed; no credentials go to the temporary URL (it is pre-signed, and may redirect)."""
+        async with self.http.stream("GET", info.content_url, follow_redirects=True) as response:
             if response.status_code != 200:
                 raise McsError(502 if response.status_code >= 500 else response.status_code, None,
                                f"Twilio's media content answered {response.status_code}.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import subprocess
 import threading
 import time
@@ -119,10 +120,10 @@ class Prism:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def failures(self, since: int = 0) -> list[str]:
-        """Contract failures Prism logged after character `since` (request or response violations)."""
-        return [m.group(0) for line in self.output()[since:].splitlines()
-                if ("error" in line) and (m := _FAILURE.search(line))]
+    def failures(self, since: int = 0, until: int | None = None) -> list[str]:
+        """Contract failures Prism logged between two offsets (request or response violations)."""
+        return [line for line in self.output()[since:until].splitlines()
+                if "error" in line and _FAILURE.search(line) and "attache-log-marker-" not in line]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -146,13 +147,30 @@ def prism(fake, twilio_spec, tmp_path_factory) -> Any:
 
 
 class Contract:
-    """Per test: Prism's contract failures since the test began; any unexpected one fails the test."""
+    """Per test: Prism's contract failures since the test began; any unexpected one fails the test.
+
+    Prism writes its log asynchronously, so "nothing logged" is only known once
+    a marker request sent afterwards has been logged (its log is in order).
+    """
 
     def __init__(self, prism: Prism) -> None:
-        self.prism, self.start, self.expected = prism, len(prism.output()), False
+        self.prism, self.expected = prism, False
+        self.start = self._mark()
+
+    def _mark(self) -> int:
+        token = f"attache-log-marker-{secrets.token_hex(8)}"
+        httpx.get(f"{self.prism.url}/{token}", timeout=30)
+        deadline = time.monotonic() + 30
+        done = re.compile(re.escape(token) + r".*Request terminated.*\n")   # Prism's last line for it
+        while (m := done.search(self.prism.output())) is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("Prism did not log the marker request")
+            time.sleep(0.05)
+        return m.end()
 
     def failures(self) -> list[str]:
-        return self.prism.failures(self.start)
+        end = self._mark()
+        return self.prism.failures(self.start, end)
 
 
 @pytest.fixture

@@ -203,3 +203,13 @@ async def test_prism_checks_the_stand_ins_answers_too(bridge, fake, contract):
     with pytest.raises(ApiError):
         await bridge.send(cid, "agent", "hi", [], "key-drift")
     assert any("VIOLATIONS" in f for f in contract.failures())
+
+
+async def test_credentials_only_go_to_the_configured_host(bridge):
+    http = bridge.client.http_client
+    assert http.target("https://conversations.twilio.com/v1/Conversations/CH1/Participants?Page=1") == \
+        f"{bridge.settings.api_base_url}/v1/Conversations/CH1/Participants?Page=1"
+    for elsewhere in ("https://evil.example/v1/Conversations", "https://conversations.twilio.com.evil.example/v1",
+                      bridge.settings.api_base_url + ".evil.example/v1"):
+        with pytest.raises(ValueError):
+            http.target(elsewhere)
