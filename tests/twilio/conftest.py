@@ -14,6 +14,8 @@ dropping the keyword changes nothing it accepts.
 """
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import re
 import secrets
@@ -38,9 +40,46 @@ PUBLIC_URL = "https://attache.example.com"
 _FAILURE = re.compile(r"Violation: .*|Request terminated with error: .*")
 
 
+def pytest_pyfunc_call(pyfuncitem: Any) -> bool | None:
+    """Run `async def` tests on a fresh event loop in a thread of their own.
+
+    Why not anyio's or asyncio's runner on the main thread: once the browser
+    tests have started Playwright's sync API, an event loop is already running
+    there for the rest of the session, and a second one cannot start. Async
+    clean-ups registered with `aclose_later` run on the test's loop, after it.
+    """
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    kwargs = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    closers = pyfuncitem.funcargs.get("aclose_later", [])
+
+    async def main() -> None:
+        try:
+            await pyfuncitem.obj(**kwargs)
+        finally:
+            for close in reversed(closers):
+                await close()
+
+    failure: list[BaseException] = []
+    thread = threading.Thread(target=lambda: _capture(failure, asyncio.run, main()), name="async-test")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return True
+
+
+def _capture(failure: list[BaseException], fn: Any, *args: Any) -> None:
+    try:
+        fn(*args)
+    except BaseException as e:  # noqa: BLE001 - re-raised on the test's thread
+        failure.append(e)
+
+
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def aclose_later() -> list[Any]:
+    """Async clean-ups (`await f()`) for the async test's own loop."""
+    return []
 
 
 class ThreadedServer:
@@ -205,12 +244,13 @@ def settings(secret_files, prism, fake, contract) -> Any:
 
 
 @pytest.fixture
-async def bridge(settings, tmp_path) -> Any:
+def bridge(settings, tmp_path, aclose_later) -> Any:
+    """A bridge for one async test (its HTTP pool lives on that test's loop)."""
     from app.core.restrictions import Restrictions
     from server.twilio import TwilioBridge
     b = TwilioBridge(settings, Restrictions(25_000_000, ("image/*", ".pdf", ".txt"), 1), tmp_path / "ledger.sqlite3")
-    yield b
-    await b.aclose()
+    aclose_later.append(b.aclose)
+    return b
 
 
 def participants(*channels: str) -> list[dict[str, Any]]:

@@ -77,7 +77,6 @@ def test_no_common_type_means_no_files_not_any_file():
 
 
 
-@pytest.mark.anyio
 @pytest.mark.parametrize("channels,limit", [(("chat",), 25_000_000), (("chat", "sms"), 5_000_000),
                                             (("chat", "whatsapp"), 16_000_000)])
 async def test_rules_read_the_participants_through_prism(bridge, fake, channels, limit, contract):
@@ -88,7 +87,6 @@ async def test_rules_read_the_participants_through_prism(bridge, fake, channels,
     assert fake.calls("GET", f"/{cid}/Participants")[0].query == {"PageSize": "100"}
 
 
-@pytest.mark.anyio
 async def test_participants_on_later_pages_count_and_paging_links_stay_local(bridge, fake, contract):
     fake.participants_page = 2
     try:

@@ -13,7 +13,6 @@ from server.twilio import OutgoingFile, TwilioBridge
 from tests.twilio.conftest import KEY_SECRET, KEY_SID, participants
 from tests.twilio.fake import sid, twilio_error
 
-pytestmark = pytest.mark.anyio
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
 BASIC = "Basic " + base64.b64encode(f"{KEY_SID}:{KEY_SECRET}".encode()).decode()
 

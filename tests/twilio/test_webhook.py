@@ -20,7 +20,6 @@ from server.twilio import webhook_endpoint
 from tests.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SERVICE_SID, participants
 from tests.twilio.fake import sid
 
-pytestmark = pytest.mark.anyio
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
 WEBHOOK = PUBLIC_URL + "/twilio/webhook"
 
@@ -54,14 +53,15 @@ class FakeUploads:
 
 
 @pytest.fixture
-async def hook(bridge):
+def hook(bridge, aclose_later):
     uploads, delivered = FakeUploads(bridge.admin), []
     app = Starlette(routes=[Route("/twilio/webhook", webhook_endpoint(bridge, uploads.ingest,
                                                                       lambda cid, m: delivered.append((cid, m))),
                                   methods=["POST"])], exception_handlers={ApiError: api_error_handler})
     # The app is reached at a local address; Twilio signed the public one.
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1:8000") as client:
-        yield client, uploads, delivered
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1:8000")
+    aclose_later.append(client.aclose)
+    return client, uploads, delivered
 
 
 def event(cid: str, media: list[dict] | None = None, **over) -> dict[str, str]:
