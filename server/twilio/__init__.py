@@ -1,0 +1,21 @@
+"""Bridge to one Twilio Conversations service (`[backend] kind = "twilio"`).
+
+The page keeps talking to our server; our server talks to Twilio, so the
+account's secrets and Twilio's hosts never reach the browser.
+
+- settings.py  `[backend]` / `[twilio]` config, secrets read from files
+- rest.py      the `twilio` library over httpx (host rewritten), and MCS
+- channels.py  the customer's channel and Twilio's documented media limits
+- bridge.py    rules per conversation; idempotent send (MCS upload, message create)
+- ledger.py    SQLite record of sends and processed webhooks
+- webhook.py   signed `onMessageAdded` webhook -> ingest + deliver
+- problems.py  Twilio errors as our JSON problems, with `retryable`
+"""
+
+from server.twilio.bridge import OutgoingFile, Sent, TwilioBridge
+from server.twilio.channels import ConversationRules, rules_for
+from server.twilio.settings import TwilioSettings, backend_kind, load_twilio
+from server.twilio.webhook import webhook_endpoint
+
+__all__ = ["ConversationRules", "OutgoingFile", "Sent", "TwilioBridge", "TwilioSettings", "backend_kind",
+           "load_twilio", "rules_for", "webhook_endpoint"]

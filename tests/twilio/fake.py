@@ -1,0 +1,223 @@
+"""Stand-ins for Twilio, in the test process: Conversations (behind Prism) and MCS.
+
+Conversations: a stateful upstream for Prism's validation proxy. Its answers are
+built from the examples in Twilio's own OpenAPI document and validated by
+Prism against it, so the stand-in cannot drift from the contract unnoticed.
+MCS (not in that document) follows the Media Content Service documentation
+(https://www.twilio.com/docs/conversations/media-support-conversations):
+`POST /v1/Services/{IS}/Media` with the raw bytes answers 201 + the media JSON
+(`sid` "ME..."); `GET .../Media/{ME}` answers it with `links.content_direct_temporary`,
+a short-lived URL of the bytes that needs no credentials.
+"""
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+TWILIO = "https://conversations.twilio.com"
+
+
+def sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def twilio_error(status: int, code: int, message: str) -> JSONResponse:
+    """Twilio's documented error body."""
+    return JSONResponse({"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                         "status": status}, status_code=status)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def form(self) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+        return dict(parse_qsl(self.body.decode(), keep_blank_values=True))
+
+
+@dataclass
+class FakeTwilio:
+    spec: dict[str, Any]
+    account_sid: str
+    service_sid: str
+    key_sid: str
+    key_secret: str
+    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[Recorded] = field(default_factory=list)
+    fail_next: list[tuple[str, JSONResponse]] = field(default_factory=list)   # (path suffix, answer)
+    participants_page: int = 50
+    media_limit: int = 150_000_000
+    mcs_url: str = ""
+
+    # -- set-up helpers for tests --------------------------------------------------
+    def conversation(self, *participants: dict[str, Any]) -> str:
+        cid = sid("CH")
+        self.conversations[cid] = {"participants": list(participants), "messages": []}
+        return cid
+
+    def add_media(self, data: bytes, content_type: str, filename: str = "") -> str:
+        media_sid = sid("ME")
+        self.media[media_sid] = {"data": data, "content_type": content_type, "filename": filename,
+                                 "token": secrets.token_urlsafe(16)}
+        return media_sid
+
+    def calls(self, method: str, suffix: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and r.path.endswith(suffix)]
+
+    def messages(self, cid: str) -> list[dict[str, Any]]:
+        return self.conversations[cid]["messages"]
+
+    # -- helpers -----------------------------------------------------------------
+    def _example(self, path: str, method: str, status: str, name: str) -> Any:
+        content = self.spec["paths"][path][method]["responses"][status]["content"]["application/json"]
+        return copy.deepcopy(content["examples"][name]["value"])
+
+    def _authorized(self, request: Request) -> bool:
+        expected = "Basic " + base64.b64encode(f"{self.key_sid}:{self.key_secret}".encode()).decode()
+        return request.headers.get("authorization") == expected
+
+    async def _record(self, request: Request) -> JSONResponse | None:
+        body = await request.body()
+        self.requests.append(Recorded(request.method, request.url.path, dict(request.query_params),
+                                      {k.lower(): v for k, v in request.headers.items()}, body))
+        for i, (suffix, answer) in enumerate(self.fail_next):
+            if request.url.path.endswith(suffix):
+                del self.fail_next[i]
+                return answer
+        if not self._authorized(request):
+            return twilio_error(401, 20003, "Authenticate")
+        return None
+
+    # -- Conversations ------------------------------------------------------------
+    async def create_message(self, request: Request) -> Response:
+        if (refused := await self._record(request)) is not None:
+            return refused
+        cid = request.path_params["cid"]
+        if cid not in self.conversations:
+            return twilio_error(404, 20404, f"The requested resource /Conversations/{cid}/Messages was not found")
+        form = self.requests[-1].form
+        m = self._example("/v1/Conversations/{ConversationSid}/Messages", "post", "201", "create")
+        m.update(sid=sid("IM"), account_sid=self.account_sid, conversation_sid=cid, body=form.get("Body"),
+                 author=form.get("Author", "system"), attributes=form.get("Attributes", "{}"),
+                 index=len(self.messages(cid)))
+        m["url"] = f"{TWILIO}/v1/Conversations/{cid}/Messages/{m['sid']}"
+        m["links"] = {k: f"{m['url']}/{v.rsplit('/', 1)[1]}" for k, v in m["links"].items()}
+        if form.get("MediaSid"):
+            stored = self.media.get(form["MediaSid"], {})
+            m["media"] = [{"sid": form["MediaSid"], "size": len(stored.get("data", b"")),
+                           "content_type": stored.get("content_type", ""), "filename": stored.get("filename")}]
+        self.messages(cid).append(m)
+        return JSONResponse(m, status_code=201)
+
+    async def list_messages(self, request: Request) -> Response:
+        if (refused := await self._record(request)) is not None:
+            return refused
+        cid = request.path_params["cid"]
+        if cid not in self.conversations:
+            return twilio_error(404, 20404, "Not found")
+        size = int(request.query_params.get("PageSize", 50))
+        items = list(reversed(self.messages(cid))) if request.query_params.get("Order") == "desc" \
+            else list(self.messages(cid))
+        page = self._example("/v1/Conversations/{ConversationSid}/Messages", "get", "200", "readFull")
+        page["messages"] = items[:size]
+        page["meta"].update(page_size=size, next_page_url=None,
+                            url=f"{TWILIO}/v1/Conversations/{cid}/Messages?PageSize={size}&Page=0",
+                            first_page_url=f"{TWILIO}/v1/Conversations/{cid}/Messages?PageSize={size}&Page=0")
+        return JSONResponse(page)
+
+    async def list_participants(self, request: Request) -> Response:
+        if (refused := await self._record(request)) is not None:
+            return refused
+        cid = request.path_params["cid"]
+        if cid not in self.conversations:
+            return twilio_error(404, 20404, "Not found")
+        number = int(request.query_params.get("Page", 0))
+        size = min(int(request.query_params.get("PageSize", 50)), self.participants_page)
+        page = self._example("/v1/Conversations/{ConversationSid}/Participants", "get", "200", "read")
+        template = page["participants"][0]
+        everyone = self.conversations[cid]["participants"]
+        chunk = everyone[number * size:(number + 1) * size]
+        page["participants"] = [{**template, "sid": sid("MB"), "conversation_sid": cid,
+                                 "account_sid": self.account_sid, "identity": p.get("identity"),
+                                 "messaging_binding": p.get("messaging_binding"),
+                                 "url": f"{TWILIO}/v1/Conversations/{cid}/Participants/{sid('MB')}"} for p in chunk]
+        base = f"{TWILIO}/v1/Conversations/{cid}/Participants?PageSize={size}"
+        more = (number + 1) * size < len(everyone)
+        # Absolute links on Twilio's host, as Twilio sends them: the bridge must rewrite them.
+        page["meta"].update(page=number, page_size=size, url=f"{base}&Page={number}", first_page_url=f"{base}&Page=0",
+                            next_page_url=f"{base}&Page={number + 1}&PageToken=PT{number + 1}" if more else None)
+        return JSONResponse(page)
+
+    # -- MCS -----------------------------------------------------------------------
+    def _media_json(self, media_sid: str) -> dict[str, Any]:
+        m = self.media[media_sid]
+        url = f"/v1/Services/{self.service_sid}/Media/{media_sid}"
+        return {"sid": media_sid, "service_sid": self.service_sid, "date_created": "2026-11-25T10:00:00.000000-00:00",
+                "date_upload_updated": "2026-11-25T10:00:00.000000-00:00",
+                "date_updated": "2026-11-25T10:00:00.000000-00:00",
+                "links": {"content": f"{url}/Content",
+                          "content_direct_temporary": f"{self.mcs_url}/temporary/{m['token']}"},
+                "size": len(m["data"]), "content_type": m["content_type"], "filename": m["filename"] or None,
+                "author": "system", "category": "media", "message_sid": None, "channel_sid": None, "url": url,
+                "is_multipart_upstream": False}
+
+    async def mcs_create(self, request: Request) -> Response:
+        if (refused := await self._record(request)) is not None:
+            return refused
+        if request.path_params["service"] != self.service_sid:
+            return twilio_error(404, 20404, "Service not found")
+        data = self.requests[-1].body
+        if len(data) > self.media_limit:
+            return twilio_error(413, 50512, "Media too large")
+        media_sid = self.add_media(data, request.headers.get("content-type", ""))
+        return JSONResponse({k: v for k, v in self._media_json(media_sid).items()
+                             if k != "links"} | {"links": {"content": f"/v1/Services/{self.service_sid}"
+                                                                      f"/Media/{media_sid}/Content"}},
+                            status_code=201)
+
+    async def mcs_fetch(self, request: Request) -> Response:
+        if (refused := await self._record(request)) is not None:
+            return refused
+        media_sid = request.path_params["media"]
+        if media_sid not in self.media:
+            return twilio_error(404, 20404, "Media not found")
+        return JSONResponse(self._media_json(media_sid))
+
+    async def temporary(self, request: Request) -> Response:
+        await request.body()
+        self.requests.append(Recorded("GET", request.url.path, {}, {k.lower(): v for k, v in request.headers.items()},
+                                      b""))
+        for m in self.media.values():
+            if secrets.compare_digest(m["token"], request.path_params["token"]):
+                return Response(m["data"], media_type=m["content_type"])
+        return Response("expired", status_code=403)
+
+    def conversations_app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/v1/Conversations/{cid}/Messages", self.create_message, methods=["POST"]),
+            Route("/v1/Conversations/{cid}/Messages", self.list_messages, methods=["GET"]),
+            Route("/v1/Conversations/{cid}/Participants", self.list_participants, methods=["GET"]),
+        ])
+
+    def mcs_app(self) -> Starlette:
+        return Starlette(routes=[
+            Route("/v1/Services/{service}/Media", self.mcs_create, methods=["POST"]),
+            Route("/v1/Services/{service}/Media/{media}", self.mcs_fetch, methods=["GET"]),
+            Route("/temporary/{token}", self.temporary, methods=["GET"]),
+        ])
