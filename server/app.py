@@ -29,7 +29,6 @@ from server.openapi import openapi
 from server.store import Store
 from server.uploads import Uploads
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 async def restrictions(request: Request) -> Response:
@@ -96,11 +95,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         Route("/api/openapi.json", openapi),
         Route("/media/{sha256}/{filename:path}", download),
         Route("/attache-config.json", static.page_config),
-        Route("/", static.single("index.html")),
-        Route("/index.html", static.single("index.html")),
-        Route("/pyscript.toml", static.single("pyscript.toml")),
-        Route("/app/{path:path}", static.under("app")),
-        Route("/static/{path:path}", static.under("static")),
+        *static.page_routes(),
     ]
     middleware = [
         Middleware(SecurityHeaders),
@@ -116,6 +111,6 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     app.state.uploads = uploads
     app.state.broker = Broker()
     app.state.signer = Signer(load_secret(data))
-    app.state.static_root = Path(static_root) if static_root is not None else REPO_ROOT
+    app.state.static_root = Path(static_root) if static_root is not None else static.SITE_ROOT
     app.state.keepalive = keepalive
     return app
