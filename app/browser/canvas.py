@@ -271,6 +271,9 @@ class Canvas:
         outgoing = self.outbox.get(local_id)
         bar.value = render.percent(outgoing)
         label.textContent = render.status_label(outgoing)
+        announce, text = query(f"#out-{local_id} .announce"), render.progress_announcement(outgoing)
+        if announce is not None and announce.textContent != text:  # only at 25% steps: heard, not chatter
+            announce.textContent = text
 
     def _render_pending(self, local_id: str) -> None:
         outgoing = self.outbox.find(local_id)
