@@ -40,6 +40,12 @@ MIN_SAVING = 0.05       # keep a compressed copy only if it is at least 5% small
 BIG = 16 * 1024 * 1024  # above this, faster (slightly larger) compression: the snapshot changes with the app
 _REFERENCE = re.compile(r"""(["'])\./([^"'\s*]+)\1""")
 PRELOAD_MARK = "<!-- preload: filled in by build.py -->"
+_STATIC_IMPORT = re.compile(r"""(?:\bfrom|\bimport)\s*["'](\./[^"']+\.js)["']""")
+_DYNAMIC_IMPORT = re.compile(r"""\bimport\(\s*["'](\./[^"']+\.js)["']\s*\)""")
+# PyScript chunks that PyScript imports dynamically on every start of a page like ours
+# (its TOML parser and built-in plugins); the others (editor, terminal) only when used.
+PYSCRIPT_START_CHUNKS = ("toml-", "error-", "donkey-", "deprecations-manager-", "py-editor-", "py-game-",
+                         "py-terminal-")
 
 
 def content_hash(data: bytes) -> str:
@@ -69,7 +75,7 @@ def compress(path: Path) -> list[Path]:
     big = size > BIG
     data = None
     written = []
-    for suffix, pack in ((".br", lambda d: brotli.compress(d, quality=9 if big else 11)),
+    for suffix, pack in ((".br", lambda d: brotli.compress(d, quality=9, lgwin=24) if big else brotli.compress(d, quality=11)),
                          (".gz", lambda d: gzip.compress(d, compresslevel=6 if big else 9, mtime=0))):
         target = path.with_name(path.name + suffix)
         if not target.exists():   # names carry the content hash: an existing sibling is up to date
@@ -167,10 +173,28 @@ def loader_module(site: Site, source_root: Path, pyodide_dir: str, snapshot: Pat
     return site.put_bytes("attache-pyodide.mjs", text.encode()), snapshot_rel
 
 
-def preload_tags(site: Site, extra: list[str]) -> str:
-    """<link> hints so the big downloads start while PyScript itself is still loading."""
+def module_graph(entry: Path) -> list[Path]:
+    """The modules `entry` needs at start: its static imports (recursively), and the
+    dynamic imports of PYSCRIPT_START_CHUNKS that exist."""
+    seen: list[Path] = []
+    todo = [entry]
+    while todo:
+        path = todo.pop(0)
+        if path in seen or not path.is_file():
+            continue
+        seen.append(path)
+        text = path.read_text(errors="replace")
+        todo += [path.parent / rel for rel in _STATIC_IMPORT.findall(text)]
+        todo += [path.parent / rel for rel in _DYNAMIC_IMPORT.findall(text)
+                 if Path(rel).name.startswith(PYSCRIPT_START_CHUNKS)]
+    return seen[1:]
+
+
+def preload_tags(site: Site, extra: list[str], modules: list[str] = ()) -> str:
+    """<link> hints so that everything the start needs is fetched at once, while the
+    HTML is parsed, rather than each file once the one before it has run."""
     pyodide = site.assets.get("static/vendor/pyodide")
-    tags = []
+    tags = [f'<link rel="modulepreload" href="./{rel}">' for rel in modules]
     if pyodide:
         tags.append(f'<link rel="modulepreload" href="./{pyodide}/pyodide.mjs">')
         tags.append(f'<link rel="modulepreload" href="./{pyodide}/pyodide.asm.mjs">')
@@ -201,7 +225,14 @@ def assemble(source_root: Path, site_root: Path, snapshot: Path | None, snapshot
     html = rewrite((source_root / "index.html").read_text(), lambda rel: asset_for(site, source_root, rel))
     fetched = ([snapshot_rel] if snapshot_rel else []) + [rel for logical, rel in site.assets.items()
                                                           if logical.endswith(".zip")]
-    html = html.replace(PRELOAD_MARK, preload_tags(site, fetched))
+    modules = []
+    core = re.search(r'<script type="module" src="\./(assets/[^"]+\.js)"', html)
+    if core:
+        modules = [path.relative_to(site_root).as_posix() for path in module_graph(site_root / core.group(1))]
+    fetched.insert(0, "pyscript.toml")     # PyScript fetches its config only once its own code has run
+    if loader:
+        modules.append(loader)
+    html = html.replace(PRELOAD_MARK, preload_tags(site, fetched, modules))
     for name, text in (("index.html", html), ("pyscript.toml", toml)):
         tmp = site_root / f"{name}.tmp"
         tmp.write_text(text)
