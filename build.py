@@ -4,19 +4,24 @@
     python3 build.py serve [--host H] [--port P] [--config FILE] [--data DIR]
     python3 build.py test  [pytest args...]
     python3 build.py bench [startup|upload|history ...]
+    python3 build.py dist OUT                  # the page as a static bundle in OUT
     python3 build.py setup                     # only the set-up steps
     python3 build.py token --config FILE --sub ID --role agent|customer --conversation ID [--name N] [--ttl 1h]
 
 Every command first does the whole set-up, skipping what is already built:
 a local virtual environment with the pinned Python dependencies
 (requirements.lock), the browser runtime from the npm registry (`npm ci`
-against package-lock.json), copied into the ignored static/vendor/, and the
-pure-Python libraries plus our own app/ package zipped for PyScript's [files].
+against package-lock.json), copied into the ignored static/vendor/, the
+pure-Python libraries plus our own app/ package zipped for PyScript's [files],
+a Pyodide memory snapshot made in Node from those zips, and the site in
+build/site/: index.html and pyscript.toml naming content-hashed, precompressed
+assets (tools/site.py). The server serves build/site; `dist` copies it.
 Nothing is ever fetched from a CDN at run time.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -27,7 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VENDOR = ROOT / "static" / "vendor"
+SITE = ROOT / "build" / "site"
 NODE_MODULES = ROOT / "node_modules"
+SNAPSHOT_MAKER = ROOT / "tools" / "snapshot.mjs"
+CONFIG_TEMPLATE = ROOT / "static" / "attache-config.example.json"
 PYODIDE_FILES = (
     "pyodide.mjs",
     "pyodide.asm.mjs",
@@ -141,6 +149,46 @@ def pack_python() -> None:
     zip_tree(VENDOR / "app.zip", [(ROOT / "app", "app")], skip_suffixes=(".pyc",))
 
 
+def pyodide_version() -> str:
+    return json.loads((NODE_MODULES / "pyodide" / "package.json").read_text())["version"]
+
+
+def snapshot_key(version: str, inputs: list[Path]) -> str:
+    """Names what a snapshot is made of: the Pyodide version and the bytes of its inputs
+    (the runtime files, the zipped libraries and app, the maker script)."""
+    sha = hashlib.sha256(f"pyodide {version}\n".encode())
+    for path in inputs:
+        sha.update(f"{path.name} {digest(path)}\n".encode())
+    return sha.hexdigest()[:16]
+
+
+def make_snapshot(pyodide_dir: Path, key: str, snapshot: Path, pycache: Path, zips: list[Path]) -> None:
+    if not shutil.which("node"):
+        sys.exit("build.py: Node.js is needed to make the Pyodide memory snapshot (install Node.js 20)")
+    run(["node", str(SNAPSHOT_MAKER), str(pyodide_dir), key, str(snapshot), str(pycache), *map(str, zips)], cwd=ROOT)
+
+
+def ensure_snapshot(vendor: Path = VENDOR, version: str | None = None, maker=make_snapshot) -> tuple[Path, str]:
+    """static/vendor/snapshot.bin (and app-pycache.zip, compiled by the same Python),
+    made again whenever their key (inputs) changes."""
+    zips = [vendor / "pylibs.zip", vendor / "app.zip"]
+    runtime = [vendor / "pyodide" / name for name in PYODIDE_FILES]
+    key = snapshot_key(version or pyodide_version(), [*runtime, *zips, SNAPSHOT_MAKER])
+    snapshot, pycache, stamp = vendor / "snapshot.bin", vendor / "app-pycache.zip", vendor / "snapshot.key"
+    if not (snapshot.exists() and pycache.exists() and up_to_date(stamp, key)):
+        log("making the Pyodide memory snapshot (Node)")
+        stamp.unlink(missing_ok=True)
+        maker(vendor / "pyodide", key, snapshot, pycache, zips)
+        stamp.write_text(key)
+    return snapshot, key
+
+
+def build_site() -> None:
+    from tools.site import assemble
+    snapshot, key = ensure_snapshot()
+    assemble(ROOT, SITE, snapshot, key)
+
+
 def find_browser() -> str:
     """Debian's chromium (installed with apt-get when root), else a Chrome on PATH."""
     for name in CHROMIUM_CANDIDATES:
@@ -164,6 +212,7 @@ def setup() -> None:
     ensure_node_modules()
     copy_runtime()
     pack_python()
+    build_site()
 
 
 def option(args: list[str], name: str, default: str) -> str:
@@ -206,7 +255,32 @@ def token(args: list[str]) -> int:
     return mint_main(args)
 
 
-COMMANDS = {"serve": serve, "test": test, "bench": bench, "setup": lambda args: 0, "token": token}
+def write_dist(out: Path, site: Path = SITE) -> None:
+    """Copy the built site to `out` for any static host: index.html, pyscript.toml,
+    assets/ (hashed, with .br/.gz siblings) and the page config template. Other files
+    in `out` (the portal's own attache-config.json) are left alone."""
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "assets.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(site / "assets", tmp)
+    shutil.rmtree(out / "assets", ignore_errors=True)
+    tmp.replace(out / "assets")
+    for name in ("pyscript.toml", "index.html"):
+        shutil.copy2(site / name, out / name)
+    shutil.copy2(CONFIG_TEMPLATE, out / CONFIG_TEMPLATE.name)
+
+
+def dist(args: list[str]) -> int:
+    if len(args) != 1 or args[0].startswith("-"):
+        sys.exit("usage: python3 build.py dist OUT")
+    out = Path(args[0]).resolve()
+    write_dist(out)
+    log(f"static bundle written to {out}: serve it from any static host, with an attache-config.json "
+        f"beside index.html (see {CONFIG_TEMPLATE.name} and README.md, 'Deploying as static files')")
+    return 0
+
+
+COMMANDS = {"serve": serve, "test": test, "bench": bench, "dist": dist, "setup": lambda args: 0, "token": token}
 
 
 def main() -> int:

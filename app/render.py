@@ -126,9 +126,22 @@ def status_label(outgoing: Outgoing) -> str:
     return STATUS_LABELS.get(outgoing.status, outgoing.status)
 
 
+ANNOUNCE_EVERY = 25  # percent
+
+
+def progress_announcement(outgoing: Outgoing) -> str:
+    """What a screen reader hears while a file uploads: at the start and every 25%.
+    The bar and its label move with every chunk but are not announced (aria-live=off)."""
+    if outgoing.status != Status.UPLOADING:
+        return ""
+    step = percent(outgoing) // ANNOUNCE_EVERY * ANNOUNCE_EVERY
+    return f"Uploading, {step}% done" if step else "Uploading"
+
+
 def pending_html(outgoing: Outgoing, preview_urls: dict[int, str]) -> str:
     """A message not delivered yet; `preview_urls` maps a file's index to its thumbnail's URL."""
     view = {
+        "announce": progress_announcement(outgoing),
         "local_id": outgoing.local_id,
         "status": outgoing.status,
         "status_label": status_label(outgoing),

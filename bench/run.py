@@ -2,15 +2,16 @@
 """Attache benchmarks: figures beside a baseline measured in the same run.
 
     python3 build.py bench [startup|upload|history ...] [--json FILE]
-                           [--upload-mib N]
+                           [--upload-mib N] [--compare NAME=URL]
 
 With no benchmark named, all three run. Nothing here asserts a timing: each
 benchmark prints a table and the end prints a Markdown summary for README.md.
 
-- startup: navigation start -> the "Message" textbox is enabled, for the app
-  and for a plain HTML page (textarea + button enabled on DOMContentLoaded,
-  served by http.server), cold (a new browser context each time) and warm
-  (reload in the same context, no routes so the HTTP cache stays on).
+- startup (bench/startup.py): navigation -> first paint -> composer usable ->
+  a picked file staged, for the app and for a plain HTML page doing the same
+  (served by http.server), cold (a new browser context) and warm (the same
+  context again, no routes so the HTTP cache stays on), with the bytes
+  transferred; `--compare before=URL` measures another running build too.
 - upload: one large file sent through the app UI (Attach file -> Send ->
   the delivered message) against the same file sent with plain fetch (POST
   /api/uploads, one PATCH) from the same page; plus the growth of Pyodide's
@@ -27,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import functools
-import http.server
 import json
 import os
 import platform
@@ -53,11 +52,13 @@ from tests.conftest import AGENT_TOKEN, CUSTOMER_TOKEN, RunningServer  # noqa: E
 from tests.e2e.conftest import CHROMIUM_FLAGS  # noqa: E402
 from tests.files import png_bytes  # noqa: E402
 
+import startup  # noqa: E402  (bench/startup.py)
+
 VIEWPORT = {"width": 1100, "height": 800}
 READY_TIMEOUT_MS = 120_000
 MIB = 1024 * 1024
 
-STARTUP_RUNS = 5
+STARTUP_RUNS = int(os.environ.get("ATTACHE_BENCH_RUNS", 5))
 UPLOAD_RUNS = 3
 HISTORY_RUNS = 3
 HISTORY_SIZES = (1_000, 10_000)
@@ -95,28 +96,6 @@ STARTUP_PROBE = """
 })();
 """
 
-PLAIN_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>Plain baseline</title>
-  <link rel="icon" href="data:,">
-  <script>
-    document.addEventListener('DOMContentLoaded', () => {
-      document.getElementById('message').disabled = false;
-      document.getElementById('send').disabled = false;
-    });
-  </script>
-</head>
-<body>
-  <form>
-    <label for="message">Message</label>
-    <textarea id="message" rows="1" disabled></textarea>
-    <button type="submit" id="send" disabled>Send</button>
-  </form>
-</body>
-</html>
-"""
 
 # ---------------------------------------------------------------- helpers
 
@@ -208,85 +187,22 @@ def wait_ready(page: Page) -> dict:
 # ---------------------------------------------------------------- startup
 
 
-class PlainServer:
-    """A tiny http.server on a free loopback port serving the plain page."""
-
-    def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "index.html").write_text(PLAIN_PAGE)
-
-        class Quiet(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-        handler = functools.partial(Quiet, directory=str(directory))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/index.html"
-
-    def __enter__(self) -> "PlainServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def measure_startup(bench: Bench, url: str) -> dict:
-    """Cold: a new context per load. Warm: reloads in one context (HTTP cache on)."""
-    cold, cold_wall = [], []
-    for _ in range(STARTUP_RUNS):
-        context = bench.new_context()
-        context.add_init_script(STARTUP_PROBE)
-        page = context.new_page()
-        t0 = time.perf_counter()
-        page.goto(url)
-        stamps = wait_ready(page)
-        cold_wall.append(time.perf_counter() - t0)
-        cold.append(stamps["enabledAt"] / 1000)
-        context.close()
-    warm, warm_wall = [], []
-    context = bench.new_context()
-    context.add_init_script(STARTUP_PROBE)
-    page = context.new_page()
-    page.goto(url)
-    wait_ready(page)                      # fills the HTTP (and code) cache
-    for _ in range(STARTUP_RUNS):
-        t0 = time.perf_counter()
-        page.reload()
-        stamps = wait_ready(page)
-        warm_wall.append(time.perf_counter() - t0)
-        warm.append(stamps["enabledAt"] / 1000)
-    context.close()
-    return {"cold_s": cold, "warm_s": warm, "cold_wall_s": cold_wall, "warm_wall_s": warm_wall}
-
-
-def bench_startup(bench: Bench) -> None:
-    log("\n== startup: navigation start -> composer usable ==")
+def bench_startup(bench: Bench, compare: dict[str, str]) -> None:
+    log("\n== startup: navigation -> first paint -> composer usable -> a picked file staged ==")
     server = bench.server("startup")
-    app_url = f"{server.url}/?as=agent&conversation=bench-startup"
-    with PlainServer(bench.workdir / "plain") as plain:
-        plain_result = measure_startup(bench, plain.url)
-        app_result = measure_startup(bench, app_url)
+    pages = {"app": f"{server.url}/?as=agent", **compare}
+    figures = startup.run(bench.new_context, pages, bench.workdir, STARTUP_RUNS, READY_TIMEOUT_MS)
     server.stop()
-    rows = []
-    out = {}
-    for kind in ("cold", "warm"):
-        a, p = median(app_result[f"{kind}_s"]), median(plain_result[f"{kind}_s"])
-        aw, pw = median(app_result[f"{kind}_wall_s"]), median(plain_result[f"{kind}_wall_s"])
-        rows.append([kind, f"{a:.3f} s", f"{p:.3f} s", f"{a / p:.1f}x", spread(app_result[f"{kind}_s"]),
-                     f"{aw:.3f} s / {pw:.3f} s"])
-        out[kind] = {"app_s": a, "plain_s": p, "ratio": a / p, "app_runs_s": app_result[f"{kind}_s"],
-                     "plain_runs_s": plain_result[f"{kind}_s"], "app_wall_s": aw, "plain_wall_s": pw}
-        bench.summary.append(["startup " + kind, f"{a:.2f} s to a usable composer",
-                              f"plain HTML page {p * 1000:.0f} ms", f"{a / p:.0f}x", "—"])
-    print_table(f"startup (median of {STARTUP_RUNS}; in-page clock from navigation start)",
-                ["", "app", "plain page", "app/plain", "app runs", "wall incl. Playwright app / plain"], rows)
-    bench.results["startup"] = out
+    print_table(f"startup (median of {STARTUP_RUNS}, interleaved; in-page clock from navigation start)",
+                startup.TABLE_HEADER, startup.table_rows(figures))
+    for kind, goal in (("cold", startup.GOAL_COLD_S), ("warm", startup.GOAL_WARM_S)):
+        app, plain = figures["app"][kind], figures["plain"][kind]
+        bench.summary.append([f"start-up, {kind}", f"{app['staged'] / 1000:.2f} s to a staged file (first paint "
+                              f"{app['paint'] / 1000:.2f} s, composer usable {app['usable'] / 1000:.2f} s; "
+                              f"{startup.fmt_bytes(app['bytes'])} transferred)",
+                              f"plain HTML page {plain['staged'] / 1000:.2f} s", f"{app['staged'] / plain['staged']:.0f}x",
+                              f"≤ {goal:.1f} s"])
+    bench.results["startup"] = figures
 
 
 # ---------------------------------------------------------------- upload
@@ -631,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upload-mib", type=int, default=200, help="size of the upload (MiB, default 200)")
     parser.add_argument("--history-sizes", default=",".join(map(str, HISTORY_SIZES)),
                         help="conversation sizes (default 1000,10000)")
+    parser.add_argument("--compare", action="append", default=[], metavar="NAME=URL",
+                        help="startup: also measure the page at URL (e.g. another build's server), interleaved")
     args = parser.parse_args(argv)
     unknown = [b for b in args.benchmarks if b not in ("startup", "upload", "history")]
     if unknown:
@@ -651,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(browser, workdir)
             try:
                 if "startup" in chosen:
-                    bench_startup(bench)
+                    bench_startup(bench, dict(item.split("=", 1) for item in args.compare))
                 if "upload" in chosen:
                     bench_upload(bench, args.upload_mib)
                 if "history" in chosen:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import uvicorn
 
-from server.app import REPO_ROOT, begin_shutdown, create_app
+from server.app import begin_shutdown, create_app
 from server.config import Config, ConfigError, load_config
 from server.middleware import install_log_redaction
+from server.static import SITE_ROOT
 
 DEV_WARNING = """\
   !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
@@ -42,7 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=8000, help="port (0 = any free port; default 8000)")
     p.add_argument("--config", default=None, help="TOML config (default: server/default.toml)")
     p.add_argument("--data", default="data", help="data directory: database, media, partial uploads (default ./data)")
-    p.add_argument("--static-root", default=str(REPO_ROOT), help="directory holding index.html, app/, static/")
+    p.add_argument("--static-root", default=str(SITE_ROOT),
+                   help="the built site: index.html, pyscript.toml, assets/ (default build/site, by build.py)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--keepalive", type=float, default=15.0, help=argparse.SUPPRESS)   # seconds, for tests
     return p.parse_args(argv)

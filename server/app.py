@@ -30,7 +30,6 @@ from server.store import Store
 from server.tickets import Tickets
 from server.uploads import Uploads
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 async def restrictions(request: Request) -> Response:
@@ -73,11 +72,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         Route("/api/openapi.json", openapi),
         Route("/media/{sha256}/{filename:path}", download),
         Route("/attache-config.json", static.page_config),
-        Route("/", static.single("index.html")),
-        Route("/index.html", static.single("index.html")),
-        Route("/pyscript.toml", static.single("pyscript.toml")),
-        Route("/app/{path:path}", static.under("app")),
-        Route("/static/{path:path}", static.under("static")),
+        *static.page_routes(),
     ]
     middleware = [
         Middleware(SecurityHeaders, embed_origins=config.embed_origins),
@@ -99,6 +94,6 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     app.state.signer = Signer(load_secret(data), config.media_link_ttl)
     app.state.tickets = Tickets()
     app.state.streams = {}             # identity (sub) -> open event streams
-    app.state.static_root = Path(static_root) if static_root is not None else REPO_ROOT
+    app.state.static_root = Path(static_root) if static_root is not None else static.SITE_ROOT
     app.state.keepalive = keepalive
     return app

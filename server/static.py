@@ -1,9 +1,15 @@
-"""The browser page: index.html, pyscript.toml, /app/** and /static/**.
+"""The browser page: the site build.py writes to build/site (index.html,
+pyscript.toml, assets/**).
 
 Why a hand-rolled handler instead of StaticFiles: we need an explicit
-allow-list of roots (never .venv, data/, .git), our own MIME table (.wasm and
-.mjs must be right for Pyodide whatever /etc/mime.types says), and the page
-CSP on every response.
+allow-list (the two pages and assets/, never anything else), our own MIME
+table (.wasm and .mjs must be right for Pyodide whatever /etc/mime.types
+says), the page CSP on every response, and the caching the build is made for:
+assets carry a hash of their content in their name, so they are cached for a
+year without revalidation (`immutable`; Chromium also keeps the compiled wasm
+only for cacheable responses), while the two pages revalidate every time. An
+asset's precompressed sibling (`.br`, `.gz`, written by the build) is sent
+with Content-Encoding when the request accepts it.
 """
 
 from __future__ import annotations
@@ -12,13 +18,20 @@ from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
 
 from server.common import ApiError
+
+SITE_ROOT = Path(__file__).resolve().parent.parent / "build" / "site"
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+# Precompressed siblings, best first, as the build writes them.
+ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 
 PAGE_CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'; style-src 'self'; "
             "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; "
             "object-src 'none'; base-uri 'self'; form-action 'self'")
-PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": REVALIDATE}
 
 MIME = {
     ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
@@ -31,11 +44,38 @@ MIME = {
     ".woff": "font/woff", ".woff2": "font/woff2", ".ttf": "font/ttf", ".otf": "font/otf",
     ".jinja": "text/plain", ".j2": "text/plain",
 }
-_REFUSED_SUFFIXES = (".pyc", ".pyo")
+_REFUSED_SUFFIXES = (".pyc", ".pyo", ".tmp")
 
 
 def _not_found(path: str) -> ApiError:
     return ApiError(404, "not_found", f"{path} does not exist.")
+
+
+def _not_built(root: Path) -> ApiError:
+    return ApiError(404, "not_built", f"The page is not built in {root}.", "Run `python3 build.py setup`.")
+
+
+def accepted_encodings(header: str) -> set[str]:
+    """The content codings an Accept-Encoding header allows (q=0 refuses; `*` stands for any)."""
+    allowed, refused, star = set(), set(), False
+    for item in header.split(","):
+        name, _, params = item.strip().partition(";")
+        name = name.strip().lower()
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if name == "*":
+            star = q > 0
+        elif name:
+            (allowed if q > 0 else refused).add(name)
+    if star:
+        allowed |= {name for name, _ in ENCODINGS} - refused
+    return allowed
 
 
 def resolve(base: Path, rel: str) -> Path | None:
@@ -56,37 +96,54 @@ def resolve(base: Path, rel: str) -> Path | None:
     return full
 
 
-def file_response(request: Request, full: Path) -> Response:
-    stat = full.stat()
+def file_response(request: Request, full: Path, cache_control: str = REVALIDATE) -> Response:
+    headers = {**PAGE_HEADERS, "Cache-Control": cache_control}
+    served = full
+    variants = [(name, full.with_name(full.name + suffix)) for name, suffix in ENCODINGS]
+    variants = [(name, path) for name, path in variants if path.is_file()]
+    if variants:
+        headers["Vary"] = "Accept-Encoding"
+        accepted = accepted_encodings(request.headers.get("accept-encoding", ""))
+        for name, path in variants:
+            if name in accepted:
+                served, headers["Content-Encoding"] = path, name
+                break
     media_type = MIME.get(full.suffix.lower(), "application/octet-stream")
-    response = FileResponse(full, media_type=media_type, headers=PAGE_HEADERS, stat_result=stat)
+    response = FileResponse(served, media_type=media_type, headers=headers, stat_result=served.stat())
     etag = response.headers.get("etag")
     if etag and etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers={**PAGE_HEADERS, "ETag": etag})
+        headers.pop("Content-Encoding", None)
+        return Response(status_code=304, headers={**headers, "ETag": etag})
     return response
 
 
-def under(dirname: str):
-    """Endpoint serving files below root/dirname."""
-    async def endpoint(request: Request) -> Response:
-        base = request.app.state.static_root / dirname
-        full = resolve(base, request.path_params["path"])
-        if full is None:
-            raise _not_found(request.url.path)
-        return file_response(request, full)
-    endpoint.__name__ = f"static_{dirname}"
-    return endpoint
+async def asset(request: Request) -> Response:
+    """GET /assets/<hashed name>: cached for good, precompressed when accepted."""
+    full = resolve(request.app.state.static_root / "assets", request.path_params["path"])
+    if full is None:
+        raise _not_found(request.url.path)
+    return file_response(request, full, IMMUTABLE)
 
 
 def single(filename: str):
-    """Endpoint serving one file from the root."""
+    """Endpoint serving one page of the site root (revalidated on every use)."""
     async def endpoint(request: Request) -> Response:
-        full = resolve(request.app.state.static_root, filename)
+        root = request.app.state.static_root
+        full = resolve(root, filename)
         if full is None:
-            raise _not_found(request.url.path)
+            raise _not_built(root) if not (root / "index.html").exists() else _not_found(request.url.path)
         return file_response(request, full)
     endpoint.__name__ = f"static_{filename.replace('.', '_')}"
     return endpoint
+
+
+def page_routes() -> list[Route]:
+    return [
+        Route("/", single("index.html")),
+        Route("/index.html", single("index.html")),
+        Route("/pyscript.toml", single("pyscript.toml")),
+        Route("/assets/{path:path}", asset),
+    ]
 
 
 async def page_config(request: Request) -> Response:

@@ -140,6 +140,9 @@ class DeliveryView:
             return self._render(local_id)
         bar.value = render.percent(outgoing)
         label.textContent = render.status_label(outgoing)
+        announce, text = self.history.pending_part(local_id, ".announce"), render.progress_announcement(outgoing)
+        if announce is not None and announce.textContent != text:  # only at 25% steps: heard, not chatter
+            announce.textContent = text
 
     # ---- showing and keeping -----------------------------------------------------------
     def _render(self, local_id: str) -> None:

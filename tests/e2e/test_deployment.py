@@ -6,7 +6,8 @@ import functools
 import http.server
 import json
 import re
-import shutil
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -70,12 +71,10 @@ class StaticSite:
 
 @pytest.fixture()
 def portal(tmp_path):
+    """`python3 build.py dist OUT`, served by Python's plain http.server."""
     root = tmp_path / "portal"
-    root.mkdir()
-    for name in ("index.html", "pyscript.toml"):
-        shutil.copy2(ROOT / name, root / name)
-    for folder in ("app", "static"):
-        shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, str(ROOT / "build.py"), "dist", str(root)], check=True, cwd=tmp_path,
+                   stdout=subprocess.DEVNULL)
     site = StaticSite(root)
     yield root, site
     site.close()
@@ -83,16 +82,21 @@ def portal(tmp_path):
 
 def test_the_page_works_as_a_static_site_on_another_origin(browser, make_server, portal, offsite_guard, tmp_path):
     root, site = portal
+    assert sorted(p.name for p in root.iterdir()) == ["assets", "attache-config.example.json", "index.html",
+                                                       "pyscript.toml"]
     server = make_server(f'[server]\ncors_allow_origins = ["{site.url}"]\n')
-    (root / "attache-config.json").write_text(json.dumps({"backend": {
-        "adapter": "reference", "base_url": server.url, "conversation": "portal",
-        "identities": {"agent": {"token": "agent-dev-token", "name": "Agent"}},
-    }}))
+    config = json.loads((root / "attache-config.example.json").read_text())   # the template, filled in
+    config["backend"].update(base_url=server.url, conversation="portal",
+                             identities={"agent": {"token": "agent-dev-token", "name": "Agent"}})
+    (root / "attache-config.json").write_text(json.dumps(config))
     context = browser.new_context()
     page = context.new_page()
     offsite_guard.watch(page)
+    messages = []
+    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
     page.goto(f"{site.url}/")
     expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    assert page.evaluate("document.documentElement.dataset.pythonStart") == "snapshot", messages
     attach(page, files.write(tmp_path, "scan.pdf", files.PDF))
     page.get_by_role("textbox", name="Message").fill("sent from the portal")
     page.get_by_role("button", name="Send").click()

@@ -1,49 +1,74 @@
-"""The page and its files: right types, the page CSP, nothing outside the allowed roots."""
+"""The page and its files: right types, the page CSP, caching, precompressed
+assets, nothing outside the built site's two pages and assets/."""
 
 from __future__ import annotations
 
+import gzip
 import os
 
+import brotli
 import httpx
 import pytest
+
+from server.static import accepted_encodings
 
 PAGE_CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'; style-src 'self'; "
             "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; "
             "object-src 'none'; base-uri 'self'; form-action 'self'")
 
 
-@pytest.fixture
-def site(tmp_path, make_server):
-    root = tmp_path / "site"
-    (root / "app" / "core" / "__pycache__").mkdir(parents=True)
-    (root / "static" / "vendor").mkdir(parents=True)
+WASM = b"\x00asm\x01\x00\x00\x00" + bytes(4000)
+IMMUTABLE = "public, max-age=31536000, immutable"
+RAW = {"Accept-Encoding": "identity"}   # httpx asks for gzip/br by default
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A built site as build.py writes it (build/site), plus things that must never be served."""
+    from tests.conftest import RunningServer
+
+    top = tmp_path_factory.mktemp("static")
+    root = top / "site"
+    assets = root / "assets"
+    (assets / "pyodide-0123456789ab").mkdir(parents=True)
     (root / "index.html").write_text("<!doctype html><title>Attache</title>")
     (root / "pyscript.toml").write_text('name = "attache"\n')
-    (root / "app" / "main.py").write_text("print('hi')\n")
-    (root / "app" / "core" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\x00")
-    (root / "app" / ".hidden").write_text("secret")
-    (root / "static" / "vendor" / "pyodide.asm.wasm").write_bytes(b"\x00asm\x01\x00\x00\x00")
-    (root / "static" / "vendor" / "pyodide.mjs").write_text("export {}\n")
-    (root / "static" / "style.css").write_text("body{}\n")
-    (root / ".venv").mkdir()
-    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
-    (root / "secret.txt").write_text("top secret")
-    os.symlink(root / "secret.txt", root / "static" / "link.txt")
-    server = make_server(data=root / "data", static_root=root)
-    return server
+    (root / "manifest.json").write_text("{}")
+    wasm = assets / "pyodide-0123456789ab" / "pyodide.asm.wasm"
+    wasm.write_bytes(WASM)
+    wasm.with_name(wasm.name + ".br").write_bytes(brotli.compress(WASM))
+    wasm.with_name(wasm.name + ".gz").write_bytes(gzip.compress(WASM))
+    (assets / "pyodide-0123456789ab" / "pyodide.mjs").write_text("export {}\n")
+    (assets / "attache.0123456789ab.css").write_text("body{}\n")
+    (assets / "main.0123456789ab.py").write_text("print('hi')\n")
+    (assets / "app.0123456789ab.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    (assets / "__pycache__").mkdir()
+    (assets / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\x00")
+    (assets / ".hidden").write_text("secret")
+    (assets / "half.css.tmp").write_text("unfinished")
+    (top / "secret.txt").write_text("top secret")
+    (top / ".venv").mkdir()
+    (top / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
+    os.symlink(top / "secret.txt", assets / "link.txt")
+    data = top / "data"
+    data.mkdir()
+    server = RunningServer(data, static_root=root).start()
+    yield server
+    server.stop()
 
 
 @pytest.mark.parametrize("path,content_type", [
     ("/", "text/html; charset=utf-8"),
     ("/index.html", "text/html; charset=utf-8"),
     ("/pyscript.toml", "application/toml"),
-    ("/app/main.py", "text/x-python; charset=utf-8"),
-    ("/static/style.css", "text/css; charset=utf-8"),
-    ("/static/vendor/pyodide.asm.wasm", "application/wasm"),
-    ("/static/vendor/pyodide.mjs", "text/javascript; charset=utf-8"),
+    ("/assets/main.0123456789ab.py", "text/x-python; charset=utf-8"),
+    ("/assets/attache.0123456789ab.css", "text/css; charset=utf-8"),
+    ("/assets/app.0123456789ab.zip", "application/zip"),
+    ("/assets/pyodide-0123456789ab/pyodide.asm.wasm", "application/wasm"),
+    ("/assets/pyodide-0123456789ab/pyodide.mjs", "text/javascript; charset=utf-8"),
 ])
 def test_page_files_have_types_and_page_headers(site, path, content_type):
-    r = httpx.get(site.url + path)
+    r = httpx.get(site.url + path, headers=RAW)
     assert r.status_code == 200
     assert r.headers["content-type"] == content_type
     assert r.headers["content-security-policy"] == PAGE_CSP + "; frame-ancestors 'self'"
@@ -51,29 +76,83 @@ def test_page_files_have_types_and_page_headers(site, path, content_type):
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
-def test_conditional_get_answers_304(site):
-    r = httpx.get(site.url + "/static/style.css")
-    again = httpx.get(site.url + "/static/style.css", headers={"If-None-Match": r.headers["etag"]})
+@pytest.mark.parametrize("path", ["/", "/index.html", "/pyscript.toml"])
+def test_the_pages_revalidate(site, path):
+    r = httpx.get(site.url + path)
+    assert r.headers["cache-control"] == "no-cache"
+    again = httpx.get(site.url + path, headers={"If-None-Match": r.headers["etag"]})
     assert again.status_code == 304
 
 
+@pytest.mark.parametrize("path", ["/assets/attache.0123456789ab.css", "/assets/pyodide-0123456789ab/pyodide.asm.wasm"])
+def test_hashed_assets_are_cached_for_good(site, path):
+    r = httpx.get(site.url + path)
+    assert r.status_code == 200
+    assert r.headers["cache-control"] == IMMUTABLE
+
+
+@pytest.mark.parametrize("accept,encoding", [
+    ("gzip, deflate, br, zstd", "br"),      # Chromium
+    ("br;q=1.0, gzip;q=0.8", "br"),
+    ("gzip", "gzip"),
+    ("br;q=0, gzip", "gzip"),
+    ("*", "br"),
+    ("*, br;q=0", "gzip"),
+])
+def test_precompressed_asset_sent_when_accepted(site, accept, encoding):
+    r = httpx.get(site.url + "/assets/pyodide-0123456789ab/pyodide.asm.wasm", headers={"Accept-Encoding": accept})
+    assert r.status_code == 200
+    assert r.headers["content-encoding"] == encoding
+    assert "Accept-Encoding" in r.headers["vary"]
+    assert r.headers["content-type"] == "application/wasm"
+    assert r.headers["cache-control"] == IMMUTABLE
+    assert r.content == WASM      # httpx decoded it: the right sibling was sent
+    assert int(r.headers["content-length"]) < len(WASM)
+
+
+@pytest.mark.parametrize("accept", ["identity", "", "zstd", "br;q=0, gzip;q=0"])
+def test_original_asset_sent_otherwise(site, accept):
+    r = httpx.get(site.url + "/assets/pyodide-0123456789ab/pyodide.asm.wasm", headers={"Accept-Encoding": accept})
+    assert "content-encoding" not in r.headers
+    assert "Accept-Encoding" in r.headers["vary"]
+    assert r.content == WASM and int(r.headers["content-length"]) == len(WASM)
+
+
+def test_each_encoding_has_its_own_etag(site):
+    url = site.url + "/assets/pyodide-0123456789ab/pyodide.asm.wasm"
+    etags = {httpx.get(url, headers={"Accept-Encoding": a}).headers["etag"] for a in ("br", "gzip", "identity")}
+    assert len(etags) == 3
+
+
+def test_accepted_encodings_parses_q_values():
+    assert accepted_encodings("gzip, deflate, br, zstd") == {"gzip", "deflate", "br", "zstd"}
+    assert accepted_encodings("br;q=0, gzip;q=0.5") == {"gzip"}
+    assert accepted_encodings("*;q=0.1, gzip;q=0") == {"br"}
+    assert accepted_encodings("BR; Q=1") == {"br"}
+    assert accepted_encodings("br;q=nonsense") == set()
+    assert accepted_encodings("") == set()
+
+
 @pytest.mark.parametrize("raw_path", [
-    b"/app/../secret.txt",
-    b"/app/%2e%2e/secret.txt",
-    b"/static/..%2fsecret.txt",
-    b"/static/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
-    b"/app/..%5csecret.txt",
-    b"/static/link.txt",                # symlink pointing outside static/
-    b"/app/.hidden",
-    b"/app/core/__pycache__/x.cpython-311.pyc",
+    b"/assets/../../secret.txt",
+    b"/assets/%2e%2e/%2e%2e/secret.txt",
+    b"/assets/..%2f..%2fsecret.txt",
+    b"/assets/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    b"/assets/..%5c..%5csecret.txt",
+    b"/assets/link.txt",                # symlink pointing outside the site
+    b"/assets/.hidden",
+    b"/assets/__pycache__/x.cpython-311.pyc",
+    b"/assets/half.css.tmp",            # a file the build is still writing
     b"/.venv/pyvenv.cfg",
-    b"/static/../.venv/pyvenv.cfg",
+    b"/assets/../../.venv/pyvenv.cfg",
     b"/data/secret",
-    b"/app/../data/secret",
     b"/secret.txt",
-    b"/app/",
-    b"/app//main.py",
-    b"/static/vendor",
+    b"/manifest.json",                  # the build's own record, not part of the page
+    b"/assets/",
+    b"/assets//main.0123456789ab.py",
+    b"/assets/pyodide-0123456789ab",
+    b"/app/main.py",                    # sources are never served, only the built site
+    b"/static/attache.css",
 ])
 def test_nothing_outside_the_allowed_roots(site, raw_path):
     """Raw paths, sent as-is (no client-side normalisation of '..')."""
@@ -88,6 +167,19 @@ def test_nothing_outside_the_allowed_roots(site, raw_path):
     status = answer.split(b" ", 2)[1]
     assert status == b"404", answer[:300]
     assert b"top secret" not in answer and b"home = /usr" not in answer
+
+
+def test_a_site_not_built_says_how_to_build_it(tmp_path):
+    from tests.conftest import RunningServer
+
+    (tmp_path / "data").mkdir()
+    server = RunningServer(tmp_path / "data", static_root=tmp_path / "nothing-here").start()
+    try:
+        r = httpx.get(server.url + "/")
+        assert r.status_code == 404
+        assert "python3 build.py setup" in r.json()["error"]["hint"]
+    finally:
+        server.stop()
 
 
 def test_page_config_lists_identities(site):

@@ -1,0 +1,105 @@
+"""Start-up: Python comes from the memory snapshot build.py made; a snapshot that
+is missing, unreadable or made from other inputs is not used, the page starts
+the normal way and the console says why. Every file the page loads, apart from
+the two pages, its config and the API, is a content-hashed, immutable asset."""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+from tests import files
+from tests.e2e.conftest import READY_TIMEOUT_MS
+from tests.e2e.test_canvas import attach
+
+SNAPSHOT = re.compile(r"/assets/snapshot\.[0-9a-f]{12}\.bin$")
+LOADER = re.compile(r"/assets/attache-pyodide\.[0-9a-f]{12}\.mjs$")
+
+
+@pytest.fixture()
+def start(browser, reference_server, offsite_guard, conversation):
+    """start(route=None) -> (page, console messages, responses); `route(context)` may intercept first."""
+    contexts = []
+
+    def start_(route=None):
+        context = browser.new_context()
+        contexts.append(context)
+        if route is not None:
+            route(context)
+        page = context.new_page()
+        offsite_guard.watch(page)
+        messages, responses = [], []
+        page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+        page.on("response", lambda r: responses.append(r))
+        page.goto(f"{reference_server.url}/?as=agent&conversation={conversation}")
+        expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
+        return page, messages, responses
+
+    yield start_
+    for context in contexts:
+        context.close()
+
+
+def python_start(page) -> str:
+    return page.evaluate("document.documentElement.dataset.pythonStart")
+
+
+def still_works(page, tmp_path) -> None:
+    attach(page, files.write(tmp_path, "invoice.pdf", files.PDF))
+    page.get_by_role("textbox", name="Message").fill("sent after a slow start")
+    page.get_by_role("button", name="Send").click()
+    delivered = page.get_by_role("log", name="Conversation").locator("article:not(.pending)")
+    expect(delivered).to_have_count(1)
+    expect(delivered.get_by_role("link", name=re.compile("invoice.pdf"))).to_be_visible()
+
+
+def test_python_starts_from_the_memory_snapshot(start, reference_server):
+    page, messages, responses = start()
+    assert python_start(page) == "snapshot"
+    assert any(m.startswith("info: Attache: Python restored from its memory snapshot") for m in messages)
+    assert not [m for m in messages if m.startswith(("warning", "error"))]
+    loaded = {urlsplit(r.url).path: r for r in responses if r.url.startswith(reference_server.url)}
+    assert any(SNAPSHOT.search(path) for path in loaded)
+    for path, response in loaded.items():
+        if path in ("/", "/pyscript.toml", "/attache-config.json") or path.startswith("/api/"):
+            continue
+        assert path.startswith("/assets/"), f"{path} is not a hashed asset"
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable", path
+    wasm = next(r for p, r in loaded.items() if p.endswith("/pyodide.asm.wasm"))
+    assert wasm.headers.get("content-encoding") == "br"        # Chromium accepts br; the build made it
+    assert loaded["/"].headers["cache-control"] == "no-cache"
+    assert loaded["/pyscript.toml"].headers["cache-control"] == "no-cache"
+
+
+def test_a_missing_snapshot_falls_back_to_a_normal_start(start, tmp_path):
+    page, messages, _ = start(lambda c: c.route(SNAPSHOT, lambda route: route.fulfill(status=404, body="gone")))
+    assert python_start(page) == "fallback"
+    assert any(m.startswith("warning: Attache: no snapshot at") and "HTTP 404" in m
+               and "starting Python without it" in m for m in messages), messages
+    still_works(page, tmp_path)
+
+
+def test_an_unreadable_snapshot_falls_back_to_a_normal_start(start, tmp_path):
+    garbage = bytes(range(256)) * 64      # not a snapshot: wrong magic number, wrong build id
+    page, messages, _ = start(lambda c: c.route(SNAPSHOT, lambda route: route.fulfill(
+        status=200, body=garbage, headers={"Content-Type": "application/octet-stream"})))
+    assert python_start(page) == "fallback"
+    assert any(m.startswith("warning: Attache: the snapshot cannot be used") for m in messages), messages
+    still_works(page, tmp_path)
+
+
+def test_a_snapshot_made_from_other_inputs_falls_back_to_a_normal_start(start, tmp_path):
+    """The loader expects another key than the one the (real, valid) snapshot holds,
+    as when a snapshot of other app code or libraries were served."""
+    def expect_another_key(route):
+        body = route.fetch().text()
+        changed = re.sub(r'SNAPSHOT_KEY = "[0-9a-f]+"', 'SNAPSHOT_KEY = "0000000000000000"', body)
+        assert changed != body
+        route.fulfill(body=changed, headers={"Content-Type": "text/javascript"})
+
+    page, messages, _ = start(lambda c: c.route(LOADER, expect_another_key))
+    assert python_start(page) == "fallback"
+    assert any(m.startswith("warning: Attache: the snapshot was made for other inputs") for m in messages), messages
+    still_works(page, tmp_path)

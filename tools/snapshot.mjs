@@ -1,0 +1,106 @@
+// Make a Pyodide memory snapshot at build time (run by build.py under Node):
+//
+//   node tools/snapshot.mjs PYODIDE_DIR KEY SNAPSHOT_OUT PYC_OUT ZIP...
+//
+// Why: starting Pyodide in the page means compiling the interpreter's state from
+// scratch and importing jinja2 and our pure modules from .py source (about 2 s on
+// a 2-core machine). Restoring a heap image made here skips all of that.
+//
+// The snapshot holds only the wasm heap, not the file system: the page still
+// unpacks the same zips (PyScript's [files]) at the same place, so modules the
+// snapshot imported find their files (jinja2 templates) where they were. Only
+// pure Python may be imported here: anything that touched `js` would keep
+// references to Node's objects. KEY names the inputs (Pyodide build, zips); the
+// page's loader compares it with the key it expects and starts without the
+// snapshot when they differ.
+//
+// PYC_OUT is a zip of app/**/__pycache__ compiled by this same Python, for the
+// modules the snapshot cannot hold (app.browser, app.main): unchecked-hash pycs,
+// because the unpacked sources get new mtimes in the page; they cannot change
+// during a page's life.
+import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import path from "node:path";
+
+const [pyodideDir, key, out, pycOut, ...zips] = process.argv.slice(2);
+if (!pyodideDir || !key || !out || !pycOut || zips.length === 0) {
+  console.error("usage: node tools/snapshot.mjs PYODIDE_DIR KEY SNAPSHOT_OUT PYC_OUT ZIP...");
+  process.exit(2);
+}
+const indexURL = path.resolve(pyodideDir) + "/";
+const { loadPyodide } = await import(pathToFileURL(indexURL + "pyodide.mjs").href);
+const py = await loadPyodide({ indexURL, _makeSnapshot: true });
+
+// Where PyScript's [files] "./x.zip" = "./*" unpacks them in the page.
+const HOME = "/home/pyodide";
+for (const zip of zips) {
+  py.unpackArchive(new Uint8Array(readFileSync(zip)), "zip", { extractDir: HOME });
+}
+
+py.globals.set("SNAPSHOT_KEY", key);
+py.runPython(String.raw`
+import importlib, os, pkgutil, sys, types
+
+os.chdir("/home/pyodide")
+# stdlib that the page's shell and PyScript's own package import at start
+import asyncio, json, uuid, urllib.parse, dataclasses, datetime, html, html.entities
+import jinja2, markupsafe
+import app
+
+# Every module of app/ that runs outside the browser: not app.main and not
+# app.browser (the shell, which imports js and pyscript at import time).
+SHELL = ("app.main", "app.browser")
+
+
+def pure_modules(package):
+    for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        if info.name in SHELL:
+            continue
+        module = importlib.import_module(info.name)
+        yield info.name
+        if info.ispkg:
+            yield from pure_modules(module)
+
+
+imported = list(pure_modules(app))
+if "js" in sys.modules:
+    raise RuntimeError("a module imported for the snapshot imports js; only pure modules may be in it")
+
+# Compile every template now. In the page the unpacked templates get new mtimes,
+# and jinja2 would compile them again; they cannot change during a page's life.
+for module in list(sys.modules.values()):
+    if getattr(module, "__name__", "").startswith("app."):
+        for value in list(vars(module).values()):
+            if isinstance(value, jinja2.Environment):
+                value.auto_reload = False
+                for name in value.list_templates():
+                    value.get_template(name)
+render = sys.modules.get("app.render")
+if render is not None and hasattr(render, "messages_html"):
+    render.messages_html([], "agent", {})
+
+marker = types.ModuleType("_attache_snapshot")
+marker.key = SNAPSHOT_KEY
+sys.modules["_attache_snapshot"] = marker
+del SNAPSHOT_KEY
+print(f"snapshot: {len(imported)} app modules, {len(sys.modules)} modules in all")
+`);
+const image = py.makeMemorySnapshot();
+writeFileSync(out + ".tmp", image);
+renameSync(out + ".tmp", out);
+console.log(`snapshot: ${(image.length / 1048576).toFixed(1)} MiB written to ${out}`);
+
+// After the snapshot, so the compiler's modules are not in it.
+py.runPython(String.raw`
+import compileall, py_compile, zipfile
+from pathlib import Path
+
+compileall.compile_dir("/home/pyodide/app", quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+with zipfile.ZipFile("/tmp/pycache.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+    for path in sorted(Path("/home/pyodide").glob("app/**/__pycache__/*.pyc")):
+        info = zipfile.ZipInfo(path.relative_to("/home/pyodide").as_posix(), (2020, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        zf.writestr(info, path.read_bytes())
+`);
+writeFileSync(pycOut + ".tmp", py.FS.readFile("/tmp/pycache.zip"));
+renameSync(pycOut + ".tmp", pycOut);
