@@ -34,6 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--static-root", default=str(REPO_ROOT), help="directory holding index.html, app/, static/")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--keepalive", type=float, default=15.0, help=argparse.SUPPRESS)   # seconds, for tests
+    p.add_argument("--sweep-interval", type=float, default=None, help=argparse.SUPPRESS)   # seconds, for tests
     return p.parse_args(argv)
 
 
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"attache: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
-    app = create_app(config=config, data_dir=args.data, static_root=args.static_root, keepalive=args.keepalive)
+    app = create_app(config=config, data_dir=args.data, static_root=args.static_root, keepalive=args.keepalive,
+                     sweep_interval=args.sweep_interval)
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     base = f"http://{host}:{port}"

@@ -20,6 +20,9 @@ DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 _TABLES = ("attachments", "identities", "server")
 _SERVER_KEYS = ("cors_allow_origins",)
 _IDENTITY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+DEFAULT_UPLOAD_EXPIRY = 24 * 3600.0
 
 
 class ConfigError(ValueError):
@@ -32,6 +35,7 @@ class Config:
     identities: dict[str, str]          # identity name -> bearer token
     cors_allow_origins: tuple[str, ...]
     source: str = ""
+    upload_expiry: float = DEFAULT_UPLOAD_EXPIRY   # seconds an unsent upload is kept after its last activity
 
     def identity_for(self, token: str) -> str | None:
         """Constant-time over all tokens so timing does not leak a prefix."""
@@ -40,6 +44,20 @@ class Config:
             if hmac.compare_digest(expected.encode(), token.encode()):
                 found = name
         return found
+
+
+def parse_duration(value: object) -> float:
+    """'24h', '30m', '7d', '90s' or a number of seconds -> seconds (> 0); ValueError otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration like '24h', '30m', '7d', '90s' or a number of seconds")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{value!r} must be a positive duration")
+    return seconds
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -77,8 +95,13 @@ def _build(data: dict[str, Any], where: str) -> Config:
     for table in _TABLES:
         if not isinstance(data.get(table), dict):
             raise ConfigError(f"{where}: [{table}] must be a table")
+    attachments = dict(data["attachments"])
     try:
-        restrictions = Restrictions.from_mapping(data["attachments"])
+        upload_expiry = parse_duration(attachments.pop("upload_expiry", DEFAULT_UPLOAD_EXPIRY))
+    except ValueError as e:
+        raise ConfigError(f"{where}: [attachments] upload_expiry: {e}") from None
+    try:
+        restrictions = Restrictions.from_mapping(attachments)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{where}: [attachments] {e}") from None
 
@@ -106,4 +129,4 @@ def _build(data: dict[str, Any], where: str) -> Config:
             raise ConfigError(
                 f"{where}: [server] cors_allow_origins: {origin!r} is not an origin like 'https://portal.example.com'"
             )
-    return Config(restrictions, identities, tuple(origins), where)
+    return Config(restrictions, identities, tuple(origins), where, upload_expiry)
