@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect, Request
 
 FLUSH_BYTES = 4 * 1024 * 1024     # batch size handed to the writer thread
 DRAIN_LIMIT = 16 * 1024 * 1024    # read (and drop) at most this much of a refused body
+DRAIN_IDLE = 2.0                  # ... and stop waiting for a client that sends nothing for this long
 
 
 class Sink:
@@ -88,15 +89,19 @@ async def body(request: Request) -> AsyncIterator[bytes]:
 
 
 async def drain(request: Request) -> int:
-    """Read a refused body (up to a limit) so the client sees our answer, not a reset; returns its size."""
+    """Read a refused body (up to a limit) so the client sees our answer, not a reset; returns its size.
+
+    A client that stalls mid-body is not waited for: it would wait for our answer forever, and we for it.
+    """
     seen = 0
+    stream = request.stream()
     try:
-        async for chunk in request.stream():
-            seen += len(chunk)
-            if seen > DRAIN_LIMIT:
-                break
-    except (ClientDisconnect, RuntimeError):   # RuntimeError: stream already consumed
-        pass
+        while seen <= DRAIN_LIMIT:
+            seen += len(await asyncio.wait_for(anext(stream), DRAIN_IDLE))
+    except (StopAsyncIteration, ClientDisconnect, RuntimeError, asyncio.TimeoutError):
+        pass                                   # RuntimeError: stream already consumed
+    finally:
+        await stream.aclose()
     return seen
 
 
