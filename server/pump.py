@@ -12,11 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import ClientDisconnect, Request
+
+from app.core.sniff import HEAD_SIZE
+from server.common import ApiError
+
+if TYPE_CHECKING:
+    from server.store import UploadRow
+    from server.uploads import Uploads
 
 FLUSH_BYTES = 4 * 1024 * 1024     # batch size handed to the writer thread
 DRAIN_LIMIT = 16 * 1024 * 1024    # read (and drop) at most this much of a refused body
@@ -77,6 +85,67 @@ class Sink:
 
     def close(self) -> None:
         self._f.close()
+
+
+async def receive(uploads: Uploads, u: UploadRow, chunks: AsyncIterator[bytes]) -> tuple[UploadRow, bool]:
+    """Append `chunks` to the upload at its offset; returns (upload, interrupted by shutdown).
+
+    The first 4096 bytes are judged as soon as they are in (across PATCHes if
+    need be); a refusal deletes the upload. More bytes than declared refuse
+    only this request's bytes. Cancelled (shutdown) or failing, the bytes that
+    arrived are kept and the offset recorded, so the client resumes there.
+    """
+    start = u.offset
+    hasher = uploads.take_hasher(u.id, start)
+    part = uploads.part_path(u.id)
+    head_needed = 0 if u.head_checked else min(HEAD_SIZE, u.size)
+    head = read_prefix(part, min(start, head_needed)) if head_needed else b""
+    uploads.store.touch_upload(u)
+    sink = Sink(part, start, hasher)
+    received, interrupted = 0, False
+    try:
+        if head_needed and len(head) >= head_needed:   # defensive: bytes on disk never judged
+            uploads.judge(u, head)
+            head_needed = 0
+        async for chunk in chunks:
+            if uploads.terminating(u.id):
+                raise ApiError(404, "upload_not_found", f"The upload of {u.name} was terminated.")
+            if uploads.stopping:
+                interrupted = True
+                break
+            received += len(chunk)
+            if start + received > u.size:
+                raise beyond(u)
+            if head_needed and len(head) < head_needed:
+                head += chunk[: head_needed - len(head)]
+                if len(head) >= head_needed:
+                    uploads.judge(u, head)
+                    head_needed = 0
+            await sink.add(chunk)
+        await sink.flush()
+    except ApiError as e:
+        await sink.settle()
+        sink.close()
+        if e.code == "exceeds_declared_size":
+            os.truncate(part, start)      # refuse this request's bytes, keep the upload
+        else:
+            uploads.discard(u)            # refused content or terminated: nothing of it stays
+        raise
+    except BaseException:                 # cancelled at shutdown, or a disk error
+        await sink.salvage()
+        sink.close()
+        uploads.set_offset(u, start + sink.written)
+        raise
+    sink.close()
+    uploads.set_offset(u, start + sink.written, hasher)
+    if u.offset == u.size:
+        await uploads.complete(u, hasher)
+    return u, interrupted and not u.complete
+
+
+def beyond(u: UploadRow) -> ApiError:
+    return ApiError(413, "exceeds_declared_size", f"{u.name}: more bytes were sent than the declared {u.size}.",
+                    "Start a new upload with the right size.")
 
 
 async def body(request: Request) -> AsyncIterator[bytes]:

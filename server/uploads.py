@@ -24,7 +24,7 @@ from app.core.restrictions import Restrictions, check
 from app.core.sniff import HEAD_SIZE, effective_type
 from server.common import ApiError
 from server.ingest import ingest as _ingest
-from server.pump import Sink, hash_file, read_prefix
+from server.pump import beyond, hash_file, receive
 from server.store import Store, UploadRow
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -72,6 +72,14 @@ class Uploads:
         """Unix time after which an unsent upload is gone; None once a message uses it."""
         return None if self.store.is_attached(u.id) else u.touched_at + self.expiry
 
+    def take_hasher(self, upload_id: str, start: int) -> Any:
+        """The sha256 of bytes [0, start) if this process saw them all; None after a restart (rehash at the end)."""
+        hashed = self._hashers.pop(upload_id, None)
+        return hashed[1] if hashed and hashed[0] == start else (hashlib.sha256() if start == 0 else None)
+
+    def terminating(self, upload_id: str) -> bool:
+        return upload_id in self._terminating
+
     def busy(self, upload_id: str) -> bool:
         lock = self._locks.get(upload_id)
         return lock is not None and lock.locked()
@@ -107,7 +115,7 @@ class Uploads:
             os.truncate(path, u.offset)
         elif actual < u.offset:
             self._hashers.pop(u.id, None)
-            self._set_offset(u, actual)
+            self.set_offset(u, actual)
 
     def discard(self, u: UploadRow) -> None:
         """Forget an unsent upload: its partial file, its row, and its media file if no other row shares it."""
@@ -154,16 +162,16 @@ class Uploads:
             if u.complete and offset == u.size:  # a retried final PATCH: nothing left to do
                 async for chunk in chunks:
                     if chunk:
-                        raise _beyond(u)
+                        raise beyond(u)
                 return u, False
             if offset != u.offset or u.complete:
                 raise ApiError(409, "offset_mismatch", f"{u.name}: the server has {u.offset} bytes, not {offset}.",
                                "Ask for the upload's offset (HEAD) and continue from there.", offset=u.offset)
             if length is not None and offset + length > u.size:
-                raise _beyond(u)
+                raise beyond(u)
             self._active += 1
             try:
-                return await self._receive(u, chunks)
+                return await receive(self, u, chunks)
             finally:
                 self._active -= 1
 
@@ -187,56 +195,7 @@ class Uploads:
         """Store a complete file from the server side (e.g. a Twilio media download) through the same rules."""
         return await _ingest(self, owner, name, declared_type, chunks)
 
-    # -- the byte pump ---------------------------------------------------------
-    async def _receive(self, u: UploadRow, chunks: AsyncIterator[bytes]) -> tuple[UploadRow, bool]:
-        start = u.offset
-        hashed = self._hashers.pop(u.id, None)
-        hasher = hashed[1] if hashed and hashed[0] == start else (hashlib.sha256() if start == 0 else None)
-        head_needed = 0 if u.head_checked else min(HEAD_SIZE, u.size)
-        head = read_prefix(self.part_path(u.id), min(start, head_needed)) if head_needed else b""
-        self.store.touch_upload(u)
-        sink = Sink(self.part_path(u.id), start, hasher)
-        received, interrupted = 0, False
-        try:
-            if head_needed and len(head) >= head_needed:   # defensive: bytes on disk never judged
-                self.judge(u, head)
-                head_needed = 0
-            async for chunk in chunks:
-                if u.id in self._terminating:
-                    raise ApiError(404, "upload_not_found", f"The upload of {u.name} was terminated.")
-                if self.stopping:
-                    interrupted = True
-                    break
-                received += len(chunk)
-                if start + received > u.size:
-                    raise _beyond(u)
-                if head_needed and len(head) < head_needed:
-                    head += chunk[: head_needed - len(head)]
-                    if len(head) >= head_needed:
-                        self.judge(u, head)
-                        head_needed = 0
-                await sink.add(chunk)
-            await sink.flush()
-        except ApiError as e:
-            await sink.settle()
-            sink.close()
-            if e.code == "exceeds_declared_size":
-                os.truncate(self.part_path(u.id), start)   # refuse this request's bytes, keep the upload
-            else:
-                self.discard(u)                           # refused content: nothing of it stays
-            raise
-        except BaseException:                             # cancelled at shutdown, or a disk error
-            await sink.salvage()
-            sink.close()
-            self._set_offset(u, start + sink.written)
-            raise
-        sink.close()
-        self._set_offset(u, start + sink.written, hasher)
-        if u.offset == u.size:
-            await self.complete(u, hasher)
-        return u, interrupted and not u.complete
-
-    def _set_offset(self, u: UploadRow, offset: int, hasher: Any = None) -> None:
+    def set_offset(self, u: UploadRow, offset: int, hasher: Any = None) -> None:
         """Record how far the file is good; the head verdict only counts once its bytes are there."""
         os.truncate(self.part_path(u.id), offset)
         u.offset = offset
@@ -280,9 +239,3 @@ class Uploads:
         deadline = asyncio.get_running_loop().time() + timeout
         while self._active and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
-
-
-def _beyond(u: UploadRow) -> ApiError:
-    return ApiError(413, "exceeds_declared_size", f"{u.name}: more bytes were sent than the declared {u.size}.",
-                    "Start a new upload with the right size.")
-
