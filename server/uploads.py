@@ -145,6 +145,8 @@ class Uploads:
     async def state(self, upload_id: str, owner: str) -> UploadRow:
         """Where to resume; while a PATCH runs, what is recorded (without waiting for it)."""
         u = self.owned(upload_id, owner)
+        if u.complete:
+            return u
         lock = self._lock(u.id)
         if not lock.locked():
             async with lock:

@@ -6,6 +6,7 @@ In-process (no HTTP route calls ingest yet): a real Store and data dir per test.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import os
 
@@ -46,7 +47,9 @@ class Source:
 
 
 def ingest(uploads: Uploads, name: str, declared: str, chunks) -> object:
-    return asyncio.run(uploads.ingest("customer", name, declared, chunks))
+    """Run it on a loop of its own (in a thread: Playwright may own this thread's loop in a full run)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, uploads.ingest("customer", name, declared, chunks)).result()
 
 
 def leftovers(uploads: Uploads) -> list[str]:
