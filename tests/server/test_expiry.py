@@ -111,3 +111,22 @@ def test_upload_expiry_defaults_to_a_day_and_bad_values_name_the_key(tmp_path):
     p = subprocess.run([sys.executable, "-m", "server", "--port", "0", "--config", str(path), "--data",
                         str(tmp_path / "d")], cwd=REPO, capture_output=True, text=True, timeout=20)
     assert p.returncode == 2 and "upload_expiry" in p.stderr
+
+
+def test_a_data_dir_from_before_expiry_gives_its_uploads_a_fresh_grace_period(tmp_path):
+    import sqlite3
+
+    from server.store import SCHEMA, Store
+
+    old = sqlite3.connect(tmp_path / "db.sqlite3")
+    old.executescript(SCHEMA.replace(",\n    touched_at REAL NOT NULL DEFAULT 0          -- unix time of the last activity;"
+                                     " expiry counts from here", ""))
+    old.execute("INSERT INTO uploads (id, owner, name, size, declared_type, content_type, created_at)"
+                " VALUES ('a', 'agent', 'a.pdf', 3, '', 'application/pdf', '2020-01-01T00:00:00Z')")
+    old.commit()
+    old.close()
+    before = time.time()
+    store = Store(tmp_path / "db.sqlite3")
+    assert store.get_upload("a").touched_at >= before
+    assert store.stale_uploads(before) == []
+    store.close()
