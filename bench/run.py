@@ -13,8 +13,8 @@ benchmark prints a table and the end prints a Markdown summary for README.md.
   context again, no routes so the HTTP cache stays on), with the bytes
   transferred; `--compare before=URL` measures another running build too.
 - upload: one large file sent through the app UI (Attach file -> Send ->
-  the delivered message) against the same file sent with plain fetch (POST
-  /api/uploads, one PATCH) from the same page; plus the growth of Pyodide's
+  the delivered message) against the same file sent with plain fetch (tus
+  creation POST /api/uploads, one PATCH) from the same page; plus the growth of Pyodide's
   Wasm heap across the app uploads (bytes must not enter Python).
 - history: conversations of 1,000 and 10,000 messages (seeded over the REST
   API) loaded from scratch, against an empty conversation.
@@ -27,6 +27,7 @@ and page listens on 127.0.0.1 only; a request to any other host is reported.
 from __future__ import annotations
 
 import argparse
+import base64
 import concurrent.futures
 import json
 import os
@@ -218,16 +219,14 @@ INJECT_INPUT = """() => {
 FETCH_UPLOAD = """async (token) => {
   const file = document.getElementById('bench-file').files[0];
   const t0 = performance.now();
-  const created = await fetch('/api/uploads', {method: 'POST',
-    headers: {Authorization: 'Bearer ' + token, 'Content-Type': 'application/json'},
-    body: JSON.stringify({name: file.name, size: file.size, content_type: 'application/octet-stream'})});
-  const upload = await created.json();
-  const patched = await fetch('/api/uploads/' + upload.upload_id, {method: 'PATCH',
-    headers: {Authorization: 'Bearer ' + token, 'Upload-Offset': '0', 'Content-Type': 'application/octet-stream'},
-    body: file});
-  const done = await patched.json();
-  return {ms: performance.now() - t0, created: created.status, status: patched.status, complete: done.complete,
-          offset: done.offset};
+  const tus = {Authorization: 'Bearer ' + token, 'Tus-Resumable': '1.0.0'};
+  const created = await fetch('/api/uploads', {method: 'POST', headers: {...tus,
+    'Upload-Length': String(file.size), 'Upload-Metadata': 'filename ' + btoa(unescape(encodeURIComponent(file.name)))}});
+  const patched = await fetch(created.headers.get('Location'), {method: 'PATCH',
+    headers: {...tus, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream'}, body: file});
+  const offset = Number(patched.headers.get('Upload-Offset'));
+  return {ms: performance.now() - t0, created: created.status, status: patched.status,
+          complete: offset === file.size, offset};
 }"""
 
 # Stamps the click on Send (capture phase, before the app's own handler) and
@@ -309,7 +308,7 @@ def app_upload_once(page: Page, path: Path) -> dict:
 def fetch_upload_once(page: Page, path: Path) -> dict:
     page.set_input_files("#bench-file", str(path))
     result = page.evaluate(FETCH_UPLOAD, AGENT_TOKEN)
-    if result["status"] != 200 or not result["complete"]:
+    if result["status"] != 204 or not result["complete"]:
         raise RuntimeError(f"plain fetch upload failed: {result}")
     return {"s": result["ms"] / 1000}
 
@@ -461,10 +460,13 @@ def seed(server: RunningServer, conversation: str, count: int) -> float:
         c = client(AGENT_TOKEN if i % 2 else CUSTOMER_TOKEN)
         attachments = []
         if i % ATTACH_EVERY == 0:
-            started = c.post("/api/uploads", json={"name": f"photo-{i}.png", "size": len(png), "content_type": "image/png"})
+            tus = {"Tus-Resumable": "1.0.0"}
+            meta = "filename " + base64.b64encode(f"photo-{i}.png".encode()).decode()
+            started = c.post("/api/uploads", headers={**tus, "Upload-Length": str(len(png)), "Upload-Metadata": meta})
             started.raise_for_status()
-            upload_id = started.json()["upload_id"]
-            c.patch(f"/api/uploads/{upload_id}", content=png, headers={"Upload-Offset": "0"}).raise_for_status()
+            upload_id = started.headers["location"].rsplit("/", 1)[-1]
+            c.patch(f"/api/uploads/{upload_id}", content=png, headers={
+                **tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}).raise_for_status()
             attachments.append(upload_id)
         text = f"Message {i}: the quick brown fox jumps over the lazy dog, order #{1000 + i} ships tomorrow."
         c.post(f"/api/conversations/{conversation}/messages",

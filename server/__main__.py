@@ -47,6 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="the built site: index.html, pyscript.toml, assets/ (default build/site, by build.py)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--keepalive", type=float, default=15.0, help=argparse.SUPPRESS)   # seconds, for tests
+    p.add_argument("--sweep-interval", type=float, default=None, help=argparse.SUPPRESS)   # seconds, for tests
     return p.parse_args(argv)
 
 
@@ -88,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"attache: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
-    app = create_app(config=config, data_dir=args.data, static_root=args.static_root, keepalive=args.keepalive)
+    app = create_app(config=config, data_dir=args.data, static_root=args.static_root, keepalive=args.keepalive,
+                     sweep_interval=args.sweep_interval)
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(banner(config, f"http://{host}:{port}", Path(args.data).resolve()), flush=True)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server import static
+from server import static, sweeper, tus, tus_routes
 from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
 from server.config import Config, load_config
 from server.events import Broker, events, ticket
@@ -45,26 +46,28 @@ def begin_shutdown(app: Starlette) -> None:
 
 def create_app(config_path: str | Path | None = None, data_dir: str | Path = "data",
                static_root: str | Path | None = None, *, config: Config | None = None,
-               keepalive: float = 15.0) -> Starlette:
+               keepalive: float = 15.0, sweep_interval: float | None = None) -> Starlette:
     """Build the app; raises `ConfigError` for a bad config file."""
     config = config or load_config(config_path)
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
     store = Store(data / "attache.sqlite3")
-    uploads = Uploads(store, data)
+    uploads = Uploads(store, data, config.restrictions, config.upload_expiry)
+    interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeper.sweep(uploads)                 # what expired while the server was down goes first
+        sweeping = asyncio.create_task(sweeper.run(uploads, interval))
         yield
+        sweeping.cancel()
         app.state.broker.close()
         await uploads.wait_idle(2.0)
         store.close()
 
     routes = [
         Route("/api/restrictions", restrictions),
-        Route("/api/uploads", uploads.create, methods=["POST"]),
-        Route("/api/uploads/{upload_id}", uploads.status, methods=["GET"]),
-        Route("/api/uploads/{upload_id}", uploads.append, methods=["PATCH"]),
+        *tus_routes.routes(),
         Route("/api/conversations/{cid}/messages", history, methods=["GET"]),
         Route("/api/conversations/{cid}/messages", send, methods=["POST"]),
         Route("/api/conversations/{cid}/events", events),
@@ -80,10 +83,11 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         # needs cookies, and config validation never lets them meet "*".
         Middleware(CORSMiddleware, allow_origins=list(config.cors_allow_origins),
                    allow_credentials=config.cors_allow_credentials,
-                   allow_methods=["GET", "HEAD", "POST", "PATCH", "OPTIONS"],
-                   allow_headers=["Authorization", "Content-Type", "Upload-Offset", "Last-Event-ID"],
-                   expose_headers=["Upload-Offset", "Location", "Retry-After"], max_age=600),
+                   allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
+                   allow_headers=["Authorization", "Content-Type", "Last-Event-ID", *tus.REQUEST_HEADERS],
+                   expose_headers=[*tus.EXPOSE_HEADERS, "Retry-After"], max_age=600),
         Middleware(QueryGuard),
+        Middleware(tus.TusProtocol),         # inside CORS: preflights never reach it
     ]
     handlers = {ApiError: api_error_handler, HTTPException: http_exception_handler, 500: server_error_handler}
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)

@@ -27,10 +27,11 @@ _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins",
 _AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl")
 _IDENTITY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _ORIGIN = re.compile(r"^https?://[^/\s]+$")
-_DURATION = re.compile(r"^\s*(\d{1,9})\s*(s|m|h|d)\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,9}(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_SECRET_BYTES = 32
 DEFAULT_MEDIA_LINK_TTL = 3600
+DEFAULT_UPLOAD_EXPIRY = 24 * 3600.0
 
 
 class ConfigError(ValueError):
@@ -58,20 +59,31 @@ class Config:
     limit_concurrency: int = 1000
     timeout_keep_alive: int = 5
     max_streams_per_identity: int = 5
+    upload_expiry: float = DEFAULT_UPLOAD_EXPIRY   # seconds an unsent upload is kept after its last activity
 
     @property
     def mode(self) -> str:
         return "production" if self.auth is not None else "development"
 
 
-def parse_duration(value: object) -> int:
-    """Seconds from 3600 or "90s", "15m", "1h", "7d"; ValueError otherwise."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(f"invalid duration {value!r}: write seconds, or a number with s, m, h or d such as '1h'")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+def parse_duration(value: object) -> float:
+    """'24h', '30m', '7d', '90s' or a number of seconds -> seconds (> 0); ValueError otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration like '24h', '30m', '7d', '90s' or a number of seconds")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"{value!r} must be a positive duration")
+    return seconds
+
+
+def _whole_seconds(seconds: float) -> int:
+    if seconds != int(seconds):
+        raise ValueError(f"{seconds} s is not a whole number of seconds")
+    return int(seconds)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -115,8 +127,13 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     for table in _TABLES:
         if table in data and not isinstance(data[table], dict):
             raise ConfigError(f"{where}: [{table}] must be a table")
+    attachments = dict(data["attachments"])
     try:
-        restrictions = Restrictions.from_mapping(data.get("attachments", {}))
+        upload_expiry = parse_duration(attachments.pop("upload_expiry", DEFAULT_UPLOAD_EXPIRY))
+    except ValueError as e:
+        raise ConfigError(f"{where}: [attachments] upload_expiry: {e}") from None
+    try:
+        restrictions = Restrictions.from_mapping(attachments)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{where}: [attachments] {e}") from None
     auth, ttl = _auth(data["auth"], where, base) if "auth" in data else (None, DEFAULT_MEDIA_LINK_TTL)
@@ -124,7 +141,7 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     if auth is None and not identities:
         raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
-                  **_server(data.get("server", {}), where))
+                  upload_expiry=upload_expiry, **_server(data.get("server", {}), where))
 
 
 def _identities(table: dict[str, Any], where: str) -> dict[str, str]:
@@ -160,7 +177,7 @@ def _auth(table: dict[str, Any], where: str, base: Path) -> tuple[AuthConfig, in
         raise ConfigError(f"{where}: [auth] token_url must be a URL such as 'https://portal.example.com/attache/token'"
                           " or a path on the page's origin such as '/attache/token'")
     try:
-        ttl = parse_duration(table.get("media_link_ttl", DEFAULT_MEDIA_LINK_TTL))
+        ttl = _whole_seconds(parse_duration(table.get("media_link_ttl", DEFAULT_MEDIA_LINK_TTL)))
     except ValueError as e:
         raise ConfigError(f"{where}: [auth] media_link_ttl: {e}") from None
     if not 10 <= ttl <= 7 * 86400:
@@ -181,7 +198,7 @@ def _origins(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
 def _bounded_int(table: dict[str, Any], key: str, default: int, low: int, high: int, where: str) -> int:
     value = table.get(key, default)
     try:
-        value = parse_duration(value) if key == "timeout_keep_alive" else value
+        value = _whole_seconds(parse_duration(value)) if key == "timeout_keep_alive" else value
     except ValueError as e:
         raise ConfigError(f"{where}: [server] {key}: {e}") from None
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:

@@ -9,6 +9,7 @@ inside one transaction.
 from __future__ import annotations
 
 import sqlite3
+import time
 
 
 def _columns(db: sqlite3.Connection, table: str) -> set[str]:
@@ -16,9 +17,13 @@ def _columns(db: sqlite3.Connection, table: str) -> set[str]:
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """v1 -> v2: messages record the sender's display name and role besides its id (`sender` = sub);
-    media links look attachments up by upload (an index)."""
+    """v1 -> v2: uploads record their last activity (expiry); messages record the sender's display
+    name and role besides its id (`sender` = sub); media links look attachments up by upload (an index)."""
     db.execute("CREATE INDEX IF NOT EXISTS attachments_upload ON attachments(upload_id)")
+    if "touched_at" not in _columns(db, "uploads"):
+        # Data dirs from before expiry: their uploads start their grace period now, not in 1970.
+        db.execute("ALTER TABLE uploads ADD COLUMN touched_at REAL NOT NULL DEFAULT 0")
+        db.execute("UPDATE uploads SET touched_at = ?", (time.time(),))
     if "sender_role" in _columns(db, "messages"):
         return
     db.execute("BEGIN IMMEDIATE")

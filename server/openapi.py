@@ -24,7 +24,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {400: "Malformed request", 401: "Missing, invalid or expired token", 403: "Bad or expired link",
             404: "Not found (or not a conversation of this token)", 429: "Too many (see Retry-After)",
-            409: "Conflict (offset_mismatch carries the server's `offset`)", 413: "Too large",
+            409: "Conflict (offset_mismatch carries the server's `offset`)", 410: "Expired and deleted",
+            412: "Not tus 1.0.0 (carries `Tus-Version`)", 413: "Too large",
             415: "Type not accepted or content does not match the name", 422: "Invalid request",
             503: "Server stopping; the bytes so far are kept (carries `offset`)"}
     return {str(s): _json(_ref("Error"), text[s]) for s in statuses}
@@ -35,7 +36,14 @@ _CID = {"name": "cid", "in": "path", "required": True, "description": "Conversat
 _UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _AFTER = {"name": "after", "in": "query", "required": False, "description": "Only messages with a greater seq",
           "schema": {"type": "integer", "minimum": 0}}
-_OFFSET_HEADER = {"Upload-Offset": {"description": "Bytes the server holds", "schema": {"type": "integer"}}}
+_INT = {"schema": {"type": "integer", "minimum": 0}}
+_OFFSET = {"Upload-Offset": {"description": "Bytes the server holds", **_INT}}
+_EXPIRES = {"Upload-Expires": {"description": "When an unsent upload is deleted (RFC 9110 date); absent once a "
+                                              "message uses it", "schema": {"type": "string"}}}
+_TUS_RESUMABLE = {"name": "Tus-Resumable", "in": "header", "required": True,
+                  "schema": {"type": "string", "const": "1.0.0"}}
+_TUS_UPLOAD = ("tus 1.0.0 upload URL (core, creation, expiration, termination); the id is what a message's "
+               "`attachments` lists. Errors carry the JSON `Error`.")
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
@@ -48,13 +56,6 @@ SCHEMAS: dict[str, Any] = {
                                     "accepted_types": {"type": "array", "items": {"type": "string"},
                                                        "description": "MIME types, 'image/*' or '.ext'; empty = all"},
                                     "max_files_per_message": {"type": "integer"}}},
-    "UploadCreate": {"type": "object", "required": ["name", "size"],
-                     "properties": {"name": {"type": "string"}, "size": {"type": "integer", "minimum": 0},
-                                    "content_type": {"type": "string", "description": "File.type, may be empty"}}},
-    "Upload": {"type": "object", "required": ["upload_id", "name", "size", "content_type", "offset", "complete"],
-               "properties": {"upload_id": {"type": "string"}, "name": {"type": "string"},
-                              "size": {"type": "integer"}, "content_type": {"type": "string"},
-                              "offset": {"type": "integer"}, "complete": {"type": "boolean"}}},
     "Attachment": {"type": "object", "required": ["id", "name", "size", "content_type", "url"],
                    "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "size": {"type": "integer"},
                                   "content_type": {"type": "string"},
@@ -84,25 +85,44 @@ PATHS: dict[str, Any] = {
     "/api/restrictions": {"get": {
         "operationId": "getRestrictions", "summary": "What files may be attached", "security": [],
         "responses": {"200": _json(_ref("Restrictions"), "The server's restrictions")}}},
-    "/api/uploads": {"post": {
-        "operationId": "createUpload", "summary": "Start an upload (judged by name, size and declared type)",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("UploadCreate")}}},
-        "responses": {"201": {**_json(_ref("Upload"), "Created"), "headers": _OFFSET_HEADER},
-                      **_errors(400, 401, 413, 415, 422)}}},
+    "/api/uploads": {
+        "options": {"operationId": "tusOptions", "summary": "tus discovery", "security": [],
+                    "responses": {"204": {"description": "What this server speaks", "headers": {
+                        "Tus-Version": {"schema": {"type": "string", "const": "1.0.0"}},
+                        "Tus-Extension": {"schema": {"type": "string", "const": "creation,expiration,termination"}},
+                        "Tus-Max-Size": {"description": "[attachments] max_file_size", **_INT}}}}},
+        "post": {
+            "operationId": "createUpload", "description": _TUS_UPLOAD,
+            "summary": "tus creation, judged by name, size and declared type before any byte is sent",
+            "parameters": [_TUS_RESUMABLE,
+                           {"name": "Upload-Length", "in": "header", "required": True, **_INT},
+                           {"name": "Upload-Metadata", "in": "header", "required": True,
+                            "description": "`filename` (required) and `filetype` (File.type), base64",
+                            "schema": {"type": "string"}}],
+            "responses": {"201": {"description": "Created", "headers": {
+                "Location": {"description": "Root-relative upload URL /api/uploads/<id>",
+                             "schema": {"type": "string"}}, **_EXPIRES}},
+                **_errors(400, 401, 412, 413, 415, 422)}}},
     "/api/uploads/{upload_id}": {
         "parameters": [_UPLOAD_ID],
-        "get": {"operationId": "getUpload", "summary": "Upload state, to resume",
-                "responses": {"200": {**_json(_ref("Upload"), "Current state"), "headers": _OFFSET_HEADER},
-                              **_errors(401, 404)}},
+        "head": {"operationId": "getUploadOffset", "summary": "Where to resume", "parameters": [_TUS_RESUMABLE],
+                 "responses": {"200": {"description": "Current state (no body)", "headers": {
+                     **_OFFSET, "Upload-Length": _INT, "Upload-Metadata": {"schema": {"type": "string"}},
+                     **_EXPIRES}}, "401": {"description": "Missing or unknown token"},
+                     "404": {"description": "Unknown, another owner's, or terminated"},
+                     "410": {"description": "Expired and deleted"}, "412": {"description": "Not tus 1.0.0"}}},
         "patch": {"operationId": "appendUpload",
-                  "summary": "Append bytes at Upload-Offset; the first 4096 bytes are sniffed",
-                  "parameters": [{"name": "Upload-Offset", "in": "header", "required": True,
-                                  "schema": {"type": "integer", "minimum": 0}}],
+                  "summary": "Append bytes at Upload-Offset; the first 4096 bytes are sniffed, a refusal terminates",
+                  "parameters": [_TUS_RESUMABLE, {"name": "Upload-Offset", "in": "header", "required": True, **_INT}],
                   "requestBody": {"required": True, "content": {"application/offset+octet-stream": {
-                      "schema": {"type": "string", "format": "binary"}}, "application/octet-stream": {
                       "schema": {"type": "string", "format": "binary"}}}},
-                  "responses": {"200": {**_json(_ref("Upload"), "Bytes stored"), "headers": _OFFSET_HEADER},
-                                **_errors(400, 401, 404, 409, 413, 415, 503)}}},
+                  "responses": {"204": {"description": "Bytes stored", "headers": {**_OFFSET, **_EXPIRES}},
+                                **_errors(400, 401, 404, 409, 410, 412, 413, 415, 503)}},
+        "delete": {"operationId": "terminateUpload", "summary": "tus termination (not once a message uses it)",
+                   "parameters": [_TUS_RESUMABLE],
+                   "responses": {"204": {"description": "Terminated"}, **_errors(401, 404, 409, 410, 412)}},
+        "options": {"operationId": "tusOptionsUpload", "summary": "tus discovery", "security": [],
+                    "responses": {"204": {"description": "As OPTIONS /api/uploads"}}}},
     "/api/conversations/{cid}/messages": {
         "parameters": [_CID],
         "get": {"operationId": "listMessages", "summary": "History, oldest first", "parameters": [_AFTER],

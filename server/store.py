@@ -9,6 +9,7 @@ thread hops is both the simplest and the fastest choice; bulk byte work
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS uploads (
     "offset" INTEGER NOT NULL DEFAULT 0,
     head_checked INTEGER NOT NULL DEFAULT 0,
     sha256 TEXT,                                -- set when complete
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    touched_at REAL NOT NULL DEFAULT 0          -- unix time of the last activity; expiry counts from here
 );
 CREATE INDEX IF NOT EXISTS uploads_media ON uploads(sha256, name);
 CREATE TABLE IF NOT EXISTS attachments (
@@ -73,6 +75,7 @@ class UploadRow:
     head_checked: bool
     sha256: str | None
     created_at: str
+    touched_at: float = 0.0
 
     @property
     def complete(self) -> bool:
@@ -94,11 +97,12 @@ class Store:
 
     # -- uploads -----------------------------------------------------------
     def create_upload(self, owner: str, name: str, size: int, declared_type: str, content_type: str) -> UploadRow:
-        row = UploadRow(uuid.uuid4().hex, owner, name, size, declared_type, content_type, 0, False, None, utc_now())
+        row = UploadRow(uuid.uuid4().hex, owner, name, size, declared_type, content_type, 0, False, None, utc_now(),
+                        time.time())
         self.db.execute(
             'INSERT INTO uploads (id, owner, name, size, declared_type, content_type, "offset", head_checked,'
-            " sha256, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL, ?)",
-            (row.id, owner, name, size, declared_type, content_type, row.created_at),
+            " sha256, created_at, touched_at) VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL, ?, ?)",
+            (row.id, owner, name, size, declared_type, content_type, row.created_at, row.touched_at),
         )
         return row
 
@@ -107,10 +111,36 @@ class Store:
         return None if r is None else _upload(r)
 
     def update_upload(self, upload: UploadRow) -> None:
+        """Record progress; every change is activity, so it also restarts the expiry clock."""
+        upload.touched_at = time.time()
         self.db.execute(
-            'UPDATE uploads SET "offset" = ?, head_checked = ?, content_type = ?, sha256 = ? WHERE id = ?',
-            (upload.offset, int(upload.head_checked), upload.content_type, upload.sha256, upload.id),
+            'UPDATE uploads SET "offset" = ?, head_checked = ?, content_type = ?, sha256 = ?, touched_at = ?'
+            " WHERE id = ?",
+            (upload.offset, int(upload.head_checked), upload.content_type, upload.sha256, upload.touched_at,
+             upload.id),
         )
+
+    def touch_upload(self, upload: UploadRow) -> None:
+        upload.touched_at = time.time()
+        self.db.execute("UPDATE uploads SET touched_at = ? WHERE id = ?", (upload.touched_at, upload.id))
+
+    def is_attached(self, upload_id: str) -> bool:
+        """Sent in a message: such an upload never expires."""
+        return self.db.execute("SELECT 1 FROM attachments WHERE upload_id = ? LIMIT 1",
+                               (upload_id,)).fetchone() is not None
+
+    def stale_uploads(self, before: float) -> list[UploadRow]:
+        """Uploads no message uses whose last activity is older than `before` (the sweeper's list)."""
+        rows = self.db.execute("SELECT * FROM uploads WHERE touched_at < ?"
+                               " AND id NOT IN (SELECT upload_id FROM attachments)", (before,)).fetchall()
+        return [_upload(r) for r in rows]
+
+    def media_in_use(self, sha256: str) -> bool:
+        """Media files are shared by every upload of the same bytes: any remaining row keeps the file."""
+        return self.db.execute("SELECT 1 FROM uploads WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None
+
+    def upload_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT id FROM uploads")}
 
     def delete_upload(self, upload_id: str) -> None:
         self.db.execute("DELETE FROM uploads WHERE id = ? AND id NOT IN (SELECT upload_id FROM attachments)",
@@ -200,4 +230,4 @@ def _message_dict(r: sqlite3.Row, attachments: list[UploadRow]) -> dict[str, Any
 
 def _upload(r: sqlite3.Row) -> UploadRow:
     return UploadRow(r["id"], r["owner"], r["name"], r["size"], r["declared_type"], r["content_type"],
-                     r["offset"], bool(r["head_checked"]), r["sha256"], r["created_at"])
+                     r["offset"], bool(r["head_checked"]), r["sha256"], r["created_at"], r["touched_at"])

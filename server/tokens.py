@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if config.auth is None:
             raise ConfigError(f"{args.config}: no [auth] table: development mode has no signed tokens")
-        ttl = parse_duration(args.ttl)
+        ttl = int(parse_duration(args.ttl))
         if ttl <= 0:
             raise ValueError("--ttl must be longer than 0 s")
         print(mint(config.auth.secret, args.sub, args.role, args.conversation, args.name, ttl))

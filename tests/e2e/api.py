@@ -1,6 +1,7 @@
 """Talk to the reference server as the other party would, over real HTTP."""
 from __future__ import annotations
 
+import base64
 import uuid
 
 import httpx
@@ -15,10 +16,16 @@ class Api:
         self.client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKENS[identity]}"}, timeout=30)
 
     def upload(self, name: str, data: bytes, content_type: str) -> str:
-        started = self.client.post("/api/uploads", json={"name": name, "size": len(data), "content_type": content_type})
+        """tus 1.0.0: create, then one PATCH; the id is the last segment of Location."""
+        meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" if v else k
+                        for k, v in (("filename", name), ("filetype", content_type)))
+        started = self.client.post("/api/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
+                                                            "Upload-Metadata": meta})
         started.raise_for_status()
-        upload_id = started.json()["upload_id"]
-        self.client.patch(f"/api/uploads/{upload_id}", content=data, headers={"Upload-Offset": "0"}).raise_for_status()
+        upload_id = started.headers["location"].rsplit("/", 1)[-1]
+        self.client.patch(f"/api/uploads/{upload_id}", content=data, headers={
+            "Tus-Resumable": "1.0.0", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream",
+        }).raise_for_status()
         return upload_id
 
     def send(self, conversation: str, text: str = "", files: list[tuple[str, bytes, str]] = ()) -> dict:

@@ -6,6 +6,7 @@ what ships: routing, middleware, streaming, signals.
 
 from __future__ import annotations
 
+import base64
 import signal
 import socket
 from collections.abc import Iterator
@@ -81,25 +82,49 @@ def customer(server: Server) -> Iterator[httpx.Client]:
         yield c
 
 
+TUS = {"Tus-Resumable": "1.0.0"}
+OCTETS = "application/offset+octet-stream"
+
+
+def metadata(name: str, content_type: str = "") -> str:
+    """Upload-Metadata as tus-js-client and Uppy send it: `filename`, `filetype`, base64."""
+    pairs = {"filename": name, "filetype": content_type}
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" if v else k for k, v in pairs.items())
+
+
 def start_upload(client: httpx.Client, name: str, size: int, content_type: str = "") -> httpx.Response:
-    return client.post("/api/uploads", json={"name": name, "size": size, "content_type": content_type})
+    """tus creation: POST /api/uploads with Upload-Length and Upload-Metadata."""
+    return client.post("/api/uploads", headers={**TUS, "Upload-Length": str(size),
+                                                "Upload-Metadata": metadata(name, content_type)})
+
+
+def upload_id(response: httpx.Response) -> str:
+    """The id a message refers to: the last segment of Location."""
+    return response.headers["location"].rsplit("/", 1)[-1]
+
+
+def patch(client: httpx.Client, upload_id: str, offset: int, data, **headers: str) -> httpx.Response:
+    return client.patch(f"/api/uploads/{upload_id}", content=data,
+                        headers={**TUS, "Upload-Offset": str(offset), "Content-Type": OCTETS, **headers})
+
+
+def offset_of(client: httpx.Client, upload_id: str) -> int:
+    r = client.head(f"/api/uploads/{upload_id}", headers=TUS)
+    assert r.status_code == 200, r.status_code
+    return int(r.headers["upload-offset"])
 
 
 def upload(client: httpx.Client, name: str, data: bytes, content_type: str = "", chunk: int | None = None) -> dict:
-    """Upload `data` in chunks of `chunk` bytes (default: one PATCH); returns the final Upload JSON."""
+    """Upload `data` in chunks of `chunk` bytes (default: one PATCH); returns what the tus answers said."""
     r = start_upload(client, name, len(data), content_type)
     assert r.status_code == 201, r.text
-    state = r.json()
+    uid, offset = upload_id(r), 0
     chunk = chunk or len(data)
-    while state["offset"] < len(data):
-        off = state["offset"]
-        r = client.patch(f"/api/uploads/{state['upload_id']}", content=data[off:off + chunk],
-                         headers={"Upload-Offset": str(off), "Content-Type": "application/offset+octet-stream"})
-        assert r.status_code == 200, r.text
-        assert r.headers["upload-offset"] == str(r.json()["offset"])
-        state = r.json()
-    assert state["complete"] is True
-    return state
+    while offset < len(data):
+        r = patch(client, uid, offset, data[offset:offset + chunk])
+        assert r.status_code == 204, r.text
+        offset = int(r.headers["upload-offset"])
+    return {"upload_id": uid, "location": f"/api/uploads/{uid}", "offset": offset, "size": len(data)}
 
 
 @contextmanager
@@ -109,8 +134,8 @@ def partial_patch(server: Server, upload_id: str, data: bytes, sent: int) -> Ite
     host, port = server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as s:
         s.sendall((f"PATCH /api/uploads/{upload_id} HTTP/1.1\r\nHost: x\r\n"
-                   f"Authorization: Bearer agent-dev-token\r\nUpload-Offset: 0\r\n"
-                   f"Content-Length: {len(data)}\r\n\r\n").encode() + data[:sent])
+                   f"Authorization: Bearer agent-dev-token\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                   f"Content-Type: {OCTETS}\r\nContent-Length: {len(data)}\r\n\r\n").encode() + data[:sent])
         yield s
 
 

@@ -6,25 +6,27 @@ import re
 
 import pytest
 
-from .conftest import CUSTOMER, PNG, send, upload
+from .conftest import CUSTOMER, PNG, TUS, patch, send, start_upload, upload, upload_id
 
 
 @pytest.mark.parametrize("method,path", [
     ("GET", "/api/conversations/default/messages"),
     ("POST", "/api/conversations/default/messages"),
     ("POST", "/api/uploads"),
-    ("GET", "/api/uploads/0123456789abcdef0123456789abcdef"),
+    ("HEAD", "/api/uploads/0123456789abcdef0123456789abcdef"),
     ("PATCH", "/api/uploads/0123456789abcdef0123456789abcdef"),
+    ("DELETE", "/api/uploads/0123456789abcdef0123456789abcdef"),
     ("GET", "/api/conversations/default/events"),
 ])
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token"}, {"Authorization": "Basic x"}])
 def test_unauthenticated_requests_get_401_json(server, method, path, headers):
-    with server.client(headers) as c:
+    with server.client({**headers, **TUS}) as c:
         r = c.request(method, path, json={})
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == "Bearer"
-    err = r.json()["error"]
-    assert err["code"] == "unauthorized" and err["message"] and err["hint"]
+    if method != "HEAD":
+        err = r.json()["error"]
+        assert err["code"] == "unauthorized" and err["message"] and err["hint"]
 
 
 def test_access_token_in_query_only_works_for_events(server):
@@ -114,18 +116,24 @@ def test_bad_json_is_400(agent):
 
 
 def test_message_with_an_incomplete_upload_is_refused(agent):
-    r = agent.post("/api/uploads", json={"name": "p.png", "size": len(PNG), "content_type": "image/png"})
-    upload_id = r.json()["upload_id"]
-    r = send(agent, "pic", [upload_id])
+    uid = upload_id(start_upload(agent, "p.png", len(PNG), "image/png"))
+    assert patch(agent, uid, 0, PNG[:20]).status_code == 204
+    r = send(agent, "pic", [uid])
     assert r.status_code == 422 and r.json()["error"]["code"] == "upload_incomplete"
 
 
 def test_uploads_belong_to_their_owner(server, agent):
+    partial = upload_id(start_upload(agent, "q.png", len(PNG), "image/png"))
     state = upload(agent, "p.png", PNG, "image/png")
     with server.client(CUSTOMER) as customer:
-        assert customer.get(f"/api/uploads/{state['upload_id']}").status_code == 404
+        for uid in (partial, state["upload_id"]):
+            assert customer.head(f"/api/uploads/{uid}", headers=TUS).status_code == 404
+            assert customer.delete(f"/api/uploads/{uid}", headers=TUS).status_code == 404
+        assert patch(customer, partial, 0, PNG).status_code == 404
         r = send(customer, "stolen", [state["upload_id"]])
         assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_upload"
+    assert agent.head(f"/api/uploads/{partial}", headers=TUS).headers["upload-offset"] == "0"
+    assert patch(agent, partial, 0, PNG).status_code == 204
 
 
 def test_message_with_attachments(agent):
@@ -146,18 +154,27 @@ def test_unknown_api_route_and_method_are_json_errors(agent):
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
 
 
-def test_cors_allows_configured_origin_with_upload_offset(server):
+TUS_REQUEST_HEADERS = ["tus-resumable", "upload-length", "upload-metadata", "upload-offset",
+                       "x-http-method-override", "x-requested-with", "authorization", "content-type"]
+TUS_RESPONSE_HEADERS = ["location", "upload-offset", "upload-length", "upload-expires", "tus-resumable",
+                        "tus-version", "tus-extension", "tus-max-size"]
+
+
+def test_cors_allows_configured_origin_with_the_tus_headers(server):
     with server.client() as c:
-        r = c.options("/api/uploads/x", headers={"Origin": "https://portal.example.com",
-                                                  "Access-Control-Request-Method": "PATCH",
-                                                  "Access-Control-Request-Headers": "authorization, upload-offset"})
-        assert r.status_code == 200
-        assert r.headers["access-control-allow-origin"] == "https://portal.example.com"
-        assert "upload-offset" in r.headers["access-control-allow-headers"].lower()
-        assert "PATCH" in r.headers["access-control-allow-methods"]
+        for method in ("POST", "PATCH", "DELETE", "HEAD"):
+            r = c.options("/api/uploads/x", headers={"Origin": "https://portal.example.com",
+                                                      "Access-Control-Request-Method": method,
+                                                      "Access-Control-Request-Headers": ", ".join(TUS_REQUEST_HEADERS)})
+            assert r.status_code == 200, r.text
+            assert r.headers["access-control-allow-origin"] == "https://portal.example.com"
+            allowed = r.headers["access-control-allow-headers"].lower()
+            assert all(h in allowed for h in TUS_REQUEST_HEADERS), allowed
+            assert method in r.headers["access-control-allow-methods"]
         r = c.get("/api/restrictions", headers={"Origin": "https://portal.example.com"})
         assert r.headers["access-control-allow-origin"] == "https://portal.example.com"
-        assert "upload-offset" in r.headers["access-control-expose-headers"].lower()
+        exposed = r.headers["access-control-expose-headers"].lower()
+        assert all(h in exposed for h in TUS_RESPONSE_HEADERS), exposed
         r = c.options("/api/uploads", headers={"Origin": "https://evil.example.com",
                                                "Access-Control-Request-Method": "POST"})
         assert r.status_code == 400
