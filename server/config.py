@@ -73,7 +73,7 @@ def parse_duration(value: object) -> float:
     else:
         match = _DURATION.match(value) if isinstance(value, str) else None
         if match is None:
-            raise ValueError(f"{value!r} is not a duration like '24h', '30m', '7d', '90s' or a number of seconds")
+            raise ValueError(f"invalid duration {value!r}: write seconds, or a number with s, m, h or d such as '24h', '30m', '7d'")
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
     if not seconds > 0 or seconds == float("inf"):
         raise ValueError(f"{value!r} must be a positive duration")
