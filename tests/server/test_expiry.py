@@ -106,7 +106,7 @@ def test_upload_expiry_defaults_to_a_day_and_bad_values_name_the_key(tmp_path):
     assert load_config(None).upload_expiry == 86400
     path = tmp_path / "bad.toml"
     path.write_text('[attachments]\nupload_expiry = "tomorrow"\n')
-    with pytest.raises(ConfigError, match=r"\[attachments\] upload_expiry: 'tomorrow'"):
+    with pytest.raises(ConfigError, match=r"\[attachments\] upload_expiry: invalid duration 'tomorrow'"):
         load_config(path)
     p = subprocess.run([sys.executable, "-m", "server", "--port", "0", "--config", str(path), "--data",
                         str(tmp_path / "d")], cwd=REPO, capture_output=True, text=True, timeout=20)
