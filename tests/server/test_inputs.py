@@ -46,6 +46,17 @@ def test_after_is_checked_even_when_last_event_id_overrides_it(agent):
     assert r.status_code == 422
 
 
+@pytest.mark.parametrize("cid", ["c1%0A", "c1%0D%0A", "%0Ac1", "c1%00"])
+def test_a_conversation_id_with_a_line_break_is_404(agent, cid):
+    """Python's `$` also matches before a final newline: `c1\n` passed the id pattern."""
+    for r in (agent.get(f"/api/conversations/{cid}/messages"), send_to(agent, cid)):
+        assert r.status_code == 404 and r.json()["error"]["code"] == "conversation_not_found", r.text
+
+
+def send_to(agent, cid):
+    return agent.post(f"/api/conversations/{cid}/messages", json={"idempotency_key": "k", "text": "x"})
+
+
 def test_after_up_to_the_largest_seq_is_fine(agent):
     assert agent.get(HISTORY, params={"after": str(2**63 - 1)}).json() == {"messages": []}
     assert agent.get(HISTORY, params={"after": "0"}).status_code == 200

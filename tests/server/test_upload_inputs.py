@@ -105,3 +105,9 @@ def test_405_lists_every_method_of_the_path(agent, method, path, allowed):
     r = agent.request(method, path, headers=TUS)
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
     assert set(r.headers["allow"].split(", ")) == allowed
+
+
+def test_a_refused_query_on_upload_urls_still_carries_tus_resumable(agent):
+    r = agent.post("/api/uploads?a=1&a=2", headers={**TUS, "Upload-Length": "3", "Upload-Metadata": metadata("a.txt")})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "repeated_parameter"
+    assert r.headers["tus-resumable"] == "1.0.0"
