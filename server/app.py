@@ -27,6 +27,7 @@ from server.media import Signer, download, load_secret
 from server.messages import history, send
 from server.middleware import QueryGuard, SecurityHeaders
 from server.openapi import openapi
+from server.quotas import Quotas
 from server.store import Store
 from server.tickets import Tickets
 from server.uploads import Uploads
@@ -52,7 +53,8 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
     store = Store(data / "attache.sqlite3")
-    uploads = Uploads(store, data, config.restrictions, config.upload_expiry)
+    quotas = Quotas(store.db, config.max_open_uploads, config.daily_bytes_per_identity, config.upload_expiry)
+    uploads = Uploads(store, data, config.restrictions, config.upload_expiry, quotas)
     interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
 
     @contextlib.asynccontextmanager
@@ -86,8 +88,8 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
                    allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
                    allow_headers=["Authorization", "Content-Type", "Last-Event-ID", *tus.REQUEST_HEADERS],
                    expose_headers=[*tus.EXPOSE_HEADERS, "Retry-After"], max_age=600),
-        Middleware(QueryGuard),
         Middleware(tus.TusProtocol),         # inside CORS: preflights never reach it
+        Middleware(QueryGuard),              # inside tus: its 400s carry Tus-Resumable too
     ]
     handlers = {ApiError: api_error_handler, HTTPException: http_exception_handler, 500: server_error_handler}
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)

@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.routing import Match
 from starlette.responses import JSONResponse
 
 from app.core.models import Problem
@@ -23,11 +24,17 @@ PROBLEM_STATUS = {"too_large": 413, "type_not_accepted": 415, "type_mismatch": 4
 _GENERIC_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                   405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
                   422: "invalid", 500: "internal_error"}
-CONVERSATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+CONVERSATION_ID_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"       # as the OpenAPI document says it
+CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN[:-1] + r"\Z")       # Python's $ also matches before a "\n"
 MAX_UINT = 2**63 - 1          # SQLite's INTEGER range; 19 digits at most
 JSON_BODY_LIMIT = 1_000_000
 JSON_MAX_DEPTH = 32
 _TCHAR = r"[!#$%&'*+.^_`|~0-9A-Za-z-]"
+# What counts as blank in a message: Unicode and ASCII whitespace, listed character by character so
+# that Python and the OpenAPI document's regex engines (ECMA, Rust) read the same class.
+BLANK_CHARS = "\t\n\v\f\r \x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+VISIBLE_PATTERN = f"[^{BLANK_CHARS}]"
+VISIBLE = re.compile(VISIBLE_PATTERN)
 MIME_TYPE = re.compile(rf"{_TCHAR}+/{_TCHAR}+(?:[ \t]*;[ \t]*{_TCHAR}+="
                    rf"(?:{_TCHAR}+|\"(?:[\t !#-\[\]-~]|\\[\t !-~])*\"))*")
 
@@ -65,7 +72,25 @@ async def http_exception_handler(request: Request, exc: Exception) -> JSONRespon
     assert isinstance(exc, HTTPException)
     code = _GENERIC_CODES.get(exc.status_code, "error")
     message = f"{request.method} {request.url.path}: {exc.detail}"
-    return error_response(exc.status_code, code, message, headers=dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(exc.status_code, code, message, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path.
+
+    Starlette's 405 names only the methods of the first route whose path
+    matched, but GET and POST of one path (or the tus HEAD/PATCH/DELETE/OPTIONS)
+    are separate routes here, and `Allow` must list them all.
+    """
+    methods: list[str] = []
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods += [m for m in getattr(route, "methods", None) or () if m not in methods]
+    return methods
 
 
 async def server_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -97,8 +122,8 @@ def parse_uint(value: str, what: str, status: int = 400, code: str = "invalid_nu
 
 
 def parse_after(value: str | None) -> int | None:
-    """`?after=` / `Last-Event-ID`: a non-negative integer seq, else 422."""
-    if value is None or value == "":
+    """`?after=` / `Last-Event-ID`: absent, or a non-negative integer seq; anything else (even empty) is 422."""
+    if value is None:
         return None
     return parse_uint(value, "'after' (a message seq)", 422, "invalid_after")
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.core.restrictions import Restrictions
+from app.core.restrictions import Restrictions, parse_size
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 _TABLES = ("attachments", "identities", "server", "auth")
@@ -32,6 +32,8 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_SECRET_BYTES = 32
 DEFAULT_MEDIA_LINK_TTL = 3600
 DEFAULT_UPLOAD_EXPIRY = 24 * 3600.0
+DEFAULT_MAX_OPEN_UPLOADS = 20
+DEFAULT_DAILY_BYTES = 5_000_000_000     # or max_file_size, when that is larger
 
 
 class ConfigError(ValueError):
@@ -60,6 +62,8 @@ class Config:
     timeout_keep_alive: int = 5
     max_streams_per_identity: int = 5
     upload_expiry: float = DEFAULT_UPLOAD_EXPIRY   # seconds an unsent upload is kept after its last activity
+    max_open_uploads: int = DEFAULT_MAX_OPEN_UPLOADS          # unfinished uploads per identity at once
+    daily_bytes_per_identity: int = DEFAULT_DAILY_BYTES       # bytes an identity may upload per 24 hours
 
     @property
     def mode(self) -> str:
@@ -132,16 +136,35 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
         upload_expiry = parse_duration(attachments.pop("upload_expiry", DEFAULT_UPLOAD_EXPIRY))
     except ValueError as e:
         raise ConfigError(f"{where}: [attachments] upload_expiry: {e}") from None
+    max_open = attachments.pop("max_open_uploads", DEFAULT_MAX_OPEN_UPLOADS)
+    daily = attachments.pop("daily_bytes_per_identity", None)
     try:
         restrictions = Restrictions.from_mapping(attachments)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{where}: [attachments] {e}") from None
+    quotas = _quotas(max_open, daily, restrictions.max_file_size, where)
     auth, ttl = _auth(data["auth"], where, base) if "auth" in data else (None, DEFAULT_MEDIA_LINK_TTL)
     identities = _identities(data.get("identities", {}), where)
     if auth is None and not identities:
         raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
-                  upload_expiry=upload_expiry, **_server(data.get("server", {}), where))
+                  upload_expiry=upload_expiry, **quotas, **_server(data.get("server", {}), where))
+
+
+def _quotas(max_open: object, daily: object, max_file_size: int, where: str) -> dict[str, int]:
+    """[attachments] max_open_uploads and daily_bytes_per_identity (which must fit one largest file)."""
+    if not isinstance(max_open, int) or isinstance(max_open, bool) or not 1 <= max_open <= 100_000:
+        raise ConfigError(f"{where}: [attachments] max_open_uploads must be a whole number from 1 to 100000")
+    if daily is None:
+        return {"max_open_uploads": max_open, "daily_bytes_per_identity": max(DEFAULT_DAILY_BYTES, max_file_size)}
+    try:
+        daily_bytes = parse_size(daily)        # type: ignore[arg-type]
+    except ValueError as e:
+        raise ConfigError(f"{where}: [attachments] daily_bytes_per_identity: {e}") from None
+    if daily_bytes < max_file_size:
+        raise ConfigError(f"{where}: [attachments] daily_bytes_per_identity ({daily_bytes:,} bytes) is less than "
+                          f"max_file_size ({max_file_size:,} bytes): nobody could send the largest file allowed")
+    return {"max_open_uploads": max_open, "daily_bytes_per_identity": daily_bytes}
 
 
 def _identities(table: dict[str, Any], where: str) -> dict[str, str]:

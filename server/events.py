@@ -135,7 +135,9 @@ async def events(request: Request) -> Response:
     cid = conversation_id(request)
     require_member(principal, cid)
     header = request.headers.get("last-event-id")
-    after = parse_after(header if header else request.query_params.get("after"))
+    after = parse_after(request.query_params.get("after"))       # checked even when the header overrides it
+    if header is not None:
+        after = parse_after(header)
     keepalive = state.keepalive
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if request.method == "HEAD":       # a probe, not a subscriber: do not hold the connection open

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.auth import Principal, authenticate, require_member
-from server.common import CONVERSATION_ID, ApiError, json_body, parse_after
+from server.common import CONVERSATION_ID, VISIBLE, ApiError, json_body, parse_after
 from server.media import Signer
 
 MAX_TEXT = 20_000
@@ -57,18 +57,29 @@ async def history(request: Request) -> Response:
     return JSONResponse({"messages": [message_json(m, state.signer) for m in state.store.messages(cid, after)]})
 
 
-def _shape(body: dict[str, Any]) -> tuple[str, str, list[str]]:
-    """(key, text, upload ids) once each has the right type and length; 422 otherwise."""
-    key, text, ids = body.get("idempotency_key", ""), body.get("text", ""), body.get("attachments", [])
-    if not isinstance(key, str) or len(key) > MAX_KEY:
-        raise ApiError(422, "invalid_idempotency_key", f"'idempotency_key' must be a string of at most {MAX_KEY}.")
+def _shape(body: dict[str, Any], max_files: int) -> tuple[str, str, list[str]]:
+    """(key, text, upload ids) once the body fits `MessageCreate` (and is not empty); 422 otherwise.
+
+    Exactly what the OpenAPI document says of the body, all before any lookup,
+    so a resend of a key never excuses a malformed body.
+    """
+    key, text, ids = body.get("idempotency_key"), body.get("text", ""), body.get("attachments", [])
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+        raise ApiError(422, "invalid_idempotency_key",
+                       f"'idempotency_key' must be a string of 1 to {MAX_KEY} characters.",
+                       "Send a fresh random key with each new message, and the same key when retrying it.")
     if not isinstance(text, str):
         raise ApiError(422, "invalid_text", "'text' must be a string.")
     if len(text) > MAX_TEXT:
         raise ApiError(422, "text_too_long", f"The message is {len(text)} characters; the limit is {MAX_TEXT}.",
                        "Split it into several messages.")
-    if not isinstance(ids, list) or not all(isinstance(i, str) and len(i) <= 64 for i in ids):
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise ApiError(422, "invalid_attachments", "'attachments' must be a list of upload ids.")
+    if not ids and not VISIBLE.search(text):
+        raise ApiError(422, "empty_message", "The message is empty.", "Write something or attach a file.")
+    if len(ids) > max_files:
+        raise ApiError(422, "too_many_files", f"{len(ids)} files attached; the limit is {max_files} per message.",
+                       "Send the other files in another message.")
     return key, text, ids
 
 
@@ -76,27 +87,22 @@ async def send(request: Request) -> Response:
     """POST /api/conversations/{cid}/messages"""
     principal = authenticate(request)
     cid = member_conversation(request, principal)
-    key, text, ids = _shape(await json_body(request))
     state = request.app.state
+    key, text, ids = _shape(await json_body(request), state.config.restrictions.max_files_per_message)
     existing = state.store.find_by_key(cid, key)
     if existing is not None:
         if existing["sender"] != principal.sub:
             raise ApiError(409, "idempotency_key_conflict", "This idempotency key belongs to another sender.",
                            "Use a fresh random key per message.")
         return JSONResponse(message_json(existing, state.signer), status_code=200)
-    if not text.strip() and not ids:
-        raise ApiError(422, "empty_message", "The message is empty.", "Write something or attach a file.")
-    limit = state.config.restrictions.max_files_per_message
-    if len(ids) > limit:
-        raise ApiError(422, "too_many_files", f"{len(ids)} files attached; the limit is {limit} per message.",
-                       "Send the other files in another message.")
     uploads = []
-    for upload_id in ids:
+    for upload_id in ids:     # 409: the upload's state (gone, unfinished) is what stands in the way
         u = state.store.get_upload(upload_id)
         if u is None or u.owner != principal.sub:
-            raise ApiError(422, "unknown_upload", f"Upload {upload_id} does not exist.", "Upload the file again.")
+            raise ApiError(409, "unknown_upload", f"Upload {upload_id[:64]} does not exist (or expired).",
+                           "Upload the file again.")
         if not u.complete:
-            raise ApiError(422, "upload_incomplete", f"{u.name} is not fully uploaded ({u.offset} of {u.size} bytes).",
+            raise ApiError(409, "upload_incomplete", f"{u.name} is not fully uploaded ({u.offset} of {u.size} bytes).",
                            "Finish the upload, then send again.")
         uploads.append(u)
     message, created = state.store.add_message(cid, principal.sub, text, key, uploads,

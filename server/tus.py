@@ -1,7 +1,7 @@
 """tus 1.0.0 plumbing: versions, headers, metadata, dates, and the middleware that enforces them.
 
 Why a middleware: every request and response of the upload URLs carries
-`Tus-Resumable`, other versions get 412 before any handler runs, and
+`Tus-Resumable`, other versions get 412 (no version: 400) before any handler runs, and
 `X-HTTP-Method-Override` must change the method before routing; doing it
 once here keeps the handlers about uploads only. CORS preflights never get
 here (CORSMiddleware answers them), so a plain OPTIONS reaches the handler.
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from email.utils import formatdate
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.common import ApiError, error_response
+from server.common import ApiError, error_response, parse_uint
 
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,expiration,termination"
@@ -27,6 +28,7 @@ REQUEST_HEADERS = ["Tus-Resumable", "Upload-Length", "Upload-Metadata", "Upload-
 EXPOSE_HEADERS = ["Location", "Upload-Offset", "Upload-Length", "Upload-Expires", "Upload-Metadata",
                   "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "Retry-After"]
 _OVERRIDABLE = {"PATCH", "DELETE", "HEAD"}
+_VERSION = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}")
 
 
 def http_date(timestamp: float) -> str:
@@ -62,13 +64,27 @@ def _bad_metadata(why: str) -> ApiError:
 
 
 def header_int(headers: Headers, name: str) -> int:
-    """A required non-negative integer header, else 400 naming it."""
-    value = headers.get(name, "").strip()
-    if not value.isdigit() or len(value) > 18:
-        raise ApiError(400, f"bad_{name.lower().replace('-', '_')}",
-                       f"The {name} header must be a non-negative integer.",
-                       "tus clients send it; see https://tus.io/protocols/resumable-upload.")
-    return int(value)
+    """A required non-negative integer header (ASCII digits, <= 2**63-1), else 400 naming it."""
+    return parse_uint(headers.get(name, ""), f"The {name} header", 400, f"bad_{name.lower().replace('-', '_')}")
+
+
+def version_problem(version: str | None) -> ApiError | None:
+    """None for 1.0.0; 412 for another version (tus says so); 400 when there is no version at all.
+
+    A missing or garbled header is a malformed request, not a version this
+    server lacks, so only something shaped like a version gets 412. Both
+    answers carry `Tus-Version`, so a client learns what to speak.
+    """
+    if version == TUS_VERSION:
+        return None
+    headers = {"Tus-Version": TUS_VERSION}
+    hint = f"Send 'Tus-Resumable: {TUS_VERSION}' (tus clients do)."
+    if version is not None and _VERSION.fullmatch(version):
+        return ApiError(412, "tus_version_unsupported",
+                        f"This server speaks tus {TUS_VERSION}; the request sent '{version}'.", hint, headers)
+    said = "no Tus-Resumable header" if version is None else f"Tus-Resumable {version[:20]!r}, which is not a version"
+    return ApiError(400, "bad_tus_resumable", f"This server speaks tus {TUS_VERSION}; the request sent {said}.",
+                    hint, headers)
 
 
 def is_upload_path(path: str) -> bool:
@@ -95,12 +111,8 @@ class TusProtocol:
                                                   (b"tus-resumable", TUS_VERSION.encode())]}
             await send(message)
 
-        version = headers.get("tus-resumable")
-        if scope["method"] != "OPTIONS" and version != TUS_VERSION:
-            said = f"'{version[:20]}'" if version else "no Tus-Resumable header"
-            response = error_response(412, "tus_version_unsupported",
-                                      f"This server speaks tus {TUS_VERSION}; the request sent {said}.",
-                                      f"Send 'Tus-Resumable: {TUS_VERSION}' (tus clients do).",
-                                      {"Tus-Version": TUS_VERSION})
+        problem = None if scope["method"] == "OPTIONS" else version_problem(headers.get("tus-resumable"))
+        if problem is not None:
+            response = error_response(problem.status, problem.code, problem.message, problem.hint, problem.headers)
             return await response(scope, receive, stamped)
         await self.app(scope, receive, stamped)

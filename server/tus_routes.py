@@ -13,13 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server import tus
-from server.common import ApiError, authenticate, error_response
+from server.common import ApiError, authenticate, check_content_type, error_response, parse_uint
 from server.pump import body, drain
 from server.store import UploadRow
-from server.uploads import Uploads
-
-MAX_TYPE_LENGTH = 255
-
+from server.uploads import Uploads, clean_name
 
 def owner_of(request: Request) -> str:
     """Who owns the uploads this request makes or touches (the one place that decides)."""
@@ -43,7 +40,11 @@ async def options(request: Request) -> Response:
 
 
 async def create(request: Request) -> Response:
-    """POST /api/uploads (creation): judged by name, size and declared type before any byte is sent."""
+    """POST /api/uploads (creation): judged by name, size and declared type before any byte is sent.
+
+    Order: who (401), then every header's shape (400 malformed, 422 invalid
+    name or type), then the rules (413/415, 422 empty), then the quotas (429).
+    """
     owner = owner_of(request)
     headers = request.headers
     if "upload-defer-length" in headers:
@@ -51,11 +52,11 @@ async def create(request: Request) -> Response:
                        "Send Upload-Length.")
     size = tus.header_int(headers, "Upload-Length")
     meta = tus.parse_metadata(headers.get("upload-metadata", ""))
-    declared = meta.get("filetype", meta.get("type", ""))
-    if len(declared) > MAX_TYPE_LENGTH:
-        raise ApiError(422, "invalid_content_type", "'filetype' must be a MIME type of at most 255 characters.")
+    field = "filetype" if "filetype" in meta else "type"
+    declared = check_content_type(meta.get(field, ""), field)
+    name = clean_name(meta.get("filename", meta.get("name", "")))
     uploads = _uploads(request)
-    u = uploads.create(owner, meta.get("filename", meta.get("name", "")), size, declared)
+    u = uploads.create(owner, name, size, declared, metered=True)
     return Response(status_code=201, headers={"Location": f"{tus.UPLOADS_PATH}/{u.id}",
                                               **_expiry_headers(uploads, u)})
 
@@ -80,9 +81,9 @@ async def patch(request: Request) -> Response:
             raise ApiError(415, "bad_content_type", "A PATCH body must be 'application/offset+octet-stream'.",
                            "Send the bytes with Content-Type: application/offset+octet-stream.")
         offset = tus.header_int(request.headers, "Upload-Offset")
-        length = request.headers.get("content-length", "")
-        u, interrupted = await uploads.append(request.path_params["upload_id"], owner, offset,
-                                              int(length) if length.isdigit() else None, body(request))
+        length = request.headers.get("content-length")
+        length = None if length is None else parse_uint(length, "The Content-Length header")
+        u, interrupted = await uploads.append(request.path_params["upload_id"], owner, offset, length, body(request))
     except ApiError:
         await drain(request)     # the client sees our answer, not a reset
         raise

@@ -25,6 +25,7 @@ from app.core.sniff import HEAD_SIZE, effective_type
 from server.common import ApiError
 from server.ingest import ingest as _ingest
 from server.pump import beyond, hash_file, receive
+from server.quotas import Quotas
 from server.store import Store, UploadRow
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -48,8 +49,9 @@ def clean_name(name: object) -> str:
 class Uploads:
     """Owns partial files, media files, the in-process incremental hashers and per-upload locks."""
 
-    def __init__(self, store: Store, data_dir: Path, restrictions: Restrictions, expiry: float) -> None:
-        self.store, self.restrictions, self.expiry = store, restrictions, expiry
+    def __init__(self, store: Store, data_dir: Path, restrictions: Restrictions, expiry: float,
+                 quotas: Quotas | None = None) -> None:
+        self.store, self.restrictions, self.expiry, self.quotas = store, restrictions, expiry, quotas
         self.parts = data_dir / "uploads"
         self.media = data_dir / "media"
         self.parts.mkdir(parents=True, exist_ok=True)
@@ -123,6 +125,8 @@ class Uploads:
         self.store.delete_upload(u.id)
         self._hashers.pop(u.id, None)
         self._locks.pop(u.id, None)      # a waiter holding the old lock finds no row and answers 404
+        if self.quotas is not None and not u.complete:
+            self.quotas.settle(u.id, u.offset)   # bytes never received no longer count against the day
         if u.sha256 is not None and not self.store.media_in_use(u.sha256):
             self.media_path(u.sha256).unlink(missing_ok=True)
 
@@ -135,10 +139,16 @@ class Uploads:
             raise ApiError.from_problem(problems[0])
         return info
 
-    def create(self, owner: str, name: str, size: int, declared: str) -> UploadRow:
-        """A new upload at offset 0, once `judge_start` lets it begin."""
+    def create(self, owner: str, name: str, size: int, declared: str, metered: bool = False) -> UploadRow:
+        """A new upload at offset 0, once `judge_start` lets it begin and, when `metered`
+        (a client's tus creation), the owner's quotas have room for it (else 429)."""
         info = self.judge_start(name, size, declared)
+        quotas = self.quotas if metered else None
+        if quotas is not None:
+            quotas.admit(owner, info.name, size)
         u = self.store.create_upload(owner, info.name, size, declared, effective_type(info))
+        if quotas is not None:
+            quotas.charge(u.id, owner, size)
         self.part_path(u.id).touch()
         return u
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import signal
 import socket
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,8 +142,9 @@ def partial_patch(server: Server, upload_id: str, data: bytes, sent: int) -> Ite
 
 def send(client: httpx.Client, text: str = "", attachments: list[str] = (), key: str = "",
          cid: str = "default") -> httpx.Response:
+    """POST a message; a fresh idempotency key unless `key` is given (the server requires one)."""
     return client.post(f"/api/conversations/{cid}/messages",
-                       json={"idempotency_key": key, "text": text, "attachments": list(attachments)})
+                       json={"idempotency_key": key or uuid.uuid4().hex, "text": text, "attachments": list(attachments)})
 
 
 def lines(response: httpx.Response) -> Iterator[str]:

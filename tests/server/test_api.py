@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 
@@ -95,18 +96,43 @@ def test_unknown_conversation_is_empty_and_bad_ids_are_404(agent):
 
 @pytest.mark.parametrize("body,code", [
     ({"text": "   "}, "empty_message"),
+    ({"text": "\u00a0\u2003\ufeff\n"}, "empty_message"),       # Unicode blanks are blank too
     ({}, "empty_message"),
     ({"text": 5}, "invalid_text"),
+    ({"text": None}, "invalid_text"),
     ({"text": "x" * 20_001}, "text_too_long"),
     ({"text": "x", "attachments": "nope"}, "invalid_attachments"),
     ({"text": "x", "attachments": ["a", "b", "c"]}, "too_many_files"),
-    ({"text": "x", "attachments": ["0" * 32]}, "unknown_upload"),
-    ({"text": "x", "idempotency_key": 7}, "invalid_idempotency_key"),
+    ({"text": "", "attachments": ["a", "b", "c"]}, "too_many_files"),
 ])
 def test_invalid_messages_are_422(agent, body, code):
-    r = agent.post("/api/conversations/default/messages", json=body)
+    r = agent.post("/api/conversations/default/messages", json={"idempotency_key": uuid.uuid4().hex, **body})
     assert r.status_code == 422, r.text
     assert r.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize("key", [None, "", 7, "k" * 201])
+def test_a_message_needs_an_idempotency_key(agent, key):
+    """As the wire's MessageCreate says (1 to 200 characters); the page always sends one."""
+    body = {"text": "hello"} if key is None else {"text": "hello", "idempotency_key": key}
+    r = agent.post("/api/conversations/default/messages", json=body)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_idempotency_key"
+
+
+def test_a_resent_key_never_excuses_a_malformed_body(agent):
+    key = uuid.uuid4().hex
+    assert send(agent, "first", key=key).status_code == 201
+    r = agent.post("/api/conversations/default/messages", json={"idempotency_key": key, "text": ""})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "empty_message"
+    assert send(agent, "first", key=key).status_code == 200
+
+
+def test_attaching_an_unknown_upload_is_409(agent):
+    """409, not 422: the body is well formed; the upload's state (gone, expired) is what stands in the way."""
+    r = send(agent, "x", ["0" * 32])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "unknown_upload"
+    r = send(agent, "x", ["a" * 100])
+    assert r.status_code == 409 and r.json()["error"]["code"] == "unknown_upload"
 
 
 def test_bad_json_is_400(agent):
@@ -119,7 +145,7 @@ def test_message_with_an_incomplete_upload_is_refused(agent):
     uid = upload_id(start_upload(agent, "p.png", len(PNG), "image/png"))
     assert patch(agent, uid, 0, PNG[:20]).status_code == 204
     r = send(agent, "pic", [uid])
-    assert r.status_code == 422 and r.json()["error"]["code"] == "upload_incomplete"
+    assert r.status_code == 409 and r.json()["error"]["code"] == "upload_incomplete"
 
 
 def test_uploads_belong_to_their_owner(server, agent):
@@ -131,7 +157,7 @@ def test_uploads_belong_to_their_owner(server, agent):
             assert customer.delete(f"/api/uploads/{uid}", headers=TUS).status_code == 404
         assert patch(customer, partial, 0, PNG).status_code == 404
         r = send(customer, "stolen", [state["upload_id"]])
-        assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_upload"
+        assert r.status_code == 409 and r.json()["error"]["code"] == "unknown_upload"
     assert agent.head(f"/api/uploads/{partial}", headers=TUS).headers["upload-offset"] == "0"
     assert patch(agent, partial, 0, PNG).status_code == 204
 

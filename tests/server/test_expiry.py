@@ -73,7 +73,7 @@ def test_an_expired_upload_is_410_and_gone_before_any_sweep(make_server):
         assert not (server.data / "uploads" / f"{uid}.part").exists()
         assert c.head(f"/api/uploads/{uid}", headers=TUS).status_code == 404   # and then unknown
         r = send(c, "too late", [uid])
-        assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_upload"
+        assert r.status_code == 409 and r.json()["error"]["code"] == "unknown_upload"
 
 
 def test_uploads_that_expired_while_the_server_was_down_are_swept_at_start(make_server, tmp_path):

@@ -31,6 +31,32 @@ def test_after_takes_ascii_digits_within_range(agent, after):
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_after"
 
 
+@pytest.mark.parametrize("path", [HISTORY, EVENTS])
+def test_an_empty_after_is_422_not_absent(agent, path):
+    r = agent.get(f"{path}?after=")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_after"
+
+
+def test_after_is_checked_even_when_last_event_id_overrides_it(agent):
+    """Schemathesis found `?after=9223372036854775808` accepted beside a valid Last-Event-ID."""
+    for headers in ({"Last-Event-ID": "1"}, {"Last-Event-ID": ""}):
+        r = agent.get(f"{EVENTS}?after=9223372036854775808", headers=headers)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_after"
+    r = agent.head(EVENTS, headers={"Last-Event-ID": ""})      # EventSource never sends it empty
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize("cid", ["c1%0A", "c1%0D%0A", "%0Ac1", "c1%00"])
+def test_a_conversation_id_with_a_line_break_is_404(agent, cid):
+    """Python's `$` also matches before a final newline: `c1\n` passed the id pattern."""
+    for r in (agent.get(f"/api/conversations/{cid}/messages"), send_to(agent, cid)):
+        assert r.status_code == 404 and r.json()["error"]["code"] == "conversation_not_found", r.text
+
+
+def send_to(agent, cid):
+    return agent.post(f"/api/conversations/{cid}/messages", json={"idempotency_key": "k", "text": "x"})
+
+
 def test_after_up_to_the_largest_seq_is_fine(agent):
     assert agent.get(HISTORY, params={"after": str(2**63 - 1)}).json() == {"messages": []}
     assert agent.get(HISTORY, params={"after": "0"}).status_code == 200

@@ -64,7 +64,7 @@ def test_attaching_an_upload_checks_the_conversation_first(request, who, theirs)
 def test_an_upload_attaches_only_for_its_owner(customer_c1, agent_c1):
     state = upload(agent_c1, "pixel.png", PNG, "image/png")
     r = send(customer_c1, "stolen", [state["upload_id"]], cid="c1")
-    assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_upload"
+    assert r.status_code == 409 and r.json()["error"]["code"] == "unknown_upload"
     assert send(agent_c1, "mine", [state["upload_id"]], cid="c1").status_code == 201
 
 

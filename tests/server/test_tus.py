@@ -30,17 +30,21 @@ def test_options_says_what_the_server_speaks_without_a_token(server):
 
 
 def test_other_tus_versions_get_412_and_nothing_happens(server, agent):
+    """tus: another version is 412; a missing or garbled header is a malformed request (400). Both say
+    which version to speak (Tus-Version)."""
     uid = upload_id(start_upload(agent, "a.txt", 3, "text/plain"))
-    for version, method, path in itertools.product(
-            [None, "0.2.2", "2.0.0"], ["POST", "HEAD", "PATCH", "DELETE"], ["/api/uploads", f"/api/uploads/{uid}"]):
+    answers = {"0.2.2": (412, "tus_version_unsupported"), "2.0.0": (412, "tus_version_unsupported"),
+               None: (400, "bad_tus_resumable"), "": (400, "bad_tus_resumable"), "banana": (400, "bad_tus_resumable")}
+    for (version, (status, code)), method, path in itertools.product(
+            answers.items(), ["POST", "HEAD", "PATCH", "DELETE"], ["/api/uploads", f"/api/uploads/{uid}"]):
         headers = {"Upload-Length": "3", "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
-        if version:
+        if version is not None:
             headers["Tus-Resumable"] = version
         r = agent.request(method, path, headers=headers, content=b"abc" if method == "PATCH" else None)
-        assert r.status_code == 412, (version, method, path)
+        assert r.status_code == status, (version, method, path)
         assert r.headers["tus-version"] == "1.0.0" and r.headers["tus-resumable"] == "1.0.0"
         if method != "HEAD":
-            assert r.json()["error"]["code"] == "tus_version_unsupported"
+            assert r.json()["error"]["code"] == code
     assert [p.name for p in (server.data / "uploads").iterdir()] == [f"{uid}.part"]
     assert offset_of(agent, uid) == 0
 
