@@ -15,7 +15,7 @@ import asyncio
 
 from pyscript import when
 
-from app.backends.base import Backend, BackendError
+from app.backends import Backend, BackendError
 from app.browser import dropzone
 from app.browser.composer_view import ComposerView
 from app.browser.connection import ConnectionView
@@ -40,7 +40,7 @@ class Canvas:
         self.delivery = DeliveryView(backend, self.history, self.previews, self.keeper)
         self.composer = ComposerView(root, self.previews, self.keeper, self.notices, self.delivery.send)
         self.connection = ConnectionView(root.by_id("connection"), self.notices)
-        self.live = LiveFeed(backend.events_url, self._on_live_data, self.connection.on_live_state)
+        self.live = LiveFeed(backend.api.events_url, self._on_live_data, self.connection.on_live_state)
 
     async def start(self) -> None:
         self.history.bind()
@@ -64,7 +64,7 @@ class Canvas:
 
     def _on_live_data(self, data: str) -> int | None:
         try:
-            message = self.backend.parse_event(data)
+            message = self.backend.api.parse_event(data)
         except BackendError as error:
             self.notices.show(error.problem)
             return None

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 
-from app.backends.base import Backend, BackendError
+from app.backends import Backend, BackendError
 from app.browser.notices import Notices
 from app.browser.transport import perform
 from app.core.models import Message
-from app.core.outbox import backoff
+from app.core.backoff import backoff
 from app.core.restrictions import Restrictions
 
 STARTUP = "startup"  # the key of the start-up notice
@@ -51,7 +51,7 @@ class ConnectionView:
                     self.show("refused", REFUSED_LABELS.get(error.problem.code, "Not connected"))
                     return None
                 attempt += 1
-                delay = backoff(attempt, cap=STARTUP_MAX_WAIT_S)
+                delay = min(backoff(attempt), STARTUP_MAX_WAIT_S)
                 what = "Offline" if error.status == 0 else "Server unavailable"
                 self.show("offline", f"{what} — retrying in {delay:g} s")
                 await asyncio.sleep(delay)
@@ -61,8 +61,8 @@ class ConnectionView:
 
 
 async def _restrictions(backend: Backend) -> Restrictions:
-    return backend.parse_restrictions(await perform(backend.restrictions_request()))
+    return backend.api.parse_restrictions(await perform(backend.api.restrictions_request()))
 
 
 async def _history(backend: Backend) -> list[Message]:
-    return backend.parse_history(await perform(backend.history_request()))
+    return list(backend.api.parse_history(await perform(backend.api.history_request())).messages)
