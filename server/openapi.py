@@ -139,10 +139,8 @@ PATHS: dict[str, Any] = {
         "parameters": [_CID, _AFTER,
                        {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "integer"}},
                        {"name": "ticket", "in": "query", "required": False, "schema": {"type": "string"},
-                        "description": "Single-use ticket from POST .../events/ticket (EventSource sends no headers)"},
-                       {"name": "access_token", "in": "query", "required": False, "schema": {"type": "string"},
-                        "description": "Development mode only (no [auth]): the bearer token"}],
-        "security": [{"bearer": []}, {"ticket": []}, {"query_token": []}],
+                        "description": "Single-use ticket from POST .../events/ticket (EventSource sends no headers)"}],
+        "security": [{"bearer": []}, {"ticket": []}],
         "responses": {"200": {"description": "An endless event stream",
                               "content": {"text/event-stream": {"schema": {"type": "string"}}}},
                       **_errors(400, 401, 404, 422, 429)}}},
@@ -152,7 +150,7 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json({"type": "object", "required": ["ticket", "expires_in"],
                                     "properties": {"ticket": {"type": "string"},
                                                    "expires_in": {"type": "integer", "description": "seconds"}}},
-                                   "The ticket"), **_errors(400, 401, 404)}}},
+                                   "The ticket"), **_errors(400, 401, 404, 429)}}},
     "/api/openapi.json": {"get": {
         "operationId": "getOpenAPI", "summary": "This document", "security": [],
         "responses": {"200": {"description": "OpenAPI document",
@@ -181,8 +179,7 @@ DOCUMENT: dict[str, Any] = {
     "components": {
         "schemas": SCHEMAS,
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
-                            "ticket": {"type": "apiKey", "in": "query", "name": "ticket"},
-                            "query_token": {"type": "apiKey", "in": "query", "name": "access_token"}},
+                            "ticket": {"type": "apiKey", "in": "query", "name": "ticket"}},
     },
     "security": [{"bearer": []}],
 }

@@ -40,7 +40,7 @@ class Canvas:
         self.delivery = DeliveryView(backend, self.history, self.previews, self.keeper)
         self.composer = ComposerView(root, self.previews, self.keeper, self.notices, self.delivery.send)
         self.connection = ConnectionView(root.by_id("connection"), self.notices)
-        self.live = LiveFeed(backend.api.events_url, self._on_live_data, self.connection.on_live_state)
+        self.live = LiveFeed(backend.api, self._on_live_data, self.connection.on_live_state)
 
     async def start(self) -> None:
         self.history.bind()

@@ -13,6 +13,7 @@ from js import AbortController, Object, clearTimeout, fetch, setTimeout
 from pyodide.ffi import create_proxy, to_js
 
 from app.backends.base import TIMED_OUT, Request, Response
+from app.browser import auth
 
 NETWORK_ERROR = 0
 # A chunk may take a while on a slow link; an API call should not.
@@ -42,7 +43,12 @@ def _timeout_for(request: Request) -> float:
 
 
 async def perform(request: Request, handle=None, call: Call | None = None) -> Response:
-    """Run `request` with fetch; return a Response even when the network fails."""
+    """Run `request` with fetch and the current access token (app.browser.auth renews an
+    expired one once); return a Response even when the network fails."""
+    return await auth.send(_fetch, request, handle, call)
+
+
+async def _fetch(request: Request, handle=None, call: Call | None = None) -> Response:
     call = call or Call()
     headers = dict(request.headers)
     body = None
