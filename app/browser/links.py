@@ -34,6 +34,7 @@ class LinkRefresher:
         self._last = 0.0  # when we last asked (browser clock)
         self._running: asyncio.Future | None = None
         self._timer = None
+        self._due = False  # the timer came while the tab was hidden
 
     def bind(self) -> None:
         when("error", self.history.element, capture=True)(self._on_error)  # error does not bubble
@@ -61,11 +62,15 @@ class LinkRefresher:
     def _on_timer(self) -> None:
         self._timer = None
         if document.hidden:
-            return  # the tab shown again will ask (_on_visibility)
+            self._due = True  # the tab shown again will ask (_on_visibility)
+            return
         self.refresh()
 
     def _on_visibility(self) -> None:
-        if not document.hidden and next_check(self._urls(), _now()) == 0:
+        if document.hidden:
+            return
+        delay = next_check(self._urls(), _now())
+        if self._due or (delay is not None and delay < MIN_GAP_S):
             self.refresh()
 
     def _on_error(self, event) -> None:
@@ -81,7 +86,7 @@ class LinkRefresher:
             return
         if _now() - self._last < MIN_GAP_S:
             return  # a broken picture must not make us ask in a loop
-        self._last = _now()
+        self._last, self._due = _now(), False
         self._running = asyncio.ensure_future(self._refresh())
 
     async def _refresh(self) -> None:
