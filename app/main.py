@@ -12,7 +12,6 @@ import asyncio
 from js import URLSearchParams, document, location
 
 from app.backends import create_backend
-from app.backends.base import BackendError
 from app.browser import auth, diagnostics
 from app.browser.canvas import Canvas
 from app.browser.dom import Root, maybe
@@ -21,6 +20,7 @@ from app.browser.notices import Notices
 from app.browser.signin import SignInView
 from app.browser.storage import UnsentStore
 from app.browser.transport import get_json
+from app.core.errors import BackendError
 from app.core.models import Problem
 
 DEFAULT_IDENTITY = "agent"

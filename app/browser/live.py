@@ -16,10 +16,12 @@ from typing import Callable
 from js import EventSource
 from pyodide.ffi import create_proxy
 
+from app.backends import SseEvents
 from app.browser.transport import perform
 from app.core.backoff import backoff
 from app.core.errors import BackendError
 from app.core.http import retry_after
+from app.core.models import Message, Problem
 
 REOPEN_AFTER_END_S = 0.25  # a stream that was open ended: reopen almost at once
 MAX_WAIT_S = 8.0  # between attempts while the server cannot be reached
@@ -27,11 +29,13 @@ REFUSED_WAIT_S = 30.0  # a ticket refused (signed out, no access): ask again rar
 
 
 class LiveFeed:
-    def __init__(self, api, on_data: Callable[[str], int | None], on_state: Callable[[str], None]) -> None:
-        """`api` has ticket_request/parse_ticket/events_url; on_data gets each event's JSON and
-        returns its seq; on_state gets "live" or "reconnecting"."""
+    def __init__(self, api: SseEvents, on_message: Callable[[Message], None], on_problem: Callable[[Problem], None],
+                 on_state: Callable[[str], None]) -> None:
+        """on_message gets each delivered message, on_problem an event it could not read,
+        on_state "live" or "reconnecting"."""
         self._api = api
-        self._on_data = on_data
+        self._on_message = on_message
+        self._on_problem = on_problem
         self._on_state = on_state
         self._source = None
         self._started = False
@@ -100,9 +104,14 @@ class LiveFeed:
         source.addEventListener("error", on_error)
 
     def _message(self, event) -> None:
-        seq = self._on_data(event.data)
-        if seq is not None and (self.last_seq is None or seq > self.last_seq):
-            self.last_seq = seq
+        try:
+            message = self._api.parse_event(event.data)
+        except BackendError as error:
+            self._on_problem(error.problem)
+            return
+        self._on_message(message)
+        if self.last_seq is None or message.seq > self.last_seq:
+            self.last_seq = message.seq
 
     def _current(self, event) -> bool:
         """Events of a source we already closed (replaced) are old news."""
