@@ -15,6 +15,7 @@ from tests import files
 from tests.e2e.api import MINTERS, Api
 from tests.e2e.conftest import READY_TIMEOUT_MS
 from tests.e2e.production import KEY, production_server
+from tests.e2e.test_canvas import attach
 
 ANN = ("u-ann", "Ann Agent", "agent")
 BOB = ("u-bob", "Bob Agent", "agent")
@@ -88,6 +89,18 @@ def test_tokens_come_from_the_portal_and_sides_follow_them(open_as, portal, prod
     [first, second] = Api(prod.url, "agent").history(conversation)
     assert (first["sender"], first["sender_name"], first["sender_role"]) == ANN
     assert (second["sender"], second["sender_name"], second["sender_role"]) == CLEO
+
+
+def test_files_travel_with_the_portals_token(open_as, prod, conversation, tmp_path):
+    agent, _ = open_as(ANN)
+    customer, _ = open_as(CLEO)
+    attach(agent, files.write(tmp_path, "receipt.png", files.png_bytes()))
+    send(agent, "your receipt")
+    picture = customer.get_by_role("log", name="Conversation").get_by_role("img", name="receipt.png")
+    expect(picture).to_be_visible()
+    customer.wait_for_function(LOADED, arg=picture.get_attribute("src"))
+    [sent] = Api(prod.url, "agent").history(conversation)
+    assert sent["sender"] == ANN[0] and [a["name"] for a in sent["attachments"]] == ["receipt.png"]
 
 
 def test_two_agents_in_one_conversation_each_see_their_own_and_the_others_name(open_as):
