@@ -14,6 +14,13 @@ TOKENS = {"agent": AGENT_TOKEN, "customer": CUSTOMER_TOKEN}
 MINTERS: dict[str, Callable[[str, str], str]] = {}
 
 
+def bearer(base_url: str, identity: str = "agent", conversation: str = "default") -> dict[str, str]:
+    """The Authorization header of `identity` on this server (minted on a production server)."""
+    minter = MINTERS.get(base_url)
+    token = TOKENS[identity] if minter is None else minter(identity, conversation)
+    return {"Authorization": f"Bearer {token}"}
+
+
 class Api:
     def __init__(self, base_url: str, identity: str = "customer") -> None:
         self.identity, self.minter = identity, MINTERS.get(base_url)

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import RunningServer
 from tests.e2e.api import MINTERS
-from tests.e2e.production import IDENTITIES, Portal, UrlGuard, conversations_for, production_server
+from tests.e2e.production import IDENTITIES, Person, Portal, UrlGuard, conversations_for, production_server
 
 READY_TIMEOUT_MS = 60_000
 # Two cores run the server, Chromium and Pyodide at once: allow a busy machine some slack.
@@ -61,7 +61,7 @@ class OffsiteGuard:
 
 
 @pytest.fixture(scope="session")
-def portal():
+def token_portal():
     """The portal on its own origin: session cookies in, signed tokens out (tests/e2e/production.py)."""
     started = Portal().start()
     yield started
@@ -69,12 +69,14 @@ def portal():
 
 
 @pytest.fixture(scope="session")
-def reference_server(request, tmp_path_factory, portal):
+def reference_server(request, tmp_path_factory, token_portal):
     """One server for the session; tests isolate themselves by conversation id.
-    `--mode production`: a production-mode server whose pages get their tokens from `portal`."""
+    `--mode production`: a production-mode server whose pages get their tokens from `token_portal`."""
     root = tmp_path_factory.mktemp("server")
     if request.config.getoption("--mode") == "production":
-        server = production_server(root, portal)
+        server = production_server(root, token_portal)
+        # v1's tests open some pages by hand with ?as=agent: without a portal session, they are the agent
+        token_portal.anonymous = Person("agent", "Agent", "agent", ["*"])
         MINTERS[server.url] = lambda identity, conversation: server.mint(
             IDENTITIES[identity][0], IDENTITIES[identity][2],
             conversations_for(IDENTITIES[identity][2], conversation), IDENTITIES[identity][1])
@@ -86,9 +88,9 @@ def reference_server(request, tmp_path_factory, portal):
 
 
 @pytest.fixture()
-def url_guard(portal):
+def url_guard(token_portal):
     """No access token in any URL a page requests (production tokens, development tokens alike)."""
-    guard = UrlGuard(portal)
+    guard = UrlGuard(token_portal)
     yield guard
     leaks = guard.leaks()
     assert leaks == [], f"a page put an access token in a URL: {leaks}"

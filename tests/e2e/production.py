@@ -49,6 +49,7 @@ class Portal:
 
     key: bytes = KEY
     sessions: dict[str, Person] = field(default_factory=dict)
+    anonymous: Person | None = None  # who a request without a session cookie is (None: nobody)
     issued: list[Issued] = field(default_factory=list)
     port: int = field(default_factory=free_port)
 
@@ -78,12 +79,12 @@ class Portal:
 
     def answer(self, cookie_header: str) -> tuple[int, dict]:
         cookies = dict(part.strip().split("=", 1) for part in cookie_header.split(";") if "=" in part)
-        person = self.sessions.get(cookies.get(COOKIE, ""))
+        person = self.sessions.get(cookies.get(COOKIE, ""), None if COOKIE in cookies else self.anonymous)
         if person is None or not person.signed_in:
             return 401, {"error": "signed_out"}
         now = int(time.time())
         token = mint(self.key, person.sub, person.role, person.conversations, person.name, person.ttl, now=now)
-        self.issued.append(Issued(time.time(), cookies[COOKIE], token, now + person.ttl))
+        self.issued.append(Issued(time.time(), cookies.get(COOKIE, ""), token, now + person.ttl))
         return 200, {"token": token}
 
     def start(self) -> "Portal":

@@ -23,9 +23,9 @@ CLEO = ("c-cleo", "Cleo Customer", "customer")
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory, portal):
+def prod(tmp_path_factory, token_portal):
     """Production mode; tokens from the portal (another origin), links that live 10 s."""
-    server = production_server(tmp_path_factory.mktemp("prod"), portal, extra_auth='media_link_ttl = "10s"')
+    server = production_server(tmp_path_factory.mktemp("prod"), token_portal, extra_auth='media_link_ttl = "10s"')
     MINTERS[server.url] = lambda identity, conversation: server.mint(
         *{"agent": ("u-ann", "agent", ["*"], "Ann Agent"),
           "customer": ("c-cleo", "customer", [conversation], "Cleo Customer")}[identity])
@@ -34,7 +34,7 @@ def prod(tmp_path_factory, portal):
 
 
 @pytest.fixture()
-def open_as(browser, prod, portal, offsite_guard, url_guard, conversation):
+def open_as(browser, prod, token_portal, offsite_guard, url_guard, conversation):
     """open_as(person, conversations=None, ttl=3600, conv=None, ready=True) -> (page, portal session id)."""
     contexts = []
 
@@ -42,7 +42,7 @@ def open_as(browser, prod, portal, offsite_guard, url_guard, conversation):
         sub, name, role = person
         context = browser.new_context(viewport={"width": 1100, "height": 800})
         contexts.append(context)
-        sid = portal.sign_in(context, sub, name, role, conversations or (["*"] if role == "agent" else [conversation]),
+        sid = token_portal.sign_in(context, sub, name, role, conversations or (["*"] if role == "agent" else [conversation]),
                              ttl)
         page = context.new_page()
         offsite_guard.watch(page)
@@ -75,10 +75,10 @@ def by(log, name: str):
     return log.get_by_role("article", name=re.compile(f"^{re.escape(name)}, "))
 
 
-def test_tokens_come_from_the_portal_and_sides_follow_them(open_as, portal, prod, conversation):
+def test_tokens_come_from_the_portal_and_sides_follow_them(open_as, token_portal, prod, conversation):
     agent, agent_sid = open_as(ANN)
     customer, customer_sid = open_as(CLEO)
-    assert portal.tokens_of(agent_sid) and portal.tokens_of(customer_sid)
+    assert token_portal.tokens_of(agent_sid) and token_portal.tokens_of(customer_sid)
     expect(agent.locator("#mode-marker")).to_be_hidden()
     send(agent, "Hello from Ann")
     expect(by(customer.get_by_role("log", name="Conversation"), "Ann Agent")).to_contain_text("Hello from Ann")
@@ -117,11 +117,11 @@ def test_two_agents_in_one_conversation_each_see_their_own_and_the_others_name(o
         expect(log.locator("article.mine")).to_have_count(1)
 
 
-def test_the_token_is_renewed_before_it_ends_and_the_page_goes_on(open_as, portal, prod, conversation):
+def test_the_token_is_renewed_before_it_ends_and_the_page_goes_on(open_as, token_portal, prod, conversation):
     page, sid = open_as(ANN, ttl=12)
-    first = portal.tokens_of(sid)[0]
-    wait_until(page, lambda: len(portal.tokens_of(sid)) >= 2, "a second token")
-    assert portal.tokens_of(sid)[1].at < first.exp, "renewed only after the first token had ended"
+    first = token_portal.tokens_of(sid)[0]
+    wait_until(page, lambda: len(token_portal.tokens_of(sid)) >= 2, "a second token")
+    assert token_portal.tokens_of(sid)[1].at < first.exp, "renewed only after the first token had ended"
     wait_until(page, lambda: time.time() > first.exp + 6, "the first token is refused (with the server's leeway)")
     send(page, "sent with the renewed token")
     log = page.get_by_role("log", name="Conversation")
@@ -131,25 +131,25 @@ def test_the_token_is_renewed_before_it_ends_and_the_page_goes_on(open_as, porta
     expect(page.get_by_role("status")).to_have_text("Live")
 
 
-def test_an_expired_token_answer_renews_once_and_the_request_goes_through(open_as, portal):
+def test_an_expired_token_answer_renews_once_and_the_request_goes_through(open_as, token_portal):
     page, sid = open_as(ANN)
     statuses = []
     page.on("response", lambda r: statuses.append((r.request.method, r.url, r.status)) if "/api/" in r.url else None)
-    issued = len(portal.tokens_of(sid))
+    issued = len(token_portal.tokens_of(sid))
     expired = mint(KEY, ANN[0], "agent", ["*"], ANN[1], ttl=60, now=time.time() - 120)
     page.evaluate("token => window.attache.setToken(token)", expired)  # as if the laptop slept past exp
     send(page, "sent after a sleep")
     log = page.get_by_role("log", name="Conversation")
     expect(log.locator("article:not(.pending)").filter(has_text="sent after a sleep")).to_have_count(1)
-    assert len(portal.tokens_of(sid)) == issued + 1
+    assert len(token_portal.tokens_of(sid)) == issued + 1
     posts = [s for m, u, s in statuses if m == "POST" and u.endswith("/messages")]
     assert posts == [401, 201]
 
 
-def test_signed_out_the_page_says_sign_in_again_and_keeps_the_draft_and_unsent_messages(open_as, portal):
+def test_signed_out_the_page_says_sign_in_again_and_keeps_the_draft_and_unsent_messages(open_as, token_portal):
     page, sid = open_as(ANN, ttl=8)
-    first = portal.tokens_of(sid)[0]
-    portal.sign_out(sid)
+    first = token_portal.tokens_of(sid)[0]
+    token_portal.sign_out(sid)
     notice = page.get_by_role("alert").filter(has_text="Sign in again")
     expect(notice).to_be_visible(timeout=20_000)  # at the renewal, 6 s in
     expect(page.get_by_role("status")).to_have_text("Signed out")
@@ -163,7 +163,7 @@ def test_signed_out_the_page_says_sign_in_again_and_keeps_the_draft_and_unsent_m
     page.reload()  # still signed out: nothing to start with but the notice
     expect(notice).to_be_visible(timeout=READY_TIMEOUT_MS)
     expect(page.get_by_role("textbox", name="Message")).to_be_disabled()
-    portal.sign_in_again(sid)
+    token_portal.sign_in_again(sid)
     notice.get_by_role("button", name="Try again").click()
     expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
     expect(notice).to_be_hidden()
