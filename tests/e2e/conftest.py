@@ -30,6 +30,14 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--mode") == "production":
+        skip = pytest.mark.skip(reason="about development identities (?as=), which production mode has not")
+        for item in items:
+            if item.get_closest_marker("development_only"):
+                item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     executable = os.environ.get("ATTACHE_CHROMIUM") or shutil.which("chromium") or shutil.which("google-chrome")
