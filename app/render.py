@@ -100,7 +100,8 @@ def message_view(message: Message, me: str, names: dict[str, str], utc_offset_mi
         "dom_id": message.id,
         "seq": message.seq,
         "side": "mine" if message.sender == me else "theirs",
-        "sender_label": "You" if message.sender == me else names.get(message.sender, message.sender.title()),
+        "sender_label": "You" if message.sender == me else (
+            message.sender_name or names.get(message.sender) or message.sender.title()),
         "text": message.text,
         "created_at": message.created_at,
         "time": short_time(message.created_at, utc_offset_minutes, now),
@@ -160,7 +161,10 @@ def staged_html(infos: list[FileInfo], preview_urls: dict[int, str]) -> str:
     return _env.get_template("staged.html").render(views=views)
 
 
-def notice_html(notice_id: int, problem: Problem, kind: str = "error") -> str:
+def notice_html(notice_id: int | str, problem: Problem, kind: str = "error", action: str = "",
+                action_label: str = "") -> str:
+    """A notice; with `action`, a button (`data-action`) that does something about it."""
     return _env.get_template("notice.html").render(
-        notice_id=notice_id, message=problem.message, hint=problem.hint, kind=kind
+        notice_id=notice_id, message=problem.message, hint=problem.hint, kind=kind, action=action,
+        action_label=action_label,
     )

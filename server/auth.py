@@ -135,17 +135,15 @@ def bearer_token(request: Request) -> str:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
-def authenticate(request: Request, allow_query: bool = False) -> Principal:
+def authenticate(request: Request) -> Principal:
     """The Principal for the request's `Authorization: Bearer` token, or ApiError 401.
 
-    `allow_query` lets the events stream read `?access_token=`, and only in
-    development: the current page's EventSource cannot send headers. In
-    production the stream takes a single-use ticket instead (server.tickets).
+    Only the header counts, in both modes: a token in a URL ends up in logs and
+    history. The events stream, which EventSource opens without headers, takes
+    a single-use ticket instead (server.tickets).
     """
     config: Config = request.app.state.config
     token = bearer_token(request)
-    if not token and allow_query and config.auth is None:
-        token = request.query_params.get("access_token", "")
     if not token:
         hint = ("Send 'Authorization: Bearer <token>' with the token your portal issued."
                 if config.auth else "Send 'Authorization: Bearer <token>' with a token from the server's [identities].")

@@ -97,13 +97,19 @@ class _Stream(StreamingResponse):
             self._release()
 
 
-def _open_slot(state: Any, principal: Principal) -> Callable[[], None]:
-    """Count one more stream for this identity, or 429."""
+def _check_slots(state: Any, principal: Principal) -> None:
+    """429 when this identity already holds its streams (EventSource cannot read a status: the
+    ticket request says it first)."""
     limit = state.config.max_streams_per_identity
     if state.streams.get(principal.sub, 0) >= limit:
         raise ApiError(429, "too_many_streams", f"{principal.name} already has {limit} open event streams.",
                        "Close another tab or window of this conversation, then try again.",
                        headers={"Retry-After": "10"})
+
+
+def _open_slot(state: Any, principal: Principal) -> Callable[[], None]:
+    """Count one more stream for this identity, or 429."""
+    _check_slots(state, principal)
     state.streams[principal.sub] = state.streams.get(principal.sub, 0) + 1
 
     def release() -> None:
@@ -120,6 +126,7 @@ async def ticket(request: Request) -> Response:
     principal = authenticate(request)
     cid = conversation_id(request)
     require_member(principal, cid)
+    _check_slots(request.app.state, principal)    # say 429 here, where the page can read Retry-After
     tickets = request.app.state.tickets
     return JSONResponse({"ticket": tickets.issue(principal, cid), "expires_in": tickets.ttl})
 
@@ -131,7 +138,7 @@ async def events(request: Request) -> Response:
     if ticket_value:
         principal = state.tickets.redeem(ticket_value, conversation_id(request))
     else:
-        principal = authenticate(request, allow_query=True)    # ?access_token= in development only
+        principal = authenticate(request)     # API clients with a header; the page uses tickets
     cid = conversation_id(request)
     require_member(principal, cid)
     header = request.headers.get("last-event-id")

@@ -93,9 +93,6 @@ def document(config: Config, keepalive: float = 15.0) -> dict[str, Any]:
                                   "An HS256 JWT the portal mints (sub, name, role, conversations, exp)"},
         "ticket": {"type": "apiKey", "in": "query", "name": "ticket",
                    "description": "From POST .../events/ticket (EventSource sends no headers); empty = none"}}
-    if dev:
-        security_schemes["query_token"] = {"type": "apiKey", "in": "query", "name": "access_token",
-                                           "description": "Development only: the bearer token in the URL"}
     return {
         "openapi": VERSION,
         "info": {"title": "Attache reference server", "version": "2.0.0",

@@ -124,7 +124,7 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
         **errors(400, tus_headers=True)}}
     tus_errors = {"tus_headers": True}
     dev = config.auth is None
-    event_security = [{"bearer": []}, {"ticket": []}] + ([{"query_token": []}] if dev else [])
+    event_security = [{"bearer": []}, {"ticket": []}]
     create_body = {"allOf": [ref("MessageCreate")],
                    "properties": {"attachments": {"maxItems": r.max_files_per_message}},
                    "anyOf": [{"required": ["text"], "properties": {"text": {"pattern": VISIBLE_PATTERN}}},

@@ -15,12 +15,14 @@ with Content-Encoding when the request accepts it.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from server.common import ApiError
+from server.config import Config
 
 SITE_ROOT = Path(__file__).resolve().parent.parent / "build" / "site"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -32,6 +34,17 @@ PAGE_CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-ev
             "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; "
             "object-src 'none'; base-uri 'self'; form-action 'self'")
 PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": REVALIDATE}
+
+
+def page_csp(config: Config) -> str:
+    """The page's CSP: `connect-src` also admits the portal's origin when `[auth] token_url`
+    is on another one (the page fetches its token there), and nothing else."""
+    token_url = config.auth.token_url if config.auth is not None else ""
+    parts = urlsplit(token_url)
+    if not (parts.scheme and parts.netloc):
+        return PAGE_CSP
+    origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+    return PAGE_CSP.replace("connect-src 'self';", f"connect-src 'self' {origin};")
 
 MIME = {
     ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
@@ -97,7 +110,8 @@ def resolve(base: Path, rel: str) -> Path | None:
 
 
 def file_response(request: Request, full: Path, cache_control: str = REVALIDATE) -> Response:
-    headers = {**PAGE_HEADERS, "Cache-Control": cache_control}
+    headers = {**PAGE_HEADERS, "Content-Security-Policy": page_csp(request.app.state.config),
+               "Cache-Control": cache_control}
     served = full
     variants = [(name, full.with_name(full.name + suffix)) for name, suffix in ENCODINGS]
     variants = [(name, path) for name, path in variants if path.is_file()]

@@ -84,6 +84,12 @@ class RunningServer:
         return httpx.Client(base_url=self.url, headers=headers or {}, timeout=timeout)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--mode", choices=("development", "production"), default="development",
+                     help="browser tests against a development server, or a production one (signed tokens "
+                          "from a portal on another origin; see tests/e2e/production.py)")
+
+
 @pytest.fixture(scope="session")
 def reference_server(tmp_path_factory):
     """One server for the session; tests isolate themselves by conversation id."""

@@ -85,8 +85,15 @@ class ConversationApi(Protocol):
 class SseEvents(Protocol):
     """Live updates over Server-Sent Events (EventSource)."""
 
-    def events_url(self, after: int | None = None) -> str:
-        """EventSource URL for messages after seq ``after`` (credentials in the query: EventSource sends no headers)."""
+    def ticket_request(self) -> Request:
+        """Ask for a short-lived, single-use ticket that opens one stream (bearer token in the header)."""
+        ...
+
+    def parse_ticket(self, resp: Response) -> str: ...
+
+    def events_url(self, after: int | None = None, ticket: str | None = None) -> str:
+        """EventSource URL for messages after seq ``after``, opened with ``ticket`` (never a token:
+        EventSource sends no headers, and URLs end up in logs)."""
         ...
 
     def parse_event(self, data: str) -> Message:

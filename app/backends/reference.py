@@ -26,8 +26,8 @@ class ReferenceApi:
     """Args:
         base_url: ``""`` for the page's own origin, or ``"https://host/prefix"``
             where the server's ``/`` lives (a trailing slash is ignored).
-        token: the identity's bearer token (``Authorization: Bearer ...``;
-            ``access_token`` query parameter for the event stream).
+        token: the identity's bearer token, sent only as ``Authorization: Bearer ...``
+            (never in a URL: the event stream opens with a single-use ticket).
         conversation: any string but ``""``, ``"."``, ``".."`` (percent-encoded as one segment).
         identity: the identity name the token belongs to.
     """
@@ -108,17 +108,24 @@ class ReferenceApi:
         url = join_url(self.base_url, self._conversation_path + "/messages")
         return Request("POST", url, self._headers("application/json"), json=encode(body))
 
-    def events_url(self, after: int | None = None) -> str:
-        """``/api/conversations/{cid}/events?access_token=...&after=seq``.
+    def ticket_request(self) -> Request:
+        """``POST /api/conversations/{cid}/events/ticket``: a single-use ticket for one stream."""
+        return Request("POST", join_url(self.base_url, self._conversation_path + "/events/ticket"), self._headers())
 
-        EventSource cannot send an Authorization header, so the token travels
-        in the query (the server accepts it on this endpoint only). On
-        reconnect the browser also sends ``Last-Event-ID`` itself.
+    def events_url(self, after: int | None = None, ticket: str | None = None) -> str:
+        """``/api/conversations/{cid}/events?ticket=...&after=seq``.
+
+        EventSource cannot send an Authorization header, and a token in a URL
+        ends up in logs: the stream opens with a ticket from
+        :meth:`ticket_request`, good for one connection within seconds. The
+        browser's own reconnect would reuse a spent ticket, so the page opens
+        a new EventSource with a new ticket and ``after`` = the last seq it has.
         """
         if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
             raise ValueError(f"after must be a non-negative integer or None, got {after!r}")
-        return join_url(self.base_url, self._conversation_path + "/events",
-                        {"access_token": self.token or None, "after": after})
+        if ticket is not None and (not isinstance(ticket, str) or not ticket):
+            raise ValueError("ticket must be a non-empty string or None")
+        return join_url(self.base_url, self._conversation_path + "/events", {"ticket": ticket, "after": after})
 
     def uploader_defaults(self) -> dict[str, Any]:
         """tus at ``/api/uploads`` with this identity's bearer token."""
@@ -143,6 +150,14 @@ class ReferenceApi:
     def parse_message(self, resp: Response) -> Message:
         """The created message (201), or the one already created with this key (200)."""
         return self._message(decode(schemas.Message, read_json(resp), "message", resp.status), "message", resp.status)
+
+    def parse_ticket(self, resp: Response) -> str:
+        """The ticket of a ticket answer (``{"ticket", "expires_in"}``)."""
+        body = read_json(resp)
+        ticket = body.get("ticket") if isinstance(body, dict) else None
+        if not isinstance(ticket, str) or not ticket or len(ticket) > 512:
+            raise bad_response("ticket is missing", resp.status)
+        return ticket
 
     def parse_event(self, data: str) -> Message:
         """One SSE ``data:`` payload (a Message JSON)."""

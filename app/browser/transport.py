@@ -16,6 +16,7 @@ import json
 from js import AbortController, Object, clearTimeout, fetch, setTimeout
 from pyodide.ffi import create_proxy, to_js
 
+from app.browser import auth
 from app.core.http import TIMED_OUT, Request, Response
 
 NETWORK_ERROR = 0
@@ -69,7 +70,12 @@ def _body(request: Request, file):
 
 
 async def perform(request: Request, file=None, call: Call | None = None) -> Response:
-    """Run `request` with fetch (`file`: the JS File a FileSlice body is cut from); a Response even when the network fails."""
+    """Run `request` with fetch (`file`: the JS File a FileSlice body is cut from); a Response even when
+    the network fails. The current access token goes in (app.browser.auth renews an expired one once)."""
+    return await auth.send(_fetch, request, file, call)
+
+
+async def _fetch(request: Request, file=None, call: Call | None = None) -> Response:
     call = call or Call()
     if call.cancelled:
         raise Cancelled()

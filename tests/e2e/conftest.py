@@ -11,6 +11,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.conftest import RunningServer
+from tests.e2e.api import MINTERS
+from tests.e2e.production import IDENTITIES, Person, Portal, UrlGuard, conversations_for, production_server
+
 READY_TIMEOUT_MS = 60_000
 # Two cores run the server, Chromium and Pyodide at once: allow a busy machine some slack.
 expect.set_options(timeout=10_000)
@@ -24,6 +28,14 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--disable-features=Translate,OptimizationHints,MediaRouter",
 ]
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--mode") == "production":
+        skip = pytest.mark.skip(reason="about development identities (?as=), which production mode has not")
+        for item in items:
+            if item.get_closest_marker("development_only"):
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +68,48 @@ class OffsiteGuard:
             self.offsite.append(request.url)
 
 
+@pytest.fixture(scope="session")
+def token_portal():
+    """The portal on its own origin: session cookies in, signed tokens out (tests/e2e/production.py)."""
+    started = Portal().start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def reference_server(request, tmp_path_factory, token_portal):
+    """One server for the session; tests isolate themselves by conversation id.
+    `--mode production`: a production-mode server whose pages get their tokens from `token_portal`."""
+    root = tmp_path_factory.mktemp("server")
+    if request.config.getoption("--mode") == "production":
+        server = production_server(root, token_portal)
+        # v1's tests open some pages by hand with ?as=agent: without a portal session, they are the agent
+        token_portal.anonymous = Person("agent", "Agent", "agent", ["*"])
+        MINTERS[server.url] = lambda identity, conversation: server.mint(
+            IDENTITIES[identity][0], IDENTITIES[identity][2],
+            conversations_for(IDENTITIES[identity][2], conversation), IDENTITIES[identity][1])
+    else:
+        (root / "data").mkdir()
+        server = RunningServer(root / "data").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def url_guard(token_portal):
+    """No access token in any URL a page requests (production tokens, development tokens alike)."""
+    guard = UrlGuard(token_portal)
+    yield guard
+    leaks = guard.leaks()
+    assert leaks == [], f"a page put an access token in a URL: {leaks}"
+
+
+def sign_in(context, server, identity: str, conversation: str) -> str:
+    """Production: a portal session for v1's identity ("agent" sees every conversation)."""
+    sub, name, role = IDENTITIES[identity]
+    return server.portal.sign_in(context, sub, name, role, conversations_for(role, conversation))
+
+
 @pytest.fixture()
 def offsite_guard():
     guard = OffsiteGuard()
@@ -69,8 +123,9 @@ def conversation() -> str:
 
 
 @pytest.fixture()
-def open_app(browser, reference_server, offsite_guard, conversation):
-    """open_app(identity="agent") -> a ready Page on this test's conversation."""
+def open_app(browser, reference_server, offsite_guard, url_guard, conversation):
+    """open_app(identity="agent") -> a ready Page on this test's conversation
+    (production servers: signed in at the portal as that identity)."""
     contexts = []
 
     def open_(identity: str = "agent", server=None, conv: str | None = None, **context_args) -> Page:
@@ -79,10 +134,15 @@ def open_app(browser, reference_server, offsite_guard, conversation):
         contexts.append(context)
         page = context.new_page()
         offsite_guard.watch(page)
+        url_guard.watch(page)
         # Shown by pytest when a test fails: the browser's own account of it.
         page.on("console", lambda m: print(f"[{identity} console.{m.type}] {m.text}") if m.type in ("error", "warning") else None)
         page.on("pageerror", lambda e: print(f"[{identity} pageerror] {e}"))
-        page.goto(f"{server.url}/?as={identity}&conversation={conv or conversation}")
+        if getattr(server, "portal", None) is not None:
+            sign_in(context, server, identity, conv or conversation)
+            page.goto(f"{server.url}/?conversation={conv or conversation}")
+        else:
+            page.goto(f"{server.url}/?as={identity}&conversation={conv or conversation}")
         expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
         return page
 

@@ -107,6 +107,7 @@ def test_the_page_works_as_a_static_site_on_another_origin(browser, make_server,
     context.close()
 
 
+@pytest.mark.development_only  # ?as= picks one of the development identities
 def test_an_identity_the_config_does_not_offer_is_refused_clearly(browser, reference_server, offsite_guard):
     context = browser.new_context()
     page = context.new_page()

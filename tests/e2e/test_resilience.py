@@ -9,11 +9,10 @@ import httpx
 from playwright.sync_api import Error as PlaywrightError, expect
 
 from tests import files
-from tests.conftest import AGENT_TOKEN
-from tests.e2e.api import Api
+from tests.e2e.api import Api, bearer
 from tests.e2e.test_canvas import attach
 
-TUS = {"Authorization": f"Bearer {AGENT_TOKEN}", "Tus-Resumable": "1.0.0"}
+TUS = {"Tus-Resumable": "1.0.0"}
 # Every PATCH body the page hands to fetch after this script runs (it runs again on each load): [Upload-Offset, bytes].
 COUNT_PATCH_BYTES = """
 window.__patches = [];
@@ -47,7 +46,8 @@ def wait_for(page, condition, what: str) -> None:
 
 def upload_offset(url: str) -> int | None:
     """The server's Upload-Offset for an upload URL; None once it is gone."""
-    answer = httpx.head(url, headers=TUS)
+    base = url.split("/api/", 1)[0]
+    answer = httpx.head(url, headers={**TUS, **bearer(base)})
     return int(answer.headers["upload-offset"]) if answer.status_code == 200 else None
 
 

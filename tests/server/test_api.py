@@ -30,13 +30,13 @@ def test_unauthenticated_requests_get_401_json(server, method, path, headers):
         assert err["code"] == "unauthorized" and err["message"] and err["hint"]
 
 
-def test_access_token_in_query_only_works_for_events(server):
+def test_a_token_in_the_query_is_refused_everywhere_even_in_development(server):
+    """Tokens travel in headers only; the page opens the events stream with a ticket."""
     with server.client() as c:
         r = c.get("/api/conversations/default/messages", params={"access_token": "agent-dev-token"})
         assert r.status_code == 401
-        with c.stream("GET", "/api/conversations/default/events",
-                      params={"access_token": "agent-dev-token"}) as r:
-            assert r.status_code == 200
+        r = c.get("/api/conversations/default/events", params={"access_token": "agent-dev-token"})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
 
 
 def test_restrictions_reflect_the_config(server):

@@ -60,13 +60,15 @@ def test_after_query_replays_and_no_after_means_only_new(server, agent):
         assert events[0]["data"]["text"] == "new" and events[0]["id"] > first["seq"]
 
 
-def test_access_token_query_for_eventsource(server, agent):
+def test_the_page_opens_the_stream_with_a_ticket_in_development_too(server, agent):
+    ticket = agent.post("/api/conversations/room/events/ticket").json()["ticket"]
     with httpx.Client(base_url=server.url, timeout=5) as client:
-        with client.stream("GET", EVENTS, params={"access_token": "customer-dev-token", "after": "0"}) as r:
+        with client.stream("GET", EVENTS, params={"ticket": ticket, "after": "0"}) as r:
             assert r.status_code == 200
             send(agent, "x", cid="room")
             assert read_events(r, 1)[0]["data"]["text"] == "x"
-        assert client.get(EVENTS, params={"access_token": "nope"}).status_code == 401
+        assert client.get(EVENTS, params={"access_token": "customer-dev-token"}).status_code == 401
+        assert client.get(EVENTS, params={"ticket": ticket}).status_code == 401      # spent
 
 
 def test_keepalive_comment(make_server):

@@ -189,3 +189,27 @@ def test_page_config_lists_identities(site):
                                                            "conversation": "default",
                                     "identities": {"agent": {"token": "agent-dev-token", "name": "Agent"},
                                                    "customer": {"token": "customer-dev-token", "name": "Customer"}}}}
+
+
+@pytest.mark.parametrize("token_url, connect_src", [
+    ("/portal/token", "connect-src 'self';"),
+    ("https://Portal.Example.com:8443/attache/token?x=1", "connect-src 'self' https://portal.example.com:8443;"),
+    ("http://127.0.0.1:9/t", "connect-src 'self' http://127.0.0.1:9;"),
+])
+def test_the_page_may_fetch_its_token_from_the_portals_origin_and_no_other(tmp_path, token_url, connect_src):
+    from server.config import load_config
+    from server.static import page_csp
+    from tests.server.production import SECRET
+
+    (tmp_path / "jwt.key").write_bytes(SECRET)
+    (tmp_path / "c.toml").write_text(f'[auth]\nsecret_file = "jwt.key"\ntoken_url = "{token_url}"\n')
+    csp = page_csp(load_config(tmp_path / "c.toml"))
+    assert connect_src in csp and csp.count("connect-src") == 1
+    assert csp.replace(connect_src, "connect-src 'self';") == PAGE_CSP
+
+
+def test_development_pages_connect_to_their_own_origin_only():
+    from server.config import load_config
+    from server.static import page_csp
+
+    assert page_csp(load_config(None)) == PAGE_CSP

@@ -79,6 +79,9 @@ def test_event_streams_per_identity_are_capped(prod, customer_c1, agent_c1):
         r = clients[2].get(EVENTS)
         assert r.status_code == 429 and r.headers["retry-after"].isdigit()
         assert r.json()["error"]["code"] == "too_many_streams"
+        r = clients[2].post(EVENTS + "/ticket")          # said where the page can read it (not EventSource)
+        assert r.status_code == 429 and r.headers["retry-after"].isdigit()
+        assert r.json()["error"]["code"] == "too_many_streams"
         with agent_c1.stream("GET", EVENTS) as other:                       # another identity is not affected
             assert other.status_code == 200
         opened.pop().__exit__(None, None, None)                             # closing one frees its slot

@@ -158,30 +158,51 @@ class TestRequests:
         with pytest.raises(ValueError):
             api.send_request(*args)
 
-    def test_events_url_carries_token_and_after(self, api):
-        url = api.events_url(41)
+    def test_events_url_carries_the_ticket_and_after_never_the_token(self, api):
+        url = api.events_url(41, "tkt-1")
         assert url.startswith("https://chat.example/prefix/api/conversations/team%20room%2F1/events?")
-        assert parse_qs(urlsplit(url).query) == {"access_token": [TOKEN], "after": ["41"]}
+        assert parse_qs(urlsplit(url).query) == {"ticket": ["tkt-1"], "after": ["41"]}
+        assert TOKEN not in url
 
     def test_events_url_without_after(self):
-        assert ReferenceApi("", TOKEN, "default").events_url() == (
-            "/api/conversations/default/events?access_token=tok-123")
-        assert ReferenceApi("", TOKEN, "default").events_url(0).endswith("&after=0")
+        assert ReferenceApi("", TOKEN, "default").events_url(ticket="t") == "/api/conversations/default/events?ticket=t"
+        assert ReferenceApi("", TOKEN, "default").events_url(0, "t").endswith("&after=0")
+        assert ReferenceApi("", TOKEN, "default").events_url() == "/api/conversations/default/events"
 
     @pytest.mark.parametrize("after", [-1, True, 1.5, "3"])
     def test_events_after_must_be_a_sequence_number(self, api, after):
         with pytest.raises(ValueError, match="after"):
-            api.events_url(after)
+            api.events_url(after, "t")
 
-    # Tokens come from TOML/JSON config as real text: no lone surrogates (category Cs).
-    @given(token=st.text(st.characters(blacklist_characters="\r\n\0", blacklist_categories=("Cs",)),
-                         min_size=1, max_size=40))
-    def test_events_url_token_survives_any_characters(self, token):
-        query = urlsplit(ReferenceApi("", token).events_url(7)).query
-        assert parse_qs(query, keep_blank_values=True, errors="strict") == {"access_token": [token], "after": ["7"]}
+    @pytest.mark.parametrize("ticket", ["", 7])
+    def test_events_ticket_must_be_text(self, api, ticket):
+        with pytest.raises(ValueError, match="ticket"):
+            api.events_url(1, ticket)
 
-    def test_events_url_without_token(self):
-        assert "access_token" not in ReferenceApi("", "").events_url(3)
+    @given(ticket=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40))
+    def test_events_url_ticket_survives_any_characters(self, ticket):
+        query = urlsplit(ReferenceApi("", TOKEN).events_url(7, ticket)).query
+        assert parse_qs(query, keep_blank_values=True, errors="strict") == {"ticket": [ticket], "after": ["7"]}
+
+    def test_ticket_request_posts_with_the_bearer_token(self, api):
+        req = api.ticket_request()
+        assert (req.method, req.body, req.json) == ("POST", None, None)
+        assert req.url == "https://chat.example/prefix/api/conversations/team%20room%2F1/events/ticket"
+        assert req.headers["Authorization"] == f"Bearer {TOKEN}"
+
+    def test_parse_ticket(self, api):
+        assert api.parse_ticket(Response(200, {}, '{"ticket": "abc", "expires_in": 30}')) == "abc"
+
+    @pytest.mark.parametrize("text", ['{"expires_in": 30}', '{"ticket": ""}', '{"ticket": 5}', "[]", "nope"])
+    def test_parse_ticket_refuses_answers_without_a_ticket(self, api, text):
+        with pytest.raises(BackendError) as info:
+            api.parse_ticket(Response(200, {}, text))
+        assert info.value.code == "bad_response"
+
+    def test_parse_ticket_names_the_servers_refusal(self, api):
+        with pytest.raises(BackendError) as info:
+            api.parse_ticket(Response(404, {}, '{"error": {"code": "conversation_not_found", "message": "m"}}'))
+        assert (info.value.code, info.value.status) == ("conversation_not_found", 404)
 
 
 # --------------------------------------------------------------------------
