@@ -16,12 +16,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.restrictions import Restrictions
 
+if TYPE_CHECKING:
+    from server.twilio.settings import TwilioSettings
+
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
-_TABLES = ("attachments", "identities", "server", "auth")
+_TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio")   # server/backend.py: the last two
 _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
                 "timeout_keep_alive", "max_streams_per_identity")
 _AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl")
@@ -60,6 +63,8 @@ class Config:
     timeout_keep_alive: int = 5
     max_streams_per_identity: int = 5
     upload_expiry: float = DEFAULT_UPLOAD_EXPIRY   # seconds an unsent upload is kept after its last activity
+    backend: str = "reference"          # [backend] kind
+    twilio: TwilioSettings | None = None   # with kind = "twilio": the [twilio] table, secrets read
 
     @property
     def mode(self) -> str:
@@ -140,8 +145,11 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     identities = _identities(data.get("identities", {}), where)
     if auth is None and not identities:
         raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
+    from server.backend import backend_kind, backend_settings   # it needs ConfigError from here
+    kind = backend_kind(data, where)
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
-                  upload_expiry=upload_expiry, **_server(data.get("server", {}), where))
+                  upload_expiry=upload_expiry, backend=kind, **backend_settings(kind, data, where, base),
+                  **_server(data.get("server", {}), where))
 
 
 def _identities(table: dict[str, Any], where: str) -> dict[str, str]:

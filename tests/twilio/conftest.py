@@ -29,7 +29,7 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, RunningServer, free_port
 from tests.twilio.fake import FakeTwilio, sid
 
 SPEC = ROOT / "node_modules" / "@twilio-alpha" / "mcp" / "twilio-oai" / "spec" / "json" / "twilio_conversations_v1.json"
@@ -270,3 +270,27 @@ def http_probe() -> Any:
     """A plain client for requests the tests make themselves (never the bridge's pool)."""
     with httpx.Client(timeout=10) as client:
         yield client
+
+
+def write_twilio_config(folder: Path, api_base_url: str, media_base_url: str, attachments: str = "") -> Path:
+    """A `[backend] kind = "twilio"` config file and its two secret files, in `folder`."""
+    (folder / "twilio-api-key.secret").write_text(KEY_SECRET + "\n")
+    (folder / "twilio-auth-token.secret").write_text(AUTH_TOKEN + "\n")
+    table = "\n".join(f'{k} = "{v}"' for k, v in twilio_table(api_base_url, media_base_url).items())
+    config = folder / "attache.toml"
+    config.write_text(f'[backend]\nkind = "twilio"\n\n[twilio]\n{table}\n\n{attachments}')
+    return config
+
+
+@pytest.fixture(scope="session")
+def twilio_server(prism, fake, tmp_path_factory) -> Any:
+    """`python -m server` with kind = "twilio", reaching Twilio through Prism and MCS at the stand-in.
+
+    The page and the tests reach it at 127.0.0.1; Twilio's signatures are over
+    PUBLIC_URL, as behind a reverse proxy. One per session; tests isolate
+    themselves with fresh conversation SIDs.
+    """
+    folder = tmp_path_factory.mktemp("twilio-server")
+    server = RunningServer(folder / "data", write_twilio_config(folder, prism.url, fake.mcs_url)).start()
+    yield server
+    server.stop()
