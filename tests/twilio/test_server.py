@@ -92,6 +92,12 @@ def test_backend_config_errors_say_what_to_fix(tmp_path, text, message):
     assert message in str(caught.value)
 
 
+def test_the_banner_says_which_webhook_to_set_and_no_secret(twilio_server):
+    printed = twilio_server.output()
+    assert "set the service's Post-Event URL to https://attache.example.com/twilio/webhook" in printed
+    assert SERVICE_SID in printed and KEY_SECRET not in printed and AUTH_TOKEN not in printed
+
+
 def test_the_page_config_and_public_answers_show_nothing_of_twilio(twilio_server, shown):
     with twilio_server.client() as anyone:
         config = shown(anyone.get("/attache-config.json")).json()
