@@ -52,10 +52,9 @@ def parse_size(value: str | int) -> int:
 class Restrictions:
     """The attachment rules of a conversation; patterns follow HTML's <input accept>.
 
-    `type_limits` and `channel` come from a bridged service (Twilio): smaller
-    limits for some types ("image/*" at 5 MB on WhatsApp) and the channel the
-    conversation is on, named in the hint and in refusals. An administrator's
-    [attachments] table sets neither (`from_mapping`); the JSON carries them (`from_json`).
+    `type_limits` and `channel` come from a bridged channel (Twilio's WhatsApp:
+    images up to 5 MB), named in the hint and in refusals; the JSON carries
+    them (`from_json`), an administrator's [attachments] table cannot (`from_mapping`).
     """
 
     max_file_size: int = 25_000_000
@@ -231,18 +230,13 @@ def _patterns(value: Any) -> tuple[str, ...]:
 
 
 def _type_limits(value: Any) -> tuple[tuple[str, int], ...]:
-    if not isinstance(value, (list, tuple)):
-        raise ValueError(f"type_limits: expected (pattern, size) pairs, got {type(value).__name__}")
-    pairs = []
-    for item in value:
-        if not (isinstance(item, (list, tuple)) and len(item) == 2):
-            raise ValueError(f"type_limits: {item!r} is not a (pattern, size) pair")
-        [pattern] = _patterns([item[0]])
-        size = parse_size(item[1])
-        if size <= 0:
-            raise ValueError(f"type_limits: the limit for {pattern} must be positive")
-        pairs.append((pattern, size))
-    return tuple(pairs)
+    """(pattern, bytes) pairs, each judged like accepted_types and max_file_size."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(i, (list, tuple)) and len(i) == 2 for i in value):
+        raise ValueError(f"type_limits: expected (pattern, size) pairs, got {value!r}")
+    pairs = tuple((_patterns([pattern])[0], parse_size(size)) for pattern, size in value)
+    if any(size <= 0 for _, size in pairs):
+        raise ValueError("type_limits: every limit must be positive")
+    return pairs
 
 
 def _describe(pattern: str) -> str:
