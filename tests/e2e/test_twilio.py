@@ -19,8 +19,7 @@ from playwright.sync_api import expect
 from tests import files
 from tests.e2e.conftest import READY_TIMEOUT_MS
 from tests.e2e.api import Api
-from tests.twilio.conftest import (ACCOUNT_SID, AUTH_TOKEN, KEY_SECRET, KEY_SID, SERVICE_SID,  # noqa: F401
-                                   contract, fake, participants, prism, twilio_server, twilio_spec)
+from tests.twilio.rig import ACCOUNT_SID, AUTH_TOKEN, KEY_SECRET, KEY_SID, SERVICE_SID, participants
 from tests.twilio.fake import twilio_error
 from tests.twilio.test_webhook import event, media_item, signed
 

@@ -6,7 +6,7 @@ import pytest
 from app.core.models import FileInfo
 from app.core.restrictions import Restrictions
 from server.twilio.channels import CHAT, SMS, WHATSAPP, channel_of, rules_for
-from tests.twilio.conftest import participants
+from tests.twilio.rig import participants
 
 ADMIN = Restrictions(25_000_000, ("image/*", ".pdf", ".txt"), 3)
 PNG_HEAD = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -10,7 +10,7 @@ import pytest
 
 from server.common import ApiError
 from server.twilio import OutgoingFile, TwilioBridge
-from tests.twilio.conftest import KEY_SECRET, KEY_SID, participants
+from tests.twilio.rig import KEY_SECRET, KEY_SID, participants
 from tests.twilio.fake import sid, twilio_error
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 40

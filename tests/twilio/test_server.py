@@ -24,8 +24,8 @@ from server.config import ConfigError, load_config
 from tests.conftest import AGENT_TOKEN
 from tests.e2e.api import Api
 from tests.server.conftest import lines, read_events
-from tests.twilio.conftest import (ACCOUNT_SID, AUTH_TOKEN, KEY_SECRET, KEY_SID, SERVICE_SID, participants,
-                                   write_twilio_config)
+from tests.twilio.rig import (ACCOUNT_SID, AUTH_TOKEN, KEY_SECRET, KEY_SID, SERVICE_SID, participants,
+                              write_twilio_config)
 from tests.twilio.fake import twilio_error
 from tests.twilio.test_webhook import JPEG, event, media_item, signed
 
