@@ -154,7 +154,9 @@ def test_the_page_uploads_to_tus_node_server_and_resumes_there(open_portal, node
     assert (node_tus_server.store / upload_id).read_bytes() == data
     assert posts[0]["attachments"] == [upload_id] and posts[0]["text"] == "uploaded to @tus/server"
     assert {u for u, _ in patches} == {url}  # one upload, resumed: not created again
-    assert [offset for _, offset in patches] == [0, confirmed, confirmed]  # the cancelled chunk, then from @tus/server's offset
+    offsets = [offset for _, offset in patches]
+    assert offsets[:3] == [0, confirmed, confirmed], offsets  # the cancelled chunk, then from @tus/server's offset
+    assert offsets[2:] == sorted(set(offsets[2:])), offsets  # and on, never sending a byte twice
     # The reference server does not know uploads stored elsewhere: it refuses the message, in its words.
     expect(log.locator("article.failed").get_by_role("alert")).to_contain_text(f"Upload {upload_id} does not exist")
 
