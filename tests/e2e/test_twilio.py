@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import secrets
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -64,7 +65,8 @@ def test_the_agents_file_reaches_twilio_exactly_once(open_app, twilio_server, fa
     page = seen(open_app("agent", server=twilio_server, conv=cid))
     message = page.get_by_role("textbox", name="Message")
     expect(message).to_have_accessible_description("web chat: up to 25 MB · images, PDF, text, Word documents")
-    attach(page, files.write(tmp_path, "invoice.pdf", files.PDF))
+    pdf = files.PDF + f"%{secrets.token_hex(8)}\n".encode()     # this test's bytes (the stand-ins are shared)
+    attach(page, files.write(tmp_path, "invoice.pdf", pdf))
     message.fill("Here is your invoice")
     page.get_by_role("button", name="Send").click()
     delivered = page.get_by_role("log", name="Conversation").locator("article:not(.pending)")
@@ -72,12 +74,12 @@ def test_the_agents_file_reaches_twilio_exactly_once(open_app, twilio_server, fa
     expect(delivered.get_by_role("link", name=re.compile("invoice.pdf"))).to_be_visible()
 
     [stored] = Api(twilio_server.url, "agent").history(cid)
-    [to_mcs] = [r for r in fake.calls("POST", "/Media") if r.body == files.PDF]
+    [to_mcs] = [r for r in fake.calls("POST", "/Media") if r.body == pdf]
     assert (to_mcs.headers["content-type"], to_mcs.headers["authorization"]) == ("application/pdf", BASIC)
     [create] = fake.calls("POST", f"/v1/Conversations/{cid}/Messages")
     [created] = fake.messages(cid)
     assert (create.form["Author"], create.form["Body"]) == ("Agent", "Here is your invoice")
-    assert create.form["MediaSid"] == created["media"][0]["sid"] == to_mcs_sid(fake, files.PDF)
+    assert create.form["MediaSid"] == created["media"][0]["sid"] == to_mcs_sid(fake, pdf)
     assert json.loads(create.form["Attributes"])["attache"]["key"] == stored["idempotency_key"] != ""
     assert create.headers["authorization"] == BASIC
 
