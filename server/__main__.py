@@ -60,6 +60,10 @@ def banner(config: Config, base: str, data: Path) -> str:
     else:
         lines += [f"  tokens: HS256, signed with the key in {config.auth.secret_file}",
                   f"  token_url for the page: {config.auth.token_url or '(none: the embedding page hands the token over)'}"]
+    if config.twilio is not None:
+        t = config.twilio
+        lines += [f"  backend:  Twilio Conversations service {t.chat_service_sid} (open {base}/?conversation=CH...)",
+                  f"  webhook:  set the service's Post-Event URL to {t.webhook_url} (onMessageAdded)"]
     lines.append(f"  config:   {config.source}   data: {data}")
     return "\n".join(lines)
 

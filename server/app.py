@@ -24,14 +24,13 @@ from server.common import ApiError, api_error_handler, http_exception_handler, s
 from server.config import Config, load_config
 from server.events import Broker, events, ticket
 from server.media import Signer, download, load_secret
-from server.messages import history, send
+from server.messages import conversation_restrictions, history, send
 from server.middleware import QueryGuard, SecurityHeaders
 from server.openapi import openapi
 from server.quotas import Quotas
 from server.store import Store
 from server.tickets import Tickets
 from server.uploads import Uploads
-
 
 
 async def restrictions(request: Request) -> Response:
@@ -56,6 +55,11 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     quotas = Quotas(store.db, config.max_open_uploads, config.daily_bytes_per_identity, config.upload_expiry)
     uploads = Uploads(store, data, config.restrictions, config.upload_expiry, quotas)
     interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
+    broker, signer = Broker(), Signer(load_secret(data), config.media_link_ttl)
+    twilio = None
+    if config.twilio is not None:                  # [backend] kind = "twilio"
+        from server.twilio.wiring import TwilioBackend   # loads the `twilio` library only for this kind
+        twilio = TwilioBackend(config.twilio, store, uploads, broker, signer, data)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -65,11 +69,14 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         sweeping.cancel()
         app.state.broker.close()
         await uploads.wait_idle(2.0)
+        if twilio is not None:
+            await twilio.aclose()
         store.close()
 
     routes = [
         Route("/api/restrictions", restrictions),
         *tus_routes.routes(),
+        Route("/api/conversations/{cid}/restrictions", conversation_restrictions),
         Route("/api/conversations/{cid}/messages", history, methods=["GET"]),
         Route("/api/conversations/{cid}/messages", send, methods=["POST"]),
         Route("/api/conversations/{cid}/events", events),
@@ -77,6 +84,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         Route("/api/openapi.json", openapi),
         Route("/media/{sha256}/{filename:path}", download),
         Route("/attache-config.json", static.page_config),
+        *(twilio.routes() if twilio is not None else []),   # POST /twilio/webhook, signed by Twilio
         *static.page_routes(),
     ]
     middleware = [
@@ -96,8 +104,9 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     app.state.config = config
     app.state.store = store
     app.state.uploads = uploads
-    app.state.broker = Broker()
-    app.state.signer = Signer(load_secret(data), config.media_link_ttl)
+    app.state.broker = broker
+    app.state.signer = signer
+    app.state.twilio = twilio          # None unless [backend] kind = "twilio"
     app.state.tickets = Tickets()
     app.state.streams = {}             # identity (sub) -> open event streams
     app.state.static_root = Path(static_root) if static_root is not None else static.SITE_ROOT

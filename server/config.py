@@ -16,12 +16,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.restrictions import Restrictions, parse_size
 
+if TYPE_CHECKING:
+    from server.twilio.settings import TwilioSettings
+
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
-_TABLES = ("attachments", "identities", "server", "auth")
+_TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio")   # server/backend.py: the last two
 _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
                 "timeout_keep_alive", "max_streams_per_identity")
 _AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl")
@@ -64,6 +67,8 @@ class Config:
     upload_expiry: float = DEFAULT_UPLOAD_EXPIRY   # seconds an unsent upload is kept after its last activity
     max_open_uploads: int = DEFAULT_MAX_OPEN_UPLOADS          # unfinished uploads per identity at once
     daily_bytes_per_identity: int = DEFAULT_DAILY_BYTES       # bytes an identity may upload per 24 hours
+    backend: str = "reference"          # [backend] kind
+    twilio: TwilioSettings | None = None   # with kind = "twilio": the [twilio] table, secrets read
 
     @property
     def mode(self) -> str:
@@ -147,8 +152,11 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     identities = _identities(data.get("identities", {}), where)
     if auth is None and not identities:
         raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
+    from server.backend import backend_kind, backend_settings   # it needs ConfigError from here
+    kind = backend_kind(data, where)
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
-                  upload_expiry=upload_expiry, **quotas, **_server(data.get("server", {}), where))
+                  upload_expiry=upload_expiry, **quotas, backend=kind, **backend_settings(kind, data, where, base),
+                  **_server(data.get("server", {}), where))
 
 
 def _quotas(max_open: object, daily: object, max_file_size: int, where: str) -> dict[str, int]:

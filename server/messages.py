@@ -49,6 +49,20 @@ def message_json(m: dict[str, Any], signer: Signer) -> dict[str, Any]:
          "url": signer.url(cid, u.sha256, u.name)} for u in m["attachments"]]}
 
 
+async def conversation_restrictions(request: Request) -> Response:
+    """GET /api/conversations/{cid}/restrictions: what may be attached here.
+
+    The server's own rules, or with a bridged Twilio conversation the stricter
+    of those and its channel's (named in `channel`), so the page refuses a file
+    before a byte of it leaves the browser.
+    """
+    cid = member_conversation(request, authenticate(request))
+    state = request.app.state
+    if state.twilio is not None:
+        return JSONResponse(await state.twilio.restrictions(cid), headers={"Cache-Control": "no-store"})
+    return JSONResponse(state.config.restrictions.to_json(), headers={"Cache-Control": "no-store"})
+
+
 async def history(request: Request) -> Response:
     """GET /api/conversations/{cid}/messages[?after=seq]"""
     cid = member_conversation(request, authenticate(request))
@@ -105,6 +119,8 @@ async def send(request: Request) -> Response:
             raise ApiError(409, "upload_incomplete", f"{u.name} is not fully uploaded ({u.offset} of {u.size} bytes).",
                            "Finish the upload, then send again.")
         uploads.append(u)
+    if state.twilio is not None:      # Twilio first (idempotent by key); stored here once it has it
+        await state.twilio.send(cid, principal, text, uploads, key)
     message, created = state.store.add_message(cid, principal.sub, text, key, uploads,
                                                sender_name=principal.name, sender_role=principal.role)
     data = message_json(message, state.signer)

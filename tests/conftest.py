@@ -12,6 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+# The Twilio rig's session fixtures (Prism, stand-ins, a kind = "twilio" server), for tests/twilio and tests/e2e alike.
+pytest_plugins = ["tests.twilio.rig"]
+
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_TOKEN = "agent-dev-token"
 CUSTOMER_TOKEN = "customer-dev-token"

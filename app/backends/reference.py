@@ -82,8 +82,9 @@ class ReferenceApi:
         return headers
 
     def restrictions_request(self) -> Request:
-        """``GET /api/restrictions``."""
-        return Request("GET", join_url(self.base_url, "/api/restrictions"), self._headers())
+        """``GET /api/conversations/{cid}/restrictions``: this conversation's rules (a bridged
+        channel's limits included), which may be stricter than the server's ``/api/restrictions``."""
+        return Request("GET", join_url(self.base_url, self._conversation_path + "/restrictions"), self._headers())
 
     def history_request(self, page_token: str | None = None) -> Request:
         """``GET /api/conversations/{cid}/messages[?before=token]``."""
@@ -137,7 +138,7 @@ class ReferenceApi:
     def parse_restrictions(self, resp: Response) -> Restrictions:
         wire = decode(schemas.Restrictions, read_json(resp), "restrictions", resp.status)
         try:
-            return Restrictions.from_mapping(encode(wire))
+            return Restrictions.from_json({k: v for k, v in encode(wire).items() if k != "limit"})
         except (ValueError, TypeError, KeyError) as exc:
             raise bad_response(f"restrictions: {exc}", resp.status) from None
 

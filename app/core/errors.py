@@ -106,7 +106,9 @@ def error_from_response(resp: Response) -> BackendError:
     Reads ``{"error": {"code", "message", "hint"}}`` (the reference server,
     and our tus server's errors) and ``{"error": "text"}`` (Matrix's shape);
     anything else -- an HTML page from a proxy, tus servers' plain text --
-    gets the wording by status.
+    gets the wording by status. An explicit ``"retryable": true|false`` in the
+    problem wins over the status (a 502 for refused Twilio credentials is not
+    something retrying fixes).
     """
     err: Any = None
     if resp.status != 0 and resp.text:
@@ -120,7 +122,8 @@ def error_from_response(resp: Response) -> BackendError:
     if not isinstance(err, dict):
         err = {}
     code, message, hint = (_str_or_none(err.get(k)) for k in ("code", "message", "hint"))
-    return http_error(resp, code, message, hint)
+    retryable = err.get("retryable")
+    return http_error(resp, code, message, hint, retryable=retryable if isinstance(retryable, bool) else None)
 
 
 def bad_response(what: str, status: int | None = None) -> BackendError:

@@ -50,11 +50,18 @@ def parse_size(value: str | int) -> int:
 
 @dataclass(frozen=True)
 class Restrictions:
-    """The attachment rules of a conversation; patterns follow HTML's <input accept>."""
+    """The attachment rules of a conversation; patterns follow HTML's <input accept>.
+
+    `type_limits` and `channel` come from a bridged channel (Twilio's WhatsApp:
+    images up to 5 MB), named in the hint and in refusals; the JSON carries
+    them (`from_json`), an administrator's [attachments] table cannot (`from_mapping`).
+    """
 
     max_file_size: int = 25_000_000
     accepted_types: tuple[str, ...] = ()
     max_files_per_message: int = 1
+    type_limits: tuple[tuple[str, int], ...] = ()   # (accept pattern, a smaller limit in bytes)
+    channel: str = ""                               # for people: "WhatsApp"; "" = this server's own rules
 
     def __post_init__(self) -> None:
         size, count = self.max_file_size, self.max_files_per_message
@@ -63,15 +70,18 @@ class Restrictions:
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"max_files_per_message: must be a whole number of at least 1, got {count!r}")
         object.__setattr__(self, "accepted_types", _patterns(self.accepted_types))
+        object.__setattr__(self, "type_limits", _type_limits(self.type_limits))
+        if not isinstance(self.channel, str) or len(self.channel) > 40:
+            raise ValueError(f"channel: must be a name of at most 40 characters, got {self.channel!r}")
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> Restrictions:
+    def from_mapping(cls, data: Mapping[str, Any], keys: tuple[str, ...] = _KEYS) -> Restrictions:
         """From the TOML [attachments] table or the /api/restrictions JSON."""
         if not isinstance(data, Mapping):
             raise ValueError(f"attachments: expected a table of settings, got {type(data).__name__}")
-        unknown = [key for key in data if key not in _KEYS]
+        unknown = [key for key in data if key not in keys]
         if unknown:
-            raise ValueError(f"{unknown[0]}: unknown setting (known: {', '.join(_KEYS)})")
+            raise ValueError(f"{unknown[0]}: unknown setting (known: {', '.join(keys)})")
         kwargs: dict[str, Any] = dict(data)
         if "max_file_size" in kwargs:
             try:
@@ -83,17 +93,39 @@ class Restrictions:
             kwargs["max_files_per_message"] = int(count)
         return cls(**kwargs)
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Restrictions:
+        """The inverse of `to_json` (a conversation's rules, a bridged channel's included)."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"restrictions: expected an object, got {type(data).__name__}")
+        limits = data.get("type_limits", [])
+        if not isinstance(limits, (list, tuple)) or not all(isinstance(t, Mapping) for t in limits):
+            raise ValueError("type_limits: expected a list of {types, max_file_size}")
+        pairs = tuple((t.get("types"), t.get("max_file_size")) for t in limits)
+        return cls.from_mapping({**data, "type_limits": pairs}, _KEYS + ("type_limits", "channel"))
+
     def to_json(self) -> dict[str, Any]:
-        return {"max_file_size": self.max_file_size, "accepted_types": list(self.accepted_types),
-                "max_files_per_message": self.max_files_per_message}
+        out: dict[str, Any] = {"max_file_size": self.max_file_size, "accepted_types": list(self.accepted_types),
+                               "max_files_per_message": self.max_files_per_message}
+        if self.type_limits:
+            out["type_limits"] = [{"types": p, "max_file_size": n} for p, n in self.type_limits]
+        if self.channel:
+            out["channel"] = self.channel
+        return out
 
     def accept_attribute(self) -> str:
         """The value for <input type=file accept=…>; "" when everything is accepted."""
         return ",".join(self.accepted_types)
 
     def describe_limit(self) -> str:
-        """'Up to 25 MB · images, PDF, text': the rules in words, for the composer."""
-        return f"Up to {_limit_text(self.max_file_size)} · {self.describe_accepted()}"
+        """'Up to 25 MB · images, PDF, text': the rules in words, for the composer.
+
+        On a bridged channel it starts with the channel and says its smaller
+        limits: 'WhatsApp: up to 16 MB (images up to 5 MB) · JPEG images, …'.
+        """
+        extra = "".join(f" ({_describe(p)} up to {_limit_text(n)})" for p, n in self.type_limits)
+        lead = f"{self.channel}: up to" if self.channel else "Up to"
+        return f"{lead} {_limit_text(self.max_file_size)}{extra} · {self.describe_accepted()}"
 
     def describe_accepted(self) -> str:
         """'images, PDF, text, Word documents': the accepted patterns in words."""
@@ -124,11 +156,18 @@ def check(info: FileInfo, r: Restrictions) -> list[Problem]:
     type_problem = _judge_type(info, r, name)
     if type_problem is not None:
         problems.append(type_problem)
-    if info.size > r.max_file_size:
-        size, limit = human_size(info.size), _limit_text(r.max_file_size)
-        if size == human_size(r.max_file_size):  # "25.0 MB; the limit is 25 MB" would puzzle
-            size, limit = f"{info.size:,} bytes", f"{r.max_file_size:,} bytes"
-        problems.append(Problem("too_large", f"{name} is {size}; the limit is {limit}",
+    limit, kind = r.max_file_size, ""
+    if not problems and r.type_limits:
+        candidate = claimed_type(info) or (sniff(bytes(info.head[:HEAD_SIZE])) if info.head else None)
+        for pattern, smaller in r.type_limits:
+            if smaller < limit and _matches(pattern, info.name, candidate):
+                limit, kind = smaller, f" for {_describe(pattern)}"
+    if info.size > limit:
+        size, limit_text = human_size(info.size), _limit_text(limit)
+        if size == human_size(limit):  # "25.0 MB; the limit is 25 MB" would puzzle
+            size, limit_text = f"{info.size:,} bytes", f"{limit:,} bytes"
+        where = f" on {r.channel}" if r.channel else ""
+        problems.append(Problem("too_large", f"{name} is {size}; the limit{where}{kind} is {limit_text}",
                                 "Pick a smaller file, or compress it first."))
     return problems
 
@@ -156,7 +195,8 @@ def _judge_type(info: FileInfo, r: Restrictions, name: str) -> Problem | None:
         return None
     if candidate is None and not head:
         return None  # nothing to judge by yet: the first bytes will decide
-    return Problem("type_not_accepted", f"{name}: this type is not accepted (accepted: {r.describe_accepted()})",
+    refused = f"cannot be sent on {r.channel}" if r.channel else "is not accepted"
+    return Problem("type_not_accepted", f"{name}: this type {refused} (accepted: {r.describe_accepted()})",
                    "Pick a file of an accepted type.")
 
 
@@ -187,6 +227,16 @@ def _patterns(value: Any) -> tuple[str, ...]:
         if pattern not in patterns:
             patterns.append(pattern)
     return tuple(patterns)
+
+
+def _type_limits(value: Any) -> tuple[tuple[str, int], ...]:
+    """(pattern, bytes) pairs, each judged like accepted_types and max_file_size."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(i, (list, tuple)) and len(i) == 2 for i in value):
+        raise ValueError(f"type_limits: expected (pattern, size) pairs, got {value!r}")
+    pairs = tuple((_patterns([pattern])[0], parse_size(size)) for pattern, size in value)
+    if any(size <= 0 for _, size in pairs):
+        raise ValueError("type_limits: every limit must be positive")
+    return pairs
 
 
 def _describe(pattern: str) -> str:

@@ -53,12 +53,25 @@ class History:
 
 
 @dataclass(frozen=True)
+class TypeLimit:
+    """A smaller limit for some types (a bridged channel's, e.g. images on WhatsApp)."""
+
+    types: str = prop(nonempty=True, description="A pattern as in accepted_types, e.g. 'image/*'")
+    max_file_size: int = prop(minimum=1, description="Bytes")
+
+
+@dataclass(frozen=True)
 class Restrictions:
-    """What files may be attached."""
+    """What files may be attached (in a conversation: the stricter of the server's and its channel's)."""
 
     max_file_size: int = prop(minimum=0, description="Bytes (also tus `Tus-Max-Size`)")
     accepted_types: tuple[str, ...] = prop(description="MIME types, 'image/*' or '.ext'; empty = all")
     max_files_per_message: int = prop(minimum=1)
+    type_limits: tuple[TypeLimit, ...] = prop(default=(), description="Smaller limits for some types")
+    channel: str = prop(default="", description="The conversation's channel for people (e.g. 'WhatsApp') when "
+                                                "the server bridges one; its limits are included above")
+    limit: str = prop(default="", description="The channel's own limits in words, e.g. 'WhatsApp: files up "
+                                              "to 16 MB (images up to 5 MB)'")
 
 
 @dataclass(frozen=True)

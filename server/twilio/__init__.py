@@ -3,13 +3,14 @@
 The page keeps talking to our server; our server talks to Twilio, so the
 account's secrets and Twilio's hosts never reach the browser.
 
-- settings.py  `[backend]` / `[twilio]` config, secrets read from files
+- settings.py  the `[twilio]` table, secrets read from files (`[backend]`: server/backend.py)
 - rest.py      the `twilio` library over httpx (host rewritten), and MCS
 - channels.py  the customer's channel and Twilio's documented media limits
 - bridge.py    rules per conversation; idempotent send (MCS upload, message create)
 - ledger.py    SQLite record of sends and processed webhooks
 - webhook.py   signed `onMessageAdded` webhook -> ingest + deliver
 - problems.py  Twilio errors as our JSON problems, with `retryable`
+- wiring.py    `TwilioBackend`: the bridge inside the server (routes, send, deliver)
 """
 
 from server.twilio.bridge import OutgoingFile, Sent, TwilioBridge

@@ -76,7 +76,7 @@ class ConversationRules:
 
     @property
     def strictest(self) -> ChannelLimit:
-        return min(self.channels, key=lambda c: (c.max_file_size, len(c.types) == 0))
+        return _strictest(self.channels)
 
     def describe(self) -> str:
         """'WhatsApp: files up to 16 MB (images up to 5 MB)' — the channel's own limit in words."""
@@ -91,7 +91,7 @@ class ConversationRules:
             return [Problem("type_not_accepted", f"{name}: no file type is accepted both here and on "
                             f"{self.strictest.label}", "Send a link to the file instead.")]
         problems = []
-        for p in check(info, self.restrictions):
+        for p in check(info, replace(self.restrictions, type_limits=(), channel="")):   # worded here
             channel = self.strictest
             if p.code == "too_large" and self.restrictions.max_file_size == channel.max_file_size:
                 p = Problem(p.code, f"{name} is {human_size(info.size)}; {channel.label} accepts files up to "
@@ -123,8 +123,13 @@ def rules_for(admin: Restrictions, participants: Iterable[Mapping[str, Any]]) ->
         narrowed = tuple(t for t in c.types if not accepted or any(_admits(p, t) for p in accepted))
         allowed = allowed and bool(narrowed)
         accepted = narrowed or c.types
-    restrictions = Restrictions(size, accepted, 1)
+    type_limits = tuple((p + "*", n) for p, n in _type_limits(channels) if n < size)   # "image/" -> "image/*"
+    restrictions = Restrictions(size, accepted, 1, type_limits, _strictest(channels).label)
     return ConversationRules(restrictions, tuple(channels), allowed)
+
+
+def _strictest(channels: Iterable[ChannelLimit]) -> ChannelLimit:
+    return min(channels, key=lambda c: (c.max_file_size, len(c.types) == 0))
 
 
 def _admits(pattern: str, candidate: str) -> bool:
@@ -139,16 +144,17 @@ def _admits(pattern: str, candidate: str) -> bool:
     return pattern.endswith("/*") and mime.startswith(pattern[:-1])
 
 
-def _type_limits(channels: Iterable[ChannelLimit]) -> list[tuple[str, int, str]]:
-    return [(prefix, limit, c.label) for c in channels for prefix, limit in c.type_limits]
+def _type_limits(channels: Iterable[ChannelLimit]) -> list[tuple[str, int]]:
+    return [(prefix, limit) for c in channels for prefix, limit in c.type_limits]
 
 
 def _type_limit_problems(info: FileInfo, name: str, channels: Iterable[ChannelLimit]) -> list[Problem]:
     kind = effective_type(info) if info.head else (type_from_name(info.name) or info.declared_type)
-    for prefix, limit, label in _type_limits(channels):
-        if kind.startswith(prefix) and info.size > limit:
-            return [Problem("too_large", f"{name} is {human_size(info.size)}; {label} accepts "
-                            f"{_group(prefix)} up to {_size(limit)}", "Send a smaller file, or a link to it.")]
+    for c in channels:
+        for prefix, limit in c.type_limits:
+            if kind.startswith(prefix) and info.size > limit:
+                return [Problem("too_large", f"{name} is {human_size(info.size)}; {c.label} accepts "
+                                f"{_group(prefix)} up to {_size(limit)}", "Send a smaller file, or a link to it.")]
     return []
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from server.backend import BACKEND_KINDS as KINDS, backend_kind
 from server.config import ConfigError
 
-KINDS = ("reference", "twilio")
+__all__ = ["KINDS", "KEYS", "Secret", "TwilioSettings", "backend_kind", "load_twilio"]
 DEFAULT_API_BASE = "https://conversations.twilio.com"
 DEFAULT_MEDIA_BASE = "https://mcs.us1.twilio.com"
 _SIDS = {"account_sid": "AC", "api_key_sid": "SK", "chat_service_sid": "IS"}
@@ -90,26 +91,6 @@ class TwilioSettings:
                 raise ConfigError(f"{where} {key} must be a URL string")
             values[key] = _url(raw, key, where, public=False)
         return cls(**values)
-
-
-def backend_kind(data: Mapping[str, Any], where: str = "config") -> str:
-    """The `[backend]` table: `kind` is "reference" (default) or "twilio"."""
-    backend = data.get("backend", {})
-    if not isinstance(backend, Mapping):
-        raise ConfigError(f"{where}: [backend] must be a table")
-    unknown = sorted(set(backend) - {"kind"})
-    if unknown:
-        raise ConfigError(f"{where}: [backend] unknown key {unknown[0]!r} (known: kind)")
-    kind = backend.get("kind", "reference")
-    if kind not in KINDS:
-        raise ConfigError(f"{where}: [backend] kind must be one of {', '.join(map(repr, KINDS))}, not {kind!r}")
-    if kind == "twilio" and "twilio" not in data:
-        raise ConfigError(f"{where}: [backend] kind = \"twilio\" needs a [twilio] table "
-                          f"(account_sid, api_key_sid, api_key_secret_file, auth_token_file, chat_service_sid, "
-                          f"public_url)")
-    if kind != "twilio" and "twilio" in data:
-        raise ConfigError(f"{where}: a [twilio] table is only used with [backend] kind = \"twilio\"")
-    return kind
 
 
 def load_twilio(data: Mapping[str, Any], config_path: str | Path) -> TwilioSettings | None:

@@ -245,7 +245,7 @@ def test_a_refused_token_at_start_up_is_named_and_not_retried(browser, reference
                           "identities": {"agent": {"token": "revoked-token", "name": "Agent"}}}}
     page.route("**/attache-config.json", lambda route: route.fulfill(content_type="application/json", body=json.dumps(config)))
     api_calls = []
-    page.on("request", lambda r: api_calls.append(r.url) if "/api/restrictions" in r.url else None)
+    page.on("request", lambda r: api_calls.append(r.url) if "/restrictions" in r.url else None)
     page.goto(f"{reference_server.url}/?conversation={conversation}")
     expect(page.get_by_role("alert")).to_contain_text("not authorised", timeout=60_000)
     expect(page.get_by_role("status")).to_have_text("Not authorised")

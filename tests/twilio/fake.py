@@ -61,6 +61,7 @@ class FakeTwilio:
     media: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     fail_next: list[tuple[str, JSONResponse]] = field(default_factory=list)   # (path suffix, answer)
+    lose_next: list[str] = field(default_factory=list)   # conversation SIDs whose next create is done, then 503
     participants_page: int = 50
     media_limit: int = 150_000_000
     mcs_url: str = ""
@@ -123,6 +124,9 @@ class FakeTwilio:
             m["media"] = [{"sid": form["MediaSid"], "size": len(stored.get("data", b"")),
                            "content_type": stored.get("content_type", ""), "filename": stored.get("filename")}]
         self.messages(cid).append(m)
+        if cid in self.lose_next:       # created, but the answer is lost on the way (a proxy's 503)
+            self.lose_next.remove(cid)
+            return twilio_error(503, 20503, "Service Unavailable")
         return JSONResponse(m, status_code=201)
 
     async def list_messages(self, request: Request) -> Response:

@@ -6,7 +6,7 @@ import pytest
 from app.core.models import FileInfo
 from app.core.restrictions import Restrictions
 from server.twilio.channels import CHAT, SMS, WHATSAPP, channel_of, rules_for
-from tests.twilio.conftest import participants
+from tests.twilio.rig import participants
 
 ADMIN = Restrictions(25_000_000, ("image/*", ".pdf", ".txt"), 3)
 PNG_HEAD = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -27,7 +27,7 @@ def test_an_unknown_binding_type_gets_the_strictest_known_limits_under_its_own_n
 
 def test_chat_only_keeps_the_admin_rules_up_to_150_mb():
     rules = rules_for(ADMIN, participants("chat", "chat"))
-    assert rules.restrictions == Restrictions(25_000_000, ADMIN.accepted_types, 1)
+    assert rules.restrictions == Restrictions(25_000_000, ADMIN.accepted_types, 1, channel="web chat")
     big_admin = Restrictions(500_000_000, (), 1)
     assert rules_for(big_admin, participants("chat")).restrictions.max_file_size == 150_000_000
     assert rules_for(big_admin, []).describe() == "web chat: files up to 150 MB"
@@ -50,6 +50,9 @@ def test_whatsapp_is_16_mb_with_images_at_5_mb():
     rules = rules_for(Restrictions(100_000_000, (), 1), participants("whatsapp"))
     assert rules.restrictions.max_file_size == 16_000_000
     assert rules.describe() == "WhatsApp: files up to 16 MB (images up to 5 MB)"
+    # what the page gets: the image cap and the channel, so it refuses before uploading
+    assert (rules.restrictions.type_limits, rules.restrictions.channel) == ((("image/*", 5_000_000),), "WhatsApp")
+    assert rules.restrictions.describe_limit().startswith("WhatsApp: up to 16 MB (images up to 5 MB) · ")
     assert rules.check(FileInfo("scan.pdf", 10_000_000, "application/pdf", PDF_HEAD)) == []
     [p] = rules.check(FileInfo("photo.png", 6_000_000, "image/png", PNG_HEAD))
     assert p.code == "too_large" and p.message == "photo.png is 6.0 MB; WhatsApp accepts images up to 5 MB"
@@ -59,6 +62,7 @@ def test_whatsapp_is_16_mb_with_images_at_5_mb():
 
 def test_the_admin_limit_wins_when_it_is_stricter_and_keeps_its_own_words():
     rules = rules_for(Restrictions(1_000_000, (), 1), participants("whatsapp"))
+    assert rules.restrictions.type_limits == ()   # 5 MB images: moot under a 1 MB limit
     [p] = rules.check(FileInfo("scan.pdf", 2_000_000, "application/pdf", PDF_HEAD))
     assert p.message == "scan.pdf is 2.0 MB; the limit is 1 MB"
 

@@ -10,7 +10,7 @@ import pytest
 
 from server.common import ApiError
 from server.twilio import OutgoingFile, TwilioBridge
-from tests.twilio.conftest import KEY_SECRET, KEY_SID, participants
+from tests.twilio.rig import KEY_SECRET, KEY_SID, participants
 from tests.twilio.fake import sid, twilio_error
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
@@ -29,7 +29,7 @@ async def test_send_uploads_to_mcs_then_creates_the_message(bridge, fake, tmp_pa
     f = png_file(tmp_path)
     sent = await bridge.send(cid, "agent", "Here is the photo", [f], "key-1")
 
-    [upload] = fake.calls("POST", "/Media")
+    [upload] = [r for r in fake.calls("POST", "/Media") if r.body == f.path.read_bytes()]   # the session shares the fake
     assert upload.path == f"/v1/Services/{bridge.settings.chat_service_sid}/Media"
     assert upload.body == f.path.read_bytes()
     assert upload.headers["content-type"] == "image/png"

@@ -8,7 +8,7 @@ import pytest
 
 from server.config import ConfigError
 from server.twilio.settings import DEFAULT_API_BASE, DEFAULT_MEDIA_BASE, TwilioSettings, backend_kind, load_twilio
-from tests.twilio.conftest import AUTH_TOKEN, KEY_SECRET, KEY_SID, PUBLIC_URL, twilio_table
+from tests.twilio.rig import AUTH_TOKEN, KEY_SECRET, KEY_SID, PUBLIC_URL, twilio_table
 
 ISSUE_EXAMPLE = """
 [backend]

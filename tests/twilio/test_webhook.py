@@ -17,7 +17,7 @@ from app.core.restrictions import Restrictions, check
 from app.core.sniff import HEAD_SIZE, effective_type
 from server.common import ApiError, api_error_handler
 from server.twilio import webhook_endpoint
-from tests.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SERVICE_SID, participants
+from tests.twilio.rig import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SERVICE_SID, participants
 from tests.twilio.fake import sid
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8

@@ -54,12 +54,12 @@ def uploaded(ref: str) -> Uploaded:
 
 class TestConstruction:
     @pytest.mark.parametrize("base_url, expected", [
-        ("", "/api/restrictions"),
-        ("/", "/api/restrictions"),
-        ("/chat", "/chat/api/restrictions"),
-        ("https://chat.example", "https://chat.example/api/restrictions"),
-        ("https://chat.example/prefix/", "https://chat.example/prefix/api/restrictions"),
-        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/api/restrictions"),
+        ("", "/api/conversations/default/restrictions"),
+        ("/", "/api/conversations/default/restrictions"),
+        ("/chat", "/chat/api/conversations/default/restrictions"),
+        ("https://chat.example", "https://chat.example/api/conversations/default/restrictions"),
+        ("https://chat.example/prefix/", "https://chat.example/prefix/api/conversations/default/restrictions"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/api/conversations/default/restrictions"),
     ])
     def test_base_url_forms(self, base_url, expected):
         assert ReferenceApi(base_url, TOKEN).restrictions_request().url == expected
@@ -117,7 +117,7 @@ class TestRequests:
     def test_restrictions(self, api):
         req = api.restrictions_request()
         assert (req.method, req.url, req.json, req.body) == (
-            "GET", "https://chat.example/prefix/api/restrictions", None, None)
+            "GET", "https://chat.example/prefix/api/conversations/team%20room%2F1/restrictions", None, None)
 
     def test_history_quotes_the_conversation_id_as_one_segment(self, api):
         req = api.history_request()
@@ -215,6 +215,13 @@ class TestParsing:
                                               "max_files_per_message": 1}))
         assert r == Restrictions(max_file_size=25_000_000, accepted_types=("image/*", ".pdf"),
                                  max_files_per_message=1)
+
+    def test_restrictions_of_a_bridged_channel(self, api):
+        r = api.parse_restrictions(resp(200, {
+            "max_file_size": 16_000_000, "accepted_types": ["image/jpeg"], "max_files_per_message": 1,
+            "type_limits": [{"types": "image/*", "max_file_size": 5_000_000}], "channel": "WhatsApp",
+            "limit": "WhatsApp: files up to 16 MB (images up to 5 MB)"}))
+        assert r == Restrictions(16_000_000, ("image/jpeg",), 1, (("image/*", 5_000_000),), "WhatsApp")
 
     def test_history_is_a_page_of_messages(self, api):
         second = message_json(id="m2", seq=2, sender="agent", text="Thanks", attachments=[], idempotency_key="key-2")

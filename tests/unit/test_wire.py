@@ -97,8 +97,8 @@ class TestJsonSchema:
 
     def test_openapi_components_for_the_whole_api(self):
         components = json_schemas(*schemas.ALL)
-        assert set(components) == {"Attachment", "Message", "History", "Restrictions", "MessageCreate", "Error",
-                                   "ErrorDetail"}
+        assert set(components) == {"Attachment", "Message", "History", "Restrictions", "TypeLimit", "MessageCreate",
+                                   "Error", "ErrorDetail"}
         message = components["Message"]
         assert message["properties"]["attachments"]["items"] == {"$ref": "#/components/schemas/Attachment"}
         assert "sender_name" not in message["required"] and "idempotency_key" in message["required"]

@@ -1,0 +1,46 @@
+"""`[backend] kind`: who holds the conversations, and that kind's own settings table.
+
+"reference": this server's own store (the default). "twilio": one Twilio
+Conversations service, bridged by server/twilio/ (its [twilio] table). A new
+kind adds its name to BACKEND_KINDS, its table to KIND_TABLES and its loader
+to `backend_settings`; its settings become a field of `Config`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from server.config import ConfigError
+
+BACKEND_KINDS = ("reference", "twilio")
+KIND_TABLES = ("twilio",)              # kinds with a settings table named like them
+_TWILIO_KEYS = "account_sid, api_key_sid, api_key_secret_file, auth_token_file, chat_service_sid, public_url"
+
+
+def backend_kind(data: Mapping[str, Any], where: str = "config") -> str:
+    """The `[backend]` table's `kind`; a kind's own table must be there for that kind and only for it."""
+    backend = data.get("backend", {})
+    if not isinstance(backend, Mapping):
+        raise ConfigError(f"{where}: [backend] must be a table")
+    unknown = sorted(set(backend) - {"kind"})
+    if unknown:
+        raise ConfigError(f"{where}: [backend] unknown key {unknown[0]!r} (known: kind)")
+    kind = backend.get("kind", "reference")
+    if kind not in BACKEND_KINDS:
+        raise ConfigError(f"{where}: [backend] kind must be one of {', '.join(map(repr, BACKEND_KINDS))}, "
+                          f"not {kind!r}")
+    if kind == "twilio" and "twilio" not in data:
+        raise ConfigError(f"{where}: [backend] kind = \"twilio\" needs a [twilio] table ({_TWILIO_KEYS})")
+    for table in KIND_TABLES:
+        if table != kind and table in data:
+            raise ConfigError(f"{where}: a [{table}] table is only used with [backend] kind = \"{table}\"")
+    return kind
+
+
+def backend_settings(kind: str, data: Mapping[str, Any], where: str, base: Path) -> dict[str, Any]:
+    """The chosen kind's settings as `Config` fields ({} for the reference server)."""
+    if kind == "twilio":
+        from server.twilio.settings import TwilioSettings   # the `twilio` library loads only when used
+        return {"twilio": TwilioSettings.from_mapping(data["twilio"], base, f"{where}: [twilio]")}
+    return {}
