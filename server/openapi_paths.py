@@ -176,6 +176,15 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
                        "parameters": [tus_resumable],
                        "responses": {"204": {"description": "Terminated", "headers": dict(_TUS)},
                                      **errors(400, 401, 404, 409, 410, 412, **tus_errors)}}},
+        "/api/conversations/{cid}/restrictions": {
+            "parameters": [cid],
+            **with_head({"get": {
+                "operationId": "getConversationRestrictions",
+                "summary": "What files may be attached in this conversation (with [backend] kind = \"twilio\": the "
+                           "stricter of the server's rules and the channel's, with `type_limits`, `channel`, `limit`)",
+                "responses": {"200": json_answer(ref("Restrictions"), "The conversation's restrictions"),
+                              **errors(400, 401, 404),
+                              "502": json_answer(ref("Error"), "The bridged service refused or failed (`retryable`)")}}})},
         "/api/conversations/{cid}/messages": {
             "parameters": [cid],
             **with_head({"get": {
@@ -227,4 +236,19 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
         "/assets/{path}": _file("getAsset", "A hashed, immutable page asset (precompressed when accepted)", "*/*",
                                 [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
                                 errors(404)),
+        **(_twilio_webhook() if config.twilio is not None else {}),
     }
+
+
+def _twilio_webhook() -> dict[str, Any]:
+    """With [backend] kind = "twilio": where Twilio posts onMessageAdded (signed, so no token)."""
+    form = {"application/x-www-form-urlencoded": {"schema": {"type": "object", "additionalProperties": {
+        "type": "string"}}}}
+    return {"/twilio/webhook": {"post": {
+        "operationId": "twilioWebhook", "security": [],
+        "summary": "Twilio Conversations post-event webhook, checked against X-Twilio-Signature",
+        "parameters": [header("X-Twilio-Signature", {"type": "string"}),
+                       header("I-Twilio-Idempotency-Token", {"type": "string"}, required=False)],
+        "requestBody": {"required": True, "content": form},
+        "responses": {"200": json_answer({"type": "object"}, "Processed, a repeat, or ignored"),
+                      **errors(403), "503": json_answer(ref("Error"), "Twilio's media could not be fetched: retry")}}}}

@@ -20,16 +20,20 @@ from server.openapi import document
 from .conftest import PNG, TEST_CONFIG, TUS, metadata, patch, start_upload, upload, upload_id
 from .openapi_check import check, check_event
 from .production import PROD_CONFIG, SECRET, bearer, mint, shared_server
+from tests.twilio.rig import write_twilio_config
 
 METHODS = {"get", "head", "post", "put", "patch", "delete", "options", "trace", "query"}
 
 
-@pytest.fixture(params=["development", "production"])
+@pytest.fixture(params=["development", "production", "twilio"])
 def built(request, tmp_path):
-    """(app, its document) for a development and a production config."""
+    """(app, its document) for a development, a production and a Twilio-bridged config."""
     (tmp_path / "jwt.key").write_bytes(SECRET)
     config = tmp_path / "config.toml"
-    config.write_text(TEST_CONFIG if request.param == "development" else PROD_CONFIG)
+    if request.param == "twilio":      # the bridge is built, never called: no Twilio needed
+        config = write_twilio_config(tmp_path, "https://conversations.twilio.test", "https://mcs.twilio.test")
+    else:
+        config.write_text(TEST_CONFIG if request.param == "development" else PROD_CONFIG)
     app = create_app(config, data_dir=tmp_path / "data")
     yield app, document(app.state.config, app.state.keepalive)
     app.state.store.close()
