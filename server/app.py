@@ -23,11 +23,12 @@ from server import static, sweeper, tus, tus_routes
 from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
 from server.config import Config, load_config
 from server.events import Broker, events, ticket
-from server.media import Signer, download, load_secret
+from server.media import Signer, download, load_secret, thumbnail
 from server.messages import history, send
 from server.middleware import QueryGuard, SecurityHeaders
 from server.openapi import openapi
 from server.store import Store
+from server.thumbnails import Thumbnails
 from server.tickets import Tickets
 from server.uploads import Uploads
 
@@ -53,14 +54,18 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     data.mkdir(parents=True, exist_ok=True)
     store = Store(data / "attache.sqlite3")
     uploads = Uploads(store, data, config.restrictions, config.upload_expiry)
+    uploads.thumbnails = thumbnails = Thumbnails(store, uploads.media, data)   # made when an upload completes
     interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sweeper.sweep(uploads)                 # what expired while the server was down goes first
         sweeping = asyncio.create_task(sweeper.run(uploads, interval))
+        backfilling = asyncio.create_task(thumbnails.backfill())
         yield
         sweeping.cancel()
+        backfilling.cancel()
+        thumbnails.close()
         app.state.broker.close()
         await uploads.wait_idle(2.0)
         store.close()
@@ -74,6 +79,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         Route("/api/conversations/{cid}/events/ticket", ticket, methods=["POST"]),
         Route("/api/openapi.json", openapi),
         Route("/media/{sha256}/{filename:path}", download),
+        Route("/thumbnails/{sha256}", thumbnail),
         Route("/attache-config.json", static.page_config),
         *static.page_routes(),
     ]
@@ -94,6 +100,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     app.state.config = config
     app.state.store = store
     app.state.uploads = uploads
+    app.state.thumbnails = thumbnails
     app.state.broker = Broker()
     app.state.signer = Signer(load_secret(data), config.media_link_ttl)
     app.state.tickets = Tickets()

@@ -36,6 +36,11 @@ _CID = {"name": "cid", "in": "path", "required": True, "description": "Conversat
 _UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _AFTER = {"name": "after", "in": "query", "required": False, "description": "Only messages with a greater seq",
           "schema": {"type": "integer", "minimum": 0}}
+_BEFORE = {"name": "before", "in": "query", "required": False,
+           "description": "Only messages with a smaller seq: the `older` of the previous page",
+           "schema": {"type": "integer", "minimum": 0}}
+_LIMIT = {"name": "limit", "in": "query", "required": False, "description": "Messages per page",
+          "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}}
 _INT = {"schema": {"type": "integer", "minimum": 0}}
 _OFFSET = {"Upload-Offset": {"description": "Bytes the server holds", **_INT}}
 _EXPIRES = {"Upload-Expires": {"description": "When an unsent upload is deleted (RFC 9110 date); absent once a "
@@ -59,7 +64,13 @@ SCHEMAS: dict[str, Any] = {
     "Attachment": {"type": "object", "required": ["id", "name", "size", "content_type", "url"],
                    "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "size": {"type": "integer"},
                                   "content_type": {"type": "string"},
-                                  "url": {"type": "string", "description": "Signed, root-relative media URL"}}},
+                                  "url": {"type": "string", "description": "Signed, root-relative media URL"},
+                                  "thumbnail": {"anyOf": [_ref("Thumbnail"), {"type": "null"}],
+                                                "description": "null: none (not a raster image, or a bad one)"}}},
+    "Thumbnail": {"type": "object", "required": ["url", "width", "height"],
+                  "properties": {"url": {"type": "string", "description": "Signed, root-relative WebP URL"},
+                                 "width": {"type": "integer", "minimum": 1},
+                                 "height": {"type": "integer", "minimum": 1}}},
     "Message": {"type": "object",
                 "required": ["id", "seq", "conversation", "sender", "sender_name", "sender_role", "text",
                              "created_at", "idempotency_key", "attachments"],
@@ -77,8 +88,10 @@ SCHEMAS: dict[str, Any] = {
                                      "text": {"type": "string", "maxLength": 20000},
                                      "attachments": {"type": "array", "items": {"type": "string"},
                                                      "description": "ids of complete uploads"}}},
-    "History": {"type": "object", "required": ["messages"],
-                "properties": {"messages": {"type": "array", "items": _ref("Message")}}},
+    "History": {"type": "object", "required": ["messages", "older"],
+                "properties": {"messages": {"type": "array", "items": _ref("Message")},
+                               "older": {"type": ["string", "null"],
+                                         "description": "`before` of the older page; null at the start"}}},
 }
 
 PATHS: dict[str, Any] = {
@@ -125,7 +138,8 @@ PATHS: dict[str, Any] = {
                     "responses": {"204": {"description": "As OPTIONS /api/uploads"}}}},
     "/api/conversations/{cid}/messages": {
         "parameters": [_CID],
-        "get": {"operationId": "listMessages", "summary": "History, oldest first", "parameters": [_AFTER],
+        "get": {"operationId": "listMessages", "parameters": [_BEFORE, _AFTER, _LIMIT],
+                "summary": "A page of history: the newest `limit` messages with after < seq < before, oldest first",
                 "responses": {"200": _json(_ref("History"), "Messages"), **_errors(401, 404, 422)}},
         "post": {"operationId": "sendMessage", "summary": "Send; the same idempotency_key returns the same message",
                  "requestBody": {"required": True,
@@ -166,6 +180,16 @@ PATHS: dict[str, Any] = {
                        {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}}],
         "responses": {"200": {"description": "The file, inline only for safe types",
                               "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+                      **_errors(403, 404)}}},
+    "/thumbnails/{sha256}": {"get": {
+        "operationId": "getThumbnail", "summary": "An image attachment's thumbnail (signed URL, no token)",
+        "security": [],
+        "parameters": [{"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}},
+                       {"name": "c", "in": "query", "required": True, "schema": {"type": "string"}},
+                       {"name": "e", "in": "query", "required": True, "schema": {"type": "integer"}},
+                       {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "WebP, at most 480 px on its longer side",
+                              "content": {"image/webp": {"schema": {"type": "string", "format": "binary"}}}},
                       **_errors(403, 404)}}},
     "/attache-config.json": {"get": {
         "operationId": "getPageConfig", "summary": "Page config with dev tokens (dev convenience)", "security": [],

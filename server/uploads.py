@@ -26,6 +26,7 @@ from server.common import ApiError
 from server.ingest import ingest as _ingest
 from server.pump import beyond, hash_file, receive
 from server.store import Store, UploadRow
+from server.thumbnails import on_complete, on_media_deleted
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -125,6 +126,7 @@ class Uploads:
         self._locks.pop(u.id, None)      # a waiter holding the old lock finds no row and answers 404
         if u.sha256 is not None and not self.store.media_in_use(u.sha256):
             self.media_path(u.sha256).unlink(missing_ok=True)
+            on_media_deleted(self, u.sha256)
 
     # -- operations ----------------------------------------------------------
     def judge_start(self, name: str, size: int, declared: str) -> FileInfo:
@@ -229,6 +231,7 @@ class Uploads:
         u.offset = u.size
         u.sha256 = digest
         self.store.update_upload(u)
+        on_complete(self, u)                         # its thumbnail, in a worker thread
         self._hashers.pop(u.id, None)
         self._locks.pop(u.id, None)
 
