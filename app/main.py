@@ -10,13 +10,13 @@ import asyncio
 from js import URLSearchParams, document, location
 
 from app.backends import create_backend
-from app.backends.base import BackendError
 from app.browser import diagnostics
 from app.browser.canvas import Canvas
 from app.browser.dom import Root, maybe
 from app.browser.notices import Notices
 from app.browser.storage import UnsentStore
 from app.browser.transport import get_json
+from app.core.errors import BackendError
 from app.core.models import Problem
 
 DEFAULT_IDENTITY = "agent"
@@ -37,7 +37,7 @@ async def main() -> None:
         conversation = maybe(params.get("conversation"))
         if conversation and isinstance(config, dict) and isinstance(config.get("backend"), dict):
             config["backend"]["conversation"] = conversation
-        backend = create_backend(config, identity)  # ValueError naming what is wrong
+        backend = create_backend(config, identity)  # Backend(api, uploader); ValueError naming what is wrong
     except (ValueError, BackendError) as error:
         problem = error.problem if isinstance(error, BackendError) else Problem(
             "config", f"Attache cannot start: {error}", "Reload the page, or ask your administrator.")
