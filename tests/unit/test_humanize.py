@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.humanize import human_size, icon_for, short_time, type_label, with_article
+from tests.zones import paris
 
 ICONS = {"image", "pdf", "text", "document", "spreadsheet", "presentation", "archive", "audio", "video", "code", "file"}
 _FACTOR = {"bytes": 1, "byte": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15,
@@ -124,15 +125,6 @@ def test_times_follow_the_readers_clock_and_name_earlier_days():
     assert short_time("2026-11-24T23:30:00Z", 60, now) == "00:30"  # already today in UTC+1
     assert short_time("2025-12-31T09:00:00Z", 0, now) == "31 Dec 2025 09:00"
     assert short_time("not a time", 0, now) == ""
-
-
-def paris(moment: datetime) -> int:
-    """Central European time, written out (no tz database needed): +60, or +120 from 01:00 UTC on the
-    last Sunday of March to 01:00 UTC on the last Sunday of October. What JS Date answers in Paris."""
-    def last_sunday(month: int) -> datetime:
-        day = datetime(moment.year, month, 31, 1, tzinfo=timezone.utc)
-        return day - timedelta(days=(day.weekday() + 1) % 7)
-    return 120 if last_sunday(3) <= moment < last_sunday(10) else 60
 
 
 def test_each_time_is_shown_in_the_offset_of_its_own_day():
