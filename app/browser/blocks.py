@@ -167,7 +167,7 @@ class BlockWindow:
     def _state(self, error: BackendError | None = None) -> None:
         """The sentinel: hidden for a conversation shown whole at once, else what happens up there."""
         older, t = self.timeline.older, self.timeline
-        self.start.hidden = t.at_start and len([b for b in t.blocks if b.token is not None]) == 0
+        self.start.hidden = t.at_start and not t.paged
         text = FAILED if error else BEGINNING if older is None else LOADING
         self.start.querySelector(".history-start-text").textContent = text
         self.start.querySelector("button").hidden = error is None

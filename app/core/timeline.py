@@ -58,6 +58,7 @@ class Timeline:
         self.keep_hidden = keep_hidden
         self._hidden: list[Block] = []   # hidden blocks still holding messages, least recently hidden first
         self._recent: dict[str, Message] = {}   # id -> message, in blocks never dropped
+        self._by_key: dict[int, Block] = {}
         self._floor = 0                  # seq of the newest page's first message
         self._keys = 0
 
@@ -136,7 +137,12 @@ class Timeline:
         return dropped
 
     def find(self, key: int) -> Block | None:
-        return next((b for b in self.blocks if b.key == key), None)
+        return self._by_key.get(key)
+
+    @property
+    def paged(self) -> bool:
+        """Some block came from an older page (so the start of the history was not all there at once)."""
+        return bool(self.blocks) and self.blocks[0].token is not None
 
     def loaded(self) -> int:
         """Messages held in Python now (for the diagnostics)."""
@@ -148,6 +154,7 @@ class Timeline:
         if token is None:
             self._recent.update((m.id, m) for m in messages)
         self.blocks.insert(at, block)
+        self._by_key[block.key] = block
         return block
 
 

@@ -32,9 +32,9 @@ def seqs(timeline: Timeline) -> list[int]:
 def test_the_newest_page_then_older_pages_before_it():
     t = Timeline()
     newest = t.start(page(201, 300, older="201"))
-    assert newest.token is None and not newest.live and not t.at_start
+    assert newest.token is None and not newest.live and not t.at_start and not t.paged
     older = t.prepend("201", page(101, 200, older="101"))
-    assert t.blocks == [older, newest] and older.token == "201" and t.older == "101"
+    assert t.blocks == [older, newest] and older.token == "201" and t.older == "101" and t.paged
     first = t.prepend("101", page(1, 100))
     assert t.at_start and t.blocks[0] is first and seqs(t) == list(range(1, 301))
     assert len({b.key for b in t.blocks}) == 3
