@@ -29,7 +29,6 @@ and page listens on 127.0.0.1 only; a request to any other host is reported.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import platform

@@ -65,9 +65,10 @@ class BlockWindow:
         return maybe(self.view.element.querySelector(f'.block[data-block="{block.key}"]'))
 
     # ---- blocks in and out of the DOM -----------------------------------------------------
-    def insert(self, block: Block, *, oldest: bool = False) -> None:
+    def insert(self, block: Block, *, oldest: bool = False, inner: str | None = None) -> None:
         """A new block: after the sentinel (an older page), or after the last block (live)."""
-        html = render.block_html(block.key, self.view.render(block.messages or []), block.live)
+        inner = self.view.render(block.messages or []) if inner is None else inner
+        html = render.block_html(block.key, inner, block.live)
         if oldest:
             self.view.keep_view(self.start, lambda: self.start.insertAdjacentHTML("afterend", html), above=True)
         else:
@@ -114,6 +115,7 @@ class BlockWindow:
                 height = float(entry.target.getBoundingClientRect().height)
                 self.view.keep_view(entry.target, lambda el=entry.target, h=height: _to_spacer(el, h))
                 self.timeline.hidden(block, height)
+                self._far.unobserve(entry.target)   # spacers are watched only for coming near
 
     def _show(self, block: Block, element) -> None:
         if block.messages is None:
@@ -122,6 +124,7 @@ class BlockWindow:
         html = self.view.render(block.messages)
         self.view.keep_view(element, lambda: _fill(element, html))
         self.timeline.shown(block)
+        self._far.observe(element)
 
     async def _refill(self, block: Block, element) -> None:
         """A dropped block comes near again: its page, fetched with the same token."""
@@ -155,7 +158,11 @@ class BlockWindow:
             return
         block = self.timeline.prepend(token, page)
         if block is not None:
-            self.insert(block, oldest=True)
+            # three short tasks, not one long one: the page, its HTML, the DOM (frames go on between)
+            await asyncio.sleep(0)
+            inner = self.view.render(block.messages or [])
+            await asyncio.sleep(0)
+            self.insert(block, oldest=True, inner=inner)
         self.loading = False
         self._state()
         if self._near_view(self.start):   # still near (a fast scroll up): the next one
