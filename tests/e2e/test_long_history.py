@@ -76,6 +76,8 @@ def test_scrolling_up_reaches_the_very_first_message_with_a_flat_dom(open_app, r
     assert in_dom(page) <= 3 * PAGE                      # not 1,000: far blocks are empty spacers
     assert page.evaluate("attacheDiagnostics().history_loaded") <= 7 * PAGE   # far pages dropped their messages
     # all the way down again: dropped pages come back (fetched again) and the newest is there
+    refetched = []
+    page.on("request", lambda r: refetched.append(r.url) if "before=" in r.url else None)
     log.hover()
     for _ in range(200):
         if page.evaluate("(() => { const h = document.getElementById('history');"
@@ -86,6 +88,22 @@ def test_scrolling_up_reaches_the_very_first_message_with_a_flat_dom(open_app, r
     expect(log.get_by_text(text(999))).to_be_in_viewport()
     expect(log.get_by_text(text(500))).to_have_count(0)
     assert in_dom(page) <= 3 * PAGE
+    assert refetched, "no page was fetched again on the way down"
+
+
+def test_an_older_page_that_fails_to_load_says_so_and_loads_on_try_again(open_app, reference_server, conversation):
+    seeded(reference_server, conversation, PAGE + 20)
+    page = open_app("agent")
+    log = page.get_by_role("log", name="Conversation")
+    page.route("**/messages?before=*", lambda route: route.abort())
+    log.hover()
+    page.mouse.wheel(0, -100_000)
+    expect(log.get_by_text("Earlier messages could not be loaded.")).to_be_visible()
+    page.unroute("**/messages?before=*")
+    log.get_by_role("button", name="Try again").click()
+    expect(log.get_by_text(text(0))).to_be_visible()
+    expect(log.get_by_text("This is the start of the conversation.")).to_be_visible()
+    expect(log.get_by_role("button", name="Try again")).to_be_hidden()
 
 
 def test_reading_old_pages_is_not_interrupted_and_new_messages_still_arrive(open_app, reference_server, conversation):
