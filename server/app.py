@@ -65,7 +65,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         yield
         sweeping.cancel()
         backfilling.cancel()
-        thumbnails.close()
+        await thumbnails.close()
         app.state.broker.close()
         await uploads.wait_idle(2.0)
         store.close()

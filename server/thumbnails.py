@@ -127,7 +127,10 @@ class Thumbnails:
             if u.sha256 in self._pending:
                 await self._pending[u.sha256]       # one at a time: the loop stays free for requests
 
-    def close(self) -> None:
+    async def close(self, timeout: float = 2.0) -> None:
+        """At shutdown: let a thumbnail being made finish and be recorded (briefly), drop the queue."""
+        if self._pending:
+            await asyncio.wait(list(self._pending.values()), timeout=timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _known(self, sha256: str) -> bool:

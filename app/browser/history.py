@@ -87,6 +87,10 @@ class HistoryView:
             document.title = f"({self.unread}) {self._title}"
         return True
 
+    def update(self, messages: list[Message]) -> int:
+        """Fresh copies of shown messages (new signed links): used whenever their block is drawn again."""
+        return self.timeline.update(messages)
+
     def delivered_keys(self) -> set[str]:
         return self.timeline.recent_keys()
 

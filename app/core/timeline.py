@@ -116,6 +116,18 @@ class Timeline:
         """The newest seq shown: where the live feed resumes."""
         return max((m.seq for m in self._recent.values()), default=None)
 
+    def update(self, messages: Sequence[Message]) -> int:
+        """Fresh copies of messages already held (e.g. new signed links): a block drawn again uses them."""
+        fresh = {m.id: m for m in messages}
+        changed = 0
+        for block in self.blocks:
+            for i, m in enumerate(block.messages or ()):
+                if m.id in fresh and fresh[m.id] != m:
+                    block.messages[i] = fresh[m.id]
+                    changed += 1
+        self._recent.update((k, v) for k, v in fresh.items() if k in self._recent)
+        return changed
+
     # ---- in and out of the DOM ------------------------------------------------------------
     def shown(self, block: Block) -> None:
         block.shown = True

@@ -111,7 +111,7 @@ def test_ingested_images_get_thumbnails_too(tmp_path):
     assert tuple(row) == (MAX_SIDE, 320) and made.path(u.sha256).exists()
     uploads.discard(u)                                   # never sent: the media and its thumbnail go together
     assert not made.path(u.sha256).exists() and not store.db.execute("SELECT 1 FROM thumbnails").fetchall()
-    made.close()
+    run(made.close())
     store.close()
 
 

@@ -114,3 +114,15 @@ def test_whatever_arrives_in_whatever_order_is_shown_once_and_in_order(arrivals,
     shown = seqs(t)
     assert shown == sorted(set(shown))
     assert set(shown) == set(range(1, newest_page + 1)) | set(arrivals)
+
+
+def test_fresh_copies_replace_held_messages_wherever_they_are():
+    t = Timeline()
+    t.start(page(11, 20, older="11"))
+    t.prepend("11", page(1, 10))
+    t.add(msg(21))
+    fresh = [Message(**{**msg(s).__dict__, "text": f"fresh {s}"}) for s in (5, 15, 21, 99)]
+    assert t.update(fresh) == 3
+    texts = [m.text for b in t.blocks for m in b.messages]
+    assert texts[4] == "fresh 5" and texts[14] == "fresh 15" and texts[20] == "fresh 21" and len(texts) == 21
+    assert t.update(fresh) == 0
