@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 NEAR = "100% 0px"  # rootMargin: a screen above and below is drawn
 FAR = "300% 0px"   # beyond three screens a block becomes a spacer (the gap between: no flapping)
+FIRST = 25         # messages of the newest page drawn before the rest of it
 START_ID = "history-start"
 START_HTML = (f'<div id="{START_ID}" class="history-start" aria-live="off" hidden>'
               '<span class="history-start-text"></span>'
@@ -81,6 +82,22 @@ class BlockWindow:
         self.timeline.shown(block)
         self._near.observe(element)
         self._far.observe(element)
+
+    def insert_newest(self, block: Block) -> None:
+        """The newest page at start-up: its last FIRST messages at once (a screen or more), the rest of
+        the page above them a task later, so the newest are on screen as early as possible."""
+        messages = block.messages or []
+        self.insert(block, inner=self.view.render(messages[-FIRST:]))
+        if len(messages) > FIRST:
+            asyncio.ensure_future(self._draw_rest(block, messages[:-FIRST]))
+
+    async def _draw_rest(self, block: Block, messages: list) -> None:
+        await asyncio.sleep(0)
+        element = self.element(block)
+        if element is None or not block.shown:
+            return   # a spacer by now: drawn whole when it comes near
+        html = self.view.render(messages)
+        self.view.keep_view(element, lambda: element.insertAdjacentHTML("afterbegin", html), above=True)
 
     def place(self, block: Block, message, before) -> None:
         """A live message went into `block` (before `before`, or at its end)."""

@@ -63,7 +63,7 @@ class HistoryView:
         block = self.timeline.start(page)
         self.window.reset(fetch)
         if block is not None:
-            self.window.insert(block)
+            self.window.insert_newest(block)
         self.empty_note.hidden = block is not None
         self.scroll_to_end()
 
