@@ -13,7 +13,7 @@ from typing import Iterable
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 
-from app.core.humanize import human_size, icon_for, short_time, type_label
+from app.core.humanize import OffsetFor, human_size, icon_for, short_time, type_label
 from app.core.media import opens_inline, thumbnail_ok
 from app.core.models import Attachment, FileInfo, Message, Problem
 from app.core.outbox import Outgoing, Status
@@ -76,11 +76,31 @@ def file_view(name: str, size: int, content_type: str, url: str = "", preview_ur
         "thumbnail": thumbnail_ok(content_type),
         "inline": opens_inline(content_type),
         "preview_url": preview_url,
+        "thumb_url": url if thumbnail_ok(content_type) else "",
+        "thumb_size": None,
     }
 
 
+THUMB_HEIGHT = 240  # px: the tallest a thumbnail is drawn (the server makes them 480 px, for dense screens)
+
+
+def thumb_size(width: int, height: int) -> tuple[int, int] | None:
+    """The size a thumbnail is drawn at (then at most the bubble's width, keeping its shape), so
+    its place is kept before it loads and nothing moves when it does."""
+    if width <= 0 or height <= 0:
+        return None
+    scale = min(1.0, THUMB_HEIGHT / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def attachment_view(attachment: Attachment) -> dict:
-    return file_view(attachment.name, attachment.size, attachment.content_type, attachment.url)
+    """A server's thumbnail when it made one; a file card when it says there is none (a bad image);
+    the original itself only for a backend that makes no thumbnails (thumbnail_url None)."""
+    view = file_view(attachment.name, attachment.size, attachment.content_type, attachment.url)
+    if attachment.thumbnail_url is not None:
+        view["thumb_url"] = attachment.thumbnail_url if view["thumbnail"] else ""
+        view["thumb_size"] = thumb_size(attachment.thumbnail_width, attachment.thumbnail_height)
+    return view
 
 
 def wants_preview(info: FileInfo) -> bool:
@@ -95,7 +115,8 @@ def info_view(info: FileInfo, preview_url: str = "") -> dict:
     return file_view(info.name, info.size, content_type, preview_url=preview_url if thumbnail_ok(content_type) else "")
 
 
-def message_view(message: Message, me: str, names: dict[str, str], utc_offset_minutes: int = 0, now: str = "") -> dict:
+def message_view(message: Message, me: str, names: dict[str, str], utc_offset_minutes: int | OffsetFor = 0,
+                 now: str = "") -> dict:
     return {
         "dom_id": message.id,
         "seq": message.seq,
@@ -110,11 +131,21 @@ def message_view(message: Message, me: str, names: dict[str, str], utc_offset_mi
 
 
 def messages_html(messages: Iterable[Message], me: str, names: dict[str, str],
-                  utc_offset_minutes: int = 0, now: str = "") -> str:
-    """All messages in one template call: fast enough for 10,000 messages.
-    Times are shown on the reader's clock (`utc_offset_minutes`), dated unless `now`'s day."""
+                  utc_offset_minutes: int | OffsetFor = 0, now: str = "") -> str:
+    """Messages in one template call (a block of the history).
+
+    Times are shown on the reader's clock: `utc_offset_minutes` is their offset to UTC in
+    minutes, or a function giving it for each instant (the browser's zone,
+    daylight saving included); dated unless on `now`'s day."""
     views = [message_view(m, me, names, utc_offset_minutes, now) for m in messages]
     return _env.get_template("messages.html").render(views=views)
+
+
+def block_html(key: int, inner: str, live: bool) -> str:
+    """One block of the history (app.core.timeline): its messages, or nothing while it is a spacer.
+    Blocks of history already there are not announced; blocks of arriving messages are (role=log)."""
+    kind = 'block live"' if live else 'block" aria-live="off"'
+    return f'<div class="{kind} data-block="{int(key)}">{inner}</div>'
 
 
 def percent(outgoing: Outgoing) -> int:

@@ -23,12 +23,13 @@ from server import static, sweeper, tus, tus_routes
 from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
 from server.config import Config, load_config
 from server.events import Broker, events, ticket
-from server.media import Signer, download, load_secret
+from server.media import Signer, download, load_secret, thumbnail
 from server.messages import conversation_restrictions, history, send
 from server.middleware import QueryGuard, SecurityHeaders
 from server.openapi import openapi
 from server.quotas import Quotas
 from server.store import Store
+from server.thumbnails import Thumbnails
 from server.tickets import Tickets
 from server.uploads import Uploads
 
@@ -54,6 +55,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     store = Store(data / "attache.sqlite3")
     quotas = Quotas(store.db, config.max_open_uploads, config.daily_bytes_per_identity, config.upload_expiry)
     uploads = Uploads(store, data, config.restrictions, config.upload_expiry, quotas)
+    uploads.thumbnails = thumbnails = Thumbnails(store, uploads.media, data)   # made when an upload completes
     interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
     broker, signer = Broker(), Signer(load_secret(data), config.media_link_ttl)
     twilio = None
@@ -65,8 +67,11 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sweeper.sweep(uploads)                 # what expired while the server was down goes first
         sweeping = asyncio.create_task(sweeper.run(uploads, interval))
+        backfilling = asyncio.create_task(thumbnails.backfill())
         yield
         sweeping.cancel()
+        backfilling.cancel()
+        await thumbnails.close()
         app.state.broker.close()
         await uploads.wait_idle(2.0)
         if twilio is not None:
@@ -83,6 +88,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         Route("/api/conversations/{cid}/events/ticket", ticket, methods=["POST"]),
         Route("/api/openapi.json", openapi),
         Route("/media/{sha256}/{filename:path}", download),
+        Route("/thumbnails/{sha256}", thumbnail),
         Route("/attache-config.json", static.page_config),
         *(twilio.routes() if twilio is not None else []),   # POST /twilio/webhook, signed by Twilio
         *static.page_routes(),
@@ -104,6 +110,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     app.state.config = config
     app.state.store = store
     app.state.uploads = uploads
+    app.state.thumbnails = thumbnails
     app.state.broker = broker
     app.state.signer = signer
     app.state.twilio = twilio          # None unless [backend] kind = "twilio"

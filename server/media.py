@@ -31,6 +31,7 @@ from server.common import CONVERSATION_ID, MIME_TYPE, ApiError
 
 MEDIA_CSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+THUMBNAIL = "\0thumbnail"
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -69,6 +70,13 @@ class Signer:
         return (f"/media/{digest}/{quote(name, safe='')}?c={quote(cid, safe='')}&e={expires}"
                 f"&sig={self.sig(cid, expires, digest, name)}")
 
+    def thumbnail_url(self, cid: str, digest: str) -> str:
+        """The thumbnail of a sent file: signed and expiring like its media link, but for another
+        resource (the name signed is one no upload can have: names lose control characters)."""
+        expires = self.expiry()
+        return (f"/thumbnails/{digest}?c={quote(cid, safe='')}&e={expires}"
+                f"&sig={self.sig(cid, expires, digest, THUMBNAIL)}")
+
     def verify(self, cid: str, expires: int, digest: str, name: str, sig: str) -> bool:
         return hmac.compare_digest(self.sig(cid, expires, digest, name), sig)
 
@@ -84,21 +92,36 @@ def _bad_link() -> ApiError:
     return ApiError(403, "bad_signature", "This media link is not valid.", "Reload the conversation for fresh links.")
 
 
-async def download(request: Request) -> Response:
-    """GET /media/{sha256}/{filename}?c=conversation&e=expiry&sig=..."""
-    state = request.app.state
-    digest = request.path_params["sha256"]
-    name = request.path_params["filename"]
+def _signed(request: Request, digest: str, name: str) -> tuple[str, int]:
+    """(conversation, seconds the link has left) of a valid, unexpired signed link; 403 otherwise."""
     q = request.query_params
     cid, expires, sig = q.get("c", ""), q.get("e", ""), q.get("sig", "")
     if not (_SHA256.match(digest) and CONVERSATION_ID.match(cid) and sig and expires.isascii()
             and expires.isdigit() and len(expires) <= 12):
         raise _bad_link()
-    if not state.signer.verify(cid, int(expires), digest, name, sig):
+    if not request.app.state.signer.verify(cid, int(expires), digest, name, sig):
         raise _bad_link()
     left = int(expires) - int(time.time())
     if left <= 0:
         raise ApiError(403, "link_expired", "This media link has expired.", "Reload the conversation for fresh links.")
+    return cid, left
+
+
+def _headers(disposition: str, left: int) -> dict[str, str]:
+    return {
+        "Content-Disposition": disposition,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": MEDIA_CSP,
+        "Cache-Control": f"private, max-age={left}, immutable",   # never cached beyond the link's life
+    }
+
+
+async def download(request: Request) -> Response:
+    """GET /media/{sha256}/{filename}?c=conversation&e=expiry&sig=..."""
+    state = request.app.state
+    digest = request.path_params["sha256"]
+    name = request.path_params["filename"]
+    cid, left = _signed(request, digest, name)
     path = state.uploads.media_path(digest)
     content_type = state.store.attached_media_type(digest, name, cid)
     try:
@@ -110,12 +133,22 @@ async def download(request: Request) -> Response:
     if not MIME_TYPE.fullmatch(content_type):      # a v1 data dir may hold anything here
         content_type = "application/octet-stream"
     kind = "inline" if opens_inline(content_type) else "attachment"
-    headers = {
-        "Content-Disposition": content_disposition(kind, name),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": MEDIA_CSP,
-        "Cache-Control": f"private, max-age={left}, immutable",   # never cached beyond the link's life
-    }
+    headers = _headers(content_disposition(kind, name), left)
     if content_type.startswith("text/") and "charset" not in content_type:
         content_type += "; charset=utf-8"
     return FileResponse(path, media_type=content_type, headers=headers, stat_result=stat)
+
+
+async def thumbnail(request: Request) -> Response:
+    """GET /thumbnails/{sha256}?c=conversation&e=expiry&sig=... (a link from Signer.thumbnail_url)"""
+    state = request.app.state
+    digest = request.path_params["sha256"]
+    cid, left = _signed(request, digest, THUMBNAIL)
+    path = state.thumbnails.path(digest)
+    try:
+        stat = path.stat() if state.store.attached_in(digest, cid) else None
+    except FileNotFoundError:
+        stat = None
+    if stat is None:
+        raise ApiError(404, "media_not_found", "This thumbnail is no longer on the server.")
+    return FileResponse(path, media_type="image/webp", headers=_headers("inline", left), stat_result=stat)

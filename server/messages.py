@@ -19,11 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.auth import Principal, authenticate, require_member
-from server.common import CONVERSATION_ID, VISIBLE, ApiError, json_body, parse_after
+from server.common import CONVERSATION_ID, VISIBLE, ApiError, json_body, parse_after, parse_uint
 from server.media import Signer
+from server.store import UploadRow
 
 MAX_TEXT = 20_000
 MAX_KEY = 200
+PAGE_SIZE = 100         # messages per history page unless `limit` says
+MAX_PAGE_SIZE = 500
 
 
 def conversation_id(request: Request) -> str:
@@ -44,9 +47,15 @@ def member_conversation(request: Request, principal: Principal) -> str:
 def message_json(m: dict[str, Any], signer: Signer) -> dict[str, Any]:
     """The contract's Message JSON; attachment URLs are signed here (with an expiry), never stored."""
     cid = m["conversation"]
-    return {**m, "attachments": [
-        {"id": u.id, "name": u.name, "size": u.size, "content_type": u.content_type,
-         "url": signer.url(cid, u.sha256, u.name)} for u in m["attachments"]]}
+    return {**m, "attachments": [attachment_json(u, cid, signer) for u in m["attachments"]]}
+
+
+def attachment_json(u: UploadRow, cid: str, signer: Signer) -> dict[str, Any]:
+    """`thumbnail` is null when the file has none (not a raster image, a bad one, or not made yet)."""
+    thumbnail = None if u.thumbnail is None else {
+        "url": signer.thumbnail_url(cid, u.sha256), "width": u.thumbnail[0], "height": u.thumbnail[1]}
+    return {"id": u.id, "name": u.name, "size": u.size, "content_type": u.content_type,
+            "url": signer.url(cid, u.sha256, u.name), "thumbnail": thumbnail}
 
 
 async def conversation_restrictions(request: Request) -> Response:
@@ -64,11 +73,28 @@ async def conversation_restrictions(request: Request) -> Response:
 
 
 async def history(request: Request) -> Response:
-    """GET /api/conversations/{cid}/messages[?after=seq]"""
+    """GET /api/conversations/{cid}/messages[?before=seq][&after=seq][&limit=n]
+
+    A page of the newest `limit` messages with after < seq < before, oldest
+    first, and `older`: the `before` of the page older than this one, or null
+    at the start of the conversation (or of the `after` range).
+    """
     cid = member_conversation(request, authenticate(request))
-    after = parse_after(request.query_params.get("after"))
+    q = request.query_params
+    after = parse_after(q.get("after"))
+    before = _seq_param(q.get("before"), "before")
+    limit = PAGE_SIZE if q.get("limit") is None else _seq_param(q.get("limit"), "limit")
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ApiError(422, "invalid_limit", f"'limit' must be from 1 to {MAX_PAGE_SIZE}, not {limit}.")
     state = request.app.state
-    return JSONResponse({"messages": [message_json(m, state.signer) for m in state.store.messages(cid, after)]})
+    messages, older = state.store.page(cid, before=before, after=after, limit=limit)
+    return JSONResponse({"messages": [message_json(m, state.signer) for m in messages],
+                         "older": None if older is None else str(older)})
+
+
+def _seq_param(value: str | None, name: str) -> int | None:
+    """`?before=` / `?limit=`: ASCII digits (server.common.parse_uint), else 422 invalid_<name>."""
+    return None if value is None else parse_uint(value, f"'{name}'", 422, f"invalid_{name}")
 
 
 def _shape(body: dict[str, Any], max_files: int) -> tuple[str, str, list[str]]:
@@ -119,6 +145,7 @@ async def send(request: Request) -> Response:
             raise ApiError(409, "upload_incomplete", f"{u.name} is not fully uploaded ({u.offset} of {u.size} bytes).",
                            "Finish the upload, then send again.")
         uploads.append(u)
+    await state.thumbnails.wait(uploads)      # made at upload completion; usually done already
     if state.twilio is not None:      # Twilio first (idempotent by key); stored here once it has it
         await state.twilio.send(cid, principal, text, uploads, key)
     message, created = state.store.add_message(cid, principal.sub, text, key, uploads,

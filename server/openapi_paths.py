@@ -17,6 +17,7 @@ from typing import Any
 from server import tus
 from server.common import CONVERSATION_ID_PATTERN, MAX_UINT, VISIBLE_PATTERN
 from server.config import Config
+from server.messages import MAX_PAGE_SIZE, PAGE_SIZE
 from server.tickets import TICKET_TTL
 
 JSON = "application/json"
@@ -109,6 +110,11 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
                  "description": "The last segment of the upload's Location", "schema": {"type": "string"}}
     after = {"name": "after", "in": "query", "required": False, "schema": _INT,
              "description": "Only messages with a greater seq"}
+    before = {"name": "before", "in": "query", "required": False, "schema": _INT,
+              "description": "Only messages with a smaller seq: the `older` of the previous page"}
+    limit = {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": PAGE_SIZE},
+             "description": "Messages per page"}
     tus_resumable = header("Tus-Resumable", {"type": "string", "const": tus.TUS_VERSION},
                            description="Without it 400; another version 412")
     expires = {"Upload-Expires": {"required": False, "schema": {"type": "string"},
@@ -188,7 +194,9 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
         "/api/conversations/{cid}/messages": {
             "parameters": [cid],
             **with_head({"get": {
-                "operationId": "listMessages", "summary": "History, oldest first", "parameters": [after],
+                "operationId": "listMessages", "parameters": [before, after, limit],
+                "summary": "A page of history: the newest `limit` messages with after < seq < before, oldest first; "
+                           "`older` is the next page's `before`",
                 "responses": {"200": json_answer(ref("History"), "Messages"), **errors(400, 401, 404, 422)}}}),
             "post": {"operationId": "sendMessage", "summary": "Send; the same idempotency_key returns the same message",
                      "requestBody": {"required": True, "content": {JSON: {"schema": create_body}}},
@@ -219,6 +227,14 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
             "getMedia", "An attachment's bytes (a signed link from a message, no token)", "*/*",
             [{"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}},
              {"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}},
+             {"name": "c", "in": "query", "required": True, "schema": {"type": "string"},
+              "description": "Conversation"},
+             {"name": "e", "in": "query", "required": True, "schema": _INT, "description": "Expiry (unix time)"},
+             {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}}],
+            errors(400, 403, 404, e400="Repeated query parameter, or malformed Range (plain text)")),
+        "/thumbnails/{sha256}": _file(
+            "getThumbnail", "An image attachment's thumbnail (a signed link from a message, no token)", "image/webp",
+            [{"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}},
              {"name": "c", "in": "query", "required": True, "schema": {"type": "string"},
               "description": "Conversation"},
              {"name": "e", "in": "query", "required": True, "schema": _INT, "description": "Expiry (unix time)"},

@@ -55,7 +55,16 @@ CREATE TABLE IF NOT EXISTS attachments (
     upload_id TEXT NOT NULL REFERENCES uploads(id),
     PRIMARY KEY (message_seq, position)
 );
+CREATE TABLE IF NOT EXISTS thumbnails (
+    sha256 TEXT PRIMARY KEY,                    -- of the original (media/<sha256>)
+    width INTEGER NOT NULL,                     -- 0 x 0: none could be made (a bad or hostile image)
+    height INTEGER NOT NULL,
+    made_at REAL NOT NULL
+);
 """
+MAX_SEQ = 2**63 - 1
+# An attachment's thumbnail, joined as `LEFT JOIN thumbnails t ON t.sha256 = u.sha256`.
+THUMB_COLUMNS = "t.width AS thumb_width, t.height AS thumb_height"
 
 
 def utc_now() -> str:
@@ -76,6 +85,7 @@ class UploadRow:
     sha256: str | None
     created_at: str
     touched_at: float = 0.0
+    thumbnail: tuple[int, int] | None = None    # (width, height) of its thumbnail, when one was made
 
     @property
     def complete(self) -> bool:
@@ -189,15 +199,35 @@ class Store:
         return message, True
 
     def messages(self, conversation: str, after: int | None = None) -> list[dict[str, Any]]:
-        """The conversation's messages after `after`, oldest first: two queries, however many."""
-        params = (conversation, after or 0)
+        """The conversation's messages after `after`, oldest first (the events backlog): two queries."""
         rows = self.db.execute("SELECT * FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq",
-                               params).fetchall()
+                               (conversation, after or 0)).fetchall()
+        return self._with_attachments(conversation, rows)
+
+    def page(self, conversation: str, *, before: int | None = None, after: int | None = None,
+             limit: int = 100) -> tuple[list[dict[str, Any]], int | None]:
+        """The newest `limit` messages with after < seq < before, oldest first, and the seq to ask
+        `before` for the page older than this one (None: this page reaches the start of that range).
+
+        Keyset paging on the (conversation, seq) index: every page costs the same, however deep."""
+        rows = self.db.execute(
+            "SELECT * FROM messages WHERE conversation = ? AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            (conversation, after or 0, MAX_SEQ if before is None else before, limit + 1)).fetchall()
+        older = rows[limit - 1]["seq"] if len(rows) > limit else None
+        rows = rows[:limit]
+        rows.reverse()
+        return self._with_attachments(conversation, rows), older
+
+    def _with_attachments(self, conversation: str, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+        """Message dicts for `rows` (oldest first) with their uploads, in one more query over their seq range."""
+        if not rows:
+            return []
         attached: dict[int, list[UploadRow]] = {}
         for u in self.db.execute(
-                "SELECT a.message_seq, u.* FROM attachments a JOIN uploads u ON u.id = a.upload_id"
-                " JOIN messages m ON m.seq = a.message_seq WHERE m.conversation = ? AND m.seq > ?"
-                " ORDER BY a.message_seq, a.position", params):
+                f"SELECT a.message_seq, u.*, {THUMB_COLUMNS} FROM attachments a JOIN uploads u ON u.id = a.upload_id"
+                " JOIN messages m ON m.seq = a.message_seq LEFT JOIN thumbnails t ON t.sha256 = u.sha256"
+                " WHERE a.message_seq BETWEEN ? AND ? AND m.conversation = ? ORDER BY a.message_seq, a.position",
+                (rows[0]["seq"], rows[-1]["seq"], conversation)):
             attached.setdefault(u["message_seq"], []).append(_upload(u))
         return [_message_dict(r, attached.get(r["seq"], [])) for r in rows]
 
@@ -212,11 +242,18 @@ class Store:
             " LIMIT 1", (sha256, name, conversation)).fetchone()
         return None if r is None else r[0]
 
+    def attached_in(self, sha256: str, conversation: str) -> bool:
+        """Was a file with these bytes sent in `conversation` (under any name)? Its thumbnail may be shown there."""
+        return self.db.execute(
+            "SELECT 1 FROM uploads u JOIN attachments a ON a.upload_id = u.id JOIN messages m ON m.seq = a.message_seq"
+            " WHERE u.sha256 = ? AND m.conversation = ? LIMIT 1", (sha256, conversation)).fetchone() is not None
+
     def _message(self, r: sqlite3.Row) -> dict[str, Any]:
         """One message with its attachments (upload rows; the API layer adds URLs)."""
         ups = self.db.execute(
-            "SELECT u.* FROM attachments a JOIN uploads u ON u.id = a.upload_id"
-            " WHERE a.message_seq = ? ORDER BY a.position", (r["seq"],)).fetchall()
+            f"SELECT u.*, {THUMB_COLUMNS} FROM attachments a JOIN uploads u ON u.id = a.upload_id"
+            " LEFT JOIN thumbnails t ON t.sha256 = u.sha256 WHERE a.message_seq = ? ORDER BY a.position",
+            (r["seq"],)).fetchall()
         return _message_dict(r, [_upload(u) for u in ups])
 
 
@@ -229,5 +266,8 @@ def _message_dict(r: sqlite3.Row, attachments: list[UploadRow]) -> dict[str, Any
 
 
 def _upload(r: sqlite3.Row) -> UploadRow:
-    return UploadRow(r["id"], r["owner"], r["name"], r["size"], r["declared_type"], r["content_type"],
-                     r["offset"], bool(r["head_checked"]), r["sha256"], r["created_at"], r["touched_at"])
+    u = UploadRow(r["id"], r["owner"], r["name"], r["size"], r["declared_type"], r["content_type"],
+                  r["offset"], bool(r["head_checked"]), r["sha256"], r["created_at"], r["touched_at"])
+    if "thumb_width" in r.keys() and r["thumb_width"]:
+        u.thumbnail = (r["thumb_width"], r["thumb_height"])
+    return u

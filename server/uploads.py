@@ -27,6 +27,7 @@ from server.ingest import ingest as _ingest
 from server.pump import beyond, hash_file, receive
 from server.quotas import Quotas
 from server.store import Store, UploadRow
+from server.thumbnails import on_complete, on_media_deleted
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -129,6 +130,7 @@ class Uploads:
             self.quotas.settle(u.id, u.offset)   # bytes never received no longer count against the day
         if u.sha256 is not None and not self.store.media_in_use(u.sha256):
             self.media_path(u.sha256).unlink(missing_ok=True)
+            on_media_deleted(self, u.sha256)
 
     # -- operations ----------------------------------------------------------
     def judge_start(self, name: str, size: int, declared: str) -> FileInfo:
@@ -239,6 +241,7 @@ class Uploads:
         u.offset = u.size
         u.sha256 = digest
         self.store.update_upload(u)
+        on_complete(self, u)                         # its thumbnail, in a worker thread
         self._hashers.pop(u.id, None)
         self._locks.pop(u.id, None)
 

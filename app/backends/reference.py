@@ -177,4 +177,11 @@ class ReferenceApi:
             url = resolve_url(self.base_url, a.url)
         except ValueError:
             raise bad_response(f"{where}.url is not an http(s) URL or path", status) from None
-        return Attachment(id=a.id, name=a.name, size=a.size, content_type=a.content_type, url=url)
+        thumb = a.thumbnail
+        try:
+            thumb_url = "" if thumb is None else resolve_url(self.base_url, thumb.url)
+        except ValueError:
+            raise bad_response(f"{where}.thumbnail.url is not an http(s) URL or path", status) from None
+        return Attachment(id=a.id, name=a.name, size=a.size, content_type=a.content_type, url=url,
+                          thumbnail_url=thumb_url, thumbnail_width=thumb.width if thumb else 0,
+                          thumbnail_height=thumb.height if thumb else 0)

@@ -15,7 +15,7 @@ import asyncio
 
 from pyscript import when
 
-from app.backends import Backend
+from app.backends import Backend, HistoryPage
 from app.browser import dropzone
 from app.browser.composer_view import ComposerView
 from app.browser.connection import ConnectionView
@@ -27,6 +27,7 @@ from app.browser.notices import Notices
 from app.browser.persistence import Persistence
 from app.browser.previews import Previews
 from app.browser.storage import UnsentStore
+from app.browser.transport import perform
 
 
 class Canvas:
@@ -51,9 +52,9 @@ class Canvas:
         loaded = await self.connection.load(self.backend.api)
         if loaded is None:  # refused for good: the notice says why, the composer stays off
             return
-        restrictions, messages = loaded
+        restrictions, page = loaded
         self.composer.apply(restrictions)
-        self.history.show_all(messages)
+        self.history.show_page(page, self._older_page)
         await opening
         kept = await self.keeper.load()
         self.composer.restore(kept.draft)
@@ -63,10 +64,16 @@ class Canvas:
         self.composer.enable()
         self.root.busy(False)
 
+    async def _older_page(self, token: str) -> HistoryPage:
+        """An older page of the history, for the history view as the reader scrolls up."""
+        api = self.backend.api
+        return api.parse_history(await perform(api.history_request(token)))
+
     def diagnostics(self) -> dict:
         """For the benchmarks and tests: what the page holds (see app.browser.diagnostics)."""
         return {
-            "messages": self.root.count("#history article.msg:not(.pending)"),
+            "messages": self.root.count("#history article.msg:not(.pending)"),   # in the DOM
+            "history_loaded": self.history.timeline.loaded(),                    # held in Python
             "outbox": len(self.delivery.outbox.pending()),
             "object_urls": len(self.previews),
         }

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 
-from app.backends import ConversationApi
+from app.backends import ConversationApi, HistoryPage
 from app.browser.notices import Notices
 from app.browser.transport import perform
 from app.core.backoff import backoff
 from app.core.errors import BackendError
-from app.core.models import Message
 from app.core.restrictions import Restrictions
 
 STARTUP = "startup"  # the key of the start-up notice
@@ -41,7 +40,7 @@ class ConnectionView:
         else:
             self.show("offline", "Reconnecting…")
 
-    async def load(self, api: ConversationApi) -> tuple[Restrictions, list[Message]] | None:
+    async def load(self, api: ConversationApi) -> tuple[Restrictions, HistoryPage] | None:
         """The rules and the history, asking again while waiting may help; None when refused."""
         attempt = 0
         while True:
@@ -66,6 +65,6 @@ async def _restrictions(api: ConversationApi) -> Restrictions:
     return api.parse_restrictions(await perform(api.restrictions_request()))
 
 
-async def _history(api: ConversationApi) -> list[Message]:
-    """The newest page (older pages on scroll are the history view's, later)."""
-    return list(api.parse_history(await perform(api.history_request())).messages)
+async def _history(api: ConversationApi) -> HistoryPage:
+    """The newest page (older pages, as the reader scrolls up, are the history view's)."""
+    return api.parse_history(await perform(api.history_request()))

@@ -1,26 +1,41 @@
 """The conversation as it is shown: delivered messages oldest first, then our
 pending ones, with the newest in view unless the agent scrolled up to read.
 
-Each delivered message is shown once, whether it came with the history, as the
-answer to our POST or from the live feed. Messages that arrive while the tab
-is hidden are counted in its title.
+The newest page comes with the start-up; older pages load as the agent scrolls
+up, and only the messages near the viewport are in the DOM (app.browser.blocks,
+app.core.timeline). Each delivered message is shown once, whether it came with
+the history, as the answer to our POST or from the live feed. Messages that
+arrive while the tab is hidden are counted in its title. Times are shown in
+the reader's zone as it was at each message's moment (JS Date knows the rules).
 """
 from __future__ import annotations
+
+from datetime import datetime
 
 from js import Date, document
 from pyscript import when
 
 from app import render
+from app.backends import HistoryPage
+from app.browser.blocks import BlockWindow, Fetch
 from app.browser.dom import Root, maybe
 from app.core.models import Message
+from app.core.timeline import Timeline
 
 NEAR_BOTTOM_PX = 120
+_offsets: dict[int, int] = {}
 
 
-def reader_clock() -> tuple[int, str]:
-    """The browser's offset to UTC (minutes) and the current time, for message times."""
-    now = Date.new()
-    return -int(now.getTimezoneOffset()), str(now.toISOString())
+def reader_offset(moment: datetime) -> int:
+    """The reader's offset to UTC (minutes east) at `moment`, from the browser's zone rules.
+    Zones change offset on the hour or half hour: one answer per quarter hour is exact."""
+    stamp = moment.timestamp()
+    bucket = int(stamp // 900)
+    if bucket not in _offsets:
+        if len(_offsets) > 4096:
+            _offsets.clear()
+        _offsets[bucket] = -int(Date.new(bucket * 900_000).getTimezoneOffset())
+    return _offsets[bucket]
 
 
 class HistoryView:
@@ -29,7 +44,8 @@ class HistoryView:
         self.empty_note = root.by_id("history-empty")
         self.identity = identity
         self.names = names
-        self.delivered: dict[str, Message] = {}
+        self.timeline = Timeline()
+        self.window = BlockWindow(self)
         self.pinned = True  # the history follows the newest message
         self._last_top = 0
         self.unread = 0  # messages that arrived while the tab was hidden
@@ -41,26 +57,28 @@ class HistoryView:
         when("visibilitychange", document)(self._on_visibility)
 
     # ---- delivered messages ---------------------------------------------------
-    def show_all(self, messages: list[Message]) -> None:
-        """The history as the server sent it at start-up."""
-        for message in messages:
-            self.delivered[message.id] = message
-        self.element.innerHTML = render.messages_html(messages, self.identity, self.names, *reader_clock())
-        self.empty_note.hidden = bool(messages)
+    def show_page(self, page: HistoryPage, fetch: Fetch | None = None) -> None:
+        """The newest page, as the start-up loaded it; `fetch(token)` gets older pages."""
+        self.timeline = self.window.timeline = Timeline()
+        block = self.timeline.start(page)
+        self.window.reset(fetch)
+        if block is not None:
+            self.window.insert_newest(block)
+        self.empty_note.hidden = block is not None
         self.scroll_to_end()
 
+    def show_all(self, messages: list[Message]) -> None:
+        """A whole history at once (no older pages)."""
+        self.show_page(HistoryPage(tuple(messages)))
+
     def add(self, message: Message) -> bool:
-        """Show a delivered message once, before our pending ones; False when already shown."""
-        if message.id in self.delivered:
+        """Show a delivered message once, in seq order before our pending ones; False when already shown."""
+        placed = self.timeline.add(message)
+        if placed is None:
             return False
-        self.delivered[message.id] = message
         self.empty_note.hidden = True
-        html = render.messages_html([message], self.identity, self.names, *reader_clock())
-        first_pending = maybe(self.element.querySelector(".pending"))
-        if first_pending is not None:
-            first_pending.insertAdjacentHTML("beforebegin", html)
-        else:
-            self.element.insertAdjacentHTML("beforeend", html)
+        block, before = placed
+        self.window.place(block, message, before)
         mine = message.sender == self.identity
         if self.pinned or mine:
             self.scroll_to_end()
@@ -69,11 +87,18 @@ class HistoryView:
             document.title = f"({self.unread}) {self._title}"
         return True
 
+    def update(self, messages: list[Message]) -> int:
+        """Fresh copies of shown messages (new signed links): used whenever their block is drawn again."""
+        return self.timeline.update(messages)
+
     def delivered_keys(self) -> set[str]:
-        return {m.idempotency_key for m in self.delivered.values() if m.idempotency_key}
+        return self.timeline.recent_keys()
 
     def last_seq(self) -> int | None:
-        return max((m.seq for m in self.delivered.values()), default=None)
+        return self.timeline.last_seq()
+
+    def render(self, messages: list[Message]) -> str:
+        return render.messages_html(messages, self.identity, self.names, reader_offset, str(Date.new().toISOString()))
 
     # ---- pending messages (their HTML comes from the delivery view) ------------------
     def put_pending(self, local_id: str, html: str) -> None:
@@ -98,6 +123,21 @@ class HistoryView:
     def scroll_to_end(self) -> None:
         self.element.scrollTop = self.element.scrollHeight
         self.pinned = True
+        self._last_top = self.element.scrollTop
+
+    def keep_view(self, element, change, *, above: bool | None = None) -> None:
+        """Run `change` (which resizes `element`) without moving what the reader sees: when the
+        element starts above the visible top, the scroll position moves by as much as the content."""
+        h = self.element
+        if above is None:
+            above = element.getBoundingClientRect().top < h.getBoundingClientRect().top
+        before = h.scrollHeight
+        change()
+        if self.pinned:
+            self.scroll_to_end()
+        elif above:
+            h.scrollTop = h.scrollTop + (h.scrollHeight - before)
+            self._last_top = h.scrollTop
 
     def _on_scroll(self) -> None:
         """Stay pinned to the newest message unless the agent scrolled up to read.
@@ -113,7 +153,7 @@ class HistoryView:
         self._last_top = top
 
     def _on_media_loaded(self) -> None:
-        """A thumbnail that loads grows the history: keep the newest message in view."""
+        """A thumbnail that loads may grow the history: keep the newest message in view."""
         if self.pinned:
             self.scroll_to_end()
 

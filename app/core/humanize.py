@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
+from typing import Callable
 
 from app.core import filetypes
 
@@ -79,13 +80,20 @@ def with_article(label: str) -> str:
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def short_time(iso: str, utc_offset_minutes: int = 0, now: str = "") -> str:
-    """When a message was sent, as the reader's clock shows it.
+#: The reader's offset to UTC, in minutes east, at a given instant (a UTC datetime). The browser's
+#: shell passes one that asks JS Date, which knows the reader's zone and its daylight-saving rules.
+OffsetFor = Callable[[datetime], int]
+
+
+def short_time(iso: str, utc_offset_minutes: int | OffsetFor = 0, now: str = "") -> str:
+    """When a message was sent, as the reader's clock showed it then.
 
     '15:04' for today, '24 Nov 15:04' for an earlier day, '24 Nov 2025 15:04'
     for an earlier year; '' when the text is not a timestamp. `now` (ISO) says
     what "today" is; without it every time is shown as today's. The offset is
-    the reader's (the browser's) difference to UTC in minutes.
+    the reader's difference to UTC in minutes: a number (one for every time),
+    or a function giving it for each instant, so a July message read in
+    November is shown in summer time, as the clock on the wall said it.
     """
     moment = _local(iso, utc_offset_minutes)
     if moment is None:
@@ -101,19 +109,24 @@ def short_time(iso: str, utc_offset_minutes: int = 0, now: str = "") -> str:
 
 
 @lru_cache(maxsize=8)
-def _today(now: str, utc_offset_minutes: int) -> datetime | None:
+def _today(now: str, utc_offset_minutes: int | OffsetFor) -> datetime | None:
     """`now` parsed once per render, not once per message."""
     return _local(now, utc_offset_minutes)
 
 
-def _local(iso: str, utc_offset_minutes: int) -> datetime | None:
+def _local(iso: str, utc_offset_minutes: int | OffsetFor) -> datetime | None:
     try:
         moment = datetime.fromisoformat(iso.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except (ValueError, AttributeError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone(timedelta(minutes=utc_offset_minutes)))
+    try:
+        moment = moment.astimezone(timezone.utc)
+        minutes = utc_offset_minutes(moment) if callable(utc_offset_minutes) else utc_offset_minutes
+        return moment.astimezone(timezone(timedelta(minutes=minutes)))
+    except (ValueError, TypeError, OverflowError):    # year 1 or 9999 at the edge, an offset over 24 h
+        return None
 
 
 def _best_type(content_type: str, name: str) -> str:

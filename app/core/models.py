@@ -55,6 +55,11 @@ class Attachment:
     size: int
     content_type: str
     url: str
+    # None: the backend makes no thumbnails (a raster image is drawn from `url`); "": this file has
+    # none (not an image, or one the server could not read: a file card); else the thumbnail's URL.
+    thumbnail_url: str | None = None
+    thumbnail_width: int = 0
+    thumbnail_height: int = 0
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,15 @@ MAX_IDEMPOTENCY_KEY = 200
 
 
 @dataclass(frozen=True)
+class Thumbnail:
+    """A small image of an attachment, made by the server (WebP, at most 480 px on its longer side)."""
+
+    url: str = prop(nonempty=True, description="Signed URL, relative to the server's root; expires like the file's")
+    width: int = prop(minimum=1, description="Pixels")
+    height: int = prop(minimum=1, description="Pixels")
+
+
+@dataclass(frozen=True)
 class Attachment:
     """A file attached to a message."""
 
@@ -25,6 +34,8 @@ class Attachment:
     content_type: str = prop(description="The type the server believes the content is: sniffed from its first "
                                          "bytes, else by name; not the browser's File.type (tus metadata `filetype`)")
     url: str = prop(nonempty=True, description="Signed media URL, relative to the server's root")
+    thumbnail: Thumbnail | None = prop(default=None, description="Absent or null when the file has none (not a "
+                                                                 "raster image, or one the server could not read)")
 
 
 @dataclass(frozen=True)
@@ -98,4 +109,4 @@ class Error:
 
 
 #: Every shape of the API, for the OpenAPI document's components.
-ALL = (Attachment, Message, History, Restrictions, MessageCreate, Error)
+ALL = (Thumbnail, Attachment, Message, History, Restrictions, MessageCreate, Error)

@@ -16,10 +16,11 @@ older pages. A field with a default may be absent or null.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["WireError", "decode", "encode", "json_schema", "json_schemas", "prop"]
 
@@ -50,38 +51,53 @@ def decode(cls: type, value: Any, where: str = "") -> Any:
     return _object(cls, value, where or cls.__name__.lower())
 
 
+# Each class is read through decoders made once from its annotations: resolving annotations
+# (PEP 563 strings) and dispatching on types for every value was most of the time a page of
+# 100 messages took to decode, which matters in the browser.
+Decoder = Callable[[Any, str], Any]
+
+
+@functools.lru_cache(maxsize=None)
+def _plan(cls: type) -> tuple[tuple[str, bool, bool, Decoder], ...]:
+    """(name, has a default, may be absent, decoder) for each field of ``cls``."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, f.default is not _NO_DEFAULT, _optional(hints[f.name]), _decoder(hints[f.name], f.metadata))
+                 for f in dataclasses.fields(cls))
+
+
 def _object(cls: type, value: Any, where: str) -> Any:
     if not isinstance(value, dict):
         raise WireError(f"{where} should be an object")
-    hints = typing.get_type_hints(cls)
     kwargs = {}
-    for f in dataclasses.fields(cls):
-        path = f"{where}.{f.name}"
-        raw = value.get(f.name)
-        if raw is None and f.default is not _NO_DEFAULT:
+    for name, has_default, optional, read in _plan(cls):
+        raw = value.get(name)
+        if raw is None and has_default:
             continue  # absent or null: the default
-        if f.name not in value and not _optional(hints[f.name]):
-            raise WireError(f"{path} is missing")
-        kwargs[f.name] = _value(hints[f.name], raw, path, f.metadata)
+        if raw is None and name not in value and not optional:
+            raise WireError(f"{where}.{name} is missing")
+        kwargs[name] = read(raw, f"{where}.{name}")
     return cls(**kwargs)
 
 
-def _value(tp: Any, raw: Any, path: str, meta: Any) -> Any:
+def _decoder(tp: Any, meta: Any) -> Decoder:
     args = typing.get_args(tp)
     if _optional(tp):
-        inner = next(a for a in args if a is not type(None))
-        return None if raw is None else _value(inner, raw, path, meta)
+        inner = _decoder(next(a for a in args if a is not type(None)), meta)
+        return lambda raw, path: None if raw is None else inner(raw, path)
     origin = typing.get_origin(tp)
     if origin in (list, tuple):
-        if not isinstance(raw, list):
-            raise WireError(f"{path} should be a list")
-        items = [_value(args[0], item, f"{path}[{i}]", {}) for i, item in enumerate(raw)]
-        return tuple(items) if origin is tuple else items
+        item, make = _decoder(args[0], {}), (tuple if origin is tuple else list)
+
+        def sequence(raw: Any, path: str) -> Any:
+            if not isinstance(raw, list):
+                raise WireError(f"{path} should be a list")
+            return make([item(x, f"{path}[{i}]") for i, x in enumerate(raw)])
+        return sequence
     if dataclasses.is_dataclass(tp):
-        return _object(tp, raw, path)
+        return lambda raw, path: _object(tp, raw, path)
     if tp in _SCALARS:
-        return _scalar(tp, raw, path, meta)
-    raise TypeError(f"{path}: wire fields cannot be {tp!r}")
+        return functools.partial(_scalar, tp, meta=meta)
+    raise TypeError(f"wire fields cannot be {tp!r}")
 
 
 def _scalar(tp: type, raw: Any, path: str, meta: Any) -> Any:

@@ -90,7 +90,7 @@ def test_history_is_oldest_first_with_global_seq_and_after(agent, customer):
 
 
 def test_unknown_conversation_is_empty_and_bad_ids_are_404(agent):
-    assert agent.get("/api/conversations/never-used/messages").json() == {"messages": []}
+    assert agent.get("/api/conversations/never-used/messages").json() == {"messages": [], "older": None}
     assert agent.get("/api/conversations/..%2Fetc/messages").status_code == 404
 
 

@@ -229,11 +229,12 @@ class TestParsing:
         assert page == HistoryPage((
             Message(id="m1", seq=1, sender="customer", text="Here is the invoice",
                     attachments=(Attachment(id="a1", name="invoice.pdf", size=48_213, content_type="application/pdf",
-                                            url="https://chat.example/prefix/media/5e88/invoice.pdf?sig=abc"),),
+                                            url="https://chat.example/prefix/media/5e88/invoice.pdf?sig=abc",
+                                            thumbnail_url=""),),
                     created_at="2026-11-25T15:04:05Z", idempotency_key="key-1"),
             Message(id="m2", seq=2, sender="agent", text="Thanks", attachments=(),
                     created_at="2026-11-25T15:04:05Z", idempotency_key="key-2"),
-        ), older=None)  # today's server sends everything: no older page
+        ), older=None)  # the page that starts the conversation: no older page
 
     def test_history_is_oldest_first(self, api):
         items = [message_json(id=f"m{s}", seq=s) for s in (3, 1, 2)]
@@ -242,6 +243,36 @@ class TestParsing:
     @pytest.mark.parametrize("older, expected", [("seq-40", "seq-40"), (None, None), ("", None)])
     def test_a_paging_server_gives_the_token_of_the_older_page(self, api, older, expected):
         assert api.parse_history(resp(200, {"messages": [], "older": older})).older == expected
+
+    def test_a_thumbnail_is_read_with_its_size_and_resolved_like_media(self, api):
+        photo = {"id": "a2", "name": "cat.jpg", "size": 2_000_000, "content_type": "image/jpeg",
+                 "url": "/media/77/cat.jpg?sig=1",
+                 "thumbnail": {"url": "/thumbnails/77.webp?sig=2", "width": 480, "height": 360}}
+        msg = api.parse_message(resp(201, message_json(attachments=[photo])))
+        a = msg.attachments[0]
+        assert (a.url, a.thumbnail_url, a.thumbnail_width, a.thumbnail_height) == (
+            "https://chat.example/prefix/media/77/cat.jpg?sig=1",
+            "https://chat.example/prefix/thumbnails/77.webp?sig=2", 480, 360)
+
+    @pytest.mark.parametrize("thumbnail", [None, "absent"])
+    def test_no_thumbnail_means_a_file_card_not_the_original(self, api, thumbnail):
+        photo = {"id": "a2", "name": "bad.png", "size": 20, "content_type": "image/png", "url": "/media/1/bad.png"}
+        if thumbnail != "absent":
+            photo["thumbnail"] = thumbnail
+        assert api.parse_message(resp(201, message_json(attachments=[photo]))).attachments[0].thumbnail_url == ""
+
+    @pytest.mark.parametrize("thumbnail, mentions", [
+        ({"url": "/t.webp", "width": 0, "height": 5}, "thumbnail.width should be at least 1"),
+        ({"url": "", "width": 5, "height": 5}, "thumbnail.url should not be empty"),
+        ({"url": "javascript:alert(1)", "width": 5, "height": 5}, "thumbnail.url is not an http(s) URL"),
+        ("/t.webp", "thumbnail should be an object"),
+    ])
+    def test_a_bad_thumbnail_is_a_bad_response(self, api, thumbnail, mentions):
+        photo = {"id": "a2", "name": "p.png", "size": 20, "content_type": "image/png", "url": "/media/1/p.png",
+                 "thumbnail": thumbnail}
+        with pytest.raises(BackendError) as err:
+            api.parse_message(resp(201, message_json(attachments=[photo])))
+        assert err.value.code == "bad_response" and mentions in err.value.problem.message
 
     def test_empty_history(self, api):
         assert api.parse_history(resp(200, {"messages": []})) == HistoryPage(())

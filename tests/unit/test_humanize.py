@@ -1,12 +1,14 @@
 """humanize: sizes, labels, icons and times as people read them."""
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from app.core.humanize import human_size, icon_for, short_time, type_label, with_article
+from tests.zones import paris
 
 ICONS = {"image", "pdf", "text", "document", "spreadsheet", "presentation", "archive", "audio", "video", "code", "file"}
 _FACTOR = {"bytes": 1, "byte": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12, "PB": 10**15,
@@ -123,3 +125,33 @@ def test_times_follow_the_readers_clock_and_name_earlier_days():
     assert short_time("2026-11-24T23:30:00Z", 60, now) == "00:30"  # already today in UTC+1
     assert short_time("2025-12-31T09:00:00Z", 0, now) == "31 Dec 2025 09:00"
     assert short_time("not a time", 0, now) == ""
+
+
+def test_each_time_is_shown_in_the_offset_of_its_own_day():
+    """Read in November (UTC+1), a July message was sent at 14:00 on a Paris clock (UTC+2), not 13:00."""
+    now = "2026-11-25T18:00:00Z"
+    assert short_time("2026-07-01T12:00:00Z", paris, now) == "1 Jul 14:00"
+    assert short_time("2026-07-01T12:00:00Z", paris(datetime(2026, 11, 25, tzinfo=timezone.utc)), now) == "1 Jul 13:00"
+    assert short_time("2026-11-25T12:00:00Z", paris, now) == "13:00"
+    # the night the clocks went forward: 01:59 UTC+1, then 03:00 UTC+2, one minute apart
+    assert short_time("2026-03-29T00:59:00Z", paris, now) == "29 Mar 01:59"
+    assert short_time("2026-03-29T01:00:00Z", paris, now) == "29 Mar 03:00"
+    # and back: 02:30 happens twice
+    assert short_time("2026-10-25T00:30:00Z", paris, now) == "25 Oct 02:30"
+    assert short_time("2026-10-25T01:30:00Z", paris, now) == "25 Oct 02:30"
+
+
+def test_today_is_the_readers_today_in_the_offset_of_now():
+    seen = []
+
+    def offset(moment: datetime) -> int:
+        seen.append(moment)
+        return paris(moment)
+    assert short_time("2026-03-28T23:30:00Z", offset, "2026-03-29T09:00:00Z") == "00:30"   # Sunday in Paris
+    assert all(m.tzinfo is timezone.utc for m in seen)          # asked with UTC instants, as JS Date takes them
+
+
+@given(st.datetimes(timezones=st.just(timezone.utc)), st.integers(-2000, 2000))
+def test_short_time_never_raises_for_any_instant_or_offset(moment, minutes):
+    iso = moment.isoformat()
+    assert isinstance(short_time(iso, lambda _: minutes, "2026-01-01T00:00:00Z"), str)

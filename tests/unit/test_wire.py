@@ -97,7 +97,7 @@ class TestJsonSchema:
 
     def test_openapi_components_for_the_whole_api(self):
         components = json_schemas(*schemas.ALL)
-        assert set(components) == {"Attachment", "Message", "History", "Restrictions", "TypeLimit", "MessageCreate",
+        assert set(components) == {"Thumbnail", "Attachment", "Message", "History", "Restrictions", "TypeLimit", "MessageCreate",
                                    "Error", "ErrorDetail"}
         message = components["Message"]
         assert message["properties"]["attachments"]["items"] == {"$ref": "#/components/schemas/Attachment"}

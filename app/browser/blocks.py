@@ -1,0 +1,213 @@
+"""Only the history near the viewport is in the DOM; older pages load as the reader scrolls up.
+
+Each block of `app.core.timeline` is one `<div class="block">`: its messages
+while it is within NEAR of the viewport, an empty spacer of its measured
+height once it is beyond FAR (two IntersectionObservers watch, so nothing runs
+on every scroll event). The sentinel at the top (`#history-start`) loads the
+next older page when it comes near, again and again while it stays near. Every
+change above what the reader sees moves the scroll position by as much
+(`HistoryView.keep_view`), so nothing jumps: not when a page is prepended, not
+when a block becomes a spacer or comes back.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from js import CSS, IntersectionObserver, Object, console
+from pyodide.ffi import create_proxy, to_js
+
+from app import render
+from app.browser.dom import maybe
+from app.core.errors import BackendError
+from app.core.timeline import Block, Page
+
+if TYPE_CHECKING:
+    from app.browser.history import HistoryView
+
+NEAR = "100% 0px"  # rootMargin: a screen above and below is drawn
+FAR = "300% 0px"   # beyond three screens a block becomes a spacer (the gap between: no flapping)
+FIRST = 25         # messages of the newest page drawn before the rest of it
+START_ID = "history-start"
+START_HTML = (f'<div id="{START_ID}" class="history-start" aria-live="off" hidden>'
+              '<span class="history-start-text"></span>'
+              '<button type="button" class="btn btn-small" hidden>Try again</button></div>')
+LOADING, FAILED, BEGINNING = ("Loading earlier messages…", "Earlier messages could not be loaded.",
+                              "This is the start of the conversation.")
+
+Fetch = Callable[[str], Awaitable[Page]]  # a page token -> that page (ConversationApi.history_request/parse)
+
+
+class BlockWindow:
+    def __init__(self, view: HistoryView) -> None:
+        self.view = view
+        self.timeline = view.timeline
+        self.fetch: Fetch | None = None
+        self.loading = False
+        self._refilling: set[int] = set()   # keys of dropped blocks being fetched again
+        self._proxies = [create_proxy(self._on_near), create_proxy(self._on_far), create_proxy(self._retry)]
+        options = lambda margin: to_js({"root": view.element, "rootMargin": margin}, dict_converter=Object.fromEntries)
+        self._near = IntersectionObserver.new(self._proxies[0], options(NEAR))
+        self._far = IntersectionObserver.new(self._proxies[1], options(FAR))
+
+    # ---- set-up -----------------------------------------------------------------------
+    def reset(self, fetch: Fetch | None) -> None:
+        """A new history: the sentinel first, then whatever blocks the timeline gets."""
+        self._near.disconnect()
+        self._far.disconnect()
+        self.fetch = fetch
+        self.view.element.innerHTML = START_HTML
+        self.start = self.view.element.firstElementChild
+        self.start.querySelector("button").addEventListener("click", self._proxies[2])
+        self._state()
+        self._near.observe(self.start)
+
+    def element(self, block: Block):
+        return maybe(self.view.element.querySelector(f'.block[data-block="{block.key}"]'))
+
+    # ---- blocks in and out of the DOM -----------------------------------------------------
+    def insert(self, block: Block, *, oldest: bool = False, inner: str | None = None) -> None:
+        """A new block: after the sentinel (an older page), or after the last block (live)."""
+        inner = self.view.render(block.messages or []) if inner is None else inner
+        html = render.block_html(block.key, inner, block.live)
+        if oldest:
+            self.view.keep_view(self.start, lambda: self.start.insertAdjacentHTML("afterend", html), above=True)
+        else:
+            pending = maybe(self.view.element.querySelector(":scope > .pending"))
+            if pending is not None:
+                pending.insertAdjacentHTML("beforebegin", html)
+            else:
+                self.view.element.insertAdjacentHTML("beforeend", html)
+        element = self.element(block)
+        self.timeline.shown(block)
+        self._near.observe(element)
+        self._far.observe(element)
+
+    def insert_newest(self, block: Block) -> None:
+        """The newest page at start-up: its last FIRST messages at once (a screen or more), the rest of
+        the page above them a task later, so the newest are on screen as early as possible."""
+        messages = block.messages or []
+        self.insert(block, inner=self.view.render(messages[-FIRST:]))
+        if len(messages) > FIRST:
+            asyncio.ensure_future(self._draw_rest(block, messages[:-FIRST]))
+
+    async def _draw_rest(self, block: Block, messages: list) -> None:
+        await asyncio.sleep(0)
+        element = self.element(block)
+        if element is None or not block.shown:
+            return   # a spacer by now: drawn whole when it comes near
+        html = self.view.render(messages)
+        self.view.keep_view(element, lambda: element.insertAdjacentHTML("afterbegin", html), above=True)
+
+    def place(self, block: Block, message, before) -> None:
+        """A live message went into `block` (before `before`, or at its end)."""
+        element = self.element(block)
+        if element is None:
+            self.insert(block)       # a new block: its one message is rendered with it
+            return
+        if not block.shown:
+            return                   # a spacer: the message is drawn when the block comes near
+        html = self.view.render([message])
+        anchor = maybe(element.querySelector(f"#msg-{CSS.escape(before.id)}")) if before is not None else None
+        if anchor is not None:
+            self.view.keep_view(anchor, lambda: anchor.insertAdjacentHTML("beforebegin", html))
+        else:
+            element.insertAdjacentHTML("beforeend", html)
+
+    def _on_near(self, entries, _observer=None) -> None:
+        for entry in entries:
+            if not entry.isIntersecting:
+                continue
+            if entry.target.id == START_ID:
+                self.older()
+                continue
+            block = self.timeline.find(int(entry.target.dataset.block))
+            if block is not None and not block.shown:
+                self._show(block, entry.target)
+
+    def _on_far(self, entries, _observer=None) -> None:
+        for entry in entries:
+            block = None if entry.isIntersecting else self.timeline.find(int(entry.target.dataset.block))
+            if block is not None and block.shown:
+                height = float(entry.target.getBoundingClientRect().height)
+                self.view.keep_view(entry.target, lambda el=entry.target, h=height: _to_spacer(el, h))
+                self.timeline.hidden(block, height)
+                self._far.unobserve(entry.target)   # spacers are watched only for coming near
+
+    def _show(self, block: Block, element) -> None:
+        if block.messages is None:
+            asyncio.ensure_future(self._refill(block, element))
+            return
+        html = self.view.render(block.messages)
+        self.view.keep_view(element, lambda: _fill(element, html))
+        self.timeline.shown(block)
+        self._far.observe(element)
+
+    async def _refill(self, block: Block, element) -> None:
+        """A dropped block comes near again: its page, fetched with the same token."""
+        if block.key in self._refilling or self.fetch is None or block.token is None:
+            return
+        self._refilling.add(block.key)
+        try:
+            self.timeline.refill(block, await self.fetch(block.token))
+        except BackendError as error:   # it stays a spacer; coming near again tries again
+            console.warn(f"Attache: could not load messages again: {error.problem.message}")
+            return
+        finally:
+            self._refilling.discard(block.key)
+        if self._near_view(element) and not block.shown:
+            self._show(block, element)
+
+    # ---- older pages ----------------------------------------------------------------------
+    def older(self) -> None:
+        """Load the next older page if there is one and the sentinel is near."""
+        if not self.loading and self.fetch is not None and self.timeline.older is not None:
+            self.loading = True
+            asyncio.ensure_future(self._load_older(self.timeline.older))
+
+    async def _load_older(self, token: str) -> None:
+        self._state()
+        try:
+            page = await self.fetch(token)
+        except BackendError as error:
+            self.loading = False
+            self._state(error)
+            return
+        block = self.timeline.prepend(token, page)
+        if block is not None:
+            # three short tasks, not one long one: the page, its HTML, the DOM (frames go on between)
+            await asyncio.sleep(0)
+            inner = self.view.render(block.messages or [])
+            await asyncio.sleep(0)
+            self.insert(block, oldest=True, inner=inner)
+        self.loading = False
+        self._state()
+        if self._near_view(self.start):   # still near (a fast scroll up): the next one
+            self.older()
+
+    def _retry(self, _event=None) -> None:
+        self.older()
+
+    def _state(self, error: BackendError | None = None) -> None:
+        """The sentinel: hidden for a conversation shown whole at once, else what happens up there."""
+        older, t = self.timeline.older, self.timeline
+        self.start.hidden = t.at_start and not t.paged
+        text = FAILED if error else BEGINNING if older is None else LOADING
+        self.start.querySelector(".history-start-text").textContent = text
+        self.start.querySelector("button").hidden = error is None
+
+    def _near_view(self, element) -> bool:
+        """Is `element` within NEAR (a screen) of what the reader sees?"""
+        view = self.view.element.getBoundingClientRect()
+        box = element.getBoundingClientRect()
+        return box.bottom >= view.top - view.height and box.top <= view.bottom + view.height
+
+
+def _to_spacer(element, height: float) -> None:
+    element.innerHTML = ""
+    element.style.height = f"{height}px"
+
+
+def _fill(element, html: str) -> None:
+    element.innerHTML = html
+    element.style.removeProperty("height")

@@ -1,0 +1,163 @@
+"""Thumbnails of image attachments, made on the server with Pillow when an upload completes.
+
+Why on the server: the history then loads a few kB per photo instead of the
+original (often megabytes), and the page knows each thumbnail's size before
+it loads, so nothing moves when it arrives. Why in one worker thread: decoding
+is CPU-bound and a 50-megapixel photo takes a while; the event loop never
+waits for it, and one image at a time bounds the memory a burst of uploads
+can take. Why paranoid: an image is untrusted input to a C decoder. Only the
+formats we show as thumbnails are opened, anything over MAX_PIXELS is refused
+before it is decoded (a decompression bomb), and any failure — truncated,
+corrupt, a bomb — is recorded as "no thumbnail" (0 x 0): the file itself stays
+and the page shows it as a file card. Thumbnails are named by the original's
+sha256, like media files, and go when the media file goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import uuid
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PIL import Image, ImageOps
+
+from app.core.media import thumbnail_ok
+
+if TYPE_CHECKING:
+    from server.store import Store, UploadRow
+    from server.uploads import Uploads
+
+log = logging.getLogger("attache.thumbnails")
+
+MAX_SIDE = 480                 # px, the longer side (twice what the page shows, for dense screens)
+MAX_PIXELS = 50_000_000        # a larger image is not decoded at all (50 MP: a phone photo fits)
+QUALITY = 80
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "AVIF")   # what core.media.thumbnail_ok lets through
+SEND_WAIT = 15.0               # s a message waits for its attachments' thumbnails before it is stored
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS   # Pillow's own guard: DecompressionBombError beyond twice this
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # between once and twice: `make` refuses it
+
+
+class ImageRefused(Exception):
+    """The image is not decoded: too many pixels."""
+
+
+def make(src: Path, dst: Path) -> tuple[int, int]:
+    """Write a WebP of at most MAX_SIDE px on its longer side; return its size. Raises on any bad image."""
+    with Image.open(src, formats=FORMATS) as im:      # reads the header only; no other decoder is tried
+        width, height = im.size
+        if width * height > MAX_PIXELS or width < 1 or height < 1:
+            raise ImageRefused(f"{width} x {height} pixels")
+        im.draft("RGB", (MAX_SIDE, MAX_SIDE))          # JPEG: decode at 1/2..1/8 scale, much faster
+        im.seek(0)                                     # animated: the first frame
+        small = ImageOps.exif_transpose(im)            # phone photos are stored sideways
+        small.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        alpha = small.mode in ("RGBA", "LA", "PA") or "transparency" in small.info
+        small = small.convert("RGBA" if alpha else "RGB")
+        tmp = dst.with_name(f"{dst.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            small.save(tmp, "WEBP", quality=QUALITY, method=4)
+            os.replace(tmp, dst)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return small.size
+
+
+def make_safely(src: Path, dst: Path) -> tuple[int, int]:
+    """`make`, or (0, 0) when the image is bad or hostile: this never raises, so no image crashes anything."""
+    try:
+        return make(src, dst)
+    except (ImageRefused, Image.DecompressionBombError) as exc:
+        log.warning("no thumbnail for %s: refused, too large (%s)", src.name, exc)
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:   # truncated, corrupt, unknown
+        log.warning("no thumbnail for %s: %s: %s", src.name, type(exc).__name__, exc)
+    except Exception:   # a decoder bug is still only a missing thumbnail
+        log.exception("no thumbnail for %s", src.name)
+    return 0, 0
+
+
+class Thumbnails:
+    """Schedules, records and forgets thumbnails; every method runs on the event loop's thread."""
+
+    def __init__(self, store: Store, media: Path, data_dir: Path) -> None:
+        self.store, self.media = store, media
+        self.dir = data_dir / "thumbnails"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnails")
+        self._pending: dict[str, asyncio.Future[Any]] = {}
+
+    def path(self, sha256: str) -> Path:
+        return self.dir / f"{sha256}.webp"
+
+    def schedule(self, u: UploadRow) -> None:
+        """A complete upload: make its thumbnail in the worker (once per sha256) if it is a raster image."""
+        sha = u.sha256
+        if sha is None or not thumbnail_ok(u.content_type) or sha in self._pending or self._known(sha):
+            return
+        future = asyncio.get_running_loop().run_in_executor(self._pool, make_safely, self.media / sha, self.path(sha))
+        self._pending[sha] = future
+        future.add_done_callback(lambda f: self._record(sha, f))   # runs before any waiter resumes
+
+    async def wait(self, uploads: list[UploadRow], timeout: float = SEND_WAIT) -> None:
+        """Until the thumbnails of `uploads` being made are done (or `timeout`): a message then carries them."""
+        futures = [self._pending[u.sha256] for u in uploads if u.sha256 in self._pending]
+        if futures:
+            await asyncio.wait(futures, timeout=timeout)
+
+    def forget(self, sha256: str) -> None:
+        """The media file is gone: so is its thumbnail."""
+        self.store.db.execute("DELETE FROM thumbnails WHERE sha256 = ?", (sha256,))
+        self.path(sha256).unlink(missing_ok=True)
+
+    async def backfill(self) -> None:
+        """Images stored before thumbnails existed (or while the server stopped mid-way) get theirs now."""
+        rows = self.store.db.execute(
+            "SELECT u.* FROM uploads u WHERE u.sha256 IS NOT NULL AND NOT EXISTS"
+            " (SELECT 1 FROM thumbnails t WHERE t.sha256 = u.sha256) GROUP BY u.sha256").fetchall()
+        from server.store import _upload
+        for row in rows:
+            u = _upload(row)
+            self.schedule(u)
+            if u.sha256 in self._pending:
+                await self._pending[u.sha256]       # one at a time: the loop stays free for requests
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """At shutdown: let a thumbnail being made finish and be recorded (briefly), drop the queue."""
+        if self._pending:
+            await asyncio.wait(list(self._pending.values()), timeout=timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _known(self, sha256: str) -> bool:
+        return self.store.db.execute("SELECT 1 FROM thumbnails WHERE sha256 = ?", (sha256,)).fetchone() is not None
+
+    def _record(self, sha256: str, future: asyncio.Future[Any]) -> None:
+        self._pending.pop(sha256, None)
+        if future.cancelled():
+            return
+        width, height = future.result()
+        if not self.store.media_in_use(sha256):      # discarded while it was being made
+            self.path(sha256).unlink(missing_ok=True)
+            return
+        self.store.db.execute("INSERT OR REPLACE INTO thumbnails (sha256, width, height, made_at) VALUES (?, ?, ?, ?)",
+                              (sha256, width, height, time.time()))
+
+
+# -- the seams in server/uploads.py (one call each) -------------------------------------------------
+def on_complete(uploads: Uploads, u: UploadRow) -> None:
+    """Called when an upload's bytes are complete (tus or ingest)."""
+    thumbnails = getattr(uploads, "thumbnails", None)
+    if thumbnails is not None:
+        thumbnails.schedule(u)
+
+
+def on_media_deleted(uploads: Uploads, sha256: str) -> None:
+    """Called when a media file is deleted (its last upload expired or was terminated)."""
+    thumbnails = getattr(uploads, "thumbnails", None)
+    if thumbnails is not None:
+        thumbnails.forget(sha256)

@@ -1,0 +1,71 @@
+"""The history's HTML: server thumbnails (sized, the original on click), file cards for bad images,
+blocks, and times in the reader's zone for each message's own day."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+
+from app import render
+from app.core.models import Attachment, Message
+
+from tests.zones import paris
+
+NAMES = {"agent": "Agent", "customer": "Customer"}
+
+
+def photo(thumbnail_url: str | None, width: int = 0, height: int = 0, name: str = "cat.jpg",
+          content_type: str = "image/jpeg") -> Attachment:
+    return Attachment(id="a1", name=name, size=2_400_000, content_type=content_type, url=f"/media/1/{name}?sig=o",
+                      thumbnail_url=thumbnail_url, thumbnail_width=width, thumbnail_height=height)
+
+
+def html_of(*attachments: Attachment, created_at: str = "2026-11-25T15:04:05Z", **kw) -> str:
+    m = Message(id="m1", seq=1, sender="customer", text="", attachments=attachments, created_at=created_at)
+    return render.messages_html([m], "agent", NAMES, **kw)
+
+
+def test_a_server_thumbnail_is_drawn_at_its_size_and_opens_the_original():
+    html = html_of(photo("/thumbnails/1?sig=t", 480, 360))
+    assert re.search(r'<a class="thumb" href="/media/1/cat.jpg\?sig=o" target="_blank"', html)
+    assert '<img src="/thumbnails/1?sig=t" alt="cat.jpg" width="320" height="240" loading="lazy"' in html
+    assert "/media/1/cat.jpg?sig=o\" alt" not in html          # the original is not downloaded for the history
+
+
+def test_an_image_the_server_could_not_read_is_a_file_card():
+    html = html_of(photo(""))
+    assert "<img" not in html and 'class="file-card"' in html and "cat.jpg" in html
+
+
+def test_a_backend_without_thumbnails_shows_the_original_as_before():
+    html = html_of(photo(None))
+    assert '<img src="/media/1/cat.jpg?sig=o" alt="cat.jpg" loading="lazy"' in html   # no size known
+
+
+def test_a_thumbnail_never_makes_an_unsafe_type_an_image():
+    html = html_of(photo("/thumbnails/1?sig=t", 40, 40, name="logo.svg", content_type="image/svg+xml"))
+    assert "<img" not in html and 'download="logo.svg"' in html
+
+
+def test_thumbnail_urls_are_escaped():
+    html = html_of(photo('/t?a=1&b="><script>', 10, 10))
+    assert "<script>" not in html and 'src="/t?a=1&amp;b=&#34;&gt;&lt;script&gt;"' in html
+
+
+@pytest.mark.parametrize("size, drawn", [((480, 360), (320, 240)), ((100, 50), (100, 50)), ((480, 120), (480, 120)),
+                                         ((200, 480), (100, 240)), ((1, 4000), (1, 240)), ((0, 10), None)])
+def test_thumbnails_are_drawn_at_most_240_px_tall_keeping_their_shape(size, drawn):
+    assert render.thumb_size(*size) == drawn
+
+
+def test_blocks_of_history_are_quiet_and_blocks_of_arrivals_are_announced():
+    assert render.block_html(7, "<p>x</p>", live=False) == '<div class="block" aria-live="off" data-block="7"><p>x</p></div>'
+    assert render.block_html(8, "", live=True) == '<div class="block live" data-block="8"></div>'
+
+
+def test_each_message_time_is_in_the_readers_zone_on_its_own_day():
+    """Read in Paris in November (UTC+1), a July message shows the summer clock (UTC+2)."""
+    html = html_of(created_at="2026-07-01T12:00:00Z", utc_offset_minutes=paris, now="2026-11-25T18:00:00Z")
+    assert '<time datetime="2026-07-01T12:00:00Z">1 Jul 14:00</time>' in html
+    assert paris(datetime(2026, 11, 25, tzinfo=timezone.utc)) == 60
