@@ -91,6 +91,10 @@ class HistoryView:
         """Fresh copies of shown messages (new signed links): used whenever their block is drawn again."""
         return self.timeline.update(messages)
 
+    def shown_tokens(self) -> list[str]:
+        """How to fetch again the older pages now in the DOM (for fresh links)."""
+        return [b.token for b in self.timeline.blocks if b.shown and b.token is not None]
+
     def delivered_keys(self) -> set[str]:
         return self.timeline.recent_keys()
 

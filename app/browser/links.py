@@ -10,7 +10,6 @@ and a half-read conversation stay as they were.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 from js import Date, document
 from pyscript import when
@@ -90,16 +89,21 @@ class LinkRefresher:
         self._running = asyncio.ensure_future(self._refresh())
 
     async def _refresh(self) -> None:
+        """The newest page, and the older pages shown now (their blocks know how to fetch them again)."""
+        messages = []
         try:
-            page = self.api.parse_history(await perform(self.api.history_request()))
+            for token in [None, *self.history.shown_tokens()]:
+                messages += self.api.parse_history(await perform(self.api.history_request(token))).messages
         except BackendError:
             self.schedule()
             return
-        self.patch(fresh_links(page.messages))
+        self.patch(fresh_links(messages))
+        self.history.update(messages)
         self.schedule()
 
     def patch(self, fresh: dict[str, str]) -> int:
-        """Swap old links for `fresh` ones (file key -> URL) in place; how many changed."""
+        """Swap old links for `fresh` ones (file key -> URL) in the DOM, in place; how many changed.
+        (The messages behind hidden blocks get their fresh copies through `HistoryView.update`.)"""
         changed = 0
         for element in self._elements():
             attribute = "src" if element.tagName == "IMG" else "href"
@@ -108,9 +112,4 @@ class LinkRefresher:
             if new is not None and new != old:
                 element.setAttribute(attribute, new)
                 changed += 1
-        for message_id, message in list(self.history.delivered.items()):
-            attachments = tuple(dataclasses.replace(a, url=fresh.get(file_key(a.url), a.url))
-                                for a in message.attachments)
-            if attachments != message.attachments:
-                self.history.delivered[message_id] = dataclasses.replace(message, attachments=attachments)
         return changed

@@ -36,8 +36,9 @@ def expiry(url: str) -> int | None:
 
 
 def fresh_links(messages: Iterable[Message]) -> dict[str, str]:
-    """file key -> the newest link for it, from messages the server just sent."""
-    return {file_key(a.url): a.url for m in messages for a in m.attachments if a.url}
+    """file key -> the newest link for it (the file's and its thumbnail's), from messages the server just sent."""
+    urls = [u for m in messages for a in m.attachments for u in (a.url, a.thumbnail_url) if u]
+    return {file_key(u): u for u in urls}
 
 
 def next_check(urls: Iterable[str], now: float) -> float | None:

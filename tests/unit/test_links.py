@@ -45,3 +45,10 @@ def test_a_short_link_is_renewed_when_half_its_time_is_left():
 
 def test_an_expired_link_is_renewed_at_once():
     assert next_check(["/m/a?e=900"], now=1000) == 0
+
+
+def test_fresh_links_cover_thumbnails_too():
+    thumb = "/thumbnails/ab?c=c1&e=200&sig=new"
+    message = Message("m1", 1, "agent", "", (Attachment("u1", "a.png", 3, "image/png", "/media/ab/a.png?e=200&sig=x",
+                                                    thumbnail_url=thumb),), "2026-11-25T10:00:00Z")
+    assert fresh_links([message])["/thumbnails/ab"] == thumb
