@@ -73,9 +73,13 @@ class TwilioBackend:
                  for u in uploads]
         await self.bridge.send(cid, principal.name, text, files, key)
 
-    def deliver(self, cid: str, message: dict[str, Any]) -> None:
-        """A customer's message from the webhook: stored once (its key is the IM... SID), then published."""
+    async def deliver(self, cid: str, message: dict[str, Any]) -> None:
+        """A customer's message from the webhook: stored once (its key is the IM... SID), then published
+        (once its images' thumbnails are made, as for a message sent from the page)."""
         text = refusal_notes(message["text"], message.get("refused_attachments", ()))
+        thumbnails = getattr(self.uploads, "thumbnails", None)
+        if thumbnails is not None:
+            await thumbnails.wait(list(message["attachments"]))
         stored, created = self.store.add_message(cid, message["sender"], text, message["idempotency_key"],
                                                  list(message["attachments"]), sender_name=message["sender"],
                                                  sender_role=CUSTOMER)
