@@ -14,8 +14,10 @@ benchmark prints a table and the end prints a Markdown summary for README.md.
   transferred; `--compare before=URL` measures another running build too.
 - upload: one large file sent through the app UI (Attach file -> Send ->
   the delivered message) against the same file sent with plain fetch (tus
-  creation POST /api/uploads, one PATCH) from the same page; plus the growth of Pyodide's
-  Wasm heap across the app uploads (bytes must not enter Python).
+  creation POST /api/uploads, one PATCH) from the same page, 5 of each,
+  interleaved, the file and the server's data on a RAM disk when there is one;
+  plus the growth of Pyodide's Wasm heap across the app uploads (bytes must not
+  enter Python).
 - history: conversations of 1,000 and 10,000 messages (seeded over the REST
   API) loaded from scratch, against an empty conversation.
 
