@@ -29,6 +29,13 @@ from app.core.models import FileInfo, Message, Problem, Uploaded
 from app.core.outbox import Outbox, Outgoing, PostMessage, Status, UploadFile
 from app.core.upload import Failed, Finished, Wait
 
+def start(coroutine) -> None:
+    """Run `coroutine` at once up to its first wait (Python 3.12+ eager start), so a message's first
+    request leaves before the browser draws its bubble: `ensure_future` would wait a turn of the
+    event loop, a frame's rendering included (~10 ms on the upload benchmark)."""
+    asyncio.Task(coroutine, loop=asyncio.get_event_loop(), eager_start=True)
+
+
 CANCELLED = Problem("cancelled", "You cancelled the upload.", "Retry to send it, or remove the attachment.")
 UNEXPECTED = Problem("unexpected", "Something went wrong while sending.", "Retry to send it again.")
 
@@ -49,7 +56,7 @@ class DeliveryView:
         outgoing = self.outbox.add(draft)
         self._render(outgoing.local_id)
         self._keep(outgoing.local_id)
-        asyncio.ensure_future(self._deliver(outgoing.local_id))
+        start(self._deliver(outgoing.local_id))
         return outgoing
 
     def delivered(self, message: Message) -> None:
@@ -85,7 +92,7 @@ class DeliveryView:
         if action == "retry" and failed:
             self.outbox.retry(local_id)
             self._render(local_id)
-            asyncio.ensure_future(self._deliver(local_id))
+            start(self._deliver(local_id))
         elif action == "cancel" and local_id in self.calls:
             self.calls[local_id].cancel()
         elif action == "remove-attachment" and failed:

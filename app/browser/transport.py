@@ -96,9 +96,10 @@ async def _fetch(request: Request, file=None, call: Call | None = None) -> Respo
     timer = setTimeout(timer_proxy, int(timeout_for(request) * 1000))
     try:
         response = await fetch(request.url, to_js(init, dict_converter=Object.fromEntries))
-        bodiless = response.status in (204, 304) or request.method == "HEAD"  # one await less per chunk
-        text = "" if bodiless else await response.text()
         found = Object.fromEntries(response.headers).to_py()
+        # Each await costs a turn of the browser's event loop: none for a body that cannot be there.
+        bodiless = response.status in (204, 304) or request.method == "HEAD" or found.get("content-length") == "0"
+        text = "" if bodiless else await response.text()
         return Response(status=response.status, headers=found, text=text)
     except Exception as error:  # fetch rejects with a TypeError/AbortError on network failure
         if call.cancelled:
