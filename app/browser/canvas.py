@@ -43,24 +43,33 @@ class Canvas:
         self.live = LiveFeed(backend.events_url, self._on_live_data, self.connection.on_live_state)
 
     async def start(self) -> None:
+        """Take over the canvas drawn before Python ran (server or <attache-canvas>)."""
         self.history.bind()
-        self.composer.bind()
         when("click", self.history.element)(self.delivery.on_click)
-        dropzone.install(self.root.element, self.root.by_id("drop-overlay"), self.composer.stage)
         opening = asyncio.ensure_future(self.keeper.open())
         loaded = await self.connection.load(self.backend)
-        if loaded is None:  # refused for good: the notice says why, the composer stays off
+        self._history_known()
+        if loaded is None:  # refused for good: the notice says why, the composer closes
+            self.root.give_up()
             return
         restrictions, messages = loaded
         self.composer.apply(restrictions)
         self.history.show_all(messages)
         await opening
         kept = await self.keeper.load()
-        self.composer.restore(kept.draft)
+        early = self.root.take_early()  # from here Python's handlers take the files: same task
+        self.composer.bind()
+        dropzone.install(self.root.element, self.root.by_id("drop-overlay"), self.composer.stage)
+        await self.composer.take_over(kept.draft, early)
         self.delivery.restore(kept.messages)
         self.live.start(self.history.last_seq())
-        self.composer.enable()
         self.root.busy(False)
+
+    def _history_known(self) -> None:
+        loading = self.root.by_id("history-loading")
+        if loading is not None:
+            loading.hidden = True
+        self.history.element.setAttribute("aria-busy", "false")
 
     def _on_live_data(self, data: str) -> int | None:
         try:

@@ -7,11 +7,13 @@ is hidden are counted in its title.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from js import Date, document
 from pyscript import when
 
 from app import render
-from app.browser.dom import Root, maybe
+from app.browser.dom import Root, adopt, maybe
 from app.core.models import Message
 
 NEAR_BOTTOM_PX = 120
@@ -34,6 +36,7 @@ class HistoryView:
         self._last_top = 0
         self.unread = 0  # messages that arrived while the tab was hidden
         self._title = str(document.title)
+        self.on_added: Callable[[Message], None] = lambda message: None  # <attache-canvas> events
 
     def bind(self) -> None:
         when("scroll", self.element)(self._on_scroll)
@@ -45,7 +48,7 @@ class HistoryView:
         """The history as the server sent it at start-up."""
         for message in messages:
             self.delivered[message.id] = message
-        self.element.innerHTML = render.messages_html(messages, self.identity, self.names, *reader_clock())
+        adopt(self.element, render.messages_html(messages, self.identity, self.names, *reader_clock()))
         self.empty_note.hidden = bool(messages)
         self.scroll_to_end()
 
@@ -67,6 +70,7 @@ class HistoryView:
         if not mine and document.hidden:
             self.unread += 1
             document.title = f"({self.unread}) {self._title}"
+        self.on_added(message)
         return True
 
     def delivered_keys(self) -> set[str]:
