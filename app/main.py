@@ -16,13 +16,13 @@ from js import URL, URLSearchParams, document, globalThis, location
 from pyodide.ffi import create_proxy
 
 from app.backends import create_backend
-from app.backends.base import BackendError
 from app.browser import diagnostics, portal
 from app.browser.canvas import Canvas
 from app.browser.dom import Root, maybe
 from app.browser.notices import Notices
 from app.browser.storage import UnsentStore
 from app.browser.transport import get_json
+from app.core.errors import BackendError
 from app.core.models import Problem
 from app.page import display_names, title_for
 
@@ -51,7 +51,7 @@ async def main(root: Root) -> None:
             if conversation:
                 config["backend"]["conversation"] = conversation
             config["backend"]["base_url"] = base_url_for(config["backend"], config_url)
-        backend = create_backend(config, identity)  # ValueError naming what is wrong
+        backend = create_backend(config, identity)  # Backend(api, uploader); ValueError naming what is wrong
     except (ValueError, BackendError) as error:
         problem = error.problem if isinstance(error, BackendError) else Problem(
             "config", f"Attache cannot start: {error}", "Reload the page, or ask your administrator.")

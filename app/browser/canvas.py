@@ -15,7 +15,7 @@ import asyncio
 
 from pyscript import when
 
-from app.backends.base import Backend, BackendError
+from app.backends import Backend
 from app.browser import dropzone
 from app.browser.composer_view import ComposerView
 from app.browser.connection import ConnectionView
@@ -40,14 +40,14 @@ class Canvas:
         self.delivery = DeliveryView(backend, self.history, self.previews, self.keeper)
         self.composer = ComposerView(root, self.previews, self.keeper, self.notices, self.delivery.send)
         self.connection = ConnectionView(root.by_id("connection"), self.notices)
-        self.live = LiveFeed(backend.events_url, self._on_live_data, self.connection.on_live_state)
+        self.live = LiveFeed(backend.api, self.delivery.delivered, self.notices.show, self.connection.on_live_state)
 
     async def start(self) -> None:
         """Take over the canvas drawn before Python ran (server or <attache-canvas>)."""
         self.history.bind()
         when("click", self.history.element)(self.delivery.on_click)
         opening = asyncio.ensure_future(self.keeper.open())
-        loaded = await self.connection.load(self.backend)
+        loaded = await self.connection.load(self.backend.api)
         self._history_known()
         if loaded is None:  # refused for good: the notice says why, the composer closes
             self.root.give_up()
@@ -62,7 +62,8 @@ class Canvas:
         dropzone.install(self.root.element, self.root.by_id("drop-overlay"), self.composer.stage)
         await self.composer.take_over(kept.draft, early)
         self.delivery.restore(kept.messages)
-        self.live.start(self.history.last_seq())
+        if self.backend.api.live == "sse":  # a long-poll feed (Matrix /sync) is not in the page yet
+            self.live.start(self.history.last_seq())
         self.root.busy(False)
 
     def _history_known(self) -> None:
@@ -70,15 +71,6 @@ class Canvas:
         if loading is not None:
             loading.hidden = True
         self.history.element.setAttribute("aria-busy", "false")
-
-    def _on_live_data(self, data: str) -> int | None:
-        try:
-            message = self.backend.parse_event(data)
-        except BackendError as error:
-            self.notices.show(error.problem)
-            return None
-        self.delivery.delivered(message)
-        return message.seq
 
     def diagnostics(self) -> dict:
         """For the benchmarks and tests: what the page holds (see app.browser.diagnostics)."""

@@ -1,23 +1,25 @@
 """The connection status, and the start-up that loads the rules and the history.
 
 Start-up waits and asks again only when waiting can help (the network, a
-timeout, 429, 5xx: `BackendError.retryable`). A refusal that waiting cannot
-heal — a token the server does not accept, a conversation that is not there —
-is named in the status and in a notice, and the page stops asking.
+timeout, 429, 5xx: `BackendError.retryable`), for as long as it takes, with
+the page's one retry policy's waits (`app.core.backoff`: 1, 2, 4 ... 30 s).
+A refusal that waiting cannot heal — a token the server does not accept, a
+conversation that is not there — is named in the status and in a notice, and
+the page stops asking.
 """
 from __future__ import annotations
 
 import asyncio
 
-from app.backends.base import Backend, BackendError
+from app.backends import ConversationApi
 from app.browser.notices import Notices
 from app.browser.transport import perform
+from app.core.backoff import backoff
+from app.core.errors import BackendError
 from app.core.models import Message
-from app.core.outbox import backoff
 from app.core.restrictions import Restrictions
 
 STARTUP = "startup"  # the key of the start-up notice
-STARTUP_MAX_WAIT_S = 8.0
 # What the status says when start-up is refused for good; the notice says the rest.
 REFUSED_LABELS = {"unauthorized": "Not authorised", "forbidden": "No access", "not_found": "Not found"}
 
@@ -39,19 +41,19 @@ class ConnectionView:
         else:
             self.show("offline", "Reconnecting…")
 
-    async def load(self, backend: Backend) -> tuple[Restrictions, list[Message]] | None:
+    async def load(self, api: ConversationApi) -> tuple[Restrictions, list[Message]] | None:
         """The rules and the history, asking again while waiting may help; None when refused."""
         attempt = 0
         while True:
             try:
-                restrictions, messages = await asyncio.gather(_restrictions(backend), _history(backend))
+                restrictions, messages = await asyncio.gather(_restrictions(api), _history(api))
             except BackendError as error:
                 self.notices.show(error.problem, key=STARTUP)
                 if not error.retryable:
                     self.show("refused", REFUSED_LABELS.get(error.problem.code, "Not connected"))
                     return None
                 attempt += 1
-                delay = backoff(attempt, cap=STARTUP_MAX_WAIT_S)
+                delay = backoff(attempt)
                 what = "Offline" if error.status == 0 else "Server unavailable"
                 self.show("offline", f"{what} — retrying in {delay:g} s")
                 await asyncio.sleep(delay)
@@ -60,9 +62,10 @@ class ConnectionView:
             return restrictions, messages
 
 
-async def _restrictions(backend: Backend) -> Restrictions:
-    return backend.parse_restrictions(await perform(backend.restrictions_request()))
+async def _restrictions(api: ConversationApi) -> Restrictions:
+    return api.parse_restrictions(await perform(api.restrictions_request()))
 
 
-async def _history(backend: Backend) -> list[Message]:
-    return backend.parse_history(await perform(backend.history_request()))
+async def _history(api: ConversationApi) -> list[Message]:
+    """The newest page (older pages on scroll are the history view's, later)."""
+    return list(api.parse_history(await perform(api.history_request())).messages)

@@ -2,27 +2,32 @@
 pending bubble (progress, Cancel; or "Not sent" with Retry and Remove).
 
 The loop asks the outbox for the next step and performs it: `_upload` for a
-file, `_post` for the message. `_upload` is the one place that knows how a
-file travels (today `app.browser.uploader`); a sans-IO upload machine plugs in
-there without the rest of the canvas noticing.
+file, `_post` for the message. `_upload` drives the uploader's sans-IO machine
+(`app.core.upload`: tus, or one request): it performs each Request the machine
+asks for, sleeps its Waits, and feeds it every answer. The machine's record
+(a tus upload's URL and offset) is kept with the unsent message in IndexedDB
+before any bytes leave, so after a Cancel, a failure or a reload, Retry
+resumes from the server's offset. Removing a file (or the message) terminates
+its upload on the server.
 """
 from __future__ import annotations
 
 import asyncio
 
-from js import console
+from js import console, performance
 
 from app import render
-from app.backends.base import Backend, BackendError
+from app.backends import Backend
 from app.browser.dom import closest
 from app.browser.history import HistoryView
 from app.browser.persistence import Persistence
 from app.browser.previews import Previews
 from app.browser.transport import Call, Cancelled, perform
-from app.browser.uploader import upload_file
 from app.core.composer import Draft
-from app.core.models import Message, Problem
+from app.core.errors import BackendError
+from app.core.models import FileInfo, Message, Problem, Uploaded
 from app.core.outbox import Outbox, Outgoing, PostMessage, Status, UploadFile
+from app.core.upload import Failed, Finished, Wait
 
 CANCELLED = Problem("cancelled", "You cancelled the upload.", "Retry to send it, or remove the attachment.")
 UNEXPECTED = Problem("unexpected", "Something went wrong while sending.", "Retry to send it again.")
@@ -30,7 +35,8 @@ UNEXPECTED = Problem("unexpected", "Something went wrong while sending.", "Retry
 
 class DeliveryView:
     def __init__(self, backend: Backend, history: HistoryView, previews: Previews, keeper: Persistence) -> None:
-        self.backend = backend
+        self.api = backend.api
+        self.uploader = backend.uploader
         self.history = history
         self.previews = previews
         self.keeper = keeper
@@ -86,11 +92,13 @@ class DeliveryView:
             index = int(button.dataset.index or 0)
             if 0 <= index < len(outgoing.files):
                 removed = outgoing.files[index]
-                self.outbox.remove_attachment(local_id, index)
+                self._terminate(removed.info, self.outbox.remove_attachment(local_id, index))
                 self.previews.release([removed])
                 self._render(local_id)
                 self._keep(local_id)
         elif action == "discard" and failed:
+            for index, staged in enumerate(outgoing.files):
+                self._terminate(staged.info, outgoing.uploads.get(index))
             self.outbox.discard(local_id)
             self._forget(outgoing)
 
@@ -101,10 +109,10 @@ class DeliveryView:
             while (step := self.outbox.next_step(local_id)) is not None:
                 self._render(local_id)
                 if isinstance(step, UploadFile):
-                    upload_id = await self._upload(local_id, step.index, call)
-                    self.outbox.on_uploaded(local_id, step.index, upload_id)
+                    uploaded = await self._upload(local_id, step, call)
+                    self.outbox.on_uploaded(local_id, step.index, uploaded)
                 elif isinstance(step, PostMessage):
-                    self.delivered(await self._post(local_id, step.upload_ids, call))
+                    self.delivered(await self._post(local_id, step.files, call))
         except BackendError as error:
             self._fail(local_id, error.problem)
         except Cancelled:
@@ -115,15 +123,34 @@ class DeliveryView:
         finally:
             self.calls.pop(local_id, None)
 
-    async def _upload(self, local_id: str, index: int, call: Call) -> str:
-        """Upload file `index` of the message (resuming what the server has); its upload id."""
-        staged = self.outbox.get(local_id).files[index]
-        return await upload_file(self.backend, staged, call, lambda sent: self._progress(local_id, index, sent))
+    async def _upload(self, local_id: str, step: UploadFile, call: Call) -> Uploaded:
+        """Upload file `step.index` of the message, resuming `step.record` where the server stands."""
+        index, file = step.index, self.outbox.get(local_id).files[step.index]
+        machine = self.uploader.begin(file.info, step.record)
+        while not isinstance(next_step := machine.next(), (Finished, Failed)):
+            if isinstance(next_step, Wait):
+                await call.sleep(next_step.seconds)
+                continue
+            self._progress(local_id, index, machine.confirmed, machine.to_record())
+            self._keep(local_id)  # before the bytes leave: a reload resumes this upload
+            started = performance.now()
+            response = await perform(next_step, file.handle, call)
+            machine.feed(response, elapsed=(performance.now() - started) / 1000)
+            self._progress(local_id, index, machine.confirmed, machine.to_record())
+        if isinstance(next_step, Failed):
+            raise BackendError(next_step.problem, next_step.retryable)
+        return next_step.uploaded
 
-    async def _post(self, local_id: str, upload_ids: tuple[str, ...], call: Call) -> Message:
+    def _terminate(self, info: FileInfo, record: dict | None) -> None:
+        """A file left its message before it was sent: free the server's copy (tus DELETE), fire and forget."""
+        request = self.uploader.begin(info, record).discard() if record else None
+        if request is not None:
+            asyncio.ensure_future(perform(request))
+
+    async def _post(self, local_id: str, files: tuple[Uploaded, ...], call: Call) -> Message:
         outgoing = self.outbox.get(local_id)
-        request = self.backend.send_request(outgoing.text, list(upload_ids), outgoing.idempotency_key)
-        return self.backend.parse_message(await perform(request, call=call))
+        request = self.api.send_request(outgoing.text, files, outgoing.idempotency_key)
+        return self.api.parse_message(await perform(request, call=call))
 
     def _fail(self, local_id: str, problem: Problem) -> None:
         self.outbox.on_failed(local_id, problem)  # ignored when the message was delivered meanwhile
@@ -131,9 +158,9 @@ class DeliveryView:
             self._render(local_id)
             self._keep(local_id)
 
-    def _progress(self, local_id: str, index: int, sent: int) -> None:
-        """Move the bar in place: re-rendering would steal focus from Cancel."""
-        self.outbox.on_progress(local_id, index, sent)
+    def _progress(self, local_id: str, index: int, sent: int, record: dict) -> None:
+        """Note the upload's progress and record; move the bar in place (re-rendering would steal focus from Cancel)."""
+        self.outbox.on_progress(local_id, index, sent, record)
         outgoing = self.outbox.find(local_id)
         bar, label = self.history.pending_part(local_id, "progress"), self.history.pending_part(local_id, ".status")
         if outgoing is None or bar is None or label is None:

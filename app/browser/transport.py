@@ -1,58 +1,83 @@
-"""The one place the page talks to the network: fetch for the sans-IO adapters.
+"""The one place the page talks to the network: fetch for the sans-IO adapters and upload machines.
 
-A Request's FileSlice body is sent as `File.slice()`, so the file's bytes go
-from the browser's blob store to the socket and never through Python memory.
-Failures come back as values (status 0 = network error or timeout); the one
-exception is `Cancelled`, when the user cancelled the request.
+A Request's FileSlice body is sent as `File.slice()` (the File itself when the
+slice is the whole file), so the file's bytes go from the browser's blob store
+to the socket and never through Python memory. The Request's headers are sent
+as they are, so a PATCH says `application/offset+octet-stream` whatever the
+file's type. Failures come back as values (status 0 = network error, or
+`TIMED_OUT` when the timer fired); the one exception is `Cancelled`, when the
+user cancelled (`Call.cancel`), which also ends a `Call.sleep`.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 
 from js import AbortController, Object, clearTimeout, fetch, setTimeout
 from pyodide.ffi import create_proxy, to_js
 
-from app.backends.base import TIMED_OUT, Request, Response
+from app.core.http import TIMED_OUT, Request, Response
 
 NETWORK_ERROR = 0
-# A chunk may take a while on a slow link; an API call should not.
+# Unless the Request says (a long-poll): an API call should answer soon, a chunk may take a while on a slow link.
 BASE_TIMEOUT_S = 15.0
 MIN_BYTES_PER_S = 1_000_000
 
 
 class Cancelled(Exception):
-    """The user cancelled the request (AbortController)."""
+    """The user cancelled (AbortController)."""
 
 
 class Call:
-    """One request in flight, cancellable from the UI."""
+    """What one message's delivery has in flight (a request or a wait), cancellable from the UI."""
 
     def __init__(self) -> None:
         self.controller = AbortController.new()
         self.cancelled = False
+        self._wake = asyncio.Event()
 
     def cancel(self) -> None:
         self.cancelled = True
         self.controller.abort()
+        self._wake.set()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` (an upload machine's Wait); Cancelled when the user cancels meanwhile."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+        if self.cancelled:
+            raise Cancelled()
 
 
-def _timeout_for(request: Request) -> float:
+def timeout_for(request: Request) -> float:
+    """The Request's own timeout, else 15 s plus a second per MB of body."""
+    if request.timeout is not None:
+        return request.timeout
     size = request.body.end - request.body.start if request.body else 0
     return BASE_TIMEOUT_S + size / MIN_BYTES_PER_S
 
 
-async def perform(request: Request, handle=None, call: Call | None = None) -> Response:
-    """Run `request` with fetch; return a Response even when the network fails."""
+def _body(request: Request, file):
+    if request.json is not None:
+        return json.dumps(request.json)
+    if request.body is None:
+        return None
+    start, end = request.body.start, request.body.end
+    return file if start == 0 and end >= file.size else file.slice(start, end)
+
+
+async def perform(request: Request, file=None, call: Call | None = None) -> Response:
+    """Run `request` with fetch (`file`: the JS File a FileSlice body is cut from); a Response even when the network fails."""
     call = call or Call()
+    if call.cancelled:
+        raise Cancelled()
     headers = dict(request.headers)
-    body = None
     if request.json is not None:
         headers.setdefault("Content-Type", "application/json")
-        body = json.dumps(request.json)
-    elif request.body is not None:
-        whole = request.body.start == 0 and request.body.end >= handle.size
-        body = handle if whole else handle.slice(request.body.start, request.body.end)
     init = {"method": request.method, "headers": headers, "signal": call.controller.signal}
+    body = _body(request, file)
     if body is not None:
         init["body"] = body
     timed_out = []
@@ -62,17 +87,18 @@ async def perform(request: Request, handle=None, call: Call | None = None) -> Re
         call.controller.abort()
 
     timer_proxy = create_proxy(on_timeout)
-    timer = setTimeout(timer_proxy, int(_timeout_for(request) * 1000))
+    timer = setTimeout(timer_proxy, int(timeout_for(request) * 1000))
     try:
         response = await fetch(request.url, to_js(init, dict_converter=Object.fromEntries))
         text = await response.text()
         found = Object.fromEntries(response.headers).to_py()
-        return Response(status=response.status, headers={k.lower(): v for k, v in found.items()}, text=text)
+        return Response(status=response.status, headers=found, text=text)
     except Exception as error:  # fetch rejects with a TypeError/AbortError on network failure
         if call.cancelled:
             raise Cancelled() from None
-        reason = TIMED_OUT if timed_out else _js_message(error)
-        return Response(status=NETWORK_ERROR, headers={}, text=reason)
+        if timed_out:  # the call's controller is spent: a later request of this call needs a fresh one
+            call.controller = AbortController.new()
+        return Response(status=NETWORK_ERROR, headers={}, text=TIMED_OUT if timed_out else _js_message(error))
     finally:
         clearTimeout(timer)
         timer_proxy.destroy()

@@ -60,7 +60,7 @@ Step = Union[UploadFile, PostMessage]
 @dataclass
 class Outgoing:
     """One message on its way; `uploaded` maps a file index to its finished upload,
-    `uploads` a file index to the record of its upload in progress."""
+    `uploads` a file index to the record of its upload (in progress, or finished and not yet sent)."""
 
     local_id: str
     idempotency_key: str
@@ -69,7 +69,7 @@ class Outgoing:
     status: str = Status.QUEUED
     progress: float = 0.0  # 0..1 over all bytes of the message's files
     uploaded: dict[int, Uploaded] = field(default_factory=dict)
-    uploads: dict[int, dict] = field(default_factory=dict)
+    uploads: dict[int, dict] = field(default_factory=dict)  # kept after it finishes, until the message is sent
     problem: Problem | None = None
     message: Message | None = None
 
@@ -135,8 +135,7 @@ class Outbox:
         item = self.find(local_id)
         if item is None or not 0 <= index < len(item.files):
             return
-        item.uploaded[index] = uploaded
-        item.uploads.pop(index, None)
+        item.uploaded[index] = uploaded  # its record stays: removing the file before the post frees the server's copy
         item.progress = _fraction(_done_bytes(item), item.total_bytes)
 
     def on_sent(self, local_id: str, message: Message) -> Outgoing | None:
@@ -174,8 +173,9 @@ class Outbox:
 
         Finished uploads of the other files are kept. When nothing is left to
         send (no text, no files) the message leaves the outbox. Returns the
-        record of the dropped file's unfinished upload, if any, so the shell can
-        free the server's partial copy (`uploader.begin(info, record).discard()`).
+        record of the dropped file's upload (partial, or finished but not sent),
+        if any, so the shell can free the server's copy
+        (`uploader.begin(info, record).discard()`).
         """
         item = self.get(local_id)
         if item.status not in (Status.FAILED, Status.QUEUED):

@@ -130,12 +130,13 @@ class Machine:
     def _progressed(self) -> None:
         self._attempt = 0
 
-    def _retry_later(self, response: Response, *, wait: bool = True) -> bool:
-        """Schedule an automatic retry if the budget allows (False: it does not, and the upload failed)."""
+    def _retry_later(self, response: Response, *, wait: bool = True, problem: Problem | None = None) -> bool:
+        """Schedule an automatic retry if the budget allows (False: it does not, and the upload
+        failed with ``problem``, by default the wording of the response)."""
         self._attempt += 1
         delay = self._policy.delay(self._attempt, retry_after(response)) if wait else 0.0
         if not self._policy.allows(self._attempt) or delay is None:
-            self._fail(error_from_response(response).problem, retryable=True)
+            self._fail(problem or error_from_response(response).problem, retryable=True)
             return False
         self._wait = delay or None
         return True
@@ -148,8 +149,10 @@ class SingleUpload(Machine):
     """The whole file in one request (Matrix media, and backends like it).
 
     Nothing to resume: a failure sends the whole file again. The adapter
-    supplies the request and the parse of its answer (raising BackendError
-    when the answer is unusable).
+    supplies the request and the parse of its answer, which reads every answer,
+    errors included: its BackendError (the backend's own wording, e.g. Matrix's
+    "too large" naming the file and the homeserver's limit) is what the user
+    sees, and its ``retryable`` decides between a Wait and the end.
     """
 
     def __init__(self, info: FileInfo, request: Request, parse: Callable[[Response], Uploaded],
@@ -161,16 +164,18 @@ class SingleUpload(Machine):
         return self._request
 
     def _answer(self, request: Request, response: Response, elapsed: float | None) -> None:
-        if response.ok:
-            try:
-                self._outcome = Finished(self._parse(response))
-                self.confirmed = self.size
-            except BackendError as error:
-                self._fail(error.problem, error.retryable)
-        elif error_from_response(response).retryable:
-            self._retry_later(response)
-        else:
-            self._fail(error_from_response(response).problem, retryable=False)
+        try:
+            uploaded = self._parse(response)
+            if not response.ok:  # a parse that lets an error through: the shared wording
+                raise error_from_response(response)
+        except BackendError as error:
+            if error.retryable and not response.ok:
+                self._retry_later(response, problem=error.problem)
+            else:
+                self._fail(error.problem, retryable=error.retryable)
+            return
+        self._outcome = Finished(uploaded)
+        self.confirmed = self.size
 
     def to_record(self) -> dict:
         return {"protocol": "single", "name": self.info.name, "size": self.size}

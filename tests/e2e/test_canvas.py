@@ -5,6 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
+from app.core.backoff import POLICY
 from tests import files
 from tests.e2e.api import Api
 
@@ -182,15 +183,13 @@ def test_failed_send_keeps_file_and_text_and_retry_sends_once(open_app, referenc
 def test_upload_failure_then_retry_resumes_and_shows_progress(open_app, reference_server, conversation, tmp_path):
     page = open_app("agent")
     state = {"patches": 0, "offsets": []}
+    failing = range(2, 2 + POLICY.retries + 1)  # the second chunk and every automatic retry of it
 
     def flaky_upload(route):
         if route.request.method == "PATCH":
             state["patches"] += 1
             state["offsets"].append(int(route.request.headers.get("upload-offset", "-1")))
-            if state["patches"] == 2:  # the second chunk, and its automatic retries, fail
-                route.abort("failed")
-                return
-            if state["patches"] in (3, 4):
+            if state["patches"] in failing:
                 route.abort("failed")
                 return
         route.continue_()
@@ -206,7 +205,7 @@ def test_upload_failure_then_retry_resumes_and_shows_progress(open_app, referenc
     expect(log.locator("article:not(.pending) img[alt='scan.png']")).to_be_visible(timeout=30_000)
     history = Api(reference_server.url).history(conversation)
     assert len(history) == 1 and history[0]["attachments"][0]["size"] == 20_000_000
-    after_retry = state["offsets"][4:]
+    after_retry = state["offsets"][failing.stop - 1:]
     assert after_retry and after_retry[0] > 0, state["offsets"]  # resumed where the server stood, not from 0
 
 

@@ -1,14 +1,54 @@
-"""Faults a real deployment meets: a server restart, a cancelled upload."""
+"""Faults a real deployment meets: a server restart, a cancelled upload, a reload mid-upload."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
+import httpx
 from playwright.sync_api import Error as PlaywrightError, expect
 
 from tests import files
+from tests.conftest import AGENT_TOKEN
 from tests.e2e.api import Api
 from tests.e2e.test_canvas import attach
+
+TUS = {"Authorization": f"Bearer {AGENT_TOKEN}", "Tus-Resumable": "1.0.0"}
+# Every PATCH body the page hands to fetch after this script runs (it runs again on each load): [Upload-Offset, bytes].
+COUNT_PATCH_BYTES = """
+window.__patches = [];
+const pageFetch = window.fetch;
+window.fetch = function (url, init) {
+  if (init && init.method === 'PATCH' && init.body instanceof Blob) {
+    window.__patches.push([Number(init.headers['Upload-Offset']), init.body.size]);
+  }
+  return pageFetch.apply(this, arguments);
+};
+"""
+
+
+def release(routes) -> None:
+    """Abort requests a test held; a request its page already gave up on is settled."""
+    for route in routes:
+        try:
+            route.abort()
+        except PlaywrightError:
+            pass
+
+
+def wait_for(page, condition, what: str) -> None:
+    """Let the page run until `condition()` holds (Playwright's event loop serves routes meanwhile)."""
+    for _ in range(300):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def upload_offset(url: str) -> int | None:
+    """The server's Upload-Offset for an upload URL; None once it is gone."""
+    answer = httpx.head(url, headers=TUS)
+    return int(answer.headers["upload-offset"]) if answer.status_code == 200 else None
 
 
 def test_server_restart_loses_nothing_and_the_page_reconnects(open_app, make_server, tmp_path):
@@ -40,7 +80,8 @@ def test_server_restart_loses_nothing_and_the_page_reconnects(open_app, make_ser
 
 def test_a_cancelled_upload_can_be_retried(open_app, reference_server, conversation, tmp_path):
     page = open_app("agent")
-    held = []
+    held, creations = [], []
+    page.on("request", lambda r: creations.append(r.url) if r.method == "POST" and r.url.endswith("/api/uploads") else None)
     page.route("**/api/uploads/*", lambda route: held.append(route) if route.request.method == "PATCH" else route.continue_())
     attach(page, files.sized(tmp_path, "large.pdf", 10_000_000, files.PDF))
     page.get_by_role("button", name="Send").click()
@@ -49,14 +90,77 @@ def test_a_cancelled_upload_can_be_retried(open_app, reference_server, conversat
     log.get_by_role("button", name="Cancel").click()
     expect(log.get_by_role("alert")).to_contain_text("cancelled")
     page.unroute("**/api/uploads/*")
-    for route in held:  # the cancelled request's route may already be settled
-        try:
-            route.abort()
-        except PlaywrightError:
-            pass
+    release(held)
     log.get_by_role("button", name="Retry").click()
     expect(log.locator("article:not(.pending)").get_by_role("link", name=re.compile("large.pdf"))).to_be_visible(timeout=30_000)
     assert len(Api(reference_server.url).history(conversation)) == 1
+    assert len(creations) == 1  # Retry went on with the same upload, not a new one
+
+
+def test_after_a_reload_retry_sends_only_the_bytes_the_server_lacks(open_app, reference_server, conversation, tmp_path):
+    """The upload's URL and offset are kept with the unsent message; the new page resumes there."""
+    page = open_app("agent")
+    data = files.PDF + os.urandom(12_000_000)
+    held, urls = [], []
+
+    def hold_the_second_chunk(route):
+        if route.request.method == "PATCH" and not held:
+            urls.append(route.request.url)
+            if len(urls) == 2:  # the first chunk arrives; the rest is in flight when the page goes
+                held.append(route)
+                return
+        route.continue_()
+
+    page.route("**/api/uploads/*", hold_the_second_chunk)
+    attach(page, files.write(tmp_path, "big.pdf", data))
+    page.get_by_role("textbox", name="Message").fill("sent across a reload")
+    page.get_by_role("button", name="Send").click()
+    wait_for(page, lambda: held, "the second chunk")
+    before = upload_offset(urls[0])
+    assert before is not None and 0 < before < len(data)
+    page.context.add_init_script(COUNT_PATCH_BYTES)
+    page.wait_for_timeout(300)  # IndexedDB commits asynchronously; no person reloads within milliseconds
+
+    page.reload()  # the held chunk never reaches the server
+    release(held)
+    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    log = page.get_by_role("log", name="Conversation")
+    expect(log.locator("article.failed").get_by_role("alert")).to_contain_text("not sent before the page was closed")
+    log.get_by_role("button", name="Retry").click()
+    expect(log.locator("article:not(.pending)").get_by_role("link", name=re.compile("big.pdf"))).to_be_visible(timeout=30_000)
+
+    patches = page.evaluate("window.__patches")
+    assert patches and patches[0][0] == before, patches  # it went on from the server's offset
+    assert sum(size for _, size in patches) == len(data) - before  # only the remainder went over the wire
+    [message] = Api(reference_server.url).history(conversation)
+    assert message["attachments"][0]["id"] == urls[0].rsplit("/", 1)[-1]  # the same upload, finished
+    assert httpx.get(reference_server.url + message["attachments"][0]["url"]).content == data
+
+
+def test_removing_the_file_of_a_failed_message_ends_its_upload_on_the_server(open_app, tmp_path):
+    page = open_app("agent")
+    held, urls = [], []
+
+    def hold_chunks(route):
+        if route.request.method == "PATCH":
+            urls.append(route.request.url)
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/uploads/*", hold_chunks)
+    attach(page, files.sized(tmp_path, "large.pdf", 10_000_000, files.PDF))
+    page.get_by_role("button", name="Send").click()
+    log = page.get_by_role("log", name="Conversation")
+    log.get_by_role("button", name="Cancel").click()
+    expect(log.get_by_role("alert")).to_contain_text("cancelled")
+    page.unroute("**/api/uploads/*")
+    release(held)
+    assert upload_offset(urls[0]) == 0  # created, nothing stored yet
+    with page.expect_request(lambda r: r.method == "DELETE" and r.url == urls[0]):
+        log.get_by_role("button", name="Remove attachment").click()
+    expect(log.locator("article")).to_have_count(0)
+    wait_for(page, lambda: upload_offset(urls[0]) is None, "the upload to be terminated")
 
 
 def test_offline_send_fails_visibly_and_retry_works_once_back_online(open_app, reference_server, conversation):

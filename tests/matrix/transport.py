@@ -5,7 +5,7 @@ import json
 
 import httpx
 
-from app.backends.base import TIMED_OUT, Request, Response
+from app.core.http import TIMED_OUT, Request, Response
 
 
 class Transport:

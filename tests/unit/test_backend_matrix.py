@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.backends.base import BackendError, FileSlice, Request, Response, TIMED_OUT
+from app.core.errors import BackendError
+from app.core.http import TIMED_OUT, FileSlice, Request, Response
 from app.backends.matrix import HistoryPage, MatrixConversation, Uploaded
 from app.core.models import Attachment, FileInfo, Message
 from app.core.restrictions import Restrictions
@@ -392,6 +393,20 @@ def test_too_large_for_the_homeserver_names_the_file_and_the_limit(api):
     fresh = MatrixConversation(HS, TOKEN, ROOM)
     err = problem_of(lambda: fresh.parse_upload(resp(413, {"errcode": "M_TOO_LARGE"}), big))
     assert err.problem.message == "movie.mp4 is larger than the homeserver accepts."
+
+
+def test_the_single_uploader_shows_the_adapters_words_for_a_refusal(api):
+    """The machine lets the adapter's parse_upload map an error answer, not the raw server text."""
+    from app.backends.uploaders import SingleUploader
+    from app.core.upload import Failed
+
+    api.parse_restrictions(resp(200, {"m.upload.size": 2_097_152}))
+    machine = SingleUploader(api).begin(FileInfo("movie.mp4", 120_000_000, "video/mp4"))
+    machine.next()
+    machine.feed(resp(413, {"errcode": "M_TOO_LARGE", "error": "Upload request body is too large"}))
+    step = machine.next()
+    assert isinstance(step, Failed) and not step.retryable
+    assert step.problem.message == "movie.mp4 is 120 MB; the homeserver accepts files up to 2.1 MB"
 
 
 # ---------------------------------------------------------------------- errors

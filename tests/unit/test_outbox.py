@@ -295,7 +295,7 @@ def test_an_interrupted_upload_resumes_from_its_record(outbox):
     outbox.on_failed(lid, NETWORK)
     assert outbox.retry(lid) == UploadFile(0, TUS_RECORD)  # uploader.begin(info, record) resumes it
     outbox.on_uploaded(lid, 0, done("u1"))
-    assert item.uploads == {}  # a finished upload needs no record
+    assert item.uploads == {0: TUS_RECORD}  # kept until the message is sent: removing the file terminates it
     assert outbox.next_step(lid) == PostMessage((done("u1"),))
 
 
@@ -324,12 +324,16 @@ def test_removing_a_file_returns_its_upload_record_and_shifts_the_others(outbox)
     assert outbox.remove_attachment(lid, 0) is None
 
 
-def test_a_record_for_a_finished_file_is_not_kept(outbox):
+def test_a_finished_file_keeps_its_last_record_for_removal(outbox):
     item = outbox.add(Draft("x", (staged("a", 10),)))
     outbox.next_step(item.local_id)
+    final = {**TUS_RECORD, "confirmed": 10}
+    outbox.on_progress(item.local_id, 0, 10, final)
     outbox.on_uploaded(item.local_id, 0, done("u"))
-    outbox.on_progress(item.local_id, 0, 10, TUS_RECORD)  # a late report from the machine
-    assert item.uploads == {}
+    outbox.on_progress(item.local_id, 0, 0, TUS_RECORD)  # a late report from the machine changes nothing
+    assert item.uploads == {0: final}
+    outbox.on_failed(item.local_id, NETWORK)  # the post failed: the user removes the file
+    assert outbox.remove_attachment(item.local_id, 0) == final  # the shell terminates that upload
 
 
 def test_a_record_kept_by_an_older_page_still_restores():

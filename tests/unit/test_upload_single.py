@@ -5,9 +5,9 @@ import json
 import pytest
 
 from app.core.backoff import RetryPolicy
-from app.core.errors import bad_response
+from app.core.errors import BackendError, bad_response, error_from_response
 from app.core.http import FileSlice, Request, Response
-from app.core.models import FileInfo, Uploaded
+from app.core.models import FileInfo, Problem, Uploaded
 from app.core.upload import DISCARDED, Failed, Finished, SingleUpload, Wait
 
 INFO = FileInfo("cat.png", 1234, "image/png", b"\x89PNG\r\n\x1a\n")
@@ -16,7 +16,11 @@ POST = Request("POST", "https://matrix.example/_matrix/media/v3/upload?filename=
 
 
 def parse(resp: Response) -> Uploaded:
-    """What a Matrix adapter's parse does: the content URI is the ref."""
+    """What a Matrix adapter's parse does: its own words for errors; the content URI is the ref."""
+    if resp.status == 413:
+        raise BackendError(Problem("too_large", "cat.png is larger than the homeserver's 1 MB limit."), status=413)
+    if not resp.ok:
+        raise error_from_response(resp)
     uri = json.loads(resp.text).get("content_uri")
     if not isinstance(uri, str) or not uri.startswith("mxc://"):
         raise bad_response("content_uri should be an mxc:// URI", resp.status)
@@ -48,12 +52,19 @@ def test_a_passing_failure_sends_the_whole_file_again_after_a_wait():
     assert step == Failed(step.problem, retryable=True) and step.problem.code == "network"
 
 
-def test_a_refusal_is_final_and_keeps_the_servers_words():
+def test_a_refusal_is_final_in_the_adapters_words():
     up = machine()
     up.next(); up.feed(Response(413, {}, json.dumps({"errcode": "M_TOO_LARGE", "error": "Upload too large"})))
     step = up.next()
     assert step == Failed(step.problem, retryable=False)
-    assert (step.problem.code, step.problem.message) == ("too_large", "Upload too large")
+    assert (step.problem.code, step.problem.message) == ("too_large", "cat.png is larger than the homeserver's 1 MB limit.")
+
+
+def test_a_parse_that_lets_an_error_answer_through_still_fails_it():
+    up = SingleUpload(INFO, POST, lambda resp: Uploaded("mxc://x/y", INFO, "image/png"), policy=RetryPolicy(retries=0))
+    up.next(); up.feed(Response(403, {}, json.dumps({"error": {"code": "forbidden", "message": "No."}})))
+    step = up.next()
+    assert step == Failed(step.problem, retryable=False) and step.problem.message == "No."
 
 
 def test_an_unreadable_answer_fails_with_bad_response():

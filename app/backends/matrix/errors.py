@@ -2,7 +2,7 @@
 
 The server's own text is technical ("User @x not in room !y") and goes to
 ``BackendError.detail`` for logs; people read our sentence, built by
-:func:`app.backends.base.http_error` so statuses, retryability and
+:func:`app.core.errors.http_error` so statuses, retryability and
 ``Retry-After`` are judged the same way for every backend.
 """
 
