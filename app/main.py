@@ -2,7 +2,7 @@
 
 Each canvas is an element drawn before Python ran: the page's own (#attache,
 drawn by the server) or one inside an <attache-canvas> element's shadow root.
-static/early.mjs registers each in `globalThis.attache` and Python mounts them
+static/early.mjs registers each in `globalThis.__attache` and Python mounts them
 all, and any registered later. The config URL comes from the canvas
 (`data-config`), so a portal points it at its own backend (on another origin
 too: a relative `base_url` then means the config's origin); the identity and
@@ -76,7 +76,7 @@ def mount(element) -> None:
     asyncio.ensure_future(main(Root(element)))
 
 
-registry = maybe(getattr(globalThis, "attache", None))
+registry = maybe(getattr(globalThis, "__attache", None))
 if registry is None:  # static/early.mjs did not run: the page's own canvas, as it is
     page = maybe(document.getElementById("attache"))
     if page is not None:

@@ -22,6 +22,7 @@ import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -61,7 +62,7 @@ class Shell:
 def reader_clock(request: Request, now: datetime) -> tuple[int, str]:
     """The reader's offset to UTC in minutes (from the attache_tz cookie; 0 without it) and now."""
     offset = 0
-    zone = request.cookies.get("attache_tz", "")
+    zone = unquote(request.cookies.get("attache_tz", ""))
     if zone and len(zone) <= 64:
         try:
             delta = now.astimezone(ZoneInfo(zone)).utcoffset()

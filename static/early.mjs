@@ -7,11 +7,11 @@
 // before it can be sent. Send stays disabled, and the canvas aria-busy, until Python is ready.
 // No file is read, judged or sent here.
 //
-// hold(root) registers the canvas in globalThis.attache, where app/main.py finds it; Python
-// calls root.attacheEarly.take() when it binds its own handlers, in the same task, so no
-// event falls between the two.
+// hold(root) registers the canvas in globalThis.__attache (window.attache is #attache),
+// where app/main.py finds it; Python calls root.attacheEarly.take() when it binds its own
+// handlers, in the same task, so no event falls between the two.
 
-const registry = (globalThis.attache ??= { pending: [], mount: null });
+const registry = (globalThis.__attache ??= { pending: [], mount: null });
 
 function sizeLabel(n) {
   // app.core.humanize.human_size, as it reads for the sizes people pick
