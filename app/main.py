@@ -30,6 +30,11 @@ DEFAULT_IDENTITY = "agent"
 DEFAULT_CONFIG_URL = "./attache-config.json"
 
 
+def _data(element, name: str) -> str | None:
+    """A data-* attribute of the canvas, or None (a missing JS property raises AttributeError)."""
+    return maybe(getattr(element.dataset, name, None)) or None
+
+
 def base_url_for(settings: dict, config_url: str) -> str:
     """The backend's base URL; relative to the config's origin when that is not the page's."""
     base = settings.get("base_url", "")
@@ -42,11 +47,11 @@ def base_url_for(settings: dict, config_url: str) -> str:
 async def main(root: Root) -> None:
     element = root.element
     try:
-        config_url = str(URL.new(maybe(element.dataset.config) or DEFAULT_CONFIG_URL, location.href).href)
+        config_url = str(URL.new(_data(element, "config") or DEFAULT_CONFIG_URL, location.href).href)
         config = await get_json(config_url)
         params = URLSearchParams.new(location.search)
-        identity = maybe(element.dataset.identity) or maybe(params.get("as")) or DEFAULT_IDENTITY
-        conversation = maybe(element.dataset.conversation) or maybe(params.get("conversation"))
+        identity = _data(element, "identity") or maybe(params.get("as")) or DEFAULT_IDENTITY
+        conversation = _data(element, "conversation") or maybe(params.get("conversation"))
         if isinstance(config, dict) and isinstance(config.get("backend"), dict):
             if conversation:
                 config["backend"]["conversation"] = conversation

@@ -11,15 +11,24 @@
 // Python. The element fires attache-message-sent, attache-message-received and
 // attache-error (bubbling, composed) with a `detail`.
 //
-// build.py writes this file to the site's root with the hashed asset names and the
-// canvas's HTML (app/templates/canvas.html, loading) in place of "@CANVAS@".
+// build.py writes this file to the site's root with the hashed asset names, the
+// canvas's HTML (app/templates/canvas.html, loading) in place of "@CANVAS@" and the
+// site's pyscript.toml in place of "@PYSCRIPT@".
 import { hold } from "./static/early.mjs";
 
 const CANVAS = "@CANVAS@";
-const STYLESHEET = new URL("./static/attache.css", import.meta.url).href;
-const PYSCRIPT = new URL("./static/vendor/pyscript/core.js", import.meta.url).href;
-const PYSCRIPT_CONFIG = new URL("./pyscript.toml", import.meta.url).href;
-const DEFAULT_CONFIG = new URL("./attache-config.json", import.meta.url).href;
+const PYSCRIPT_CONFIG = "@PYSCRIPT@";
+const here = (path) => new URL(path, import.meta.url).href;
+const STYLESHEET = here("./static/attache.css");
+const PYSCRIPT = here("./static/vendor/pyscript/core.js");
+const DEFAULT_CONFIG = here("./attache-config.json");
+
+function pyscriptConfig() {
+  // PyScript resolves relative URLs against the page (the portal's): make them ours
+  const { interpreter, files = {}, ...rest } = PYSCRIPT_CONFIG;
+  const absolute = Object.fromEntries(Object.entries(files).map(([from, to]) => [here(from), to]));
+  return JSON.stringify({ ...rest, interpreter: here(interpreter), files: absolute });
+}
 
 let python = null;
 
@@ -29,7 +38,7 @@ function startPython() {
   if (python) return python;
   const script = document.createElement("script");
   script.type = "py";
-  script.setAttribute("config", PYSCRIPT_CONFIG);
+  script.setAttribute("config", pyscriptConfig());
   script.textContent = "import app.main";
   document.head.append(script);
   python = import(PYSCRIPT);

@@ -8,17 +8,20 @@ same markers for each request (server/first_paint.py).
 attache.js (from static/attache.js) defines <attache-canvas> for portals. It
 stays at the site's root under its own name, so a portal's one script tag keeps
 working across releases (revalidated like the pages); the files it loads are
-the hashed assets, and the canvas's loading HTML is written into it.
+the hashed assets, and the canvas's loading HTML and the PyScript config are
+written into it.
 """
 from __future__ import annotations
 
 import json
+import tomllib
 
 from app.page import CANVAS_END, CANVAS_START, CanvasView, canvas_html
 
 CANVAS_MARK = "<!-- canvas: filled in by build.py (app/templates/canvas.html), and per request by the server -->"
 ELEMENT_SOURCE = "static/attache.js"
 ELEMENT_CANVAS = '"@CANVAS@"'
+ELEMENT_PYSCRIPT = '"@PYSCRIPT@"'
 
 
 def fill_canvas(html: str) -> str:
@@ -28,8 +31,13 @@ def fill_canvas(html: str) -> str:
     return html.replace(CANVAS_MARK, CANVAS_START + "\n" + canvas_html(CanvasView()) + CANVAS_END)
 
 
-def element_module(text: str) -> str:
-    """attache.js with the loading canvas as a string (its references already rewritten)."""
-    if ELEMENT_CANVAS not in text:
-        raise ValueError(f"{ELEMENT_SOURCE} has no {ELEMENT_CANVAS}")
-    return text.replace(ELEMENT_CANVAS, json.dumps(canvas_html(CanvasView())))
+def element_module(text: str, pyscript_toml: str) -> str:
+    """attache.js (its references already rewritten) with the loading canvas as a string and
+    the site's PyScript config as an object: PyScript resolves a config's relative URLs
+    against the page, a portal's, so attache.js makes them absolute from its own URL."""
+    for mark in (ELEMENT_CANVAS, ELEMENT_PYSCRIPT):
+        if mark not in text:
+            raise ValueError(f"{ELEMENT_SOURCE} has no {mark}")
+    config = tomllib.loads(pyscript_toml)
+    return (text.replace(ELEMENT_CANVAS, json.dumps(canvas_html(CanvasView())))
+                .replace(ELEMENT_PYSCRIPT, json.dumps(config)))

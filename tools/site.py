@@ -225,8 +225,6 @@ def assemble(source_root: Path, site_root: Path, snapshot: Path | None, snapshot
 
     toml = rewrite(toml, toml_asset)
     html = fill_canvas(rewrite((source_root / "index.html").read_text(), lambda rel: asset_for(site, source_root, rel)))
-    element = element_module(rewrite((source_root / ELEMENT_SOURCE).read_text(),
-                                     lambda rel: asset_for(site, source_root, rel)))
     fetched = ([snapshot_rel] if snapshot_rel else []) + [rel for logical, rel in site.assets.items()
                                                           if logical.endswith(".zip")]
     modules = []
@@ -237,6 +235,8 @@ def assemble(source_root: Path, site_root: Path, snapshot: Path | None, snapshot
     if loader:
         modules.append(loader)
     html = html.replace(PRELOAD_MARK, preload_tags(site, fetched, modules))
+    element = element_module(rewrite((source_root / ELEMENT_SOURCE).read_text(),
+                                     lambda rel: asset_for(site, source_root, rel)), toml)
     for name, text in (("index.html", html), ("pyscript.toml", toml), ("attache.js", element)):
         tmp = site_root / f"{name}.tmp"
         tmp.write_text(text)

@@ -84,6 +84,6 @@ def test_the_site_has_the_canvas_and_the_element_naming_hashed_assets(source, tm
     refs = referenced(element)
     assert {re.sub(r"[.-][0-9a-f]{12}", "", r).split("/")[1] for r in refs} >= {"early.mjs", "attache.css", "pyscript"}
     assert all((out / ref.split("/core.js")[0]).exists() for ref in refs)
-    assert "./static/" not in element and '"@CANVAS@"' not in element
+    assert "./static/" not in element and "@CANVAS@" not in element and "@PYSCRIPT@" not in element
     shell = json.loads(re.search(r"const CANVAS = (\".*\");", element).group(1))
     assert shell == canvas_html(CanvasView())
