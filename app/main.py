@@ -72,7 +72,7 @@ async def main(root: Root) -> None:
     conversation = settings.get("conversation", "default")
     scope = f"{settings.get('base_url') or location.origin}|{conversation}|{identity}"
     canvas = Canvas(root, backend, identity, names, UnsentStore(scope))
-    portal.connect(root, canvas.history, canvas.notices, identity, conversation)
+    portal.connect(root, canvas, identity, conversation)
     diagnostics.install(canvas.diagnostics)
     await canvas.start()
 

@@ -115,6 +115,8 @@ export function hold(root) {
   on(doc.defaultView, "dragover", keepPage);                                         // the canvas must not
   on(doc.defaultView, "drop", keepPage);                                             // replace the page
 
+  const log = root.querySelector("#history");
+  if (log) log.scrollTop = log.scrollHeight;    // the newest messages in view, where Python keeps them
   text.placeholder = "Write a message…";
   text.disabled = false;
   attach.disabled = false;

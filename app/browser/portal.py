@@ -2,7 +2,8 @@
 
     attache-message-sent      a message of this identity was delivered (its detail: the message)
     attache-message-received  a message of someone else arrived (live)
-    attache-error             a problem the canvas shows in a notice: {code, message, hint}
+    attache-error             a problem the canvas shows: {code, message, hint}, in a notice,
+                              or on a message "Not sent" (then also `unsent: true`)
 
 Messages already in the history when the canvas starts are not announced. In
 our own page the events fire on the canvas element (#attache). They bubble and
@@ -34,10 +35,12 @@ def problem_detail(problem: Problem) -> dict:
     return {"code": problem.code, "message": problem.message, "hint": problem.hint}
 
 
-def connect(root: Root, history, notices, identity: str, conversation: str) -> None:
-    """Announce what the history shows from now on, and every notice, on the root's host."""
+def connect(root: Root, canvas, identity: str, conversation: str) -> None:
+    """Announce on the root's host what the history shows from now on, every notice and
+    every message that could not be sent."""
     def added(message: Message) -> None:
         root.emit(SENT if message.sender == identity else RECEIVED, message_detail(message, conversation))
 
-    history.on_added = added
-    notices.on_show = lambda problem: root.emit(ERROR, problem_detail(problem))
+    canvas.history.on_added = added
+    canvas.notices.on_show = lambda problem: root.emit(ERROR, problem_detail(problem))
+    canvas.delivery.on_failed = lambda problem: root.emit(ERROR, {**problem_detail(problem), "unsent": True})

@@ -173,5 +173,20 @@ def test_a_portal_embeds_the_canvas_with_one_script_tag_and_one_element(
     [error] = heard(page, "attache-error")
     assert "tool.exe" in error["detail"]["message"] and error["detail"]["code"]
 
-    assert heard(page, "csp") == [] and problems == []
+    def refuse(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        route.fulfill(status=422, headers={"Access-Control-Allow-Origin": portal.url},
+                      json={"error": {"code": "refused_by_test", "message": "Refused by the test.", "hint": ""}})
+
+    page.route(f"{server.url}/api/conversations/*/messages", refuse)
+    page.get_by_role("textbox", name="Message").fill("this one is refused")
+    page.get_by_role("button", name="Send").click()
+    expect(log.locator("article.failed").get_by_role("alert")).to_contain_text("Refused by the test.")
+    page.wait_for_function("window.heard.some(e => e.type === 'attache-error' && e.detail.unsent)")
+    unsent = [e for e in heard(page, "attache-error") if e["detail"].get("unsent")]
+    assert [e["detail"]["code"] for e in unsent] == ["refused_by_test"]
+
+    assert heard(page, "csp") == []
+    assert [p for p in problems if "422" not in p] == []      # the browser logs the refused POST
     context.close()
