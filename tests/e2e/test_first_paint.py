@@ -35,6 +35,7 @@ document.addEventListener('DOMContentLoaded', () => {
     textbox: !document.getElementById('message').disabled,
     send: !document.getElementById('send').disabled,
     busy: document.getElementById('composer').getAttribute('aria-busy'),
+    atEnd: (log => log.scrollHeight - log.scrollTop - log.clientHeight < 2)(document.querySelector('[role=log]')),
   };
 });
 """
@@ -106,6 +107,7 @@ def test_only_the_recent_history_is_in_the_first_html_and_python_adds_the_rest(
     page, release = held_page(f"{reference_server.url}/?as=agent&conversation={conversation}", timezone_id="UTC")
     first = page.evaluate("window.firstLook")
     assert len(first["texts"]) == 50 and "message 5" in first["texts"][0]
+    assert first["atEnd"]                                           # the newest in view, as Python keeps it
     release()
     log = page.get_by_role("log", name="Conversation")
     expect(log.locator("article")).to_have_count(55)
