@@ -159,9 +159,17 @@ def test_a_file_picked_before_python_starts_is_held_then_judged_and_sent(
     assert message["text"] == "typed before Python" and [a["name"] for a in message["attachments"]] == ["invoice.pdf"]
 
 
-def test_a_file_dropped_before_python_that_breaks_the_rules_is_refused_when_python_judges_it(
+def test_files_pasted_or_dropped_before_python_are_judged_when_it_starts(
         held_page, reference_server, conversation):
     page, release = held_page(f"{reference_server.url}/?as=agent&conversation={conversation}")
+    page.get_by_role("textbox", name="Message").focus()
+    page.evaluate("""([b64]) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], 'pasted.png', { type: 'image/png' }));
+        document.getElementById('message').dispatchEvent(
+            new ClipboardEvent('paste', { bubbles: true, cancelable: true, clipboardData: dt }));
+    }""", [base64.b64encode(files.png_bytes()).decode()])
+    expect(page.get_by_role("group", name="Attachment pasted.png")).to_contain_text("Checking…")
     exe = base64.b64encode(files.EXE).decode()
     shown = page.evaluate(drop_file_script("document.getElementById('history')"),
                           ["tool.exe", "application/x-msdownload", exe])
@@ -171,7 +179,10 @@ def test_a_file_dropped_before_python_that_breaks_the_rules_is_refused_when_pyth
     release()
     expect(page.get_by_role("alert").filter(has_text="tool.exe: this type is not accepted")).to_be_visible()
     expect(page.get_by_role("group", name="Attachment tool.exe")).to_have_count(0)
-    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+    pasted = page.get_by_role("group", name="Attachment pasted.png")
+    expect(pasted).not_to_have_attribute("aria-busy", "true")
+    expect(pasted).not_to_contain_text("Checking")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
 
 
 def test_a_held_file_can_be_removed_before_python_starts(held_page, reference_server, conversation, tmp_path):
