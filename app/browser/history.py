@@ -102,6 +102,8 @@ class HistoryView:
     def scroll_to_end(self) -> None:
         self.element.scrollTop = self.element.scrollHeight
         self.pinned = True
+        # no scroll event when already there (the first paint opens at the end): a move up is judged from here
+        self._last_top = self.element.scrollTop
 
     def _on_scroll(self) -> None:
         """Stay pinned to the newest message unless the agent scrolled up to read.
