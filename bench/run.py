@@ -60,7 +60,7 @@ READY_TIMEOUT_MS = 120_000
 MIB = 1024 * 1024
 
 STARTUP_RUNS = int(os.environ.get("ATTACHE_BENCH_RUNS", 5))
-UPLOAD_RUNS = 3
+UPLOAD_RUNS = 5  # this shared VM's disk swings ±50% from one 200 MiB write to the next
 HISTORY_RUNS = 3
 HISTORY_SIZES = (1_000, 10_000)
 ATTACH_EVERY = 50
@@ -390,6 +390,9 @@ def bench_upload(bench: Bench, size_mib: int) -> None:
     fetch_s = median([r["s"] for r in fetch_runs])
     app_rate, fetch_rate = size / MIB / app_s, size / MIB / fetch_s
     ratio = app_rate / fetch_rate
+    # Each app run and the fetch run right after it met nearly the same machine: their ratios say more
+    # on a busy VM than the ratio of medians (both are reported; the goal is read on the latter).
+    pair_ratios = [f["s"] / a["s"] for a, f in zip(app_runs, fetch_runs)]
     growth = heap_end - heap_start
     print_table(
         f"upload of {size_mib} MiB (median of {UPLOAD_RUNS}; app: click on Send -> delivered message in the DOM; "
@@ -397,7 +400,9 @@ def bench_upload(bench: Bench, size_mib: int) -> None:
         ["", "seconds", "MiB/s", "runs"],
         [["app (tus, paced chunks)", f"{app_s:.2f}", f"{app_rate:.0f}", spread([r['s'] for r in app_runs])],
          ["plain fetch", f"{fetch_s:.2f}", f"{fetch_rate:.0f}", spread([r['s'] for r in fetch_runs])],
-         ["throughput app/fetch", f"{ratio:.2f}", f"goal >= {UPLOAD_GOAL_RATIO}", ""]],
+         ["throughput app/fetch", f"{ratio:.2f}", f"goal >= {UPLOAD_GOAL_RATIO}", ""],
+         ["same, run by run (median)", f"{median(pair_ratios):.2f}", "",
+          ", ".join(f"{r:.2f}" for r in pair_ratios)]],
     )
     breakdown = {k: median([r["breakdown"][k] for r in app_runs]) for k in app_runs[0]["breakdown"]}
     print_table(
@@ -436,6 +441,7 @@ def bench_upload(bench: Bench, size_mib: int) -> None:
         "round_trip": trips,
         "size_bytes": size,
         "app_s": app_s, "fetch_s": fetch_s, "app_mib_s": app_rate, "fetch_mib_s": fetch_rate, "ratio": ratio,
+        "pair_ratios": pair_ratios,
         "app_runs_s": [r["s"] for r in app_runs], "app_wall_s": [r["wall_s"] for r in app_runs],
         "app_breakdown_ms": breakdown,
         "fetch_runs_s": [r["s"] for r in fetch_runs],
@@ -443,8 +449,8 @@ def bench_upload(bench: Bench, size_mib: int) -> None:
         "heap_growth_per_upload_bytes": heap_runs,
     }
     bench.summary.append([f"upload {size_mib} MiB", f"app {app_s:.2f} s, {app_rate:.0f} MiB/s",
-                          f"plain fetch {fetch_s:.2f} s, {fetch_rate:.0f} MiB/s", f"{ratio:.2f}",
-                          f"≥ {UPLOAD_GOAL_RATIO}"])
+                          f"plain fetch {fetch_s:.2f} s, {fetch_rate:.0f} MiB/s",
+                          f"{ratio:.2f} (run by run {median(pair_ratios):.2f})", f"≥ {UPLOAD_GOAL_RATIO}"])
     bench.summary.append(["upload heap", f"Wasm heap +{growth / MIB:.1f} MiB over {UPLOAD_RUNS} app uploads",
                           f"{heap_start / MIB:.0f} MiB before", "—", f"< {HEAP_GOAL_BYTES // MIB} MiB"])
 

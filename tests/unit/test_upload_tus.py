@@ -72,6 +72,12 @@ class TestTheHappyPath:
         assert up.next() == Finished(Uploaded("u1", PNG, "image/png"))
         assert up.next() == Finished(Uploaded("u1", PNG, "image/png"))  # it stays finished
 
+    def test_a_short_tail_goes_with_the_last_chunk(self):
+        up = machine(FileInfo("photo.png", 24, "image/png", PNG.head))
+        created(up)
+        up.next(); up.feed(answer(204, 10))
+        assert up.next() == patch(10, 24)  # not (10, 20) and then (20, 24)
+
     def test_a_partly_accepted_chunk_continues_where_the_server_stopped(self):
         up = machine()
         created(up)
