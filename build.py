@@ -257,7 +257,8 @@ def token(args: list[str]) -> int:
 
 def write_dist(out: Path, site: Path = SITE) -> None:
     """Copy the built site to `out` for any static host: index.html, pyscript.toml,
-    assets/ (hashed, with .br/.gz siblings) and the page config template. Other files
+    attache.js (<attache-canvas> for portals), assets/ (hashed, with .br/.gz siblings)
+    and the page config template. Other files
     in `out` (the portal's own attache-config.json) are left alone."""
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "assets.tmp"
@@ -265,7 +266,7 @@ def write_dist(out: Path, site: Path = SITE) -> None:
     shutil.copytree(site / "assets", tmp)
     shutil.rmtree(out / "assets", ignore_errors=True)
     tmp.replace(out / "assets")
-    for name in ("pyscript.toml", "index.html"):
+    for name in ("pyscript.toml", "attache.js", "index.html"):
         shutil.copy2(site / name, out / name)
     shutil.copy2(CONFIG_TEMPLATE, out / CONFIG_TEMPLATE.name)
 

@@ -1,18 +1,24 @@
 """Attache in the browser: read the page config, get a token, pick the adapter, mount the canvas.
 
-The config URL comes from the page (`data-config` on #attache), so a portal
-embedding the canvas points it at its own backend. In development the config
-offers identities with their tokens and `?as=` picks one; in production it
-names the portal's `token_url` (or none: the embedding page hands tokens over
-in code, see app.browser.auth). Who we are — which messages are "You" — is the
-token's `sub`. `?conversation=` picks one conversation.
+Each canvas is an element drawn before Python ran: the page's own (#attache,
+drawn by the server) or one inside an <attache-canvas> element's shadow root.
+static/early.mjs registers each in `globalThis.__attache` and Python mounts them
+all, and any registered later. The config URL comes from the canvas
+(`data-config`), so a portal points it at its own backend (on another origin
+too: a relative `base_url` then means the config's origin). In development the
+config offers identities with their tokens and the element's `identity`
+attribute, else `?as=`, picks one; in production it names the portal's
+`token_url` (or none: the embedding page hands tokens over in code, see
+app.browser.auth). Who we are — which messages are "You" — is the token's
+`sub`. The conversation comes from the element's attribute, else `?conversation=`.
 """
 import asyncio
 
-from js import URLSearchParams, document, location
+from js import URL, URLSearchParams, document, globalThis, location
+from pyodide.ffi import create_proxy
 
 from app.backends import create_backend
-from app.browser import auth, diagnostics
+from app.browser import auth, diagnostics, portal
 from app.browser.canvas import Canvas
 from app.browser.dom import Root, maybe
 from app.browser.links import LinkRefresher
@@ -22,14 +28,24 @@ from app.browser.storage import UnsentStore
 from app.browser.transport import get_json
 from app.core.errors import BackendError
 from app.core.models import Problem
+from app.page import display_names, title_for
 
 DEFAULT_IDENTITY = "agent"
+DEFAULT_CONFIG_URL = "./attache-config.json"
 
 
-def display_names(identities: dict) -> dict[str, str]:
-    """identity -> the name people see ("customer" -> "Customer" unless the config names it)."""
-    return {name: (entry.get("name") if isinstance(entry, dict) else None) or name.title()
-            for name, entry in identities.items()}
+def _data(element, name: str) -> str | None:
+    """A data-* attribute of the canvas, or None (a missing JS property raises AttributeError)."""
+    return maybe(getattr(element.dataset, name, None)) or None
+
+
+def base_url_for(settings: dict, config_url: str) -> str:
+    """The backend's base URL; relative to the config's origin when that is not the page's."""
+    base = settings.get("base_url", "")
+    origin = str(URL.new(config_url).origin)
+    if not isinstance(base, str) or base.startswith(("http://", "https://")) or origin == str(location.origin):
+        return base
+    return str(URL.new(base or "/", config_url).href).rstrip("/")
 
 
 def acting_as(config: dict, session: auth.Session) -> dict:
@@ -47,15 +63,19 @@ def show_mode(root: Root, config: dict) -> None:
         marker.hidden = config.get("mode") != "development"
 
 
-async def main() -> None:
-    root = Root(document.getElementById("attache"))  # the one lookup outside the canvas
+async def main(root: Root) -> None:
+    element = root.element
     try:
-        config = await get_json(root.element.dataset.config or "./attache-config.json")
+        config_url = str(URL.new(_data(element, "config") or DEFAULT_CONFIG_URL, location.href).href)
+        config = await get_json(config_url)
         params = URLSearchParams.new(location.search)
-        conversation = maybe(params.get("conversation"))
-        if conversation and isinstance(config, dict) and isinstance(config.get("backend"), dict):
-            config["backend"]["conversation"] = conversation
-        session = auth.from_config(config, maybe(params.get("as")) or DEFAULT_IDENTITY)
+        identity = _data(element, "identity") or maybe(params.get("as")) or DEFAULT_IDENTITY
+        conversation = _data(element, "conversation") or maybe(params.get("conversation"))
+        if isinstance(config, dict) and isinstance(config.get("backend"), dict):
+            if conversation:
+                config["backend"]["conversation"] = conversation
+            config["backend"]["base_url"] = base_url_for(config["backend"], config_url)
+        session = auth.from_config(config, identity)
     except ValueError as error:
         return _cannot_start(root, error)
     show_mode(root, config)
@@ -72,15 +92,16 @@ async def main() -> None:
     identities = settings.get("identities")
     if isinstance(identities, dict) and identities:  # development: the other identities are the peers
         names = display_names(identities)
-        peer = ", ".join(label for name, label in names.items() if name != claims.sub) or "everyone"
-        root.by_id("peer").textContent = f"Conversation with {peer}"
+        root.by_id("peer").textContent = title_for(names, claims.sub)
     else:
         names = {claims.sub: claims.name}
-    root.element.dataset.identity = claims.sub
-    scope = f"{settings.get('base_url') or location.origin}|{settings.get('conversation', 'default')}|{claims.sub}"
+    element.dataset.identity = claims.sub
+    conversation = settings.get("conversation", "default")
+    scope = f"{settings.get('base_url') or location.origin}|{conversation}|{claims.sub}"
     canvas = Canvas(root, backend, claims.sub, names, UnsentStore(scope))
     signin.signed_in_again.append(canvas.live.reconnect_now)
     links = LinkRefresher(canvas.history, backend.api)
+    portal.connect(root, canvas, claims.sub, conversation)
     diagnostics.install(canvas.diagnostics)
     await canvas.start()
     links.bind()
@@ -89,7 +110,22 @@ async def main() -> None:
 def _cannot_start(root: Root, error: Exception) -> None:
     problem = error.problem if isinstance(error, BackendError) else Problem(
         "config", f"Attache cannot start: {error}", "Reload the page, or ask your administrator.")
-    Notices(root.by_id("notices")).show(problem)
+    notices = Notices(root.by_id("notices"))
+    notices.on_show = lambda shown: root.emit(portal.ERROR, portal.problem_detail(shown))
+    notices.show(problem)
+    root.give_up()
 
 
-asyncio.ensure_future(main())
+def mount(element) -> None:
+    asyncio.ensure_future(main(Root(element)))
+
+
+registry = maybe(getattr(globalThis, "__attache", None))
+if registry is None:  # static/early.mjs did not run: the page's own canvas, as it is
+    page = maybe(document.getElementById("attache"))
+    if page is not None:
+        mount(page)
+else:
+    registry.mount = create_proxy(mount)
+    for waiting in list(registry.pending.splice(0)):
+        mount(waiting)

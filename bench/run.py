@@ -72,15 +72,16 @@ max_files_per_message = 1
 """
 
 # Stamps, in the page's own clock (ms since its navigation started):
-#   enabledAt  the #message textarea became enabled (the composer is usable)
+#   enabledAt  Python took the canvas over: the composer is no longer aria-busy (the text box
+#              itself works earlier, see static/early.mjs)
 #   countAt    how many delivered messages the history held at that moment
 #   paintedAt  a task after the next animation frame: that state is on screen
 STARTUP_PROBE = """
 (() => {
   const bench = window.__bench = {enabledAt: null, countAt: null, paintedAt: null};
   const check = () => {
-    const box = document.getElementById('message');
-    if (bench.enabledAt === null && box && !box.disabled) {
+    const form = document.getElementById('composer');
+    if (bench.enabledAt === null && form && form.getAttribute('aria-busy') === 'false') {
       bench.enabledAt = performance.now();
       bench.countAt = document.querySelectorAll('#history article.msg:not(.pending)').length;
       observer.disconnect();
@@ -89,7 +90,7 @@ STARTUP_PROBE = """
     }
   };
   const observer = new MutationObserver(check);
-  observer.observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['disabled']});
+  observer.observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['aria-busy']});
 })();
 """
 
@@ -184,21 +185,35 @@ def wait_ready(page: Page) -> dict:
 # ---------------------------------------------------------------- startup
 
 
+def seed_conversation(url: str) -> None:
+    """startup.SEEDED messages from the customer in the conversation `url` names, on its server."""
+    parts = urlsplit(url)
+    conversation = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)["conversation"]
+    with httpx.Client(base_url=f"{parts.scheme}://{parts.netloc}", timeout=30,
+                      headers={"Authorization": f"Bearer {CUSTOMER_TOKEN}"}) as client:
+        for n in range(startup.SEEDED):
+            client.post(f"/api/conversations/{conversation}/messages", json={
+                "idempotency_key": uuid.uuid4().hex, "text": f"Message {n} of the history", "attachments": []},
+            ).raise_for_status()
+
+
 def bench_startup(bench: Bench, compare: dict[str, str]) -> None:
-    log("\n== startup: navigation -> first paint -> composer usable -> a picked file staged ==")
+    log("\n== startup: navigation -> first paint -> history -> composer usable -> a picked file staged ==")
     server = bench.server("startup")
     pages = {"app": f"{server.url}/?as=agent", **compare}
-    figures = startup.run(bench.new_context, pages, bench.workdir, STARTUP_RUNS, READY_TIMEOUT_MS)
+    figures = startup.run(bench.new_context, pages, bench.workdir, STARTUP_RUNS, READY_TIMEOUT_MS,
+                          seed_conversation)
     server.stop()
     print_table(f"startup (median of {STARTUP_RUNS}, interleaved; in-page clock from navigation start)",
                 startup.TABLE_HEADER, startup.table_rows(figures))
     for kind, goal in (("cold", startup.GOAL_COLD_S), ("warm", startup.GOAL_WARM_S)):
         app, plain = figures["app"][kind], figures["plain"][kind]
-        bench.summary.append([f"start-up, {kind}", f"{app['staged'] / 1000:.2f} s to a staged file (first paint "
-                              f"{app['paint'] / 1000:.2f} s, composer usable {app['usable'] / 1000:.2f} s; "
-                              f"{startup.fmt_bytes(app['bytes'])} transferred)",
+        bench.summary.append([f"start-up, {kind}", f"{app['staged'] / 1000:.2f} s to a staged file, judged by "
+                              f"Python (shown {app['shown'] / 1000:.2f} s; history visible "
+                              f"{startup.fmt_s(app['history'])}; first paint {app['paint'] / 1000:.2f} s; composer "
+                              f"usable {app['usable'] / 1000:.2f} s; {startup.fmt_bytes(app['bytes'])} transferred)",
                               f"plain HTML page {plain['staged'] / 1000:.2f} s", f"{app['staged'] / plain['staged']:.0f}x",
-                              f"≤ {goal:.1f} s"])
+                              f"≤ {goal:.1f} s; history ≤ {startup.GOAL_HISTORY_S:.1f} s"])
     bench.results["startup"] = figures
 
 

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from server import first_paint
 from server.common import ApiError
 from server.config import Config
 
@@ -140,13 +141,15 @@ async def asset(request: Request) -> Response:
 
 
 def single(filename: str):
-    """Endpoint serving one page of the site root (revalidated on every use)."""
+    """Endpoint serving one page of the site root (revalidated on every use); index.html
+    with the canvas drawn for the request (server/first_paint.py)."""
     async def endpoint(request: Request) -> Response:
         root = request.app.state.static_root
         full = resolve(root, filename)
         if full is None:
             raise _not_built(root) if not (root / "index.html").exists() else _not_found(request.url.path)
-        return file_response(request, full)
+        page = first_paint.page_response(request, full, PAGE_HEADERS) if filename == "index.html" else None
+        return page or file_response(request, full)
     endpoint.__name__ = f"static_{filename.replace('.', '_')}"
     return endpoint
 
@@ -156,6 +159,7 @@ def page_routes() -> list[Route]:
         Route("/", single("index.html")),
         Route("/index.html", single("index.html")),
         Route("/pyscript.toml", single("pyscript.toml")),
+        Route("/attache.js", single("attache.js")),
         Route("/assets/{path:path}", asset),
     ]
 

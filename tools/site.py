@@ -27,6 +27,8 @@ from pathlib import Path
 
 import brotli
 
+from tools.canvas import ELEMENT_SOURCE, element_module, fill_canvas
+
 # References resolved to assets: quoted "./path" under these folders of the source root.
 ASSET_PREFIXES = ("static/", "app/")
 # Directories shipped whole: their files import or fetch each other by name.
@@ -222,7 +224,7 @@ def assemble(source_root: Path, site_root: Path, snapshot: Path | None, snapshot
         return found
 
     toml = rewrite(toml, toml_asset)
-    html = rewrite((source_root / "index.html").read_text(), lambda rel: asset_for(site, source_root, rel))
+    html = fill_canvas(rewrite((source_root / "index.html").read_text(), lambda rel: asset_for(site, source_root, rel)))
     fetched = ([snapshot_rel] if snapshot_rel else []) + [rel for logical, rel in site.assets.items()
                                                           if logical.endswith(".zip")]
     modules = []
@@ -233,7 +235,9 @@ def assemble(source_root: Path, site_root: Path, snapshot: Path | None, snapshot
     if loader:
         modules.append(loader)
     html = html.replace(PRELOAD_MARK, preload_tags(site, fetched, modules))
-    for name, text in (("index.html", html), ("pyscript.toml", toml)):
+    element = element_module(rewrite((source_root / ELEMENT_SOURCE).read_text(),
+                                     lambda rel: asset_for(site, source_root, rel)), toml)
+    for name, text in (("index.html", html), ("pyscript.toml", toml), ("attache.js", element)):
         tmp = site_root / f"{name}.tmp"
         tmp.write_text(text)
         tmp.replace(site_root / name)

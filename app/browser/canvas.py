@@ -44,30 +44,39 @@ class Canvas:
         self.live = LiveFeed(backend.api, self.delivery.delivered, self.notices.show, self.connection.on_live_state)
 
     async def start(self) -> None:
+        """Take over the canvas drawn before Python ran (server or <attache-canvas>)."""
         self.history.bind()
-        self.composer.bind()
         when("click", self.history.element)(self.delivery.on_click)
-        dropzone.install(self.root.element, self.root.by_id("drop-overlay"), self.composer.stage)
         opening = asyncio.ensure_future(self.keeper.open())
         loaded = await self.connection.load(self.backend.api)
-        if loaded is None:  # refused for good: the notice says why, the composer stays off
+        self._history_known()
+        if loaded is None:  # refused for good: the notice says why, the composer closes
+            self.root.give_up()
             return
         restrictions, page = loaded
         self.composer.apply(restrictions)
         self.history.show_page(page, self._older_page)
         await opening
         kept = await self.keeper.load()
-        self.composer.restore(kept.draft)
+        early = self.root.take_early()  # from here Python's handlers take the files: same task
+        self.composer.bind()
+        dropzone.install(self.root.element, self.root.by_id("drop-overlay"), self.composer.stage)
+        await self.composer.take_over(kept.draft, early)
         self.delivery.restore(kept.messages)
         if self.backend.api.live == "sse":  # a long-poll feed (Matrix /sync) is not in the page yet
             self.live.start(self.history.last_seq())
-        self.composer.enable()
         self.root.busy(False)
 
     async def _older_page(self, token: str) -> HistoryPage:
         """An older page of the history, for the history view as the reader scrolls up."""
         api = self.backend.api
         return api.parse_history(await perform(api.history_request(token)))
+
+    def _history_known(self) -> None:
+        loading = self.root.by_id("history-loading")
+        if loading is not None:
+            loading.hidden = True
+        self.history.element.setAttribute("aria-busy", "false")
 
     def diagnostics(self) -> dict:
         """For the benchmarks and tests: what the page holds (see app.browser.diagnostics)."""

@@ -59,45 +59,55 @@ class ComposerView:
         self.hint.textContent = restrictions.describe_limit()
 
     def enable(self) -> None:
-        """Let the agent write (once the draft is back)."""
+        """Let the agent write and send (once the draft is back)."""
         self.text.placeholder = "Write a message…"
         for control in (self.text, self.attach_button):
             control.disabled = False
+        self.form.setAttribute("aria-busy", "false")
         self._refresh_send()
 
     async def stage(self, files) -> None:
         """Stage picked, dropped or pasted files; what is refused is said in one notice."""
         before = self.composer.staged
-        refused: list[Problem] = []
-        for file in files:
-            try:
-                head = (await file.slice(0, HEAD_SIZE).arrayBuffer()).to_bytes()
-            except Exception:  # moved, deleted or unreadable since it was picked
-                refused.append(Problem("unreadable", f"{file.name} could not be read.", "Pick the file again."))
-                continue
-            info = FileInfo(name=file.name, size=int(file.size), declared_type=file.type, head=head)
+        described, refused = await _describe(files)
+        for info, file in described:
             refused += self.composer.stage(info, file)
-        if refused:
-            self.notices.show(combine(refused), key=STAGING)
-        else:
-            self.notices.clear(STAGING)
+        self._say(refused)
         self._changed(before)
 
-    def restore(self, draft: tuple[dict, list] | None) -> None:
-        """Bring back the draft a reload interrupted (files the rules now refuse are named)."""
-        if draft is None:
-            return
+    async def take_over(self, draft: tuple[dict, list] | None, early_files: list) -> None:
+        """Python takes the composer from static/early.mjs (call `bind` first): the draft a
+        reload interrupted comes back, then the files held before Python ran are judged
+        like any picked file, and the staged files are drawn once."""
+        described, refused = await _describe(early_files)
+        self.restore(draft, draw=False)
+        for info, file in described:
+            refused += self.composer.stage(info, file)
+        if refused:
+            self._say(refused)
+        self._changed(())
+        self.enable()
+
+    def restore(self, draft: tuple[dict, list] | None, draw: bool = True) -> None:
+        """Bring back the draft a reload interrupted (files the rules now refuse are named);
+        text typed before Python ran wins over the kept text."""
+        if draft is not None:
+            self._restore(draft)
+        self.composer.set_text(self.text.value)
+        if draw:
+            self._changed(())
+
+    def _restore(self, draft: tuple[dict, list]) -> None:
         record, handles = draft
         try:
-            self.text.value = str(record.get("text", ""))
-            self.composer.set_text(self.text.value)
+            if not self.text.value:
+                self.text.value = str(record.get("text", ""))
             for info, handle in zip(record.get("files", []), handles):
                 refused = self.composer.stage(FileInfo.from_json(info), handle)
                 if refused:  # the rules changed since the draft was kept
                     self.notices.show(combine(refused), key=STAGING)
         except (ValueError, KeyError, TypeError, AttributeError):
             pass  # an unreadable draft: keep what could be read
-        self._changed(())
 
     # ---- events -----------------------------------------------------------------
     def _on_text(self, _event) -> None:
@@ -152,8 +162,27 @@ class ComposerView:
         self._refresh_send()
         self._keep()
 
+    def _say(self, refused: list[Problem]) -> None:
+        if refused:
+            self.notices.show(combine(refused), key=STAGING)
+        else:
+            self.notices.clear(STAGING)
+
     def _refresh_send(self) -> None:
         self.send_button.disabled = not self.composer.can_send
 
     def _keep(self) -> None:
         self.keeper.keep_draft(self.composer.text, self.composer.staged)
+
+
+async def _describe(files) -> tuple[list[tuple[FileInfo, object]], list[Problem]]:
+    """(FileInfo, file) for each file whose first bytes could be read; a problem for each other."""
+    described, refused = [], []
+    for file in files:
+        try:
+            head = (await file.slice(0, HEAD_SIZE).arrayBuffer()).to_bytes()
+        except Exception:  # moved, deleted or unreadable since it was picked
+            refused.append(Problem("unreadable", f"{file.name} could not be read.", "Pick the file again."))
+            continue
+        described.append((FileInfo(name=file.name, size=int(file.size), declared_type=file.type, head=head), file))
+    return described, refused

@@ -49,6 +49,7 @@ class DeliveryView:
         self.keeper = keeper
         self.outbox = Outbox()
         self.calls: dict[str, Call] = {}  # the request in flight of each message being delivered
+        self.on_failed = lambda problem: None  # <attache-canvas>'s attache-error (app/browser/portal.py)
 
     # ---- what the other views call ---------------------------------------------------
     def send(self, draft: Draft) -> Outgoing:
@@ -164,6 +165,7 @@ class DeliveryView:
         if self.outbox.find(local_id) is not None:
             self._render(local_id)
             self._keep(local_id)
+            self.on_failed(problem)
 
     def _progress(self, local_id: str, index: int, sent: int, record: dict) -> None:
         """Note the upload's progress and record; move the bar in place (re-rendering would steal focus from Cancel)."""

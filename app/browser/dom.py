@@ -3,8 +3,8 @@ every lookup that may find nothing goes through `maybe` so Python code can
 keep writing `if node is None`."""
 from __future__ import annotations
 
-from js import CSS
-from pyodide.ffi import jsnull
+from js import CSS, CustomEvent, Object, document
+from pyodide.ffi import jsnull, to_js
 
 
 def maybe(value):
@@ -18,13 +18,34 @@ def closest(event, selector: str):
     return maybe(target.closest(selector)) if target is not None else None
 
 
+def adopt(container, html: str) -> None:
+    """Make `html` the container's content, keeping each child already there that is
+    drawn the same (same id, equal node): the server's first paint is taken over with no
+    flash, no image loaded again and no duplicate; only what differs is replaced."""
+    if container.firstElementChild is None:     # nothing drawn yet
+        container.innerHTML = html
+        return
+    fresh = document.createRange().createContextualFragment(html)   # nodes of this document
+    if int(fresh.childElementCount) == int(container.childElementCount) and all(
+            old.isEqualNode(new) for old, new in zip(container.children, fresh.children)):
+        return                                  # drawn exactly so already: nothing changes
+    for node in list(container.children):
+        twin = maybe(fresh.getElementById(node.id)) if node.id else None
+        if twin is not None and twin.isEqualNode(node):
+            twin.replaceWith(node)              # keep the node on screen in its new place
+    container.replaceChildren(fresh)
+
+
 class Root:
     """The canvas's part of the page. Every lookup of the canvas goes through it,
-    never through `document`, so the canvas can live anywhere: hosting it in a
-    custom element's shadow root is `Root(host.shadowRoot.firstElementChild)`."""
+    never through `document`, so the canvas can live anywhere: in the page
+    (index.html) or in the shadow root of an <attache-canvas> element."""
 
     def __init__(self, element) -> None:
         self.element = element
+        node = element.getRootNode()
+        # the element a portal listens to: <attache-canvas>, or the canvas itself in our page
+        self.host = maybe(getattr(node, "host", None)) or element
 
     def by_id(self, element_id: str):
         """The element with this id inside the canvas, or None."""
@@ -39,3 +60,26 @@ class Root:
     def busy(self, busy: bool) -> None:
         """aria-busy on the canvas: true until it can be used."""
         self.element.setAttribute("aria-busy", "true" if busy else "false")
+
+    def take_early(self) -> list:
+        """The files static/early.mjs held before Python ran; it stops holding them (call it
+        in the same task as binding Python's own handlers, so no event falls between)."""
+        early = maybe(getattr(self.element, "attacheEarly", None))
+        return list(early.take()) if early is not None else []
+
+    def give_up(self) -> None:
+        """Start-up failed for good: the composer static/early.mjs opened closes again."""
+        self.take_early()
+        for control in ("message", "attach"):
+            node = self.by_id(control)
+            if node is not None:
+                node.disabled = True
+        staged = self.by_id("staged")
+        if staged is not None:
+            staged.replaceChildren()
+            staged.hidden = True
+
+    def emit(self, name: str, detail: dict) -> None:
+        """A DOM event on the host for the portal around the canvas (bubbles out of the shadow root)."""
+        init = {"detail": detail, "bubbles": True, "composed": True}
+        self.host.dispatchEvent(CustomEvent.new(name, to_js(init, dict_converter=Object.fromEntries)))

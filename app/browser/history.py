@@ -11,6 +11,7 @@ the reader's zone as it was at each message's moment (JS Date knows the rules).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from js import Date, document
 from pyscript import when
@@ -50,6 +51,7 @@ class HistoryView:
         self._last_top = 0
         self.unread = 0  # messages that arrived while the tab was hidden
         self._title = str(document.title)
+        self.on_added: Callable[[Message], None] = lambda message: None  # <attache-canvas> events
 
     def bind(self) -> None:
         when("scroll", self.element)(self._on_scroll)
@@ -85,6 +87,7 @@ class HistoryView:
         if not mine and document.hidden:
             self.unread += 1
             document.title = f"({self.unread}) {self._title}"
+        self.on_added(message)
         return True
 
     def update(self, messages: list[Message]) -> int:
@@ -127,6 +130,7 @@ class HistoryView:
     def scroll_to_end(self) -> None:
         self.element.scrollTop = self.element.scrollHeight
         self.pinned = True
+        # no scroll event when already there (the first paint opens at the end): a move up is judged from here
         self._last_top = self.element.scrollTop
 
     def keep_view(self, element, change, *, above: bool | None = None) -> None:

@@ -2,6 +2,8 @@
 repeated problem replaces its older notice instead of piling up."""
 from __future__ import annotations
 
+from typing import Callable
+
 from pyscript import when
 
 from app import render
@@ -24,6 +26,7 @@ class Notices:
         self.container = container
         self.next_id = 0
         self.keys: dict[str, int] = {}
+        self.on_show: Callable[[Problem], None] = lambda problem: None  # <attache-canvas> events
         when("click", container)(self._on_click)
 
     def show(self, problem: Problem, key: str = "") -> None:
@@ -35,6 +38,7 @@ class Notices:
         self.container.insertAdjacentHTML("beforeend", render.notice_html(self.next_id, problem))
         while self.container.children.length > MAX_VISIBLE:
             self.container.firstElementChild.remove()
+        self.on_show(problem)
 
     def clear(self, key: str) -> None:
         notice_id = self.keys.pop(key, None)

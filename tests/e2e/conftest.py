@@ -38,6 +38,12 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+def wait_ready(page: Page, timeout: int = READY_TIMEOUT_MS) -> None:
+    """Python has taken the canvas over. The text box works before that (static/early.mjs):
+    the composer stays aria-busy until Python can judge files and send."""
+    expect(page.get_by_role("form", name="Message composer")).to_have_attribute("aria-busy", "false", timeout=timeout)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     executable = os.environ.get("ATTACHE_CHROMIUM") or shutil.which("chromium") or shutil.which("google-chrome")
@@ -143,7 +149,7 @@ def open_app(browser, reference_server, offsite_guard, url_guard, conversation):
             page.goto(f"{server.url}/?conversation={conv or conversation}")
         else:
             page.goto(f"{server.url}/?as={identity}&conversation={conv or conversation}")
-        expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
+        wait_ready(page)
         return page
 
     yield open_

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from tests import files
 from tests.conftest import ROOT
 from tests.e2e.api import Api
-from tests.e2e.conftest import READY_TIMEOUT_MS
+from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -65,12 +65,12 @@ def test_axe_finds_nothing_in_any_state(browser, reference_server, offsite_guard
     log = page.get_by_role("log", name="Conversation")
 
     page.goto(f"{reference_server.url}/?as=agent&conversation={conversation}-empty")
-    expect(box).to_be_enabled(timeout=READY_TIMEOUT_MS)
+    wait_ready(page)
     expect(page.get_by_text("No messages yet")).to_be_visible()
     found["empty"] = violations(page)
 
     page.goto(f"{reference_server.url}/?as=agent&conversation={conversation}")
-    expect(box).to_be_enabled(timeout=READY_TIMEOUT_MS)
+    wait_ready(page)
     expect(log.locator("article")).to_have_count(3)
     page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
     found["history"] = violations(page)

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from tests import files
 from tests.conftest import ROOT, free_port
 from tests.e2e.api import Api
+from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach
 
 STRICT = """
@@ -82,8 +83,8 @@ def portal(tmp_path):
 
 def test_the_page_works_as_a_static_site_on_another_origin(browser, make_server, portal, offsite_guard, tmp_path):
     root, site = portal
-    assert sorted(p.name for p in root.iterdir()) == ["assets", "attache-config.example.json", "index.html",
-                                                       "pyscript.toml"]
+    assert sorted(p.name for p in root.iterdir()) == ["assets", "attache-config.example.json", "attache.js",
+                                                       "index.html", "pyscript.toml"]
     server = make_server(f'[server]\ncors_allow_origins = ["{site.url}"]\n')
     config = json.loads((root / "attache-config.example.json").read_text())   # the template, filled in
     config["backend"].update(base_url=server.url, conversation="portal",
@@ -95,7 +96,7 @@ def test_the_page_works_as_a_static_site_on_another_origin(browser, make_server,
     messages = []
     page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
     page.goto(f"{site.url}/")
-    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    wait_ready(page)
     assert page.evaluate("document.documentElement.dataset.pythonStart") == "snapshot", messages
     attach(page, files.write(tmp_path, "scan.pdf", files.PDF))
     page.get_by_role("textbox", name="Message").fill("sent from the portal")

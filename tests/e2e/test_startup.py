@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import files
-from tests.e2e.conftest import READY_TIMEOUT_MS
+from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach
 
 SNAPSHOT = re.compile(r"/assets/snapshot\.[0-9a-f]{12}\.bin$")
@@ -34,7 +34,7 @@ def start(browser, reference_server, offsite_guard, conversation):
         page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
         page.on("response", lambda r: responses.append(r))
         page.goto(f"{reference_server.url}/?as=agent&conversation={conversation}")
-        expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
+        wait_ready(page)
         return page, messages, responses
 
     yield start_
@@ -63,13 +63,13 @@ def test_python_starts_from_the_memory_snapshot(start, reference_server):
     loaded = {urlsplit(r.url).path: r for r in responses if r.url.startswith(reference_server.url)}
     assert any(SNAPSHOT.search(path) for path in loaded)
     for path, response in loaded.items():
-        if path in ("/", "/pyscript.toml", "/attache-config.json") or path.startswith("/api/"):
+        if path in ("/", "/pyscript.toml", "/attache-config.json") or path.startswith(("/api/", "/media/")):
             continue
         assert path.startswith("/assets/"), f"{path} is not a hashed asset"
         assert response.headers["cache-control"] == "public, max-age=31536000, immutable", path
     wasm = next(r for p, r in loaded.items() if p.endswith("/pyodide.asm.wasm"))
     assert wasm.headers.get("content-encoding") == "br"        # Chromium accepts br; the build made it
-    assert loaded["/"].headers["cache-control"] == "no-cache"
+    assert loaded["/"].headers["cache-control"] == "no-store"    # it holds the conversation's messages
     assert loaded["/pyscript.toml"].headers["cache-control"] == "no-cache"
 
 

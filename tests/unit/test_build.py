@@ -219,6 +219,6 @@ def test_dist_writes_a_static_bundle_and_keeps_the_portal_config(source, tmp_pat
     assert (out / "attache-config.json").read_text() == '{"mine": true}'
     assert not (out / "assets" / "stale.js").exists()
     assert json.loads((out / "attache-config.example.json").read_text())["backend"]["adapter"] == "reference"
-    for name in ("index.html", "pyscript.toml"):
+    for name in ("index.html", "pyscript.toml", "attache.js"):
         for ref in referenced((out / name).read_text()):
             assert (out / ref).is_file()
