@@ -48,7 +48,8 @@ async def main() -> None:
     peer = ", ".join(label for name, label in names.items() if name != identity) or "everyone"
     root.by_id("peer").textContent = f"Conversation with {peer}"
     root.element.dataset.identity = identity
-    scope = f"{settings.get('base_url') or location.origin}|{settings.get('conversation', 'default')}|{identity}"
+    where = settings.get("base_url") or settings.get("homeserver") or location.origin   # Matrix: homeserver, room
+    scope = f"{where}|{settings.get('conversation') or settings.get('room') or 'default'}|{identity}"
     canvas = Canvas(root, backend, identity, names, UnsentStore(scope))
     diagnostics.install(canvas.diagnostics)
     await canvas.start()

@@ -100,8 +100,10 @@ def message_view(message: Message, me: str, names: dict[str, str], utc_offset_mi
         "dom_id": message.id,
         "seq": message.seq,
         "side": "mine" if message.sender == me else "theirs",
-        "sender_label": "You" if message.sender == me else names.get(message.sender, message.sender.title()),
+        "sender_label": "You" if message.sender == me else (
+            names.get(message.sender) or message.sender_name or message.sender.title()),
         "text": message.text,
+        "kind": message.kind,  # "unsupported" / "deleted": a note in words, not a message
         "created_at": message.created_at,
         "time": short_time(message.created_at, utc_offset_minutes, now),
         "attachments": [attachment_view(a) for a in message.attachments],
@@ -109,11 +111,13 @@ def message_view(message: Message, me: str, names: dict[str, str], utc_offset_mi
 
 
 def messages_html(messages: Iterable[Message], me: str, names: dict[str, str],
-                  utc_offset_minutes: int = 0, now: str = "") -> str:
+                  utc_offset_minutes: int = 0, now: str = "", *, protected_media: bool = False) -> str:
     """All messages in one template call: fast enough for 10,000 messages.
-    Times are shown on the reader's clock (`utc_offset_minutes`), dated unless `now`'s day."""
+    Times are shown on the reader's clock (`utc_offset_minutes`), dated unless `now`'s day.
+    `protected_media`: attachment URLs need the bearer token (Matrix), so no `src`/`href` is
+    followed by the browser; the page fetches them and shows `blob:` URLs (data-protected)."""
     views = [message_view(m, me, names, utc_offset_minutes, now) for m in messages]
-    return _env.get_template("messages.html").render(views=views)
+    return _env.get_template("messages.html").render(views=views, protected=protected_media)
 
 
 def percent(outgoing: Outgoing) -> int:

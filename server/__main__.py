@@ -54,7 +54,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def banner(config: Config, base: str, data: Path) -> str:
     """What `serve` prints: URLs and mode; development tokens only in development (they are public there)."""
     lines = [f"Attache reference server on {base}/ ({config.mode} mode)"]
-    if config.auth is None:
+    if config.matrix is not None:   # the page talks to the homeserver; its tokens are never printed
+        lines += [DEV_WARNING] if config.auth is None else []
+        lines.append(f"  Matrix: room {config.matrix.room} on {config.matrix.homeserver}")
+        lines += [f"  {name}: {base}/?as={name}" for name in config.matrix.identities]
+    elif config.auth is None:
         lines += [DEV_WARNING, f"  agent:    {base}/", f"  customer: {base}/?as=customer"]
         lines += [f"  token {name}: {token}" for name, token in config.identities.items()]
     else:

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from app.core.restrictions import Restrictions
+from server.matrix_config import MatrixConfigError, MatrixSettings, parse_backend
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
-_TABLES = ("attachments", "identities", "server", "auth")
+_TABLES = ("attachments", "identities", "server", "auth", "backend")
 _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
                 "timeout_keep_alive", "max_streams_per_identity")
 _AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl")
@@ -60,6 +61,7 @@ class Config:
     timeout_keep_alive: int = 5
     max_streams_per_identity: int = 5
     upload_expiry: float = DEFAULT_UPLOAD_EXPIRY   # seconds an unsent upload is kept after its last activity
+    matrix: MatrixSettings | None = None   # [backend] kind = "matrix": the page talks to that homeserver
 
     @property
     def mode(self) -> str:
@@ -140,8 +142,12 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     identities = _identities(data.get("identities", {}), where)
     if auth is None and not identities:
         raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
+    try:
+        matrix = parse_backend(data.get("backend"), where, production=auth is not None)
+    except MatrixConfigError as e:
+        raise ConfigError(str(e)) from None
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
-                  upload_expiry=upload_expiry, **_server(data.get("server", {}), where))
+                  upload_expiry=upload_expiry, matrix=matrix, **_server(data.get("server", {}), where))
 
 
 def _identities(table: dict[str, Any], where: str) -> dict[str, str]:

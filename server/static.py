@@ -31,6 +31,15 @@ ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 PAGE_CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'; style-src 'self'; "
             "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; "
             "object-src 'none'; base-uri 'self'; form-action 'self'")
+
+
+def page_csp(request: Request) -> str:
+    """PAGE_CSP, admitting the Matrix homeserver's origin to connect-src when the page talks to one
+    (its media arrive as blob: URLs, which img-src and media-src already allow)."""
+    matrix = getattr(request.app.state.config, "matrix", None)
+    return PAGE_CSP if matrix is None else PAGE_CSP.replace("connect-src 'self'", f"connect-src 'self' {matrix.origin}")
+
+
 PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": REVALIDATE}
 
 MIME = {
@@ -97,7 +106,7 @@ def resolve(base: Path, rel: str) -> Path | None:
 
 
 def file_response(request: Request, full: Path, cache_control: str = REVALIDATE) -> Response:
-    headers = {**PAGE_HEADERS, "Cache-Control": cache_control}
+    headers = {**PAGE_HEADERS, "Cache-Control": cache_control, "Content-Security-Policy": page_csp(request)}
     served = full
     variants = [(name, full.with_name(full.name + suffix)) for name, suffix in ENCODINGS]
     variants = [(name, path) for name, path in variants if path.is_file()]
@@ -155,6 +164,10 @@ async def page_config(request: Request) -> Response:
     `token_url` (with the portal's cookies), or from the embedding page's code.
     """
     config = request.app.state.config
+    if config.matrix is not None:   # the page talks to the homeserver; this server only serves it
+        token_url = None if config.auth is None else config.auth.token_url
+        return JSONResponse({"mode": config.mode, "backend": config.matrix.page_backend(config.restrictions, token_url)},
+                            headers={"Cache-Control": "no-store"})
     backend = {"adapter": "reference", "base_url": "", "conversation": "default"}
     if config.auth is None:
         backend["identities"] = {name: {"token": token, "name": name.replace("_", " ").title()}

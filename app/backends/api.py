@@ -74,7 +74,9 @@ class ConversationApi(Protocol):
         """Post a message; the same idempotency_key must never create two messages."""
         ...
 
-    def parse_message(self, resp: Response) -> Message: ...
+    def parse_message(self, resp: Response, request: Request | None = None) -> Message:
+        """The sent message; ``request`` is the send_request it answers (Matrix answers only an id)."""
+        ...
 
     def uploader_defaults(self) -> dict[str, Any]:
         """How this backend takes files unless the config says otherwise:

@@ -16,12 +16,16 @@ from app.browser.notices import Notices
 from app.browser.transport import perform
 from app.core.backoff import backoff
 from app.core.errors import BackendError
-from app.core.models import Message
+from app.core.models import Message, Problem
 from app.core.restrictions import Restrictions
 
 STARTUP = "startup"  # the key of the start-up notice
+SESSION = "session"  # the key of the "signed out" notice
+SIGNED_OUT = Problem("unauthorized", "You are signed out: the server no longer accepts your access token.",
+                     "Sign in again; your draft and unsent messages are kept.")
 # What the status says when start-up is refused for good; the notice says the rest.
-REFUSED_LABELS = {"unauthorized": "Not authorised", "forbidden": "No access", "not_found": "Not found"}
+REFUSED_LABELS = {"unauthorized": "Not authorised", "forbidden": "No access", "not_found": "Not found",
+                  "not_in_room": "Not in the room", "room_not_found": "Not found"}
 
 
 class ConnectionView:
@@ -34,6 +38,12 @@ class ConnectionView:
         self.element.dataset.state = state
         self.element.textContent = label
 
+    def signed_out(self) -> None:
+        """The token was refused (revoked, expired): say so once; nothing typed is lost."""
+        self.show("refused", "Signed out")
+        self.notices.clear(STARTUP)
+        self.notices.show(SIGNED_OUT, key=SESSION)
+
     def on_live_state(self, state: str) -> None:
         """The live feed's "live" / "reconnecting"."""
         if state == "live":
@@ -41,13 +51,19 @@ class ConnectionView:
         else:
             self.show("offline", "Reconnecting…")
 
-    async def load(self, api: ConversationApi) -> tuple[Restrictions, list[Message]] | None:
-        """The rules and the history, asking again while waiting may help; None when refused."""
+    async def load(self, api: ConversationApi) -> tuple[Restrictions, list[Message], str | None] | None:
+        """The rules, the newest history page and the token of the page before it, asking
+        again while waiting may help; None when refused. An adapter with a setup step
+        (Matrix: the room alias, who we are) does it first."""
         attempt = 0
         while True:
             try:
-                restrictions, messages = await asyncio.gather(_restrictions(api), _history(api))
+                await _setup(api)
+                restrictions, (messages, older) = await asyncio.gather(_restrictions(api), _history(api))
             except BackendError as error:
+                if error.problem.code == "unauthorized":
+                    self.signed_out()
+                    return None
                 self.notices.show(error.problem, key=STARTUP)
                 if not error.retryable:
                     self.show("refused", REFUSED_LABELS.get(error.problem.code, "Not connected"))
@@ -59,13 +75,20 @@ class ConnectionView:
                 await asyncio.sleep(delay)
                 continue
             self.notices.clear(STARTUP)
-            return restrictions, messages
+            return restrictions, messages, older
+
+
+async def _setup(api) -> None:
+    setup = getattr(api, "setup_request", None)
+    while setup is not None and (request := setup()) is not None:
+        api.parse_setup(await perform(request))
 
 
 async def _restrictions(api: ConversationApi) -> Restrictions:
     return api.parse_restrictions(await perform(api.restrictions_request()))
 
 
-async def _history(api: ConversationApi) -> list[Message]:
-    """The newest page (older pages on scroll are the history view's, later)."""
-    return list(api.parse_history(await perform(api.history_request())).messages)
+async def _history(api: ConversationApi) -> tuple[list[Message], str | None]:
+    """The newest page, and the token of the page before it (app.browser.older fetches those)."""
+    page = api.parse_history(await perform(api.history_request()))
+    return list(page.messages), page.older

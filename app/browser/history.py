@@ -7,7 +7,7 @@ is hidden are counted in its title.
 """
 from __future__ import annotations
 
-from js import Date, document
+from js import CSS, Date, document
 from pyscript import when
 
 from app import render
@@ -30,6 +30,7 @@ class HistoryView:
         self.identity = identity
         self.names = names
         self.delivered: dict[str, Message] = {}
+        self.protected_media = False  # attachment URLs need the token (Matrix): app.browser.protected_media
         self.pinned = True  # the history follows the newest message
         self._last_top = 0
         self.unread = 0  # messages that arrived while the tab was hidden
@@ -45,7 +46,7 @@ class HistoryView:
         """The history as the server sent it at start-up."""
         for message in messages:
             self.delivered[message.id] = message
-        self.element.innerHTML = render.messages_html(messages, self.identity, self.names, *reader_clock())
+        self.element.innerHTML = self._html(messages)
         self.empty_note.hidden = bool(messages)
         self.scroll_to_end()
 
@@ -55,7 +56,7 @@ class HistoryView:
             return False
         self.delivered[message.id] = message
         self.empty_note.hidden = True
-        html = render.messages_html([message], self.identity, self.names, *reader_clock())
+        html = self._html([message])
         first_pending = maybe(self.element.querySelector(".pending"))
         if first_pending is not None:
             first_pending.insertAdjacentHTML("beforebegin", html)
@@ -68,6 +69,33 @@ class HistoryView:
             self.unread += 1
             document.title = f"({self.unread}) {self._title}"
         return True
+
+    def prepend(self, messages: list[Message]) -> None:
+        """An older page above what is shown, keeping in place what the reader is looking at."""
+        fresh = [m for m in messages if m.id not in self.delivered]
+        if not fresh:
+            return
+        for message in fresh:
+            self.delivered[message.id] = message
+        h = self.element
+        height = h.scrollHeight
+        h.insertAdjacentHTML("afterbegin", self._html(fresh))
+        h.scrollTop += h.scrollHeight - height
+        self._last_top = h.scrollTop
+        self.empty_note.hidden = True
+
+    def replace(self, message: Message) -> None:
+        """A shown message changed (edited, deleted): draw it again in its place."""
+        if message.id not in self.delivered:
+            return
+        self.delivered[message.id] = message
+        node = maybe(self.element.querySelector("#" + CSS.escape(f"msg-{message.id}")))
+        if node is not None:
+            node.outerHTML = self._html([message])
+
+    def _html(self, messages: list[Message]) -> str:
+        return render.messages_html(messages, self.identity, self.names, *reader_clock(),
+                                    protected_media=self.protected_media)
 
     def delivered_keys(self) -> set[str]:
         return {m.idempotency_key for m in self.delivered.values() if m.idempotency_key}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from js import AbortController, Object, clearTimeout, fetch, setTimeout
+from js import AbortController, Blob, Object, clearTimeout, fetch, setTimeout
 from pyodide.ffi import create_proxy, to_js
 
 from app.core.http import TIMED_OUT, Request, Response
@@ -120,3 +120,22 @@ async def get_json(url: str):
         return json.loads(response.text)
     except ValueError:
         raise ValueError(f"{url} is not valid JSON") from None
+
+
+async def fetch_blob(request: Request, content_type: str = ""):
+    """Fetch media as a Blob that stays in JavaScript: `(status, blob)`, blob None unless 2xx.
+
+    The Blob is made again with `content_type` (ours, never the server's), so
+    what a `blob:` URL of it shows is what the page decided (app.core.media).
+    `content_type` "" keeps the server's, for a caller that judges it first."""
+    init = {"method": request.method, "headers": dict(request.headers)}
+    try:
+        response = await fetch(request.url, to_js(init, dict_converter=Object.fromEntries))
+        if not response.ok:
+            return int(response.status), None
+        blob = await response.blob()
+    except Exception:  # network failure, CORS refusal
+        return NETWORK_ERROR, None
+    if not content_type:
+        return int(response.status), blob
+    return int(response.status), Blob.new(to_js([blob]), to_js({"type": content_type}, dict_converter=Object.fromEntries))

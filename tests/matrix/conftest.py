@@ -1,5 +1,9 @@
 """A real Synapse for the session: installed once (cached venv), started once, stopped at the end.
 
+For the page tests (test_page.py): Attache's server in `[backend] kind = "matrix"` mode
+pointing at it (started once), and the browser fixtures of tests/e2e (Chromium, the
+guard against requests off 127.0.0.1 -- the homeserver listens there too).
+
 Users: ``agent`` (creates the room), ``customer`` and ``element`` (joined),
 ``hasty`` (joined, the one user still under Synapse's strict message rate
 limit, to provoke M_LIMIT_EXCEEDED) and ``admin`` (a server admin, not in
@@ -13,7 +17,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import RunningServer, free_port
+from tests.e2e.conftest import browser_context_args, browser_type_launch_args, offsite_guard  # noqa: F401
 from tests.matrix.synapse import ELEMENT_NAME, SERVER_NAME, Synapse, User, ensure_synapse
 
 ALIAS = f"#support:{SERVER_NAME}"
@@ -54,6 +59,25 @@ def homeserver(tmp_path_factory, synapse_python):
         yield Homeserver(server, users, room_id, timings=dict(_TIMINGS))
     finally:
         server.stop()
+
+
+def attache_config(hs: Homeserver, tokens: dict[str, str], room: str = "") -> str:
+    """Attache's TOML for the page on this homeserver; `tokens`: identity -> access token."""
+    lines = ["[backend]", 'kind = "matrix"', f'homeserver = "{hs.url}"', f'room = "{room or hs.alias}"', "",
+             "[backend.identities]", *(f'{name} = "{token}"' for name, token in tokens.items())]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def attache(homeserver, tmp_path_factory):
+    """Attache serving the page for the session's room: agent, customer, element, and admin (not in the room)."""
+    base = tmp_path_factory.mktemp("attache-matrix")
+    config = base / "attache.toml"
+    config.write_text(attache_config(homeserver, {name: homeserver.users[name].token
+                                                  for name in ("agent", "customer", "element", "admin")}))
+    server = RunningServer(base / "data", config).start()
+    yield server
+    server.stop()
 
 
 def _populate(server: Synapse, python) -> dict[str, User]:

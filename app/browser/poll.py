@@ -1,0 +1,113 @@
+"""Live updates by long-poll (a conversation API whose `live` is "poll": Matrix `/sync`).
+
+One request at a time: `api.poll_request(since)` waits at the server until
+something happens (the transport waits longer than the server: the Request's
+own timeout), and each answer says where the next poll continues. After a
+network fault, a timeout or a 5xx the same `since` is asked again after the
+page's one retry policy's wait (`app.core.backoff`; a 429's wait when the
+server says it), so nothing is missed. A refusal that waiting cannot heal (the
+token revoked, the room left) stops the feed and is said.
+
+What a batch brings is applied to the history: new messages (our own echo
+included: it carries our idempotency key), edits (only by the original's
+sender), deletions, and -- when the server cut the timeline short -- the
+messages in the gap, fetched with the history API first so the order holds.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Callable
+
+from js import console
+
+from app.backends.matrix.pages import SyncBatch, apply_edit, as_deleted
+from app.browser.transport import Call, Cancelled, perform
+from app.core.backoff import POLICY, backoff
+from app.core.errors import BackendError
+from app.core.models import Message, Problem
+
+MAX_GAP_PAGES = 10  # a longer gap: the rest shows after a reload
+
+
+class PollFeed:
+    def __init__(self, api, history, on_message: Callable[[Message], None],
+                 on_problem: Callable[[Problem], None], on_state: Callable[[str], None]) -> None:
+        """on_message gets each new message (the delivery view's `delivered`), on_problem a refusal,
+        on_state "live", "reconnecting" or "refused"."""
+        self.api = api
+        self.history = history
+        self.on_message = on_message
+        self.on_problem = on_problem
+        self.on_state = on_state
+        self.since: str | None = None
+        self.call = Call()
+
+    def start(self) -> None:
+        asyncio.ensure_future(self._run())
+
+    def stop(self) -> None:
+        self.call.cancel()
+
+    async def _run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                batch = self._parse(await perform(self.api.poll_request(self.since), call=self.call))
+            except Cancelled:
+                return
+            except BackendError as error:
+                if not error.retryable:
+                    self.on_state("refused")
+                    self.on_problem(error.problem)
+                    return
+                attempt += 1
+                self.on_state("reconnecting")
+                delay = POLICY.delay(attempt, getattr(error, "retry_after", None)) or backoff(attempt)
+                try:
+                    await self.call.sleep(delay)
+                except Cancelled:
+                    return
+                continue
+            attempt, first, self.since = 0, self.since is None, batch.next_since
+            self.on_state("live")
+            try:
+                await self._apply(batch, first)
+            except Exception as error:  # one unreadable batch must not stop the feed
+                console.error(f"Attache: a live update could not be shown: {error!r}")
+
+    def _parse(self, response) -> SyncBatch:
+        if hasattr(self.api, "parse_sync"):
+            return self.api.parse_sync(response)
+        messages, since = self.api.parse_poll(response)
+        return SyncBatch(tuple(messages), since)
+
+    async def _apply(self, batch: SyncBatch, first: bool) -> None:
+        if batch.gap and not first:  # the first poll only confirms the history just loaded
+            for message in await self._fill(batch.gap):
+                self.on_message(message)
+        for message in batch.messages:
+            self.on_message(message)
+        for edit in batch.edits:
+            original = self.history.delivered.get(edit.id)
+            edited = apply_edit(original, edit) if original is not None else None
+            if edited is not None:
+                self.history.replace(edited)
+        for event_id in batch.deleted:
+            original = self.history.delivered.get(event_id)
+            if original is not None:
+                self.history.replace(as_deleted(original))
+
+    async def _fill(self, token: str) -> list[Message]:
+        """The messages the server left out of a cut-short batch, oldest first (back to one we have)."""
+        found: list[Message] = []
+        try:
+            for _ in range(MAX_GAP_PAGES):
+                page = self.api.parse_history(await perform(self.api.history_request(token), call=self.call))
+                fresh = [m for m in page.messages if m.id not in self.history.delivered]
+                found[:0] = fresh
+                if len(fresh) < len(page.messages) or page.older is None:
+                    break
+                token = page.older
+        except BackendError as error:
+            console.warn(f"Attache: messages missed while offline could not be fetched ({error}); reload to see them")
+        return found
