@@ -61,9 +61,6 @@ class ConnectionView:
                 await _setup(api)
                 restrictions, (messages, older) = await asyncio.gather(_restrictions(api), _history(api))
             except BackendError as error:
-                if error.problem.code == "unauthorized":
-                    self.signed_out()
-                    return None
                 self.notices.show(error.problem, key=STARTUP)
                 if not error.retryable:
                     self.show("refused", REFUSED_LABELS.get(error.problem.code, "Not connected"))
