@@ -52,7 +52,9 @@ class PollFeed:
         attempt = 0
         while True:
             try:
-                batch = self._parse(await perform(self.api.poll_request(self.since), call=self.call))
+                # After a failure, a poll that answers at once: "live" again as soon as it is true.
+                request = self.api.poll_request(self.since, timeout_ms=0) if attempt else self.api.poll_request(self.since)
+                batch = self._parse(await perform(request, call=self.call))
             except Cancelled:
                 return
             except BackendError as error:

@@ -281,11 +281,13 @@ def test_a_rate_limited_send_waits_and_continues(open_page, homeserver):
 def test_the_live_feed_resumes_after_a_network_fault(open_page, homeserver):
     w = word()
     page = open_page("agent")
-    page.context.route(SYNC, lambda route: route.abort())
-    post(homeserver, "element", {"msgtype": "m.text", "body": f"while offline {w}"})
+    page.context.route(SYNC, lambda route: route.abort())  # the poll in flight still answers ...
+    post(homeserver, "element", {"msgtype": "m.text", "body": f"nudge {w}"})  # ... with this; the next ones fail
+    expect(delivered(page, f"nudge {w}")).to_have_count(1, timeout=60_000)
     expect(page.locator("#connection")).to_have_text(re.compile("Reconnecting"), timeout=60_000)
+    post(homeserver, "element", {"msgtype": "m.text", "body": f"while offline {w}"})
     page.context.unroute(SYNC)
-    expect(delivered(page, f"while offline {w}")).to_have_count(1, timeout=60_000)
+    expect(delivered(page, f"while offline {w}")).to_have_count(1, timeout=60_000)  # from the same since
     expect(page.locator("#connection")).to_have_text("Live")
 
 

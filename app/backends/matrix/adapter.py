@@ -6,12 +6,8 @@ the Matrix knowledge itself lives in pure functions (``wire``, ``events``,
 room id behind an alias, our user id, members' display names and the
 homeserver's upload limit.
 
-Start-up, before anything else (resolves an alias, learns who we are)::
-
-    while (req := api.setup_request()) is not None:
-        api.parse_setup(await perform(req))
-
-Then restrictions, history pages (``page.older`` asks for the page before),
+Start-up, before anything else, ``setup_request``/``parse_setup`` until None
+(resolves an alias, learns who we are). Then restrictions, history pages (``page.older`` asks for the page before),
 sending, and ``/sync`` long-polls from the ``next_since`` each poll returns --
 after a network fault the same ``since`` again, so nothing is missed.
 """
