@@ -10,7 +10,9 @@ config offers identities with their tokens and the element's `identity`
 attribute, else `?as=`, picks one; in production it names the portal's
 `token_url` (or none: the embedding page hands tokens over in code, see
 app.browser.auth). Who we are — which messages are "You" — is the token's
-`sub`. The conversation comes from the element's attribute, else `?conversation=`.
+`sub`, or what the backend's setup step says (Matrix: the user id; the canvas
+sets it once). The conversation comes from the element's attribute, else
+`?conversation=` (Matrix: the room in the config).
 """
 import asyncio
 
@@ -49,10 +51,13 @@ def base_url_for(settings: dict, config_url: str) -> str:
 
 
 def acting_as(config: dict, session: auth.Session) -> dict:
-    """The config the adapter is built from, holding the session's token under its sub."""
+    """The config the adapter is built from, holding the session's token under its sub
+    (with what else the config says of that identity: a Matrix user id)."""
     backend = dict(config["backend"])
-    name = session.claims.name or session.claims.sub
-    backend["identities"] = {session.claims.sub: {"token": session.token, "name": name}}
+    sub, name = session.claims.sub, session.claims.name or session.claims.sub
+    identities = backend.get("identities")
+    entry = identities.get(sub) if isinstance(identities, dict) else None
+    backend["identities"] = {sub: {**(entry if isinstance(entry, dict) else {}), "token": session.token, "name": name}}
     return {**config, "backend": backend}
 
 
@@ -95,13 +100,14 @@ async def main(root: Root) -> None:
         root.by_id("peer").textContent = title_for(names, claims.sub)
     else:
         names = {claims.sub: claims.name}
-    element.dataset.identity = claims.sub
-    conversation = settings.get("conversation", "default")
-    scope = f"{settings.get('base_url') or location.origin}|{conversation}|{claims.sub}"
-    canvas = Canvas(root, backend, claims.sub, names, UnsentStore(scope))
+    conversation = backend.api.conversation   # a Matrix room
+    place = f"{settings.get('homeserver') or settings.get('base_url') or location.origin}|{conversation}"
+    canvas = Canvas(root, backend, claims.sub, names, UnsentStore(place, claims.sub))
+    canvas.on_signed_out = signin.show
+    canvas.connection.sign_in_again = signin.refused
     signin.signed_in_again.append(canvas.live.reconnect_now)
     links = LinkRefresher(canvas.history, backend.api)
-    portal.connect(root, canvas, claims.sub, conversation)
+    portal.connect(root, canvas, conversation)
     diagnostics.install(canvas.diagnostics)
     await canvas.start()
     links.bind()

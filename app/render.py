@@ -124,6 +124,7 @@ def message_view(message: Message, me: str, names: dict[str, str], utc_offset_mi
         "sender_label": "You" if message.sender == me else (
             message.sender_name or names.get(message.sender) or message.sender.title()),
         "text": message.text,
+        "kind": message.kind,  # "unsupported" / "deleted": a note in words, not a message
         "created_at": message.created_at,
         "time": short_time(message.created_at, utc_offset_minutes, now),
         "attachments": [attachment_view(a) for a in message.attachments],
@@ -131,14 +132,16 @@ def message_view(message: Message, me: str, names: dict[str, str], utc_offset_mi
 
 
 def messages_html(messages: Iterable[Message], me: str, names: dict[str, str],
-                  utc_offset_minutes: int | OffsetFor = 0, now: str = "") -> str:
+                  utc_offset_minutes: int | OffsetFor = 0, now: str = "", *, protected_media: bool = False) -> str:
     """Messages in one template call (a block of the history).
 
     Times are shown on the reader's clock: `utc_offset_minutes` is their offset to UTC in
     minutes, or a function giving it for each instant (the browser's zone,
-    daylight saving included); dated unless on `now`'s day."""
+    daylight saving included); dated unless on `now`'s day. `protected_media`: attachment
+    URLs need the bearer token (Matrix), so the browser is given none to follow
+    (`data-protected`); app.browser.protected_media fetches them and shows `blob:` URLs."""
     views = [message_view(m, me, names, utc_offset_minutes, now) for m in messages]
-    return _env.get_template("messages.html").render(views=views)
+    return _env.get_template("messages.html").render(views=views, protected=protected_media)
 
 
 def block_html(key: int, inner: str, live: bool) -> str:

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Attache benchmarks: figures beside a baseline measured in the same run.
 
-    python3 build.py bench [startup|upload|history ...] [--json FILE]
+    python3 build.py bench [startup|upload|history|matrix ...] [--json FILE]
                            [--upload-mib N] [--compare NAME=URL]
 
-With no benchmark named, all three run. Nothing here asserts a timing: each
+With no benchmark named, the first three run (matrix, which installs and
+starts a Synapse of its own, only when named: bench/matrix.py). Nothing here asserts a timing: each
 benchmark prints a table and the end prints a Markdown summary for README.md.
 
 - startup (bench/startup.py): navigation -> first paint -> composer usable ->
@@ -480,17 +481,18 @@ def _bench_upload(bench: Bench, size_mib: int, root: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="build.py bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmarks", nargs="*", metavar="{startup,upload,history}", default=[])
+    parser.add_argument("benchmarks", nargs="*", metavar="{startup,upload,history,matrix}", default=[])
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--upload-mib", type=int, default=200, help="size of the upload (MiB, default 200)")
     parser.add_argument("--history-sizes", default=",".join(map(str, history.SIZES)),
                         help="conversation sizes (default 1000,10000,100000)")
+    parser.add_argument("--matrix-events", type=int, default=1000, help="matrix: events in the history room")
     parser.add_argument("--compare", action="append", default=[], metavar="NAME=URL",
                         help="startup: also measure the page at URL (e.g. another build's server), interleaved")
     args = parser.parse_args(argv)
-    unknown = [b for b in args.benchmarks if b not in ("startup", "upload", "history")]
+    unknown = [b for b in args.benchmarks if b not in ("startup", "upload", "history", "matrix")]
     if unknown:
-        parser.error(f"unknown benchmark(s): {', '.join(unknown)} (choose from startup, upload, history)")
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)} (choose from startup, upload, history, matrix)")
     chosen = args.benchmarks or ["startup", "upload", "history"]
     executable = os.environ.get("ATTACHE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not (ROOT / "static" / "vendor" / "app.zip").exists():
@@ -513,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
                 if "history" in chosen:
                     sizes = tuple(int(x) for x in args.history_sizes.split(","))
                     bench.results["history"] = history.run(bench, sizes, log, print_table, READY_TIMEOUT_MS)
+                if "matrix" in chosen:
+                    import matrix  # bench/matrix.py: the page on a Synapse of its own
+                    matrix.run(bench, sys.modules[__name__], args.upload_mib, args.matrix_events)
             finally:
                 bench.stop_servers()
                 browser.close()

@@ -55,11 +55,17 @@ def banner(config: Config, base: str, data: Path) -> str:
     """What `serve` prints: URLs and mode; development tokens only in development (they are public there)."""
     lines = [f"Attache reference server on {base}/ ({config.mode} mode)"]
     if config.auth is None:
-        lines += [DEV_WARNING, f"  agent:    {base}/", f"  customer: {base}/?as=customer"]
-        lines += [f"  token {name}: {token}" for name, token in config.identities.items()]
+        lines.append(DEV_WARNING)
+        if config.matrix is None:
+            lines += [f"  agent:    {base}/", f"  customer: {base}/?as=customer"]
+            lines += [f"  token {name}: {token}" for name, token in config.identities.items()]
     else:
         lines += [f"  tokens: HS256, signed with the key in {config.auth.secret_file}",
                   f"  token_url for the page: {config.auth.token_url or '(none: the embedding page hands the token over)'}"]
+    if config.matrix is not None:   # the page talks to the homeserver; Matrix tokens are never printed
+        m = config.matrix
+        lines.append(f"  backend:  Matrix room {m.room} on {m.homeserver}")
+        lines += [f"  {name}: {base}/?as={name}" for name in m.identities]
     if config.twilio is not None:
         t = config.twilio
         lines += [f"  backend:  Twilio Conversations service {t.chat_service_sid} (open {base}/?conversation=CH...)",

@@ -1,9 +1,11 @@
 """`[backend] kind`: who holds the conversations, and that kind's own settings table.
 
 "reference": this server's own store (the default). "twilio": one Twilio
-Conversations service, bridged by server/twilio/ (its [twilio] table). A new
-kind adds its name to BACKEND_KINDS, its table to KIND_TABLES and its loader
-to `backend_settings`; its settings become a field of `Config`.
+Conversations service, bridged by server/twilio/ (its [twilio] table).
+"matrix": one room on a Matrix homeserver that the page talks to directly;
+this server only serves the page (server/matrix_config.py, its [matrix]
+table). A new kind adds its name to BACKEND_KINDS, its table to KIND_TABLES
+and its loader to `backend_settings`; its settings become a field of `Config`.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from typing import Any, Mapping
 
 from server.config import ConfigError
 
-BACKEND_KINDS = ("reference", "twilio")
-KIND_TABLES = ("twilio",)              # kinds with a settings table named like them
-_TWILIO_KEYS = "account_sid, api_key_sid, api_key_secret_file, auth_token_file, chat_service_sid, public_url"
+BACKEND_KINDS = ("reference", "twilio", "matrix")
+KIND_TABLES = ("twilio", "matrix")     # kinds with a settings table named like them
+_TABLE_KEYS = {"twilio": "account_sid, api_key_sid, api_key_secret_file, auth_token_file, chat_service_sid, "
+                         "public_url",
+               "matrix": "homeserver, room, [matrix.identities]"}
 
 
 def backend_kind(data: Mapping[str, Any], where: str = "config") -> str:
@@ -30,8 +34,8 @@ def backend_kind(data: Mapping[str, Any], where: str = "config") -> str:
     if kind not in BACKEND_KINDS:
         raise ConfigError(f"{where}: [backend] kind must be one of {', '.join(map(repr, BACKEND_KINDS))}, "
                           f"not {kind!r}")
-    if kind == "twilio" and "twilio" not in data:
-        raise ConfigError(f"{where}: [backend] kind = \"twilio\" needs a [twilio] table ({_TWILIO_KEYS})")
+    if kind in KIND_TABLES and kind not in data:
+        raise ConfigError(f"{where}: [backend] kind = \"{kind}\" needs a [{kind}] table ({_TABLE_KEYS[kind]})")
     for table in KIND_TABLES:
         if table != kind and table in data:
             raise ConfigError(f"{where}: a [{table}] table is only used with [backend] kind = \"{table}\"")
@@ -43,4 +47,7 @@ def backend_settings(kind: str, data: Mapping[str, Any], where: str, base: Path)
     if kind == "twilio":
         from server.twilio.settings import TwilioSettings   # the `twilio` library loads only when used
         return {"twilio": TwilioSettings.from_mapping(data["twilio"], base, f"{where}: [twilio]")}
+    if kind == "matrix":
+        from server.matrix_config import MatrixSettings
+        return {"matrix": MatrixSettings.from_mapping(data["matrix"], f"{where}: [matrix]", production="auth" in data)}
     return {}

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 from app.core.restrictions import Restrictions, parse_size
 
 if TYPE_CHECKING:
+    from server.matrix_config import MatrixSettings
     from server.twilio.settings import TwilioSettings
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
-_TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio")   # server/backend.py: the last two
+_TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix")   # the last three: server/backend.py
 _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
                 "timeout_keep_alive", "max_streams_per_identity")
 _AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl")
@@ -69,6 +70,7 @@ class Config:
     daily_bytes_per_identity: int = DEFAULT_DAILY_BYTES       # bytes an identity may upload per 24 hours
     backend: str = "reference"          # [backend] kind
     twilio: TwilioSettings | None = None   # with kind = "twilio": the [twilio] table, secrets read
+    matrix: MatrixSettings | None = None   # with kind = "matrix": the [matrix] table (the page talks to it)
 
     @property
     def mode(self) -> str:

@@ -8,6 +8,8 @@ server can know who asks, the last RECENT messages of the conversation the URL
 names. That is development mode, where `?as=` names the identity. In
 production the server cannot know the user before the page has a token, so
 the canvas says it is loading; the rules and the header are drawn all the same.
+With `[backend] kind = "matrix"` the conversation is on the homeserver, which
+the page reads itself: loading too.
 
 The history is `app.render.messages_html` of what the API would answer (the
 same JSON, parsed by the same adapter), so Python finds exactly the nodes it
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote
@@ -88,6 +91,8 @@ def canvas_view(request: Request) -> CanvasView:
     """What the first HTML shows to this request."""
     config = request.app.state.config
     rules = config.restrictions
+    if config.matrix is not None:   # the page reads the room from the homeserver: it loads there
+        return CanvasView.with_rules(replace(rules, max_files_per_message=1))   # one file per Matrix event
     if config.auth is not None:     # production: the user is known once the page has a token
         return CanvasView.with_rules(rules)
     identity = request.query_params.get("as") or DEFAULT_IDENTITY

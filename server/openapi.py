@@ -73,6 +73,14 @@ def _page_config(config: Config) -> dict[str, Any]:
                "required": ["adapter", "base_url", "conversation", *credentials],
                "properties": {"adapter": {"type": "string", "const": "reference"}, "base_url": {"type": "string"},
                               "conversation": {"type": "string"}, **credentials}}
+    if config.matrix is not None:   # the page talks to the homeserver (server/matrix_config.py)
+        if dev:
+            identity["properties"]["user_id"] = {"type": "string"}
+        backend = {"type": "object", "additionalProperties": False,
+                   "required": ["adapter", "homeserver", "room", "attachments", *credentials],
+                   "properties": {"adapter": {"type": "string", "const": "matrix"},
+                                  "homeserver": {"type": "string", "format": "uri"}, "room": {"type": "string"},
+                                  "attachments": ref("Restrictions"), **credentials}}
     return {"type": "object", "additionalProperties": False, "required": ["mode", "backend"],
             "properties": {"mode": {"type": "string", "const": config.mode}, "backend": backend}}
 

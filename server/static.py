@@ -39,13 +39,16 @@ PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "
 
 def page_csp(config: Config) -> str:
     """The page's CSP: `connect-src` also admits the portal's origin when `[auth] token_url`
-    is on another one (the page fetches its token there), and nothing else."""
+    is on another one (the page fetches its token there) and, with `[backend] kind = "matrix"`,
+    the homeserver's (its media arrive as blob: URLs, which img-src and media-src allow); nothing else."""
     token_url = config.auth.token_url if config.auth is not None else ""
     parts = urlsplit(token_url)
-    if not (parts.scheme and parts.netloc):
+    origins = [f"{parts.scheme.lower()}://{parts.netloc.lower()}"] if parts.scheme and parts.netloc else []
+    if config.matrix is not None and config.matrix.origin not in origins:
+        origins.append(config.matrix.origin)
+    if not origins:
         return PAGE_CSP
-    origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-    return PAGE_CSP.replace("connect-src 'self';", f"connect-src 'self' {origin};")
+    return PAGE_CSP.replace("connect-src 'self';", f"connect-src 'self' {' '.join(origins)};")
 
 MIME = {
     ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
@@ -110,9 +113,13 @@ def resolve(base: Path, rel: str) -> Path | None:
     return full
 
 
+def page_headers(request: Request) -> dict[str, str]:
+    """PAGE_HEADERS with this server's CSP (page_csp)."""
+    return {**PAGE_HEADERS, "Content-Security-Policy": page_csp(request.app.state.config)}
+
+
 def file_response(request: Request, full: Path, cache_control: str = REVALIDATE) -> Response:
-    headers = {**PAGE_HEADERS, "Content-Security-Policy": page_csp(request.app.state.config),
-               "Cache-Control": cache_control}
+    headers = {**page_headers(request), "Cache-Control": cache_control}
     served = full
     variants = [(name, full.with_name(full.name + suffix)) for name, suffix in ENCODINGS]
     variants = [(name, path) for name, path in variants if path.is_file()]
@@ -148,7 +155,7 @@ def single(filename: str):
         full = resolve(root, filename)
         if full is None:
             raise _not_built(root) if not (root / "index.html").exists() else _not_found(request.url.path)
-        page = first_paint.page_response(request, full, PAGE_HEADERS) if filename == "index.html" else None
+        page = first_paint.page_response(request, full, page_headers(request)) if filename == "index.html" else None
         return page or file_response(request, full)
     endpoint.__name__ = f"static_{filename.replace('.', '_')}"
     return endpoint
@@ -173,6 +180,10 @@ async def page_config(request: Request) -> Response:
     `token_url` (with the portal's cookies), or from the embedding page's code.
     """
     config = request.app.state.config
+    if config.matrix is not None:   # the page talks to the homeserver; this server only serves it
+        token_url = None if config.auth is None else config.auth.token_url
+        return JSONResponse({"mode": config.mode, "backend": config.matrix.page_backend(config.restrictions, token_url)},
+                            headers={"Cache-Control": "no-store"})
     backend = {"adapter": "reference", "base_url": "", "conversation": "default"}
     if config.auth is None:
         backend["identities"] = {name: {"token": token, "name": name.replace("_", " ").title()}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from app.backends.api import ConversationApi, HistoryPage, PollEvents, SingleRequestUploads, SseEvents, Uploader
+from app.backends.matrix import MatrixConversation
 from app.backends.reference import ReferenceApi
 from app.backends.uploaders import SingleUploader, TusUploader, create_uploader
 from app.core.errors import BackendError
@@ -21,14 +22,16 @@ from app.core.http import TIMED_OUT, FileSlice, Request, Response
 from app.core.pacing import Pacer
 
 __all__ = [
-    "ADAPTERS", "Backend", "BackendError", "ConversationApi", "FileSlice", "HistoryPage", "PollEvents",
+    "ADAPTERS", "Backend", "BackendError", "ConversationApi", "FileSlice", "HistoryPage", "MatrixConversation",
+    "PollEvents",
     "ReferenceApi", "Request", "Response", "SingleRequestUploads", "SingleUploader", "SseEvents", "TIMED_OUT",
     "TusUploader", "Uploader", "create_api", "create_backend", "create_uploader",
 ]
 
-#: adapter name -> factory(backend_config, identity). Add Matrix here.
+#: adapter name -> factory(backend_config, identity).
 ADAPTERS: dict[str, Callable[[Mapping[str, Any], str], ConversationApi]] = {
     "reference": ReferenceApi.from_config,
+    "matrix": MatrixConversation.from_config,
 }
 
 

@@ -74,7 +74,9 @@ class ConversationApi(Protocol):
         """Post a message; the same idempotency_key must never create two messages."""
         ...
 
-    def parse_message(self, resp: Response) -> Message: ...
+    def parse_message(self, resp: Response, request: Request | None = None) -> Message:
+        """The sent message; ``request`` is the send_request it answers (Matrix answers only an id)."""
+        ...
 
     def uploader_defaults(self) -> dict[str, Any]:
         """How this backend takes files unless the config says otherwise:
@@ -104,8 +106,9 @@ class SseEvents(Protocol):
 class PollEvents(Protocol):
     """Live updates by long-poll (Matrix ``/sync``): the shell loops poll_request -> parse_poll."""
 
-    def poll_request(self, since: str | None = None) -> Request:
-        """Wait for messages after cursor ``since`` (None: from now); sets ``Request.timeout``."""
+    def poll_request(self, since: str | None = None, timeout_ms: int = ...) -> Request:
+        """Wait for messages after cursor ``since`` (None: from now) up to ``timeout_ms`` at the server
+        (0: answer at once, which the shell asks after a failure); sets ``Request.timeout``."""
         ...
 
     def parse_poll(self, resp: Response) -> tuple[list[Message], str]:

@@ -148,8 +148,9 @@ class ReferenceApi:
         messages = [self._message(m, f"history.messages[{i}]", resp.status) for i, m in enumerate(page.messages)]
         return HistoryPage(tuple(sorted(messages, key=lambda m: m.seq)), page.older or None)
 
-    def parse_message(self, resp: Response) -> Message:
-        """The created message (201), or the one already created with this key (200)."""
+    def parse_message(self, resp: Response, request: Request | None = None) -> Message:
+        """The created message (201), or the one already created with this key (200); the
+        server answers the whole message, so ``request`` (the send_request) is not needed."""
         return self._message(decode(schemas.Message, read_json(resp), "message", resp.status), "message", resp.status)
 
     def parse_ticket(self, resp: Response) -> str:

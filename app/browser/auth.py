@@ -8,6 +8,9 @@ Three sources, picked by the page config's ``backend`` table:
   and hears ``attache:token-needed`` on ``window`` whenever the page needs one.
 A handed-over token is taken whatever the source (a portal may push its own).
 
+A Matrix access token is no JWT: the page reads nothing from it (who we are,
+the homeserver's ``whoami`` says), and it is renewed only when refused.
+
 The token is renewed before its ``exp`` (app.core.token.refresh_delay); every
 request goes through :func:`send` (called by the transport), which puts the
 current token in place of an older one and, when the server still answers
@@ -33,6 +36,7 @@ from app.core.token import TokenClaims, dev_claims, expired_answer, read_claims,
 PORTAL_TIMEOUT_MS = 15_000
 HANDED_WAIT_S = 15.0  # how long the page waits for the embedding page's token before saying so
 KEEP_OLD = 8  # earlier tokens recognised in requests built before a renewal (uploads in progress)
+OPAQUE_ADAPTERS = ("matrix",)  # their tokens are not JWTs: the backend says who we are (Matrix whoami)
 
 SIGNED_OUT = Problem("signed_out", "Sign in again: your session with the portal has ended.",
                      "Sign in (another tab is fine), then choose Try again. "
@@ -60,9 +64,11 @@ def _now() -> float:
 
 
 class Session:
-    def __init__(self, kind: str, token_url: str = "", token: str = "", claims: TokenClaims | None = None) -> None:
+    def __init__(self, kind: str, token_url: str = "", token: str = "", claims: TokenClaims | None = None,
+                 opaque: TokenClaims | None = None) -> None:
         self.kind = kind  # "static" | "portal" | "handed"
         self.token_url = token_url
+        self.opaque = opaque  # the claims of any token that is not a JWT (an opaque backend's); None: refused
         self.token, self.claims = token, claims
         self.signed_out = False
         self._old: list[str] = []
@@ -128,8 +134,10 @@ class Session:
         try:
             claims = read_claims(token)
         except ValueError:
-            self._sign_out(BAD_TOKEN)
-            return
+            if self.opaque is None:
+                self._sign_out(BAD_TOKEN)
+                return
+            claims = self.opaque
         if self.token:
             self._old = [self.token, *self._old][:KEEP_OLD]
         self.token, self.claims = token, claims
@@ -229,7 +237,8 @@ def from_config(config: Mapping[str, Any], identity: str) -> Session:
     token_url = backend.get("token_url")
     if token_url is not None and not isinstance(token_url, str):
         raise ValueError("config backend.token_url must be a URL")
-    return Session("portal", token_url=token_url) if token_url else Session("handed")
+    opaque = dev_claims(identity) if backend.get("adapter") in OPAQUE_ADAPTERS else None
+    return Session("portal", token_url=token_url, opaque=opaque) if token_url else Session("handed", opaque=opaque)
 
 
 def install(session: Session) -> None:

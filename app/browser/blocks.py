@@ -114,6 +114,14 @@ class BlockWindow:
         else:
             element.insertAdjacentHTML("beforeend", html)
 
+    def redraw(self, message) -> None:
+        """A message changed (an edit, a deletion): drawn again in place, if its block is in the DOM
+        (a spacer draws the new copy when it comes near: the timeline holds it)."""
+        node = maybe(self.view.element.querySelector(f".block #msg-{CSS.escape(message.id)}"))
+        if node is not None:
+            html = self.view.render([message])
+            self.view.keep_view(node, lambda: setattr(node, "outerHTML", html))
+
     def _on_near(self, entries, _observer=None) -> None:
         for entry in entries:
             if not entry.isIntersecting:
@@ -184,6 +192,9 @@ class BlockWindow:
         self._state()
         if self._near_view(self.start):   # still near (a fast scroll up): the next one
             self.older()
+        else:   # observed afresh: a scroll back up before the next frame would leave no change to report
+            self._near.unobserve(self.start)
+            self._near.observe(self.start)
 
     def _retry(self, _event=None) -> None:
         self.older()

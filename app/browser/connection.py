@@ -1,32 +1,38 @@
-"""The connection status, and the start-up that loads the rules and the history.
+"""The connection status, and the start-up: the adapter's setup step, then the rules and the history.
 
 Start-up waits and asks again only when waiting can help (the network, a
 timeout, 429, 5xx: `BackendError.retryable`), for as long as it takes, with
 the page's one retry policy's waits (`app.core.backoff`: 1, 2, 4 ... 30 s).
-A refusal that waiting cannot heal — a token the server does not accept, a
-conversation that is not there — is named in the status and in a notice, and
-the page stops asking.
+A token the server does not accept says "Sign in again" (`sign_in_again`,
+app.browser.signin) and start-up goes on after Try again. Another refusal
+that waiting cannot heal — a conversation that is not there, a room we are
+not in — is named in the status and in a notice, and the page stops asking.
 """
 from __future__ import annotations
 
 import asyncio
+from typing import Awaitable, Callable
 
 from app.backends import ConversationApi, HistoryPage
 from app.browser.notices import Notices
 from app.browser.transport import perform
 from app.core.backoff import backoff
 from app.core.errors import BackendError
+from app.core.models import Problem
 from app.core.restrictions import Restrictions
 
 STARTUP = "startup"  # the key of the start-up notice
 # What the status says when start-up is refused for good; the notice says the rest.
-REFUSED_LABELS = {"unauthorized": "Not authorised", "forbidden": "No access", "not_found": "Not found"}
+REFUSED_LABELS = {"forbidden": "No access", "not_found": "Not found", "not_in_room": "Not in the room",
+                  "room_not_found": "Not found"}
 
 
 class ConnectionView:
     def __init__(self, element, notices: Notices) -> None:
         self.element = element
         self.notices = notices
+        # A refused token: "Sign in again", returning after Try again (None: a refusal like any other).
+        self.sign_in_again: Callable[[Problem], Awaitable[None]] | None = None
 
     def show(self, state: str, label: str) -> None:
         """state: "live", "offline" or "refused" (the dot's colour); label: what it says."""
@@ -41,12 +47,19 @@ class ConnectionView:
             self.show("offline", "Reconnecting…")
 
     async def load(self, api: ConversationApi) -> tuple[Restrictions, HistoryPage] | None:
-        """The rules and the history, asking again while waiting may help; None when refused."""
+        """The rules and the newest history page, asking again while waiting may help; None when
+        refused. An adapter with a setup step (Matrix: the room alias, who we are) does it first."""
         attempt = 0
         while True:
             try:
+                await _setup(api)
                 restrictions, messages = await asyncio.gather(_restrictions(api), _history(api))
             except BackendError as error:
+                if error.problem.code == "unauthorized" and self.sign_in_again is not None:
+                    self.notices.clear(STARTUP)
+                    await self.sign_in_again(error.problem)
+                    attempt = 0
+                    continue
                 self.notices.show(error.problem, key=STARTUP)
                 if not error.retryable:
                     self.show("refused", REFUSED_LABELS.get(error.problem.code, "Not connected"))
@@ -59,6 +72,13 @@ class ConnectionView:
                 continue
             self.notices.clear(STARTUP)
             return restrictions, messages
+
+
+async def _setup(api: ConversationApi) -> None:
+    """The adapter's start-up requests, when it has any (Matrix: resolve the alias, whoami)."""
+    setup = getattr(api, "setup_request", None)
+    while setup is not None and (request := setup()) is not None:
+        api.parse_setup(await perform(request))
 
 
 async def _restrictions(api: ConversationApi) -> Restrictions:

@@ -13,6 +13,7 @@ its upload on the server.
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 from js import console, performance
 
@@ -23,6 +24,7 @@ from app.browser.history import HistoryView
 from app.browser.persistence import Persistence
 from app.browser.previews import Previews
 from app.browser.transport import Call, Cancelled, perform
+from app.core.backoff import POLICY
 from app.core.composer import Draft
 from app.core.errors import BackendError
 from app.core.models import FileInfo, Message, Problem, Uploaded
@@ -50,6 +52,7 @@ class DeliveryView:
         self.outbox = Outbox()
         self.calls: dict[str, Call] = {}  # the request in flight of each message being delivered
         self.on_failed = lambda problem: None  # <attache-canvas>'s attache-error (app/browser/portal.py)
+        self.on_signed_out: Callable[[Problem], None] = lambda problem: None  # a send met a refused token
 
     # ---- what the other views call ---------------------------------------------------
     def send(self, draft: Draft) -> Outgoing:
@@ -156,12 +159,25 @@ class DeliveryView:
             asyncio.ensure_future(perform(request))
 
     async def _post(self, local_id: str, files: tuple[Uploaded, ...], call: Call) -> Message:
+        """Post the message. Only a server's "slow down" (429) is waited out and asked again on
+        its own (the same idempotency key: never twice); other failures show Retry at once."""
         outgoing = self.outbox.get(local_id)
         request = self.api.send_request(outgoing.text, files, outgoing.idempotency_key)
-        return self.api.parse_message(await perform(request, call=call))
+        attempt = 0
+        while True:
+            try:
+                return self.api.parse_message(await perform(request, call=call), request)
+            except BackendError as error:
+                attempt += 1
+                delay = POLICY.delay(attempt, getattr(error, "retry_after", None)) if POLICY.allows(attempt) else None
+                if error.status != 429 or delay is None:
+                    raise
+                await call.sleep(delay)
 
     def _fail(self, local_id: str, problem: Problem) -> None:
         self.outbox.on_failed(local_id, problem)  # ignored when the message was delivered meanwhile
+        if problem.code == "unauthorized":
+            self.on_signed_out(problem)
         if self.outbox.find(local_id) is not None:
             self._render(local_id)
             self._keep(local_id)

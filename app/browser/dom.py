@@ -67,13 +67,18 @@ class Root:
         early = maybe(getattr(self.element, "attacheEarly", None))
         return list(early.take()) if early is not None else []
 
-    def give_up(self) -> None:
-        """Start-up failed for good: the composer static/early.mjs opened closes again."""
-        self.take_early()
+    def hold_composer(self) -> None:
+        """Nothing can be sent yet (start-up waits for a sign-in): the composer static/early.mjs
+        opened closes; the files it holds stay held."""
         for control in ("message", "attach"):
             node = self.by_id(control)
             if node is not None:
                 node.disabled = True
+
+    def give_up(self) -> None:
+        """Start-up failed for good: the composer static/early.mjs opened closes again."""
+        self.take_early()
+        self.hold_composer()
         staged = self.by_id("staged")
         if staged is not None:
             staged.replaceChildren()

@@ -45,6 +45,7 @@ class HistoryView:
         self.empty_note = root.by_id("history-empty")
         self.identity = identity
         self.names = names
+        self.protected_media = False  # attachment URLs need the token (Matrix): app.browser.protected_media
         self.timeline = Timeline()
         self.window = BlockWindow(self)
         self.pinned = True  # the history follows the newest message
@@ -94,6 +95,15 @@ class HistoryView:
         """Fresh copies of shown messages (new signed links): used whenever their block is drawn again."""
         return self.timeline.update(messages)
 
+    def replace(self, message: Message) -> None:
+        """A held message changed (edited, deleted): its new copy, drawn again in place if it is in the DOM."""
+        if self.timeline.update([message]):
+            self.window.redraw(message)
+
+    def message(self, message_id: str) -> Message | None:
+        """The message with this id, if the history holds it now."""
+        return self.timeline.get(message_id)
+
     def shown_tokens(self) -> list[str]:
         """How to fetch again the older pages now in the DOM (for fresh links)."""
         return [b.token for b in self.timeline.blocks if b.shown and b.token is not None]
@@ -105,7 +115,8 @@ class HistoryView:
         return self.timeline.last_seq()
 
     def render(self, messages: list[Message]) -> str:
-        return render.messages_html(messages, self.identity, self.names, reader_offset, str(Date.new().toISOString()))
+        return render.messages_html(messages, self.identity, self.names, reader_offset, str(Date.new().toISOString()),
+                                    protected_media=self.protected_media)
 
     # ---- pending messages (their HTML comes from the delivery view) ------------------
     def put_pending(self, local_id: str, html: str) -> None:

@@ -35,11 +35,11 @@ def problem_detail(problem: Problem) -> dict:
     return {"code": problem.code, "message": problem.message, "hint": problem.hint}
 
 
-def connect(root: Root, canvas, identity: str, conversation: str) -> None:
+def connect(root: Root, canvas, conversation: str) -> None:
     """Announce on the root's host what the history shows from now on, every notice and
-    every message that could not be sent."""
+    every message that could not be sent. Ours are those of `canvas.identity` (known after start-up)."""
     def added(message: Message) -> None:
-        root.emit(SENT if message.sender == identity else RECEIVED, message_detail(message, conversation))
+        root.emit(SENT if message.sender == canvas.identity else RECEIVED, message_detail(message, conversation))
 
     canvas.history.on_added = added
     canvas.notices.on_show = lambda problem: root.emit(ERROR, problem_detail(problem))

@@ -1,11 +1,13 @@
 """'Sign in again': what the page shows while it has no usable token, and the way back.
 
-When the portal refuses to hand out a token (signed out, session over) the page
-says so in one notice with a "Try again" button, and the status reads "Signed
-out". Nothing else stops: the draft stays in the composer, and a message sent
-meanwhile fails as "Not sent" with Retry, kept in IndexedDB like any other.
-After signing in (in another tab), Try again fetches a token and the live
-feed reconnects. At start-up the page waits here until it has a first token.
+When the portal refuses to hand out a token (signed out, session over), or a
+server refuses the token the page has (revoked: a Matrix sign-out elsewhere),
+the page says so in one notice with a "Try again" button, and the status reads
+"Signed out". Nothing else stops: the draft stays in the composer, and a
+message sent meanwhile fails as "Not sent" with Retry, kept in IndexedDB like
+any other. After signing in (in another tab), Try again fetches a token and
+the live feed reconnects. At start-up the page waits here until it has a
+first token, and until Try again when the server refuses the one it has.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from app.core.backoff import backoff
 from app.core.models import Problem
 from app.core.token import TokenClaims
 
+UNAVAILABLE = Problem("portal_unavailable", "The sign-in service could not be reached.",
+                      "Check your connection, then choose Try again.")
 NOTICE_ID = "signin"
 ACTION = "sign-in-retry"
 MAX_WAIT_S = 8.0
@@ -70,10 +74,31 @@ class SignInView:
         try:
             await self.session.renew()
         except SignedOut:
-            pass  # shown again by on_signed_out
+            return  # shown again by on_signed_out
         except Unavailable:
-            self.show(Problem("portal_unavailable", "The sign-in service could not be reached.",
-                              "Check your connection, then choose Try again."))
+            self.show(UNAVAILABLE)
+            return
+        if self.root.by_id(f"notice-{NOTICE_ID}") is not None:
+            self._signed_in()  # the same token (one the page was given): the live feed tries it again
+
+    async def refused(self, problem: Problem) -> None:
+        """Start-up met a token the server refuses: say so, keep the composer closed, and return
+        once Try again (or a token handed over) has fetched a token to try."""
+        self.root.hold_composer()
+        self.show(problem)
+        while True:
+            self._retried = asyncio.get_running_loop().create_future()
+            await self._wait_for_retry()
+            try:
+                await self.session.renew()
+                break
+            except SignedOut:
+                continue  # on_signed_out said so
+            except Unavailable:
+                self.show(UNAVAILABLE)
+        self.hide()
+        self.status.dataset.state = "connecting"
+        self.status.textContent = "Connecting…"
 
     async def first_token(self) -> TokenClaims:
         """The first token: asked for until there is one (the user signs in, or the portal is back)."""

@@ -44,9 +44,14 @@ def _settle(request) -> asyncio.Future:
 class UnsentStore:
     """Records of one identity in one conversation: the composer and the outbox."""
 
-    def __init__(self, scope: str) -> None:
-        self.scope = scope
+    def __init__(self, place: str, identity: str) -> None:
+        """place: the backend and conversation; identity: who we are (set again once the backend says)."""
+        self.place, self.identity = place, identity
         self.db = None
+
+    @property
+    def scope(self) -> str:
+        return f"{self.place}|{self.identity}"
 
     async def open(self) -> None:
         try:

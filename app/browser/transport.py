@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from js import AbortController, Object, clearTimeout, fetch, setTimeout
+from js import AbortController, Blob, Object, clearTimeout, fetch, setTimeout
 from pyodide.ffi import create_proxy, to_js
 
 from app.browser import auth
@@ -127,3 +127,31 @@ async def get_json(url: str):
         return json.loads(response.text)
     except ValueError:
         raise ValueError(f"{url} is not valid JSON") from None
+
+
+async def fetch_blob(request: Request, content_type: str = ""):
+    """Fetch media as a Blob that stays in JavaScript: `(status, blob)`, blob None unless 2xx.
+
+    The Blob is made again with `content_type` (ours, never the server's), so
+    what a `blob:` URL of it shows is what the page decided (app.core.media).
+    `content_type` "" keeps the server's, for a caller that judges it first.
+    The current access token goes in, as with `perform`."""
+    got: list = []
+    response = await auth.send(_fetch_blob, request, got)
+    blob = got[0] if got and response.ok else None
+    if blob is None or not content_type:
+        return response.status, blob
+    return response.status, Blob.new(to_js([blob]), to_js({"type": content_type}, dict_converter=Object.fromEntries))
+
+
+async def _fetch_blob(request: Request, got: list) -> Response:
+    """One fetch of `request`; the body of a 2xx answer goes into `got` as a Blob, an error's is read as text."""
+    init = {"method": request.method, "headers": dict(request.headers)}
+    try:
+        response = await fetch(request.url, to_js(init, dict_converter=Object.fromEntries))
+        if not response.ok:
+            return Response(int(response.status), Object.fromEntries(response.headers).to_py(), await response.text())
+        got[:] = [await response.blob()]
+        return Response(int(response.status), {})
+    except Exception as error:  # network failure, CORS refusal
+        return Response(NETWORK_ERROR, {}, _js_message(error))

@@ -20,8 +20,8 @@ _MAX_SERVER_TEXT = 500
 _FALLBACK: dict[int, tuple[str, str, str]] = {
     0: ("network", "Could not reach the server.", "Check your connection, then retry."),
     400: ("bad_request", "The server did not understand the request.", "Reload the page and try again."),
-    401: ("unauthorized", "Your session is not authorised: the server did not accept the access token.",
-          "Reload the page; if it keeps happening, ask for a new access link."),
+    401: ("unauthorized", "Sign in again: the server did not accept your access token.",
+          "Your draft and unsent messages are kept."),
     403: ("forbidden", "You are not allowed to do this in this conversation.", "Ask the conversation's owner for access."),
     404: ("not_found", "The server could not find what was asked for.",
           "Reload the page; the conversation or upload may no longer exist."),

@@ -25,3 +25,15 @@ def opens_inline(content_type: str) -> bool:
         return row.inline
     major, _, minor = filetypes.normalize(content_type).partition("/")
     return major in ("audio", "video") and bool(minor) and "xml" not in minor
+
+
+def open_in_place(declared: str, sniffed: str | None = None) -> tuple[bool, str]:
+    """How the page hands over a file it fetched itself (e.g. Matrix media, as a ``blob:`` URL).
+
+    Returns (open in a new tab?, the type to give the bytes). A file opens in
+    place only when its declared type may (``opens_inline``) and its first bytes
+    do not say otherwise (an "image/png" that sniffs as HTML downloads); every
+    other file downloads typed ``application/octet-stream``, so nothing the
+    browser could run is ever rendered from the page's own origin."""
+    inline = opens_inline(declared) and (sniffed is None or opens_inline(sniffed))
+    return inline, (filetypes.normalize(declared) if inline else "application/octet-stream")

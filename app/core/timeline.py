@@ -108,6 +108,16 @@ class Timeline:
         block.messages.insert(i, message)
         return block, block.messages[i + 1]
 
+    def get(self, message_id: str) -> Message | None:
+        """The message with this id, if a block holds it now (else None: not fetched, or dropped)."""
+        if message_id in self._recent:
+            return self._recent[message_id]
+        for block in self.blocks:
+            for message in block.messages or ():
+                if message.id == message_id:
+                    return message
+        return None
+
     def recent_keys(self) -> set[str]:
         """Idempotency keys of the messages the live feed deduplicates against."""
         return {m.idempotency_key for m in self._recent.values() if m.idempotency_key}
@@ -117,7 +127,8 @@ class Timeline:
         return max((m.seq for m in self._recent.values()), default=None)
 
     def update(self, messages: Sequence[Message]) -> int:
-        """Fresh copies of messages already held (e.g. new signed links): a block drawn again uses them."""
+        """New copies of messages already held (new signed links; an edit, a deletion): a block drawn
+        again uses them. How many changed."""
         fresh = {m.id: m for m in messages}
         changed = 0
         for block in self.blocks:

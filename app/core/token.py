@@ -95,7 +95,8 @@ def expired_answer(status: int, headers: dict[str, str], text: str) -> bool:
     """Is this answer "your token expired" (401 ``token_expired``), the one worth a fresh token?
 
     Read from the JSON problem's code, or ``WWW-Authenticate: Bearer error="token_expired"``
-    (a cross-origin page sees that header only when the server exposes it)."""
+    (a cross-origin page sees that header only when the server exposes it), or Matrix's
+    ``M_UNKNOWN_TOKEN`` with ``soft_logout: true`` (the session expired; a new token continues it)."""
     if status != 401:
         return False
     if _EXPIRED_HEADER.search(headers.get("www-authenticate", "")):
@@ -104,5 +105,9 @@ def expired_answer(status: int, headers: dict[str, str], text: str) -> bool:
         body = json.loads(text) if text else None
     except (ValueError, RecursionError):
         return False
-    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return False
+    if body.get("errcode") == "M_UNKNOWN_TOKEN" and body.get("soft_logout") is True:
+        return True
+    error = body.get("error")
     return isinstance(error, dict) and error.get("code") == "token_expired"

@@ -130,11 +130,14 @@ class Machine:
     def _progressed(self) -> None:
         self._attempt = 0
 
-    def _retry_later(self, response: Response, *, wait: bool = True, problem: Problem | None = None) -> bool:
+    def _retry_later(self, response: Response, *, wait: bool = True, problem: Problem | None = None,
+                     asked: float | None = None) -> bool:
         """Schedule an automatic retry if the budget allows (False: it does not, and the upload
-        failed with ``problem``, by default the wording of the response)."""
+        failed with ``problem``, by default the wording of the response). ``asked``: the wait the
+        server asked for in its body (Matrix ``retry_after_ms``), when no Retry-After header says it."""
         self._attempt += 1
-        delay = self._policy.delay(self._attempt, retry_after(response)) if wait else 0.0
+        header = retry_after(response)
+        delay = self._policy.delay(self._attempt, asked if header is None else header) if wait else 0.0
         if not self._policy.allows(self._attempt) or delay is None:
             self._fail(problem or error_from_response(response).problem, retryable=True)
             return False
@@ -170,7 +173,7 @@ class SingleUpload(Machine):
                 raise error_from_response(response)
         except BackendError as error:
             if error.retryable and not response.ok:
-                self._retry_later(response, problem=error.problem)
+                self._retry_later(response, problem=error.problem, asked=getattr(error, "retry_after", None))
             else:
                 self._fail(error.problem, retryable=error.retryable)
             return

@@ -236,8 +236,9 @@ def test_a_page_that_cannot_reach_the_api_at_first_says_so_and_recovers(browser,
     context.close()
 
 
-def test_a_refused_token_at_start_up_is_named_and_not_retried(browser, reference_server, offsite_guard, conversation):
-    """A 401 will not heal by waiting: say what it is, and stop asking."""
+def test_a_refused_token_at_start_up_asks_to_sign_in_and_waits_for_try_again(browser, reference_server, offsite_guard,
+                                                                              conversation):
+    """A 401 will not heal by waiting: "Sign in again", and no more asking until Try again."""
     context = browser.new_context()
     page = context.new_page()
     offsite_guard.watch(page)
@@ -247,9 +248,16 @@ def test_a_refused_token_at_start_up_is_named_and_not_retried(browser, reference
     api_calls = []
     page.on("request", lambda r: api_calls.append(r.url) if "/restrictions" in r.url else None)
     page.goto(f"{reference_server.url}/?conversation={conversation}")
-    expect(page.get_by_role("alert")).to_contain_text("not authorised", timeout=60_000)
-    expect(page.get_by_role("status")).to_have_text("Not authorised")
+    notice = page.get_by_role("alert").filter(has_text="Sign in again")
+    expect(notice).to_contain_text("did not accept your access token", timeout=60_000)
+    expect(page.get_by_role("status")).to_have_text("Signed out")
     page.wait_for_timeout(2500)  # the old page asked again after 1 s and 2 s
     assert len(api_calls) == 1
     expect(page.get_by_role("textbox", name="Message")).to_be_disabled()
+    with page.expect_request(lambda r: "/restrictions" in r.url):  # the same token: asked once more ...
+        notice.get_by_role("button", name="Try again").click()
+    expect(page.get_by_role("status")).to_have_text("Signed out")  # ... and refused again
+    expect(notice).to_be_visible()
+    expect(page.get_by_role("textbox", name="Message")).to_be_disabled()
+    assert len(api_calls) == 2
     context.close()

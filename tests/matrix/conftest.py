@@ -1,5 +1,9 @@
 """A real Synapse for the session: installed once (cached venv), started once, stopped at the end.
 
+For the page tests (test_page.py): Attache's server in `[backend] kind = "matrix"` mode
+pointing at it (started once), and the browser fixtures of tests/e2e (Chromium, the
+guard against requests off 127.0.0.1 -- the homeserver listens there too).
+
 Users: ``agent`` (creates the room), ``customer`` and ``element`` (joined),
 ``hasty`` (joined, the one user still under Synapse's strict message rate
 limit, to provoke M_LIMIT_EXCEEDED) and ``admin`` (a server admin, not in
@@ -13,8 +17,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.conftest import free_port
-from tests.matrix.synapse import ELEMENT_NAME, SERVER_NAME, Synapse, User, ensure_synapse
+from tests.conftest import RunningServer, free_port
+from tests.e2e.conftest import browser_context_args, browser_type_launch_args, offsite_guard  # noqa: F401
+from tests.matrix.synapse import ELEMENT_NAME, SERVER_NAME, Synapse, User, create_room, ensure_synapse, populate
 
 ALIAS = f"#support:{SERVER_NAME}"
 _TIMINGS: dict[str, float] = {}
@@ -48,39 +53,34 @@ def homeserver(tmp_path_factory, synapse_python):
     _TIMINGS["start Synapse"] = server.timings["start"]
     try:
         began = time.monotonic()
-        users = _populate(server, synapse_python)
-        room_id = _create_room(server, users)
+        users = populate(server, synapse_python, ("agent", "customer", "element", "hasty"), strict=("hasty",))
+        room_id = create_room(server, users, ALIAS, ("customer", "element", "hasty"))
+        with server.client(users["element"]) as element:  # a display name other than the localpart
+            element.put(f"/_matrix/client/v3/profile/{users['element'].user_id}/displayname",
+                        json={"displayname": ELEMENT_NAME}).raise_for_status()
         _TIMINGS["register users, log in, create the room"] = time.monotonic() - began
         yield Homeserver(server, users, room_id, timings=dict(_TIMINGS))
     finally:
         server.stop()
 
 
-def _populate(server: Synapse, python) -> dict[str, User]:
-    server.register(python, {"admin": True, "agent": False, "customer": False, "element": False, "hasty": False})
-    users = {name: server.login(name) for name in ("admin", "agent", "customer", "element", "hasty")}
-    with server.client(users["admin"]) as admin:
-        for name in ("admin", "agent", "customer", "element"):  # "hasty" keeps the strict limit
-            admin.post(f"/_synapse/admin/v1/users/{users[name].user_id}/override_ratelimit",
-                       json={"messages_per_second": 0, "burst_count": 0}).raise_for_status()
-    return users
+def attache_config(hs: Homeserver, tokens: dict[str, str], room: str = "") -> str:
+    """Attache's TOML for the page on this homeserver; `tokens`: identity -> access token."""
+    lines = ["[backend]", 'kind = "matrix"', "", "[matrix]", f'homeserver = "{hs.url}"', f'room = "{room or hs.alias}"',
+             "", "[matrix.identities]", *(f'{name} = "{token}"' for name, token in tokens.items())]
+    return "\n".join(lines) + "\n"
 
 
-def _create_room(server: Synapse, users: dict[str, User]) -> str:
-    guests = ("customer", "element", "hasty")
-    with server.client(users["agent"]) as agent:
-        answer = agent.post("/_matrix/client/v3/createRoom", json={
-            "preset": "private_chat", "name": "Support 1042", "room_alias_name": ALIAS[1:].split(":")[0],
-            "invite": [users[name].user_id for name in guests]})
-        answer.raise_for_status()
-        room_id = answer.json()["room_id"]
-    for name in guests:
-        with server.client(users[name]) as guest:
-            guest.post(f"/_matrix/client/v3/join/{room_id}").raise_for_status()
-    with server.client(users["element"]) as element:  # a display name other than the localpart
-        element.put(f"/_matrix/client/v3/profile/{users['element'].user_id}/displayname",
-                    json={"displayname": ELEMENT_NAME}).raise_for_status()
-    return room_id
+@pytest.fixture(scope="session")
+def attache(homeserver, tmp_path_factory):
+    """Attache serving the page for the session's room: agent, customer, element, and admin (not in the room)."""
+    base = tmp_path_factory.mktemp("attache-matrix")
+    config = base / "attache.toml"
+    config.write_text(attache_config(homeserver, {name: homeserver.users[name].token
+                                                  for name in ("agent", "customer", "element", "admin")}))
+    server = RunningServer(base / "data", config).start()
+    yield server
+    server.stop()
 
 
 def pytest_terminal_summary(terminalreporter):

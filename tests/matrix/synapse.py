@@ -63,7 +63,7 @@ def ensure_synapse() -> Path:
     return _python()
 
 
-def config(data: Path, port: int) -> dict:
+def config(data: Path, port: int, max_upload_size: int = MAX_UPLOAD_SIZE) -> dict:
     """The homeserver.yaml (as JSON) for a test server on 127.0.0.1:port."""
     return {
         "server_name": SERVER_NAME,
@@ -77,7 +77,7 @@ def config(data: Path, port: int) -> dict:
         "log_config": str(data / "log.config"),
         "media_store_path": str(data / "media_store"),
         "signing_key_path": str(data / "signing.key"),
-        "max_upload_size": MAX_UPLOAD_SIZE,
+        "max_upload_size": max_upload_size,
         "enable_registration": False,
         "bcrypt_rounds": 4,  # test accounts: cheap password hashing (the default costs ~0.3 s a login)
         "registration_shared_secret": secrets.token_hex(16),
@@ -124,8 +124,8 @@ class User:
 class Synapse:
     """One Synapse process on a free 127.0.0.1 port with its data in ``data``."""
 
-    def __init__(self, data: Path, port: int) -> None:
-        self.data, self.port = data, port
+    def __init__(self, data: Path, port: int, max_upload_size: int = MAX_UPLOAD_SIZE) -> None:
+        self.data, self.port, self.max_upload_size = data, port, max_upload_size
         self.url = f"http://127.0.0.1:{port}"
         self.config_path = data / "homeserver.yaml"
         self.log = data / "homeserver.log"
@@ -135,7 +135,7 @@ class Synapse:
     def start(self, python: Path, timeout: float = 60) -> "Synapse":
         self.data.mkdir(parents=True, exist_ok=True)
         (self.data / "log.config").write_text(json.dumps(log_config(self.log)))
-        self.config_path.write_text(json.dumps(config(self.data, self.port), indent=1))
+        self.config_path.write_text(json.dumps(config(self.data, self.port, self.max_upload_size), indent=1))
         began = time.monotonic()
         self._out = open(self.data / "stdout.log", "ab")
         self.proc = subprocess.Popen(
@@ -202,3 +202,31 @@ class Synapse:
         """A plain client-server API client acting as ``user`` (what another Matrix client does)."""
         return httpx.Client(base_url=self.url, timeout=30,
                             headers={"Authorization": f"Bearer {user.token}"})
+
+
+def populate(server: Synapse, python: Path, names: tuple[str, ...], strict: tuple[str, ...] = ()) -> dict[str, User]:
+    """Register ``admin`` (a server admin) and ``names``, log each in, and lift the message rate
+    limit for all but ``strict`` (who can then provoke M_LIMIT_EXCEEDED)."""
+    server.register(python, {"admin": True, **{name: False for name in names}})
+    users = {name: server.login(name) for name in ("admin", *names)}
+    with server.client(users["admin"]) as admin:
+        for name in users:
+            if name not in strict:
+                admin.post(f"/_synapse/admin/v1/users/{users[name].user_id}/override_ratelimit",
+                           json={"messages_per_second": 0, "burst_count": 0}).raise_for_status()
+    return users
+
+
+def create_room(server: Synapse, users: dict[str, User], alias: str, guests: tuple[str, ...],
+                creator: str = "agent") -> str:
+    """A private room made by ``creator`` with ``alias``, joined by ``guests``; its id."""
+    with server.client(users[creator]) as owner:
+        answer = owner.post("/_matrix/client/v3/createRoom", json={
+            "preset": "private_chat", "name": "Support 1042", "room_alias_name": alias[1:].split(":")[0],
+            "invite": [users[name].user_id for name in guests]})
+        answer.raise_for_status()
+        room_id = answer.json()["room_id"]
+    for name in guests:
+        with server.client(users[name]) as guest:
+            guest.post(f"/_matrix/client/v3/join/{room_id}").raise_for_status()
+    return room_id

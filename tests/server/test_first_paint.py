@@ -123,3 +123,18 @@ def test_a_portal_may_load_the_element_and_its_assets(dev):
     assert loaded.status_code == 200 and loaded.headers["access-control-allow-origin"] == PORTAL
     other = httpx.get(f"{dev.url}/attache.js", headers={"Origin": "https://elsewhere.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_with_a_matrix_backend_the_canvas_is_loading_with_one_file_per_message(tmp_path):
+    """The conversation is on the homeserver, which only the page reads: no reference history is drawn."""
+    config = tmp_path / "config.toml"
+    config.write_text(TEST_CONFIG + '[backend]\nkind = "matrix"\n\n[matrix]\nhomeserver = "http://127.0.0.1:9"\n'
+                      'room = "#support:localhost"\n\n[matrix.identities]\nagent = "syt_agent"\n')
+    server = RunningServer(tmp_path / "data", config).start()
+    try:
+        html = canvas(httpx.get(f"{server.url}/?as=agent&conversation=default"))
+    finally:
+        server.stop()
+    assert labels(html) == []
+    assert re.search(r'<p id="history-loading" class="history-empty">', html)
+    assert 'aria-busy="true"' in html and " multiple" not in html

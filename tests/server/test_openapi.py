@@ -25,13 +25,26 @@ from tests.twilio.rig import write_twilio_config
 METHODS = {"get", "head", "post", "put", "patch", "delete", "options", "trace", "query"}
 
 
-@pytest.fixture(params=["development", "production", "twilio"])
+MATRIX_TABLES = """
+[backend]
+kind = "matrix"
+
+[matrix]
+homeserver = "https://matrix.example"
+room = "#support:matrix.example"
+"""
+
+
+@pytest.fixture(params=["development", "production", "twilio", "matrix"])
 def built(request, tmp_path):
-    """(app, its document) for a development, a production and a Twilio-bridged config."""
+    """(app, its document) for a development, a production, a Twilio-bridged and a Matrix config
+    (the page talks to the homeserver; the server's own routes are the same)."""
     (tmp_path / "jwt.key").write_bytes(SECRET)
     config = tmp_path / "config.toml"
     if request.param == "twilio":      # the bridge is built, never called: no Twilio needed
         config = write_twilio_config(tmp_path, "https://conversations.twilio.test", "https://mcs.twilio.test")
+    elif request.param == "matrix":    # production: no static Matrix tokens
+        config.write_text(PROD_CONFIG + MATRIX_TABLES)
     else:
         config.write_text(TEST_CONFIG if request.param == "development" else PROD_CONFIG)
     app = create_app(config, data_dir=tmp_path / "data")

@@ -92,7 +92,7 @@ def test_backend_kind(data, expected):
 
 
 @pytest.mark.parametrize("data,message", [
-    ({"backend": {"kind": "matrix"}}, "kind must be one of 'reference', 'twilio'"),
+    ({"backend": {"kind": "irc"}}, "kind must be one of 'reference', 'twilio', 'matrix'"),
     ({"backend": {"kind": "twilio"}}, "needs a [twilio] table"),
     ({"twilio": {"account_sid": "AC"}}, "only used with [backend] kind = \"twilio\""),
     ({"backend": {"kind": "twilio", "url": "x"}, "twilio": {}}, "[backend] unknown key 'url'"),

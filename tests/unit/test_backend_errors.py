@@ -78,7 +78,7 @@ class TestWording:
         assert error_from_response(Response(0, {}, "TypeError: Failed to fetch")).problem == Problem(
             "network", "Could not reach the server.", "Check your connection, then retry.")
         err = error_from_response(Response(401, {}, problem_body("unauthorized", "Missing bearer token")))
-        assert err.problem.message.startswith("Your session is not authorised")
+        assert err.problem.message.startswith("Sign in again: the server did not accept")
 
     def test_412_says_the_page_and_server_do_not_match(self):
         assert error_from_response(Response(412, {})).problem.code == "protocol_version"

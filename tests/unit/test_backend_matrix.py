@@ -512,3 +512,26 @@ def test_the_token_only_goes_to_this_homeservers_media(api):
                 HS + ".evil.example/_matrix/client/v1/media/download/localhost/x", HS + "/_matrix/client/v3/sync"):
         with pytest.raises(ValueError, match="not a media URL"):
             api.media_request(Attachment(MXC, "p.png", 1, "image/png", url))
+
+
+def test_an_edit_applies_only_from_the_original_sender_and_keeps_its_time():
+    from app.backends.matrix.pages import apply_edit, as_deleted
+    original = Message("$a", 5, "@element:localhost", "helo", (), "2026-11-25T15:04:05Z", sender_name="Elena")
+    edit = Message("$a", 9, "@element:localhost", "hello", (), "2026-11-25T16:00:00Z")
+    assert apply_edit(original, edit) == Message("$a", 5, "@element:localhost", "hello", (), "2026-11-25T15:04:05Z",
+                                                 sender_name="Elena")
+    assert apply_edit(original, Message("$a", 9, "@customer:localhost", "hijacked", (), "x")) is None
+    assert apply_edit(original, Message("$b", 9, "@element:localhost", "other", (), "x")) is None
+    gone = as_deleted(original)
+    assert (gone.kind, gone.text, gone.attachments, gone.created_at) == (
+        "deleted", "This message was deleted.", (), original.created_at)
+    assert apply_edit(gone, edit) is None  # a deleted message stays deleted
+
+
+def test_a_token_handed_over_later_builds_the_adapter_without_identities():
+    """Production: whatever fetched the token (token_url, the embedding page) puts it in the backend table."""
+    backend = {"adapter": "matrix", "homeserver": HS, "room": ROOM, "token": TOKEN, "user_id": ME}
+    api = MatrixConversation.from_config(backend, "agent")
+    assert (api.user_id, api.history_request().headers["Authorization"]) == (ME, f"Bearer {TOKEN}")
+    with pytest.raises(ValueError, match="needs the send_request"):
+        api.parse_message(resp(200, {"event_id": "$x"}))

@@ -346,7 +346,7 @@ class TestErrors:
 
     def test_unauthorised_uses_our_wording(self, api):
         err = raised(api, resp(401, {"error": {"code": "unauthorized", "message": "Missing bearer token"}}))
-        assert err.problem.message.startswith("Your session is not authorised") and not err.retryable
+        assert err.problem.message.startswith("Sign in again: the server did not accept") and not err.retryable
 
     @settings(max_examples=300)
     @given(

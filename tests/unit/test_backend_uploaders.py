@@ -60,9 +60,15 @@ class TestCreateBackend:
 
     def test_unknown_adapter_lists_the_known_ones(self):
         with pytest.raises(ValueError) as info:
-            create_backend(page_config(adapter="matrix"), "agent")
-        assert "'matrix'" in str(info.value) and "known adapters: reference" in str(info.value)
-        assert set(ADAPTERS) == {"reference"}
+            create_backend(page_config(adapter="xmpp"), "agent")
+        assert "'xmpp'" in str(info.value) and "known adapters: matrix, reference" in str(info.value)
+        assert set(ADAPTERS) == {"reference", "matrix"}
+
+    def test_matrix_adapter_uploads_in_one_request(self):
+        config = {"backend": {"adapter": "matrix", "homeserver": "http://127.0.0.1:8008", "room": "!r",
+                              "identities": {"agent": "syt_a"}}}
+        backend = create_backend(config, "agent")
+        assert backend.api.name == "matrix" and backend.uploader.kind == "single"
 
     @pytest.mark.parametrize("cfg", [{}, {"backend": None}, {"backend": []}, None])
     def test_no_backend_table(self, cfg):
@@ -71,7 +77,7 @@ class TestCreateBackend:
 
     @pytest.mark.parametrize("adapter", [None, 3, ""])
     def test_missing_adapter(self, adapter):
-        with pytest.raises(ValueError, match="known adapters: reference"):
+        with pytest.raises(ValueError, match="known adapters: matrix, reference"):
             create_backend(page_config(adapter=adapter), "agent")
 
     def test_unknown_identity_lists_the_known_ones(self):

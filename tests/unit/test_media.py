@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.core.media import opens_inline, thumbnail_ok
+from app.core.media import open_in_place, opens_inline, thumbnail_ok
 
 
 @pytest.mark.parametrize("content_type", [
@@ -32,3 +32,18 @@ def test_documents_and_media_open_inline_without_a_thumbnail(content_type):
 
 def test_svg_never_gets_a_thumbnail():
     assert thumbnail_ok("image/svg+xml") is False
+
+
+@pytest.mark.parametrize("declared,sniffed,expected", [
+    ("image/png", "image/png", (True, "image/png")),
+    ("Image/PNG; x=1", None, (True, "image/png")),
+    ("application/pdf", "application/pdf", (True, "application/pdf")),
+    ("text/plain", None, (True, "text/plain")),
+    ("image/png", "text/html", (False, "application/octet-stream")),   # another client's lie: downloads
+    ("text/plain", "image/svg+xml", (False, "application/octet-stream")),
+    ("image/svg+xml", "image/svg+xml", (False, "application/octet-stream")),
+    ("text/html", None, (False, "application/octet-stream")),
+    ("application/zip", "application/zip", (False, "application/octet-stream")),
+])
+def test_a_fetched_file_opens_in_place_only_when_its_type_and_bytes_both_allow(declared, sniffed, expected):
+    assert open_in_place(declared, sniffed) == expected

@@ -135,3 +135,24 @@ def test_previews_are_decided_on_the_content_not_the_declared_type():
     assert not render.wants_preview(FileInfo("logo.svg", 100, "image/svg+xml", b"<svg></svg>"))
     assert not render.wants_preview(FileInfo("photo.png", 100, "image/png", b"<svg onload=x>"))
     assert not render.wants_preview(FileInfo("notes.txt", 100, "text/plain", b"hello"))
+
+
+def test_protected_media_give_the_browser_no_url_to_follow():
+    """Matrix media need the bearer token: the page fetches them and shows blob: URLs instead."""
+    cat, doc = attachment("cat.png", "image/png"), attachment("doc.svg", "image/svg+xml")
+    html = render.messages_html([message("x", [cat, doc])], "agent", NAMES, protected_media=True)
+    assert "src=" not in html and "download=" not in html and 'target="_blank"' not in html
+    assert '<a class="thumb" href="/media/abc/cat.png?sig=1" data-protected="0"' in html
+    assert '<img data-protected="0" alt="cat.png"' in html
+    assert '<a class="file-card" href="/media/abc/doc.svg?sig=1" data-protected="1" title="Download doc.svg"' in html
+
+
+def test_notes_are_said_in_words_and_senders_by_the_name_the_backend_gives():
+    note = Message(id="$e1", seq=1, sender="@element:localhost", text="A sticker — not supported here.",
+                   attachments=(), created_at="2026-11-25T15:04:05Z", sender_name="Elena <Element>", kind="unsupported")
+    html = render.messages_html([note], "@agent:localhost", NAMES)
+    assert '<article class="msg theirs note" id="msg-$e1" data-seq="1" data-kind="unsupported"' in html
+    assert "A sticker — not supported here." in html and "Elena &lt;Element&gt; ·" in html
+    mine = render.messages_html([message("hi", sender="@agent:localhost")], "@agent:localhost", NAMES)
+    assert 'class="msg mine"' in mine and "You ·" in mine
+    assert "Customer ·" in render.messages_html([message("hi")], "agent", NAMES)  # the page's names first

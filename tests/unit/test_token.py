@@ -89,6 +89,9 @@ def test_renewal_always_comes_before_the_end_and_never_in_a_tight_loop(iat, life
     (401, {}, "[[[", False),
     (403, {}, '{"error": {"code": "token_expired"}}', False),
     (200, {}, '{"error": {"code": "token_expired"}}', False),
+    (401, {}, '{"errcode": "M_UNKNOWN_TOKEN", "error": "expired", "soft_logout": true}', True),  # Matrix
+    (401, {}, '{"errcode": "M_UNKNOWN_TOKEN", "error": "revoked"}', False),  # signed out: "Sign in again"
+    (401, {}, '{"errcode": "M_UNKNOWN_TOKEN", "soft_logout": "true"}', False),
 ])
 def test_only_an_expired_token_answer_asks_for_a_fresh_token(status, headers, text, expected):
     assert expired_answer(status, headers, text) is expected

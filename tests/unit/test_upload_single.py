@@ -83,3 +83,20 @@ def test_there_is_nothing_to_resume_or_delete():
 def test_feed_needs_a_request_in_flight():
     with pytest.raises(RuntimeError):
         machine().feed(Response(200, {}))
+
+
+def test_a_wait_the_server_asked_for_in_its_body_is_honoured():
+    """Matrix says how long to wait in ``retry_after_ms`` (browsers cannot read a cross-origin
+    Retry-After header that is not exposed); the adapter's error carries it."""
+    def slow_down(resp: Response) -> Uploaded:
+        err = BackendError(Problem("rate_limited", "The homeserver asked Attache to slow down."), True, status=429)
+        err.retry_after = 7.5
+        raise err
+    up = SingleUpload(INFO, POST, slow_down, policy=RetryPolicy(retries=2))
+    up.next()
+    up.feed(Response(429, {}, "{}"))
+    assert up.next() == Wait(7.5)
+    up = SingleUpload(INFO, POST, slow_down, policy=RetryPolicy(retries=2))
+    up.next()
+    up.feed(Response(429, {"Retry-After": "3"}, "{}"))  # the header, when readable, wins
+    assert up.next() == Wait(3.0)

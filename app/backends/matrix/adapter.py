@@ -6,12 +6,8 @@ the Matrix knowledge itself lives in pure functions (``wire``, ``events``,
 room id behind an alias, our user id, members' display names and the
 homeserver's upload limit.
 
-Start-up, before anything else (resolves an alias, learns who we are)::
-
-    while (req := api.setup_request()) is not None:
-        api.parse_setup(await perform(req))
-
-Then restrictions, history pages (``page.older`` asks for the page before),
+Start-up, before anything else, ``setup_request``/``parse_setup`` until None
+(resolves an alias, learns who we are). Then restrictions, history pages (``page.older`` asks for the page before),
 sending, and ``/sync`` long-polls from the ``next_since`` each poll returns --
 after a network fault the same ``since`` again, so nothing is missed.
 """
@@ -76,14 +72,16 @@ class MatrixConversation:
     @classmethod
     def from_config(cls, backend: Mapping[str, Any], identity: str) -> "MatrixConversation":
         """From the page config's ``backend`` table: ``homeserver``, ``room``, ``identities``
-        (``{name: token}`` or ``{name: {"token", "user_id"}}``) and optional ``attachments``."""
+        (``{name: token}`` or ``{name: {"token", "user_id"}}``) -- or, in production, a
+        ``token`` (+ ``user_id``) handed over by whatever fetched it -- and optional ``attachments``."""
         identities = backend.get("identities")
+        if isinstance(backend.get("token"), str) and not identities:  # handed over (token_url, embedding page)
+            identities = {identity: {"token": backend["token"], "user_id": backend.get("user_id", "")}}
         if not isinstance(identities, Mapping) or identity not in identities:
             known = ", ".join(sorted(map(str, identities))) if isinstance(identities, Mapping) else ""
             raise ValueError(f"unknown identity {identity!r}; known identities: {known or 'none'}")
         entry = identities[identity]
-        token = entry.get("token") if isinstance(entry, Mapping) else entry
-        user_id = entry.get("user_id", "") if isinstance(entry, Mapping) else ""
+        token, user_id = (entry.get("token"), entry.get("user_id", "")) if isinstance(entry, Mapping) else (entry, "")
         rules, homeserver = backend.get("attachments"), backend.get("homeserver")
         if not isinstance(homeserver, str):
             raise ValueError("config backend.homeserver must be the homeserver's URL, e.g. 'https://matrix.example'")
@@ -225,8 +223,10 @@ class MatrixConversation:
             raise bad_response("upload.content_uri is not an mxc:// URI", resp.status)
         return Uploaded(uri, info, effective_type(info))
 
-    def parse_message(self, resp: Response, request: Request) -> Message:
-        """Our sent message, from the ``event_id`` answer and the content we sent."""
+    def parse_message(self, resp: Response, request: Request | None = None) -> Message:
+        """Our sent message, from the ``event_id`` answer and the content we sent (``request``)."""
+        if request is None:
+            raise ValueError("parse_message needs the send_request: Matrix answers only an event id")
         event_id = require_str(self._json(resp), "event_id", "send", resp.status, nonempty=True)
         txn = unquote(request.url.rsplit("/", 1)[-1])
         event = {"type": "m.room.message", "event_id": event_id, "sender": self.user_id or "@me",

@@ -7,12 +7,12 @@ message already shows their name).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.backends.matrix.compat import HistoryPage, require_list, require_object, require_str
 from app.backends.matrix.errors import not_in_room
-from app.backends.matrix.events import Context, edit_of, read_message, redacted_id
+from app.backends.matrix.events import DELETED, Context, edit_of, read_message, redacted_id
 from app.core.models import Message
 
 
@@ -82,3 +82,18 @@ def read_sync(data: Any, room_id: str, ctx: Context, status: int | None = None) 
     prev = timeline.get("prev_batch")
     gap = prev if timeline.get("limited") is True and isinstance(prev, str) and prev else None
     return SyncBatch(tuple(messages), next_since, tuple(edits), tuple(deleted), gap)
+
+
+def apply_edit(original: Message, edit: Message) -> Message | None:
+    """The message as edited: the edit's text and files, the original's time and place.
+
+    None when the edit cannot apply: another user wrote it (Matrix lets only the
+    sender edit), or the original was deleted meanwhile."""
+    if edit.sender != original.sender or original.kind == "deleted" or edit.id != original.id:
+        return None
+    return replace(original, text=edit.text, attachments=edit.attachments, kind=edit.kind)
+
+
+def as_deleted(original: Message) -> Message:
+    """A redacted message: a note in its place, its files gone."""
+    return replace(original, text=DELETED, attachments=(), kind="deleted")
