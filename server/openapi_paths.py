@@ -249,6 +249,8 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
         "/index.html": _file("getIndex", "The page", "text/html", more=errors(404)),
         "/pyscript.toml": _file("getPyScriptConfig", "The page's PyScript config", "application/toml",
                                 more=errors(404)),
+        "/attache.js": _file("getCanvasElement", "The <attache-canvas> element for portals (CORS for their origins)",
+                             "text/javascript", more=errors(404)),
         "/assets/{path}": _file("getAsset", "A hashed, immutable page asset (precompressed when accepted)", "*/*",
                                 [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
                                 errors(404)),
