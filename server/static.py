@@ -148,7 +148,8 @@ def single(filename: str):
         full = resolve(root, filename)
         if full is None:
             raise _not_built(root) if not (root / "index.html").exists() else _not_found(request.url.path)
-        page = first_paint.page_response(request, full, PAGE_HEADERS) if filename == "index.html" else None
+        headers = {**PAGE_HEADERS, "Content-Security-Policy": page_csp(request.app.state.config)}
+        page = first_paint.page_response(request, full, headers) if filename == "index.html" else None
         return page or file_response(request, full)
     endpoint.__name__ = f"static_{filename.replace('.', '_')}"
     return endpoint

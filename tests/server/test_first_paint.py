@@ -4,8 +4,10 @@ composer with the rules in both; and what a portal embedding the canvas loads is
 to its origin by CORS."""
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 
 import httpx
@@ -135,3 +137,26 @@ def test_a_portal_may_load_the_element_and_its_assets(dev):
     assert loaded.status_code == 200 and loaded.headers["access-control-allow-origin"] == PORTAL
     other = httpx.get(f"{dev.url}/attache.js", headers={"Origin": "https://elsewhere.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_the_drawn_page_may_fetch_its_token_from_the_portals_origin(tmp_path):
+    """GET / is drawn per request: it carries the same CSP as the built page, the portal's origin included."""
+    from server.app import create_app
+    from tests.server.production import SECRET
+
+    (tmp_path / "jwt.key").write_bytes(SECRET)
+    (tmp_path / "c.toml").write_text('[auth]\nsecret_file = "jwt.key"\ntoken_url = "http://127.0.0.1:9/t"\n')
+    app = create_app(tmp_path / "c.toml", data_dir=tmp_path / "data")
+
+    async def get(path: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+            return await c.get(path)
+
+    try:
+        with ThreadPoolExecutor(1) as pool:   # a loop of its own (the browser tests' may run in this thread)
+            for path in ("/", "/index.html"):
+                r = pool.submit(asyncio.run, get(path)).result()
+                assert CANVAS_START in r.text
+                assert "connect-src 'self' http://127.0.0.1:9;" in r.headers["content-security-policy"]
+    finally:
+        app.state.store.close()
