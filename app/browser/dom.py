@@ -93,13 +93,18 @@ class Root:
         early = maybe(getattr(self.element, "attacheEarly", None))
         return list(early.take()) if early is not None else []
 
-    def give_up(self) -> None:
-        """Start-up failed for good: the composer static/early.mjs opened closes again."""
-        self.take_early()
+    def close_composer(self) -> None:
+        """The text box and attach button static/early.mjs opened close again (Python opens
+        them when it is ready): nothing can be written that the page could not keep."""
         for control in ("message", "attach"):
             node = self.by_id(control)
             if node is not None:
                 node.disabled = True
+
+    def give_up(self) -> None:
+        """Start-up failed for good: the composer closes and the files held early go."""
+        self.take_early()
+        self.close_composer()
         staged = self.by_id("staged")
         if staged is not None:
             staged.replaceChildren()

@@ -5,7 +5,8 @@ says so in one notice with a "Try again" button, and the status reads "Signed
 out". Nothing else stops: the draft stays in the composer, and a message sent
 meanwhile fails as "Not sent" with Retry, kept in IndexedDB like any other.
 After signing in (in another tab), Try again fetches a token and the live
-feed reconnects. At start-up the page waits here until it has a first token.
+feed reconnects. At start-up the page waits here until it has a first token,
+with the composer closed (whose draft it would be is not known yet).
 """
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ class SignInView:
             try:
                 await self.session.renew()
             except SignedOut:
+                self.root.close_composer()  # no one to keep a draft for yet
                 self._retried = asyncio.get_running_loop().create_future()
                 await self._wait_for_retry()
             except Unavailable:
