@@ -28,7 +28,8 @@ DEFAULT_TITLE = "Conversation"
 
 @dataclass(frozen=True)
 class CanvasView:
-    """What the first HTML shows. `history_html` None: the history is not known yet (loading)."""
+    """What the first HTML shows. `history_html` None: the history is not known yet (loading);
+    `empty`: it is known and has no message (the HTML is then only the sentinel above the blocks)."""
 
     config_url: str = DEFAULT_CONFIG_URL
     title: str = DEFAULT_TITLE
@@ -38,10 +39,15 @@ class CanvasView:
     multiple: bool = False
     identity: str = ""
     conversation: str = ""
+    empty: bool = False
 
     @property
     def loading(self) -> bool:
         return self.history_html is None
+
+    @property
+    def says_empty(self) -> bool:
+        return not self.loading and (self.empty or not self.history_html)
 
     @classmethod
     def with_rules(cls, restrictions: Restrictions, **fields: Any) -> CanvasView:

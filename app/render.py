@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Sequence
 
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
@@ -18,6 +18,7 @@ from app.core.media import opens_inline, thumbnail_ok
 from app.core.models import Attachment, FileInfo, Message, Problem
 from app.core.outbox import Outgoing, Status
 from app.core.sniff import effective_type
+from app.core.timeline import Timeline
 
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -149,6 +150,29 @@ def block_html(key: int, inner: str, live: bool) -> str:
     Blocks of history already there are not announced; blocks of arriving messages are (role=log)."""
     kind = 'block live"' if live else 'block" aria-live="off"'
     return f'<div class="{kind} data-block="{int(key)}">{inner}</div>'
+
+
+START_ID = "history-start"   # the sentinel above the blocks: older pages load when it comes near
+EARLIER_LOADING = "Loading earlier messages…"
+EARLIER_FAILED = "Earlier messages could not be loaded."
+EARLIER_NONE = "This is the start of the conversation."
+
+
+def start_html(older: bool) -> str:
+    """The sentinel as the history opens (app.browser.blocks keeps it up to date): shown when there
+    are older pages, saying they load; hidden when the newest page is the whole conversation."""
+    hidden = "" if older else " hidden"
+    text = EARLIER_LOADING if older else EARLIER_NONE
+    return (f'<div id="{START_ID}" class="history-start" aria-live="off"{hidden}>'
+            f'<span class="history-start-text">{text}</span>'
+            '<button type="button" class="btn btn-small" hidden>Try again</button></div>')
+
+
+def opening_html(timeline: Timeline, inner: Callable[[Sequence[Message]], str]) -> str:
+    """The history as it opens: the sentinel, then the newest page as one block (`inner` draws a
+    block's messages). The server's first paint is exactly this, so the page keeps its nodes."""
+    blocks = "".join(block_html(b.key, inner(b.messages or []), b.live) for b in timeline.blocks)
+    return start_html(timeline.older is not None) + blocks
 
 
 def percent(outgoing: Outgoing) -> int:

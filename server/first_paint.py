@@ -4,26 +4,29 @@ The build writes build/site/index.html with the canvas "loading" between two
 markers (app/page.py, tools/canvas.py). For `GET /` the server draws the canvas
 again between them, with the same templates the page uses: the header naming
 the other side, the composer with the administrator's rules and, when the
-server can know who asks, the last RECENT messages of the conversation the URL
-names. That is development mode, where `?as=` names the identity. In
-production the server cannot know the user before the page has a token, so
-the canvas says it is loading; the rules and the header are drawn all the same.
+server can know who asks, the history as the page opens it. That is
+development mode, where `?as=` names the identity. In production the server
+cannot know the user before the page has a token, so the canvas says it is
+loading; the rules and the header are drawn all the same.
 With `[backend] kind = "matrix"` the conversation is on the homeserver, which
 the page reads itself: loading too.
 
-The history is `app.render.messages_html` of what the API would answer (the
-same JSON, parsed by the same adapter), so Python finds exactly the nodes it
-would draw and keeps them: no flash, no duplicate. Message times need the
-reader's time zone, which the page remembers in the `attache_tz` cookie
-(static/early.mjs); without it (a first visit) times are drawn in UTC and
-Python corrects the messages whose time differs.
+The history is `app.render.opening_html` of the newest page the API would
+answer (the same paging, the same JSON, parsed by the same adapter): the
+sentinel and one block of up to a page of messages, so a long conversation
+costs one page. Python draws that very HTML when it starts and keeps the nodes
+it finds (app.browser.blocks): no flash, no duplicate, no image loaded twice.
+Message times need the reader's time zone, which the page remembers in the
+`attache_tz` cookie (static/early.mjs); each time is drawn at that zone's
+offset at its own moment, as the browser does. Without the cookie (a first
+visit) times are drawn in UTC and Python corrects the ones that differ.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
@@ -32,13 +35,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import render
+from app.backends import HistoryPage
 from app.backends.reference import ReferenceApi
 from app.core.http import Response as WireResponse
+from app.core.humanize import OffsetFor
+from app.core.timeline import Timeline
 from app.page import CANVAS_END, CANVAS_START, CanvasView, canvas_html, display_names, title_for
 from server.common import CONVERSATION_ID
-from server.messages import message_json
+from server.messages import page_json
 
-RECENT = 50
 DEFAULT_IDENTITY = "agent"        # as app/main.py
 DEFAULT_CONVERSATION = "default"  # as server.static.page_config
 
@@ -62,29 +67,35 @@ class Shell:
         return self.parts
 
 
-def reader_clock(request: Request, now: datetime) -> tuple[int, str]:
-    """The reader's offset to UTC in minutes (from the attache_tz cookie; 0 without it) and now."""
-    offset = 0
+def reader_zone(request: Request) -> OffsetFor:
+    """The reader's offset to UTC in minutes at each moment: the attache_tz cookie's zone, else UTC."""
     zone = unquote(request.cookies.get("attache_tz", ""))
     if zone and len(zone) <= 64:
         try:
-            delta = now.astimezone(ZoneInfo(zone)).utcoffset()
-            offset = int(delta.total_seconds() // 60) if delta is not None else 0
+            info = ZoneInfo(zone)
         except (ValueError, KeyError, OSError):   # unknown zone, or no time zone database
-            offset = 0
-    return offset, now.isoformat().replace("+00:00", "Z")
+            return _utc
+        return lambda moment: int((moment.astimezone(info).utcoffset() or timedelta()).total_seconds() // 60)
+    return _utc
 
 
-def recent_history(request: Request, conversation: str, identity: str) -> list:
-    """The conversation's last RECENT messages as the page's adapter reads them from the API."""
+def _utc(_moment: datetime) -> int:
+    return 0
+
+
+def newest_page(request: Request, conversation: str, identity: str) -> HistoryPage:
+    """The conversation's newest page as the page's adapter reads it from the API."""
     state = request.app.state
-    # The seq before the recent page: one indexed query, so a long conversation costs no more.
-    row = state.store.db.execute("SELECT seq FROM messages WHERE conversation = ? ORDER BY seq DESC "
-                                 "LIMIT 1 OFFSET ?", (conversation, RECENT)).fetchone()
-    rows = state.store.messages(conversation, row[0] if row else None)
-    body = json.dumps({"messages": [message_json(m, state.signer) for m in rows]})
+    body = json.dumps(page_json(state, conversation))
     api = ReferenceApi("", state.config.identities[identity], conversation, identity=identity)
-    return list(api.parse_history(WireResponse(200, {"content-type": "application/json"}, body)).messages)
+    return api.parse_history(WireResponse(200, {"content-type": "application/json"}, body))
+
+
+def history_html(page: HistoryPage, identity: str, names: dict[str, str], offset: OffsetFor, now: str) -> str:
+    """The history as app.browser.blocks opens it with this page."""
+    timeline = Timeline()
+    timeline.start(page)
+    return render.opening_html(timeline, lambda messages: render.messages_html(messages, identity, names, offset, now))
 
 
 def canvas_view(request: Request) -> CanvasView:
@@ -101,10 +112,11 @@ def canvas_view(request: Request) -> CanvasView:
         return CanvasView.with_rules(rules)     # Python names the problem
     # the names page_config gives the identities, as app/main.py reads them
     names = display_names({name: {"name": name.replace("_", " ").title()} for name in config.identities})
-    messages = recent_history(request, conversation, identity)
-    history = render.messages_html(messages, identity, names, *reader_clock(request, datetime.now(timezone.utc)))
+    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    page = newest_page(request, conversation, identity)
+    history = history_html(page, identity, names, reader_zone(request), now)
     return CanvasView.with_rules(rules, title=title_for(names, identity), history_html=history,
-                                 identity=identity, conversation=conversation)
+                                 identity=identity, conversation=conversation, empty=not page.messages)
 
 
 def page_response(request: Request, path: Path, headers: dict[str, str]) -> Response | None:

@@ -86,10 +86,15 @@ async def history(request: Request) -> Response:
     limit = PAGE_SIZE if q.get("limit") is None else _seq_param(q.get("limit"), "limit")
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ApiError(422, "invalid_limit", f"'limit' must be from 1 to {MAX_PAGE_SIZE}, not {limit}.")
-    state = request.app.state
+    return JSONResponse(page_json(request.app.state, cid, before=before, after=after, limit=limit))
+
+
+def page_json(state: Any, cid: str, *, before: int | None = None, after: int | None = None,
+              limit: int = PAGE_SIZE) -> dict[str, Any]:
+    """A page of the history as the API answers it (the first paint draws the newest one)."""
     messages, older = state.store.page(cid, before=before, after=after, limit=limit)
-    return JSONResponse({"messages": [message_json(m, state.signer) for m in messages],
-                         "older": None if older is None else str(older)})
+    return {"messages": [message_json(m, state.signer) for m in messages],
+            "older": None if older is None else str(older)}
 
 
 def _seq_param(value: str | None, name: str) -> int | None:

@@ -8,6 +8,11 @@ next older page when it comes near, again and again while it stays near. Every
 change above what the reader sees moves the scroll position by as much
 (`HistoryView.keep_view`), so nothing jumps: not when a page is prepended, not
 when a block becomes a spacer or comes back.
+
+The history opens as `render.opening_html` draws it: the sentinel and the
+newest page as one block. The reference server's first paint is that very HTML
+(server/first_paint.py), so `open` keeps the nodes already there (`dom.adopt`,
+keyed by id and block): nothing flashes, loads twice or shows twice.
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from js import CSS, IntersectionObserver, Object, console
 from pyodide.ffi import create_proxy, to_js
 
 from app import render
-from app.browser.dom import maybe
+from app.browser.dom import adopt, maybe
 from app.core.errors import BackendError
 from app.core.timeline import Block, Page
 
@@ -28,12 +33,7 @@ if TYPE_CHECKING:
 NEAR = "100% 0px"  # rootMargin: a screen above and below is drawn
 FAR = "300% 0px"   # beyond three screens a block becomes a spacer (the gap between: no flapping)
 FIRST = 25         # messages of the newest page drawn before the rest of it
-START_ID = "history-start"
-START_HTML = (f'<div id="{START_ID}" class="history-start" aria-live="off" hidden>'
-              '<span class="history-start-text"></span>'
-              '<button type="button" class="btn btn-small" hidden>Try again</button></div>')
-LOADING, FAILED, BEGINNING = ("Loading earlier messages…", "Earlier messages could not be loaded.",
-                              "This is the start of the conversation.")
+START_ID = render.START_ID
 
 Fetch = Callable[[str], Awaitable[Page]]  # a page token -> that page (ConversationApi.history_request/parse)
 
@@ -51,16 +51,27 @@ class BlockWindow:
         self._far = IntersectionObserver.new(self._proxies[1], options(FAR))
 
     # ---- set-up -----------------------------------------------------------------------
-    def reset(self, fetch: Fetch | None) -> None:
-        """A new history: the sentinel first, then whatever blocks the timeline gets."""
+    def open(self, fetch: Fetch | None, newest: Block | None) -> None:
+        """A new history (the timeline has just started with its newest page, `newest`). Over the
+        server's first paint (the sentinel is there) the same HTML is adopted whole; on an empty
+        canvas the newest page's last FIRST messages are drawn at once and the rest a task later."""
         self._near.disconnect()
         self._far.disconnect()
         self.fetch = fetch
-        self.view.element.innerHTML = START_HTML
-        self.start = self.view.element.firstElementChild
+        h = self.view.element
+        drawn = maybe(h.querySelector(f":scope > #{START_ID}")) is not None
+        if drawn:
+            adopt(h, render.opening_html(self.timeline, self.view.render))
+        else:
+            h.innerHTML = render.start_html(self.timeline.older is not None)
+        self.start = h.querySelector(f":scope > #{START_ID}")
         self.start.querySelector("button").addEventListener("click", self._proxies[2])
         self._state()
         self._near.observe(self.start)
+        if newest is not None and drawn:
+            self._watch(newest)
+        elif newest is not None:
+            self.insert_newest(newest)
 
     def element(self, block: Block):
         return maybe(self.view.element.querySelector(f'.block[data-block="{block.key}"]'))
@@ -78,6 +89,10 @@ class BlockWindow:
                 pending.insertAdjacentHTML("beforebegin", html)
             else:
                 self.view.element.insertAdjacentHTML("beforeend", html)
+        self._watch(block)
+
+    def _watch(self, block: Block) -> None:
+        """`block` is in the DOM with its messages: observed for going far and coming near."""
         element = self.element(block)
         self.timeline.shown(block)
         self._near.observe(element)
@@ -203,8 +218,10 @@ class BlockWindow:
         """The sentinel: hidden for a conversation shown whole at once, else what happens up there."""
         older, t = self.timeline.older, self.timeline
         self.start.hidden = t.at_start and not t.paged
-        text = FAILED if error else BEGINNING if older is None else LOADING
-        self.start.querySelector(".history-start-text").textContent = text
+        text = render.EARLIER_FAILED if error else render.EARLIER_NONE if older is None else render.EARLIER_LOADING
+        span = self.start.querySelector(".history-start-text")
+        if span.textContent != text:   # the first paint drew it so already: no mutation
+            span.textContent = text
         self.start.querySelector("button").hidden = error is None
 
     def _near_view(self, element) -> bool:

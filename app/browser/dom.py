@@ -19,21 +19,47 @@ def closest(event, selector: str):
 
 
 def adopt(container, html: str) -> None:
-    """Make `html` the container's content, keeping each child already there that is
-    drawn the same (same id, equal node): the server's first paint is taken over with no
-    flash, no image loaded again and no duplicate; only what differs is replaced."""
+    """Make `html` the container's content, keeping the nodes already there: the server's
+    first paint is taken over with no flash, no image loaded again and no duplicate; only
+    what differs changes (`_take_over`)."""
     if container.firstElementChild is None:     # nothing drawn yet
         container.innerHTML = html
         return
     fresh = document.createRange().createContextualFragment(html)   # nodes of this document
     if int(fresh.childElementCount) == int(container.childElementCount) and all(
-            old.isEqualNode(new) for old, new in zip(container.children, fresh.children)):
+            a.isEqualNode(b) for a, b in zip(container.children, fresh.children)):
         return                                  # drawn exactly so already: nothing changes
-    for node in list(container.children):
-        twin = maybe(fresh.getElementById(node.id)) if node.id else None
-        if twin is not None and twin.isEqualNode(node):
-            twin.replaceWith(node)              # keep the node on screen in its new place
-    container.replaceChildren(fresh)
+    _take_over(container, fresh)
+
+
+def _key(node, index: int) -> str:
+    """What pairs a drawn element with its new twin: its id, its history block, else tag and place."""
+    if node.id:
+        return f"#{node.id}"
+    block = maybe(node.getAttribute("data-block"))
+    return f"block:{block}" if block is not None else f"{node.tagName}:{index}"
+
+
+def _take_over(old, fresh) -> None:
+    """`old` gets `fresh`'s children; each element of `old` with a twin there (same key and tag)
+    stays, in the twin's place. A twin drawn differently (a block with one message more, a
+    message whose time is in another zone) is merged into the element: the attributes set as
+    the twin has them, the children taken over the same way, so an image in it stays."""
+    twins = {_key(node, i): node for i, node in enumerate(fresh.children)}
+    for i, node in enumerate(list(old.children)):
+        twin = twins.pop(_key(node, i), None)
+        if twin is None or twin.tagName != node.tagName:
+            continue
+        if not twin.isEqualNode(node):
+            for name in list(node.getAttributeNames()):
+                if not twin.hasAttribute(name):
+                    node.removeAttribute(name)
+            for name in list(twin.getAttributeNames()):
+                if node.getAttribute(name) != twin.getAttribute(name):
+                    node.setAttribute(name, twin.getAttribute(name))
+            _take_over(node, twin)
+        twin.replaceWith(node)                  # keep the node on screen in its new place
+    old.replaceChildren(*list(fresh.childNodes))
 
 
 class Root:

@@ -64,9 +64,7 @@ class HistoryView:
         """The newest page, as the start-up loaded it; `fetch(token)` gets older pages."""
         self.timeline = self.window.timeline = Timeline()
         block = self.timeline.start(page)
-        self.window.reset(fetch)
-        if block is not None:
-            self.window.insert_newest(block)
+        self.window.open(fetch, block)
         self.empty_note.hidden = block is not None
         self.scroll_to_end()
 

@@ -107,6 +107,7 @@ class SignInView:
             try:
                 await self.session.renew()
             except SignedOut:
+                self.root.hold_composer()  # no one to keep a draft for yet
                 self._retried = asyncio.get_running_loop().create_future()
                 await self._wait_for_retry()
             except Unavailable:

@@ -1,5 +1,5 @@
-"""First paint without Python: the server draws the whole canvas (header, recent history,
-composer) with the page's own templates, and Python takes those very nodes over. Until
+"""First paint without Python: the server draws the whole canvas (header, the newest page of
+the history, composer) with the page's own templates, and Python takes those very nodes over. Until
 Python runs, static/early.mjs lets the agent type and holds every file picked, dropped or
 pasted; Python then judges each by the rules and stages it (or names it in a notice).
 
@@ -18,6 +18,8 @@ from tests import files
 from tests.e2e.api import Api
 from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach, drop_file_script
+from tests.e2e.test_long_history import PAGE
+from tests.seed import seed
 
 SNAPSHOT = re.compile(r"/assets/snapshot\.[0-9a-f]{12}\.bin$")
 
@@ -27,6 +29,7 @@ FIRST_LOOK = """
 document.addEventListener('DOMContentLoaded', () => {
   const articles = [...document.querySelectorAll('[role=log] article')];
   articles.forEach(a => { a.fromServer = true; });
+  document.querySelectorAll('[role=log] img').forEach(i => { i.fromServer = true; });
   window.firstLook = {
     python: document.documentElement.dataset.pythonStart || null,
     labels: articles.map(a => a.getAttribute('aria-label')),
@@ -40,6 +43,7 @@ document.addEventListener('DOMContentLoaded', () => {
 });
 """
 KEPT = "[...document.querySelectorAll('[role=log] article')].map(a => a.fromServer === true)"
+KEPT_IMAGES = "[...document.querySelectorAll('[role=log] img')].map(i => i.fromServer === true)"
 
 
 @pytest.fixture()
@@ -95,23 +99,26 @@ def test_the_history_is_drawn_before_python_and_python_keeps_those_nodes(held_pa
     release()
     expect(log.locator("article")).to_have_count(3)
     assert page.evaluate(KEPT) == [True, True, True]               # taken over, not drawn again
+    assert page.evaluate(KEPT_IMAGES) == [True]                    # so the picture is not loaded again
     customer.send(conversation, text="and a live one")
     expect(log.locator("article").last).to_contain_text("and a live one")
 
 
-def test_only_the_recent_history_is_in_the_first_html_and_python_adds_the_rest(
+def test_only_the_newest_page_is_in_the_first_html_and_older_pages_load_above(
         held_page, reference_server, conversation):
-    customer = Api(reference_server.url)
-    for n in range(55):
-        customer.send(conversation, text=f"message {n}")
+    seed(reference_server.data / "attache.sqlite3", conversation, PAGE + 5, text=lambda i: f"message {i}")
     page, release = held_page(f"{reference_server.url}/?as=agent&conversation={conversation}", timezone_id="UTC")
     first = page.evaluate("window.firstLook")
-    assert len(first["texts"]) == 50 and "message 5" in first["texts"][0]
+    assert len(first["texts"]) == PAGE and "message 5" in first["texts"][0]   # one page, not all of it
     assert first["atEnd"]                                           # the newest in view, as Python keeps it
     release()
     log = page.get_by_role("log", name="Conversation")
-    expect(log.locator("article")).to_have_count(55)
-    assert page.evaluate(KEPT) == [False] * 5 + [True] * 50
+    expect(log.locator("article")).to_have_count(PAGE)
+    assert page.evaluate(KEPT) == [True] * PAGE                     # Python's newest page is the server's
+    log.evaluate("h => { h.scrollTop = 0; }")                      # up to the top: the older page comes
+    expect(log.locator("article")).to_have_count(PAGE + 5)
+    expect(log.get_by_text("This is the start of the conversation.")).to_be_visible()
+    assert page.evaluate(KEPT) == [False] * 5 + [True] * PAGE
 
 
 def test_times_are_on_the_readers_clock_from_the_second_visit_on(held_page, reference_server, conversation):
@@ -124,6 +131,7 @@ def test_times_are_on_the_readers_clock_from_the_second_visit_on(held_page, refe
     release()
     message = page.get_by_role("log", name="Conversation").locator("article")
     expect(message).to_have_attribute("aria-label", re.compile(re.escape(kolkata)))   # Python corrects it
+    assert page.evaluate(KEPT) == [True]                            # in place: the node stays
 
     page.reload(wait_until="domcontentloaded")                       # the page told the server its zone
     assert kolkata in page.evaluate("window.firstLook")["labels"][0]

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from server.tokens import mint
 from tests import files
 from tests.e2e.api import MINTERS, Api
-from tests.e2e.conftest import READY_TIMEOUT_MS
+from tests.e2e.conftest import READY_TIMEOUT_MS, wait_ready
 from tests.e2e.production import KEY, production_server
 from tests.e2e.test_canvas import attach
 
@@ -50,7 +50,7 @@ def open_as(browser, prod, token_portal, offsite_guard, url_guard, conversation)
         page.on("console", lambda m: print(f"[{sub} console.{m.type}] {m.text}") if m.type in ("error", "warning") else None)
         page.goto(f"{(server or prod).url}/?conversation={conv or conversation}")
         if ready:
-            expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
+            wait_ready(page)
         return page, sid
 
     yield open_
@@ -165,7 +165,7 @@ def test_signed_out_the_page_says_sign_in_again_and_keeps_the_draft_and_unsent_m
     expect(page.get_by_role("textbox", name="Message")).to_be_disabled()
     token_portal.sign_in_again(sid)
     notice.get_by_role("button", name="Try again").click()
-    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
+    wait_ready(page)
     expect(notice).to_be_hidden()
     expect(page.get_by_role("textbox", name="Message")).to_have_value("half-written reply")
     expect(log.locator("article.failed")).to_contain_text("sent while signed out")
@@ -192,7 +192,7 @@ def test_an_embedding_page_hands_the_token_over_in_code(browser, tmp_path, offsi
         offsite_guard.watch(page)
         url_guard.watch(page)
         page.goto(f"{server.url}/?conversation={conversation}")
-        expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
+        wait_ready(page)
         assert page.evaluate("window.__asked") >= 1
         send(page, "handed over")
         expect(by(page.get_by_role("log", name="Conversation"), "You")).to_contain_text("handed over")

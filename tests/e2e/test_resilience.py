@@ -10,6 +10,7 @@ from playwright.sync_api import Error as PlaywrightError, expect
 
 from tests import files
 from tests.e2e.api import Api, bearer
+from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -71,7 +72,7 @@ def test_server_restart_loses_nothing_and_the_page_reconnects(open_app, make_ser
     expect(log.locator("article:not(.pending)")).to_have_count(3)
 
     page.reload()
-    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    wait_ready(page, 60_000)
     expect(log.locator("article")).to_have_count(3)
     image = log.get_by_role("img", name="before.png")
     expect(image).to_be_visible()
@@ -123,7 +124,7 @@ def test_after_a_reload_retry_sends_only_the_bytes_the_server_lacks(open_app, re
 
     page.reload()  # the held chunk never reaches the server
     release(held)
-    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    wait_ready(page, 60_000)
     log = page.get_by_role("log", name="Conversation")
     expect(log.locator("article.failed").get_by_role("alert")).to_contain_text("not sent before the page was closed")
     log.get_by_role("button", name="Retry").click()
@@ -194,7 +195,7 @@ def test_a_reload_keeps_the_draft_and_the_unsent_message(open_app, reference_ser
     page.wait_for_timeout(300)
 
     page.reload()
-    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    wait_ready(page, 60_000)
     expect(page.get_by_role("textbox", name="Message")).to_have_value("still writing")
     expect(page.get_by_role("group", name="Attachment draft.png")).to_be_visible()
     failed = log.locator("article.failed")
@@ -208,7 +209,7 @@ def test_a_reload_keeps_the_draft_and_the_unsent_message(open_app, reference_ser
     assert texts == ["the quote you asked for", "still writing"]
 
     page.reload()
-    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    wait_ready(page, 60_000)
     expect(log.locator("article.pending")).to_have_count(0)
     expect(page.get_by_role("textbox", name="Message")).to_have_value("")
 
@@ -230,7 +231,7 @@ def test_a_page_that_cannot_reach_the_api_at_first_says_so_and_recovers(browser,
     Api(reference_server.url).send(conversation, text="waiting for you")
     page.goto(f"{reference_server.url}/?conversation={conversation}")
     expect(page.get_by_role("alert")).to_contain_text("Could not reach the server", timeout=60_000)
-    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=15_000)
+    wait_ready(page, 15_000)
     expect(page.get_by_role("log", name="Conversation")).to_contain_text("waiting for you")
     expect(page.get_by_role("alert")).to_have_count(0)
     context.close()

@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 
 from tests import files
 from tests.conftest import ROOT, RunningServer, free_port
+from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach
 from tests.e2e.test_deployment import StaticSite
 from tests.e2e.test_resilience import release, wait_for
@@ -109,7 +110,7 @@ def open_portal(browser, portal_with_tus, node_tus_server, offsite_guard, conver
     offsite_guard.watch(page)
     page.on("console", lambda m: print(f"[console.{m.type}] {m.text}") if m.type in ("error", "warning") else None)
     page.goto(f"{site.url}/")
-    expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=60_000)
+    wait_ready(page, 60_000)
     yield page
     context.close()
 

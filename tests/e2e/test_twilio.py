@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import files
-from tests.e2e.conftest import READY_TIMEOUT_MS
+from tests.e2e.conftest import READY_TIMEOUT_MS, wait_ready
 from tests.e2e.api import Api
 from tests.twilio.rig import ACCOUNT_SID, AUTH_TOKEN, KEY_SECRET, KEY_SID, SERVICE_SID, participants
 from tests.twilio.fake import twilio_error
@@ -42,7 +42,7 @@ def seen(prism, fake):
         """Watch from a fresh start: the page loads again with the watch on."""
         page.on("response", lambda r: answers.append(r) if _api(r.url) else None)
         page.reload()
-        expect(page.get_by_role("textbox", name="Message")).to_be_enabled(timeout=READY_TIMEOUT_MS)
+        wait_ready(page)
         return page
 
     yield watch

@@ -1,19 +1,23 @@
-"""GET / draws the canvas into the built page (server/first_paint.py): the recent history of
+"""GET / draws the canvas into the built page (server/first_paint.py): the newest page of
 the conversation and identity the URL names in development, "loading" in production, the
 composer with the rules in both; and what a portal embedding the canvas loads is allowed
 to its origin by CORS."""
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 
 import httpx
 import pytest
 
 from app.page import CANVAS_END, CANVAS_START
+from server.messages import PAGE_SIZE
 from tests.conftest import RunningServer
 from tests.server.conftest import AGENT, CUSTOMER, TEST_CONFIG
+from tests.seed import seed
 from tests.server.production import prod  # noqa: F401  (the fixture)
 
 PORTAL = "https://portal.example.com"   # in TEST_CONFIG's cors_allow_origins
@@ -74,15 +78,25 @@ def test_the_composer_carries_the_administrators_rules(dev):
     assert re.search(r'<p id="history-empty" class="history-empty">No messages yet', html)
 
 
-def test_only_the_last_fifty_messages_are_drawn(dev):
+def test_the_history_is_drawn_as_the_page_opens_it_the_newest_page_in_one_block(dev):
     cid = new_conversation()
-    with httpx.Client(base_url=dev.url, headers=CUSTOMER) as client:
-        for n in range(53):
-            client.post(f"/api/conversations/{cid}/messages",
-                        json={"idempotency_key": uuid.uuid4().hex, "text": f"n{n}.", "attachments": []}).raise_for_status()
+    seed(dev.data / "attache.sqlite3", cid, PAGE_SIZE + 3, text=lambda i: f"n{i}.")
     html = canvas(httpx.get(f"{dev.url}/?conversation={cid}"))
     texts = re.findall(r'<p class="text">(n\d+)\.</p>', html)
-    assert texts == [f"n{n}" for n in range(3, 53)]
+    assert texts == [f"n{n}" for n in range(3, PAGE_SIZE + 3)]       # one page, however long the conversation
+    sentinel = re.search(r'<div id="history-start"[^>]*>.*?</div><div class="block"[^>]*data-block="1">', html)
+    assert sentinel and " hidden" not in sentinel.group(0).split(">")[0]   # older pages: it says they load
+    assert "Loading earlier messages" in sentinel.group(0)
+    assert html.count('class="block"') == 1
+
+
+def test_a_short_conversation_has_the_start_of_it_and_an_empty_one_says_so(dev, conversation):
+    html = canvas(httpx.get(f"{dev.url}/?conversation={conversation}"))
+    assert re.search(r'<div id="history-start"[^>]* hidden>', html)   # all of it is there
+    assert re.search(r'<p id="history-empty" class="history-empty" hidden>', html)
+    empty = canvas(httpx.get(f"{dev.url}/?conversation={new_conversation()}"))
+    assert re.search(r'<div id="history-start"[^>]* hidden>', empty) and "<article" not in empty
+    assert re.search(r'<p id="history-empty" class="history-empty">No messages yet', empty)
 
 
 def test_times_follow_the_zone_the_page_remembered(dev, conversation):
@@ -138,3 +152,26 @@ def test_with_a_matrix_backend_the_canvas_is_loading_with_one_file_per_message(t
     assert labels(html) == []
     assert re.search(r'<p id="history-loading" class="history-empty">', html)
     assert 'aria-busy="true"' in html and " multiple" not in html
+
+
+def test_the_drawn_page_may_fetch_its_token_from_the_portals_origin(tmp_path):
+    """GET / is drawn per request: it carries the same CSP as the built page, the portal's origin included."""
+    from server.app import create_app
+    from tests.server.production import SECRET
+
+    (tmp_path / "jwt.key").write_bytes(SECRET)
+    (tmp_path / "c.toml").write_text('[auth]\nsecret_file = "jwt.key"\ntoken_url = "http://127.0.0.1:9/t"\n')
+    app = create_app(tmp_path / "c.toml", data_dir=tmp_path / "data")
+
+    async def get(path: str) -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+            return await c.get(path)
+
+    try:
+        with ThreadPoolExecutor(1) as pool:   # a loop of its own (the browser tests' may run in this thread)
+            for path in ("/", "/index.html"):
+                r = pool.submit(asyncio.run, get(path)).result()
+                assert CANVAS_START in r.text
+                assert "connect-src 'self' http://127.0.0.1:9;" in r.headers["content-security-policy"]
+    finally:
+        app.state.store.close()

@@ -7,6 +7,7 @@ import asyncio
 import json
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import jsonschema_rs
@@ -158,7 +159,8 @@ def test_page_config_fits_in_both_modes(built):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
             return await c.get("/attache-config.json")
 
-    config = check(doc, asyncio.run(get()))
+    with ThreadPoolExecutor(1) as pool:   # a thread of its own: the browser tests' loop may run in this one
+        config = check(doc, pool.submit(asyncio.run, get()).result())
     assert ("identities" in config["backend"]) == (app.state.config.auth is None)
 
 

@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 import pytest
 
 from app import render
+from app.backends import HistoryPage
 from app.core.models import Attachment, Message
+from app.core.timeline import Timeline
 
 from tests.zones import paris
 
@@ -62,6 +64,24 @@ def test_thumbnails_are_drawn_at_most_240_px_tall_keeping_their_shape(size, draw
 def test_blocks_of_history_are_quiet_and_blocks_of_arrivals_are_announced():
     assert render.block_html(7, "<p>x</p>", live=False) == '<div class="block" aria-live="off" data-block="7"><p>x</p></div>'
     assert render.block_html(8, "", live=True) == '<div class="block live" data-block="8"></div>'
+
+
+def opening(messages: list[Message], older: str | None) -> str:
+    timeline = Timeline()
+    timeline.start(HistoryPage(tuple(messages), older))
+    return render.opening_html(timeline, lambda ms: "".join(f"<i>{m.seq}</i>" for m in ms))
+
+
+def test_the_history_opens_with_the_sentinel_and_the_newest_page_as_block_one():
+    """What the server's first paint draws and the page keeps: the same HTML from the same page."""
+    ms = [Message(id=f"m{n}", seq=n, sender="customer", text="", attachments=(), created_at="") for n in (3, 2)]
+    paged = opening(ms, older="2")
+    assert paged.endswith('<div class="block" aria-live="off" data-block="1"><i>2</i><i>3</i></div>')
+    assert paged.startswith('<div id="history-start" class="history-start" aria-live="off">'
+                            '<span class="history-start-text">Loading earlier messages…</span>')
+    whole = opening(ms, older=None)
+    assert whole.startswith('<div id="history-start" class="history-start" aria-live="off" hidden>')
+    assert opening([], older=None) == render.start_html(older=False)
 
 
 def test_each_message_time_is_in_the_readers_zone_on_its_own_day():
