@@ -179,19 +179,26 @@ def parse_json(raw: bytes) -> Any:
     return data
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    """Parse a JSON object body (at most JSON_BODY_LIMIT bytes) or raise 400/413/422."""
-    too_large = ApiError(413, "body_too_large", f"The request body is over {JSON_BODY_LIMIT:,} bytes.")
+async def capped_body(request: Request, limit: int) -> bytes | None:
+    """The whole body, or None once it is over `limit` bytes (declared or sent): never read past it."""
     length = request.headers.get("content-length", "")
-    if length.isascii() and length.isdigit() and len(length) <= 19 and int(length) > JSON_BODY_LIMIT:
-        raise too_large
+    if length.isascii() and length.isdigit() and len(length) <= 19 and int(length) > limit:
+        return None
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > JSON_BODY_LIMIT:
-            raise too_large
+        if size > limit:
+            return None
         chunks.append(chunk)
-    data = parse_json(b"".join(chunks))
+    return b"".join(chunks)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """Parse a JSON object body (at most JSON_BODY_LIMIT bytes) or raise 400/413/422."""
+    raw = await capped_body(request, JSON_BODY_LIMIT)
+    if raw is None:
+        raise ApiError(413, "body_too_large", f"The request body is over {JSON_BODY_LIMIT:,} bytes.")
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ApiError(422, "invalid", "The request body must be a JSON object.")
     return data

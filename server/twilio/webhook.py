@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from twilio.request_validator import RequestValidator
 
-from server.common import ApiError, error_response
+from server.common import ApiError, capped_body, error_response
 from server.twilio.bridge import CONVERSATION_SID, TwilioBridge, our_mark
 from server.twilio.ledger import KeyedLocks
 from server.twilio.problems import from_exception
@@ -56,7 +56,7 @@ def webhook_endpoint(bridge: TwilioBridge, ingest: Ingest, deliver: Deliver,
     busy = KeyedLocks()
 
     async def endpoint(request: Request) -> Response:
-        raw = await _body(request)
+        raw = await capped_body(request, BODY_LIMIT)
         if raw is None:
             return error_response(413, "too_large", "Webhook body too large.")
         signature = request.headers.get("x-twilio-signature", "")
@@ -127,16 +127,6 @@ def _media(value: str) -> list[dict[str, Any]]:
     except ValueError:
         return []
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
-
-
-async def _body(request: Request) -> bytes | None:
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > BODY_LIMIT:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _maybe(value: Any) -> Any:

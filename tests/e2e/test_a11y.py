@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests import files
 from tests.conftest import ROOT
 from tests.e2e.api import Api
 from tests.e2e.conftest import wait_ready
+from tests.e2e.holds import PatchHold
 from tests.e2e.test_canvas import attach
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -83,8 +83,7 @@ def test_axe_finds_nothing_in_any_state(browser, reference_server, offsite_guard
     expect(page.get_by_role("group", name="Attachment label-photo.png")).to_be_visible()
     found["staged file"] = violations(page)
 
-    held = []
-    page.route("**/api/uploads/*", lambda route: held.append(route) if route.request.method == "PATCH" else route.continue_())
+    chunks = PatchHold(page)
     page.get_by_role("button", name="Send").click()
     expect(log.get_by_role("progressbar", name="Upload progress")).to_be_visible()
     found["uploading"] = violations(page)
@@ -96,12 +95,7 @@ def test_axe_finds_nothing_in_any_state(browser, reference_server, offsite_guard
     expect(log.get_by_role("button", name="Retry")).to_be_visible()
     found["failed message"] = violations(page)
 
-    page.unroute("**/api/uploads/*")
-    for route in held:
-        try:
-            route.abort()
-        except PlaywrightError:
-            pass
+    chunks.end()
     context.close()
     assert {state: v for state, v in found.items() if v} == {}
 
@@ -110,8 +104,7 @@ def test_upload_progress_is_announced_in_steps_not_on_every_chunk(open_app, tmp_
     """The bar and its label sit in an aria-live=off row inside the log; only the
     announcement (start, then 25% steps) is spoken."""
     page = open_app("agent")
-    held = []
-    page.route("**/api/uploads/*", lambda route: held.append(route) if route.request.method == "PATCH" else route.continue_())
+    chunks = PatchHold(page)
     attach(page, files.sized(tmp_path, "big-scan.pdf", 10_000_000, files.PDF))
     page.get_by_role("button", name="Send").click()
     log = page.get_by_role("log", name="Conversation")
@@ -126,12 +119,7 @@ def test_upload_progress_is_announced_in_steps_not_on_every_chunk(open_app, tmp_
         return label.closest('[aria-live]').getAttribute('aria-live');
     }""")
     assert muted == "off"
-    page.unroute("**/api/uploads/*")
-    for route in held:
-        try:
-            route.abort()
-        except PlaywrightError:
-            pass
+    chunks.end()
 
 
 @pytest.mark.parametrize("motion,animated", [("reduce", False), ("no-preference", True)])

@@ -58,11 +58,23 @@ def test_several_files_per_message_when_the_administrator_allows_it(open_app, ma
 class StaticSite:
     """A portal's plain static web server (no Attache code on it but the page)."""
 
-    def __init__(self, root) -> None:
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-        handler.log_message = lambda *args: None
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+    def __init__(self, root, csp: str = "") -> None:
+        self.root, self.csp = root, csp
+        site = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def end_headers(self) -> None:
+                if site.csp:
+                    self.send_header("Content-Security-Policy", site.csp)
+                super().end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()),
+                                                     functools.partial(Handler, directory=str(root)))
+        self.port = self.httpd.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:

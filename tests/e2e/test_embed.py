@@ -4,19 +4,16 @@ sends and receives files inside it; the portal keeps its look and the canvas kee
 the portal hears the element's events."""
 from __future__ import annotations
 
-import functools
-import http.server
 import re
-import threading
 
 import pytest
 from playwright.sync_api import expect
 
 from tests import files
-from tests.conftest import free_port
 from tests.e2e.api import Api
 from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach
+from tests.e2e.test_deployment import StaticSite
 
 GREEN = "rgb(0, 128, 0)"
 PORTAL_CSS = f"""
@@ -42,28 +39,8 @@ def portal_csp(api: str) -> str:
             f"media-src 'self' {api} blob:; worker-src 'self' blob:; object-src 'none'; base-uri 'self'")
 
 
-class Portal:
+class Portal(StaticSite):
     """The portal's own web server (another origin: another port), with its CSP on every page."""
-
-    def __init__(self, root, csp: str = "") -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.root, self.csp = root, csp
-
-        portal = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def end_headers(self) -> None:
-                if portal.csp:
-                    self.send_header("Content-Security-Policy", portal.csp)
-                super().end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port),
-                                                     functools.partial(Handler, directory=str(root)))
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def page(self, api: str, conversation: str) -> None:
         (self.root / "portal.css").write_text(PORTAL_CSS)
@@ -84,10 +61,6 @@ class Portal:
 </body>
 </html>
 """)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture()

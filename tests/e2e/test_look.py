@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import re
 
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests import files
@@ -85,8 +84,7 @@ def test_long_names_and_words_wrap_at_360_px(open_app, reference_server, convers
     found = page.evaluate(SIDEWAYS)
     assert found == {"out": [], "page": 360, "width": 360, "history": 0}
 
-    held = []
-    page.route("**/api/uploads/*", lambda route: held.append(route) if route.request.method == "PATCH" else route.continue_())
+    chunks = PatchHold(page)
     page.get_by_role("button", name="Send").click()
     expect(log.get_by_role("progressbar", name="Upload progress")).to_be_visible()
     page.route("**/api/conversations/*/messages",
@@ -100,9 +98,4 @@ def test_long_names_and_words_wrap_at_360_px(open_app, reference_server, convers
     expect(page.locator("#notices").get_by_role("alert")).to_be_visible()
     found = page.evaluate(SIDEWAYS)
     assert found == {"out": [], "page": 360, "width": 360, "history": 0}
-    page.unroute("**/api/uploads/*")
-    for route in held:
-        try:
-            route.abort()
-        except PlaywrightError:
-            pass
+    chunks.end()

@@ -6,11 +6,12 @@ import os
 import re
 
 import httpx
-from playwright.sync_api import Error as PlaywrightError, expect
+from playwright.sync_api import expect
 
 from tests import files
 from tests.e2e.api import Api, bearer
 from tests.e2e.conftest import wait_ready
+from tests.e2e.holds import PatchHold, release, wait_for
 from tests.e2e.test_canvas import attach
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -25,24 +26,6 @@ window.fetch = function (url, init) {
   return pageFetch.apply(this, arguments);
 };
 """
-
-
-def release(routes) -> None:
-    """Abort requests a test held; a request its page already gave up on is settled."""
-    for route in routes:
-        try:
-            route.abort()
-        except PlaywrightError:
-            pass
-
-
-def wait_for(page, condition, what: str) -> None:
-    """Let the page run until `condition()` holds (Playwright's event loop serves routes meanwhile)."""
-    for _ in range(300):
-        if condition():
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def upload_offset(url: str) -> int | None:
@@ -81,17 +64,16 @@ def test_server_restart_loses_nothing_and_the_page_reconnects(open_app, make_ser
 
 def test_a_cancelled_upload_can_be_retried(open_app, reference_server, conversation, tmp_path):
     page = open_app("agent")
-    held, creations = [], []
+    creations = []
     page.on("request", lambda r: creations.append(r.url) if r.method == "POST" and r.url.endswith("/api/uploads") else None)
-    page.route("**/api/uploads/*", lambda route: held.append(route) if route.request.method == "PATCH" else route.continue_())
+    chunks = PatchHold(page)
     attach(page, files.sized(tmp_path, "large.pdf", 10_000_000, files.PDF))
     page.get_by_role("button", name="Send").click()
     log = page.get_by_role("log", name="Conversation")
     expect(log.get_by_role("progressbar", name="Upload progress")).to_be_visible()
     log.get_by_role("button", name="Cancel").click()
     expect(log.get_by_role("alert")).to_contain_text("cancelled")
-    page.unroute("**/api/uploads/*")
-    release(held)
+    chunks.end()
     log.get_by_role("button", name="Retry").click()
     expect(log.locator("article:not(.pending)").get_by_role("link", name=re.compile("large.pdf"))).to_be_visible(timeout=30_000)
     assert len(Api(reference_server.url).history(conversation)) == 1
@@ -140,23 +122,14 @@ def test_after_a_reload_retry_sends_only_the_bytes_the_server_lacks(open_app, re
 
 def test_removing_the_file_of_a_failed_message_ends_its_upload_on_the_server(open_app, tmp_path):
     page = open_app("agent")
-    held, urls = [], []
-
-    def hold_chunks(route):
-        if route.request.method == "PATCH":
-            urls.append(route.request.url)
-            held.append(route)
-        else:
-            route.continue_()
-
-    page.route("**/api/uploads/*", hold_chunks)
+    chunks = PatchHold(page)
     attach(page, files.sized(tmp_path, "large.pdf", 10_000_000, files.PDF))
     page.get_by_role("button", name="Send").click()
     log = page.get_by_role("log", name="Conversation")
     log.get_by_role("button", name="Cancel").click()
     expect(log.get_by_role("alert")).to_contain_text("cancelled")
-    page.unroute("**/api/uploads/*")
-    release(held)
+    chunks.end()
+    urls = chunks.urls
     assert upload_offset(urls[0]) == 0  # created, nothing stored yet
     with page.expect_request(lambda r: r.method == "DELETE" and r.url == urls[0]):
         log.get_by_role("button", name="Remove attachment").click()

@@ -22,11 +22,11 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import files
-from tests.conftest import ROOT, RunningServer, free_port
+from tests.conftest import ROOT, RunningServer, free_port, stop_process
 from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach
 from tests.e2e.test_deployment import StaticSite
-from tests.e2e.test_resilience import release, wait_for
+from tests.e2e.holds import PatchHold, release, wait_for
 
 SCRIPT = ROOT / "tests" / "e2e" / "tus_server.mjs"
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -59,12 +59,7 @@ class NodeTusServer:
         return int(answer.headers["upload-offset"]) if answer.status_code == 200 else None
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 
@@ -164,24 +159,15 @@ def test_the_page_uploads_to_tus_node_server_and_resumes_there(open_portal, node
 
 def test_removing_the_file_terminates_its_upload_on_tus_node_server(open_portal, node_tus_server, tmp_path):
     page = open_portal
-    held, urls = [], []
-
-    def hold_chunks(route):
-        if route.request.method == "PATCH":
-            urls.append(route.request.url)
-            held.append(route)
-        else:
-            route.continue_()
-
-    page.route(f"{node_tus_server.url}/**", hold_chunks)
+    chunks = PatchHold(page, f"{node_tus_server.url}/**")
     attach(page, files.write(tmp_path, "draft.pdf", files.PDF + os.urandom(100_000)))
     page.get_by_role("button", name="Send").click()
     log = page.get_by_role("log", name="Conversation")
-    wait_for(page, lambda: held, "the first chunk")
+    wait_for(page, lambda: chunks.held, "the first chunk")
     log.get_by_role("button", name="Cancel").click()
     expect(log.get_by_role("alert")).to_contain_text("cancelled")
-    page.unroute(f"{node_tus_server.url}/**")
-    release(held)
+    chunks.end()
+    urls = chunks.urls
     assert node_tus_server.offset(urls[0]) == 0
     log.get_by_role("button", name="Remove attachment").click()
     expect(log.locator("article")).to_have_count(0)

@@ -27,7 +27,7 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.conftest import ROOT, RunningServer, free_port
+from tests.conftest import ROOT, RunningServer, free_port, stop_process
 from tests.twilio.fake import FakeTwilio, sid
 
 SPEC = ROOT / "node_modules" / "@twilio-alpha" / "mcp" / "twilio-oai" / "spec" / "json" / "twilio_conversations_v1.json"
@@ -124,13 +124,7 @@ class Prism:
                 if "error" in line and _FAILURE.search(line) and "attache-log-marker-" not in line]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._out.close()
 
 

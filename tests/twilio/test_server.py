@@ -80,7 +80,7 @@ def test_the_config_chooses_the_twilio_kind(tmp_path):
 
 
 @pytest.mark.parametrize("text,message", [
-    ('[backend]\nkind = "matrix"\n', "kind must be one of 'reference', 'twilio', not 'matrix'"),
+    ('[backend]\nkind = "slack"\n', "kind must be one of 'reference', 'twilio', 'matrix', not 'slack'"),
     ('[twilio]\naccount_sid = "AC"\n', 'a [twilio] table is only used with [backend] kind = "twilio"'),
     ('[backend]\nkind = "twilio"\n', "needs a [twilio] table"),
 ])
