@@ -3,8 +3,9 @@
 "reference": this server's own store (the default). "twilio": one Twilio
 Conversations service, bridged by server/twilio/ (its [twilio] table).
 "matrix": one room on a Matrix homeserver that the page talks to directly;
-this server only serves the page (server/matrix_config.py, its [matrix]
-table). A new kind adds its name to BACKEND_KINDS, its table to KIND_TABLES
+this server only serves the page (server/matrix_config.py). Its settings
+(`homeserver`, `room`, `[backend.identities]`) sit in the [backend] table
+itself, or in a [matrix] table of their own. A new kind adds its name to BACKEND_KINDS, its table to KIND_TABLES
 and its loader to `backend_settings`; its settings become a field of `Config`.
 """
 
@@ -17,9 +18,10 @@ from server.config import ConfigError
 
 BACKEND_KINDS = ("reference", "twilio", "matrix")
 KIND_TABLES = ("twilio", "matrix")     # kinds with a settings table named like them
+INLINE_KEYS = {"matrix": ("homeserver", "room", "identities")}   # or with those settings in [backend] itself
 _TABLE_KEYS = {"twilio": "account_sid, api_key_sid, api_key_secret_file, auth_token_file, chat_service_sid, "
                          "public_url",
-               "matrix": "homeserver, room, [matrix.identities]"}
+               "matrix": "homeserver, room, identities; or those keys in [backend]"}
 
 
 def backend_kind(data: Mapping[str, Any], where: str = "config") -> str:
@@ -27,14 +29,18 @@ def backend_kind(data: Mapping[str, Any], where: str = "config") -> str:
     backend = data.get("backend", {})
     if not isinstance(backend, Mapping):
         raise ConfigError(f"{where}: [backend] must be a table")
-    unknown = sorted(set(backend) - {"kind"})
-    if unknown:
-        raise ConfigError(f"{where}: [backend] unknown key {unknown[0]!r} (known: kind)")
     kind = backend.get("kind", "reference")
     if kind not in BACKEND_KINDS:
         raise ConfigError(f"{where}: [backend] kind must be one of {', '.join(map(repr, BACKEND_KINDS))}, "
                           f"not {kind!r}")
-    if kind in KIND_TABLES and kind not in data:
+    known = ("kind", *INLINE_KEYS.get(kind, ()))
+    unknown = sorted(set(backend) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: [backend] unknown key {unknown[0]!r} (known: {', '.join(known)})")
+    inline = set(backend) - {"kind"}
+    if inline and kind in data:
+        raise ConfigError(f"{where}: the {kind} settings are in [backend] and in [{kind}]: keep one of them")
+    if kind in KIND_TABLES and kind not in data and not inline:
         raise ConfigError(f"{where}: [backend] kind = \"{kind}\" needs a [{kind}] table ({_TABLE_KEYS[kind]})")
     for table in KIND_TABLES:
         if table != kind and table in data:
@@ -49,5 +55,11 @@ def backend_settings(kind: str, data: Mapping[str, Any], where: str, base: Path)
         return {"twilio": TwilioSettings.from_mapping(data["twilio"], base, f"{where}: [twilio]")}
     if kind == "matrix":
         from server.matrix_config import MatrixSettings
-        return {"matrix": MatrixSettings.from_mapping(data["matrix"], f"{where}: [matrix]", production="auth" in data)}
+        table, name = (data["matrix"], "matrix") if "matrix" in data else (_inline(data["backend"]), "backend")
+        return {"matrix": MatrixSettings.from_mapping(table, f"{where}: [{name}]", production="auth" in data)}
     return {}
+
+
+def _inline(backend: Mapping[str, Any]) -> dict[str, Any]:
+    """A kind's settings written in [backend] itself (everything but `kind`)."""
+    return {key: value for key, value in backend.items() if key != "kind"}

@@ -1,4 +1,4 @@
-"""`[backend] kind = "matrix"` and the `[matrix]` table: the page talks to a Matrix homeserver.
+"""`[backend] kind = "matrix"`: the page talks to a Matrix homeserver.
 
 Why a kind of its own: the reference server only serves the page and its
 config in this mode, so the Matrix settings are a value of their own
@@ -8,14 +8,14 @@ into server/backend.py like the Twilio kind does.
 
     [backend]
     kind = "matrix"
-
-    [matrix]
     homeserver = "https://matrix.example"   # the client-server API's base URL
     room = "#support:matrix.example"        # or a room id "!abc..."
 
-    [matrix.identities]                     # development: an access token per identity (?as= picks one)
+    [backend.identities]                    # development: an access token per identity (?as= picks one)
     agent = "syt_..."
     customer = { token = "syt_...", user_id = "@customer:matrix.example", name = "Customer" }
+
+The same keys may sit in a `[matrix]` table (`[matrix.identities]`) instead.
 """
 
 from __future__ import annotations

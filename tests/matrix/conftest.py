@@ -66,8 +66,8 @@ def homeserver(tmp_path_factory, synapse_python):
 
 def attache_config(hs: Homeserver, tokens: dict[str, str], room: str = "") -> str:
     """Attache's TOML for the page on this homeserver; `tokens`: identity -> access token."""
-    lines = ["[backend]", 'kind = "matrix"', "", "[matrix]", f'homeserver = "{hs.url}"', f'room = "{room or hs.alias}"',
-             "", "[matrix.identities]", *(f'{name} = "{token}"' for name, token in tokens.items())]
+    lines = ["[backend]", 'kind = "matrix"', f'homeserver = "{hs.url}"', f'room = "{room or hs.alias}"',
+             "", "[backend.identities]", *(f'{name} = "{token}"' for name, token in tokens.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,4 @@
-"""`[backend] kind = "matrix"` and its `[matrix]` table: the config is checked up front, and the server hands the page
+"""`[backend] kind = "matrix"` with its settings in [backend] or a `[matrix]` table: the config is checked up front, and the server hands the page
 the homeserver, the room, the identities' tokens and the administrator's rules, with a CSP
 that lets the page reach that homeserver (and nothing else new)."""
 
@@ -46,6 +46,33 @@ def test_matrix_backend_is_read_with_its_identities(tmp_path):
         "agent": {"token": "syt_agent_token", "name": "Agent"},
         "customer": {"token": "syt_customer_token", "name": "Cleo", "user_id": "@customer:localhost"}}
     assert "syt_" not in repr(config.matrix)
+
+
+ISSUE_FORM = """
+[backend]
+kind = "matrix"
+homeserver = "http://127.0.0.1:8448/"
+room = "#support:localhost"
+
+[backend.identities]
+agent = "syt_agent_token"
+customer = { token = "syt_customer_token", user_id = "@customer:localhost", name = "Cleo" }
+
+[attachments]
+max_file_size = "25 MB"
+accepted_types = ["image/*", ".pdf"]
+"""
+
+
+def test_the_settings_may_sit_in_the_backend_table_itself(tmp_path):
+    """`homeserver`, `room` and `[backend.identities]` in [backend] read exactly as a [matrix] table does."""
+    assert load_config(write(tmp_path, ISSUE_FORM)).matrix == load_config(write(tmp_path, MATRIX)).matrix
+    with pytest.raises(ConfigError, match=re.escape("[backend] room must be a room id")):
+        load_config(write(tmp_path, ISSUE_FORM.replace('room = "#support:localhost"', 'room = "support"')))
+    with pytest.raises(ConfigError, match=re.escape("[backend] unknown key 'homeserver' (known: kind)")):
+        load_config(write(tmp_path, ISSUE_FORM.replace('kind = "matrix"', 'kind = "reference"')))
+    with pytest.raises(ConfigError, match=re.escape("in [backend] and in [matrix]: keep one of them")):
+        load_config(write(tmp_path, ISSUE_FORM + '[matrix]\nroom = "#other:localhost"\n'))
 
 
 def test_without_a_backend_table_or_with_kind_reference_nothing_changes(tmp_path):
