@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from tests import files
 from tests.e2e.api import Api
+from tests.e2e.holds import PatchHold
 
 
 def seed(server_url: str, conversation: str) -> None:
