@@ -5,8 +5,8 @@ Conversations service, bridged by server/twilio/ (its [twilio] table).
 "matrix": one room on a Matrix homeserver that the page talks to directly;
 this server only serves the page (server/matrix_config.py). Its settings
 (`homeserver`, `room`, `[backend.identities]`) sit in the [backend] table
-itself, or in a [matrix] table of their own. A new kind adds its name to BACKEND_KINDS, its table to KIND_TABLES
-and its loader to `backend_settings`; its settings become a field of `Config`.
+itself, or in a [matrix] table of their own. A new kind adds its name to
+BACKEND_KINDS, its table to KIND_TABLES and its loader to `backend_settings`; its settings become a field of `Config`.
 """
 
 from __future__ import annotations

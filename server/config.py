@@ -70,7 +70,7 @@ class Config:
     daily_bytes_per_identity: int = DEFAULT_DAILY_BYTES       # bytes an identity may upload per 24 hours
     backend: str = "reference"          # [backend] kind
     twilio: TwilioSettings | None = None   # with kind = "twilio": the [twilio] table, secrets read
-    matrix: MatrixSettings | None = None   # with kind = "matrix": the [matrix] table (the page talks to it)
+    matrix: MatrixSettings | None = None   # with kind = "matrix": its settings (the page talks to it)
 
     @property
     def mode(self) -> str:

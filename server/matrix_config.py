@@ -62,7 +62,7 @@ class MatrixSettings:
 
     @classmethod
     def from_mapping(cls, table: Any, where: str = "[matrix]", production: bool = False) -> "MatrixSettings":
-        """From the parsed `[matrix]` table; static tokens only without [auth] (development)."""
+        """From the parsed settings table ([backend] or [matrix]); static tokens only without [auth] (development)."""
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where} must be a table")
         unknown = sorted(set(table) - set(KEYS))
