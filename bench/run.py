@@ -40,6 +40,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,7 +51,7 @@ import httpx  # noqa: E402
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 from app.core.sniff import sniff  # noqa: E402
-from tests.conftest import AGENT_TOKEN, RunningServer  # noqa: E402
+from tests.conftest import AGENT_TOKEN, CUSTOMER_TOKEN, RunningServer  # noqa: E402
 from tests.e2e.conftest import CHROMIUM_FLAGS  # noqa: E402
 
 import history  # noqa: E402  (bench/history.py)

@@ -73,10 +73,6 @@ class Broker:
             for sub in subs:
                 sub.wake.set()
 
-    @property
-    def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subs.values())
-
 
 def frame(message: dict[str, Any]) -> str:
     data = json.dumps(message, ensure_ascii=False, separators=(",", ":"))

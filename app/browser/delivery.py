@@ -66,9 +66,8 @@ class DeliveryView:
     def delivered(self, message: Message) -> None:
         """A delivered message (our POST's answer or the live feed): if it is ours it leaves
         the outbox, its pending bubble, its previews and its kept copy; all are shown once."""
-        mine = self.outbox.find_by_key(message.idempotency_key)
+        mine = self.outbox.on_echo(message)
         if mine is not None:
-            self.outbox.on_sent(mine.local_id, message)
             self._forget(mine)
         self.history.add(message)
 

@@ -68,10 +68,6 @@ class HistoryView:
         self.empty_note.hidden = block is not None
         self.scroll_to_end()
 
-    def show_all(self, messages: list[Message]) -> None:
-        """A whole history at once (no older pages)."""
-        self.show_page(HistoryPage(tuple(messages)))
-
     def add(self, message: Message) -> bool:
         """Show a delivered message once, in seq order before our pending ones; False when already shown."""
         placed = self.timeline.add(message)

@@ -228,14 +228,11 @@ class Outbox:
                 return item
         return None
 
-    def on_echo(self, message: Message) -> str | None:
+    def on_echo(self, message: Message) -> Outgoing | None:
         """A delivered message (live event or POST answer): if it is one of ours
-        still in the outbox, it leaves it (`on_sent`); its local id, else None."""
+        still in the outbox, it leaves it (`on_sent`) and is returned, else None."""
         item = self.find_by_key(message.idempotency_key)
-        if item is None:
-            return None
-        self.on_sent(item.local_id, message)
-        return item.local_id
+        return None if item is None else self.on_sent(item.local_id, message)
 
 
 def _uploaded(value: object, info: FileInfo) -> Uploaded:

@@ -184,7 +184,7 @@ def test_an_echo_that_beats_the_post_answer_marks_the_message_sent(outbox):
     item = outbox.add(Draft("mine", ()))
     outbox.next_step(item.local_id)
     echo = message(item.idempotency_key, "mine", seq=9)
-    assert outbox.on_echo(echo) == item.local_id
+    assert outbox.on_echo(echo) is item
     assert (item.status, item.message) == (Status.SENT, echo)
     outbox.on_failed(item.local_id, NETWORK)  # the POST's connection dropped afterwards: still sent
     assert item.status == Status.SENT
