@@ -2,7 +2,7 @@
 """Attache's one entry point: set up, serve, test, bench.
 
     python3 build.py serve [--host H] [--port P] [--config FILE] [--data DIR]
-    python3 build.py test  [pytest args...]
+    python3 build.py test  [pytest args...]     # no args: every test, then the browser ones in production mode
     python3 build.py bench [startup|upload|history ...]
     python3 build.py dist OUT                  # the page as a static bundle in OUT
     python3 build.py setup                     # only the set-up steps
@@ -239,9 +239,18 @@ def serve(args: list[str]) -> None:
     os.execv(sys.executable, cmd)
 
 
+# `build.py test` with no arguments: every test, then the browser tests again against a
+# production-mode server (tokens from a portal, as `build.py token` mints them).
+PRODUCTION_PASS = ["tests/e2e", "--mode", "production"]
+
+
 def test(args: list[str]) -> int:
     os.environ["ATTACHE_CHROMIUM"] = find_browser()
-    return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT)
+    code = subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT)
+    if args or code != 0:
+        return code
+    log("the browser tests again, in production mode")
+    return subprocess.call([sys.executable, "-m", "pytest", *PRODUCTION_PASS], cwd=ROOT)
 
 
 def bench(args: list[str]) -> int:

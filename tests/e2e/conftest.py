@@ -32,7 +32,7 @@ CHROMIUM_FLAGS = [
 
 def pytest_collection_modifyitems(config, items):
     if config.getoption("--mode") == "production":
-        skip = pytest.mark.skip(reason="about development identities (?as=), which production mode has not")
+        skip = pytest.mark.skip(reason="about development mode only (?as= identities, a first paint that knows the reader)")
         for item in items:
             if item.get_closest_marker("development_only"):
                 item.add_marker(skip)

@@ -78,6 +78,7 @@ def python_started(page) -> bool:
     return page.evaluate("document.documentElement.dataset.pythonStart") is not None
 
 
+@pytest.mark.development_only  # production draws no history: no reader is known before a token
 def test_the_history_is_drawn_before_python_and_python_keeps_those_nodes(held_page, reference_server, conversation):
     customer, agent = Api(reference_server.url), Api(reference_server.url, "agent")
     customer.send(conversation, text="first <b>question</b>")
@@ -104,6 +105,7 @@ def test_the_history_is_drawn_before_python_and_python_keeps_those_nodes(held_pa
     expect(log.locator("article").last).to_contain_text("and a live one")
 
 
+@pytest.mark.development_only  # production draws no history: no reader is known before a token
 def test_only_the_newest_page_is_in_the_first_html_and_older_pages_load_above(
         held_page, reference_server, conversation):
     seed(reference_server.data / "attache.sqlite3", conversation, PAGE + 5, text=lambda i: f"message {i}")
@@ -121,6 +123,7 @@ def test_only_the_newest_page_is_in_the_first_html_and_older_pages_load_above(
     assert page.evaluate(KEPT) == [False] * 5 + [True] * PAGE
 
 
+@pytest.mark.development_only  # production draws no history: no reader is known before a token
 def test_times_are_on_the_readers_clock_from_the_second_visit_on(held_page, reference_server, conversation):
     sent = Api(reference_server.url).send(conversation, text="what time is it there?")
     created = datetime.fromisoformat(sent["created_at"].replace("Z", "+00:00"))
