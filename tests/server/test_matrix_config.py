@@ -48,24 +48,13 @@ def test_matrix_backend_is_read_with_its_identities(tmp_path):
     assert "syt_" not in repr(config.matrix)
 
 
-ISSUE_FORM = """
-[backend]
-kind = "matrix"
-homeserver = "http://127.0.0.1:8448/"
-room = "#support:localhost"
-
-[backend.identities]
-agent = "syt_agent_token"
-customer = { token = "syt_customer_token", user_id = "@customer:localhost", name = "Cleo" }
-
-[attachments]
-max_file_size = "25 MB"
-accepted_types = ["image/*", ".pdf"]
-"""
+# The issue's own form: the same settings in the [backend] table itself.
+ISSUE_FORM = MATRIX.replace("[matrix]\n", "").replace("[matrix.identities]", "[backend.identities]")
 
 
 def test_the_settings_may_sit_in_the_backend_table_itself(tmp_path):
     """`homeserver`, `room` and `[backend.identities]` in [backend] read exactly as a [matrix] table does."""
+    assert "[matrix" not in ISSUE_FORM and 'kind = "matrix"\n\nhomeserver' in ISSUE_FORM
     assert load_config(write(tmp_path, ISSUE_FORM)).matrix == load_config(write(tmp_path, MATRIX)).matrix
     with pytest.raises(ConfigError, match=re.escape("[backend] room must be a room id")):
         load_config(write(tmp_path, ISSUE_FORM.replace('room = "#support:localhost"', 'room = "support"')))
