@@ -47,7 +47,11 @@ function startPython() {
 
 class AttacheCanvas extends HTMLElement {
   connectedCallback() {
-    if (this.shadowRoot) return;     // moved within the page: the canvas is already there
+    if (this.shadowRoot) {           // moved within the page, or put back: the canvas is already there
+      if (this.detached) this.canvas.dispatchEvent(new Event("attache-attached"));  // live again
+      this.detached = false;
+      return;
+    }
     const shadow = this.attachShadow({ mode: "open" });
     const sheet = document.createElement("link");
     sheet.rel = "stylesheet";
@@ -55,6 +59,7 @@ class AttacheCanvas extends HTMLElement {
     const template = document.createElement("template");
     template.innerHTML = CANVAS;
     const canvas = template.content.firstElementChild;
+    this.canvas = canvas;
     canvas.hidden = true;            // until its styles are there: no unstyled flash
     const shown = () => { canvas.hidden = false; };
     sheet.addEventListener("load", shown);
@@ -68,6 +73,17 @@ class AttacheCanvas extends HTMLElement {
     }
     hold(canvas);
     startPython();
+  }
+
+  disconnectedCallback() {
+    // Taken out of the page (a portal's view changed): its live connection closes, so
+    // canvases a portal drops never hold the browser's connections to our server. A move
+    // (connected again in the same task) is not a removal.
+    queueMicrotask(() => {
+      if (this.isConnected || !this.canvas) return;
+      this.detached = true;
+      this.canvas.dispatchEvent(new Event("attache-detached"));
+    });
   }
 }
 

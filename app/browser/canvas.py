@@ -89,8 +89,13 @@ class Canvas:
         dropzone.install(self.root.element, self.root.by_id("drop-overlay"), self.composer.stage)
         await self.composer.take_over(kept.draft, early)
         self.delivery.restore(kept.messages)
-        self.live.start(self.history.last_seq())
+        self.go_live()
         self.root.busy(False)
+
+    def go_live(self) -> None:
+        """Follow the conversation live from the last message shown: an empty history
+        follows from its start (seq 0), so nothing sent meanwhile is missed."""
+        self.live.start(self.history.last_seq() or 0)
 
     def _identify(self, identity: str) -> None:
         """Who we are: our messages' sender; where our unsent work is kept."""

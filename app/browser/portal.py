@@ -5,11 +5,16 @@
     attache-error             a problem the canvas shows: {code, message, hint}, in a notice,
                               or on a message "Not sent" (then also `unsent: true`)
 
+An element taken out of the page closes its live feed (static/attache.js fires
+attache-detached on the canvas); put back, it catches up from the last message it has.
+
 Messages already in the history when the canvas starts are not announced. In
 our own page the events fire on the canvas element (#attache). They bubble and
 are `composed`, so they leave the shadow root.
 """
 from __future__ import annotations
+
+from pyscript import when
 
 from app.browser.dom import Root
 from app.core.models import Message, Problem
@@ -42,5 +47,7 @@ def connect(root: Root, canvas, conversation: str) -> None:
         root.emit(SENT if message.sender == canvas.identity else RECEIVED, message_detail(message, conversation))
 
     canvas.history.on_added = added
+    when("attache-detached", root.element)(lambda: canvas.live.stop())
+    when("attache-attached", root.element)(lambda: canvas.go_live())
     canvas.notices.on_show = lambda problem: root.emit(ERROR, problem_detail(problem))
     canvas.delivery.on_failed = lambda problem: root.emit(ERROR, {**problem_detail(problem), "unsent": True})

@@ -27,6 +27,11 @@ window.heard = [];
 for (const type of ["attache-message-sent", "attache-message-received", "attache-error"]) {
   document.addEventListener(type, (event) => window.heard.push({ type, target: event.target.localName, detail: event.detail }));
 }
+// Every EventSource the page opens (the canvas's live feed), to see which are open.
+window.sources = [];
+window.EventSource = class extends window.EventSource {
+  constructor(...args) { super(...args); window.sources.push(this); }
+};
 document.addEventListener("securitypolicyviolation", (event) =>
   window.heard.push({ type: "csp", detail: `${event.violatedDirective} ${event.blockedURI}` }));
 """
@@ -162,4 +167,39 @@ def test_a_portal_embeds_the_canvas_with_one_script_tag_and_one_element(
 
     assert heard(page, "csp") == []
     assert [p for p in problems if "422" not in p] == []      # the browser logs the refused POST
+    context.close()
+
+
+def test_a_canvas_the_portal_takes_out_closes_its_live_feed_and_catches_up_when_put_back(
+        browser, make_server, portal, offsite_guard, conversation):
+    """A portal that swaps views removes the element: it must not keep a connection to our
+    server open (browsers allow six per host), and put back it shows what it missed."""
+    server = make_server(f'[server]\ncors_allow_origins = ["{portal.url}"]\n')
+    portal.csp = portal_csp(server.url)
+    portal.page(server.url, conversation)
+    context = browser.new_context()
+    page = context.new_page()
+    offsite_guard.watch(page)
+    page.goto(f"{portal.url}/")
+    wait_ready(page)
+    open_feeds = "window.sources.filter(s => s.readyState !== EventSource.CLOSED).length"
+    page.wait_for_function(f"{open_feeds} === 1")
+
+    page.evaluate("window.kept = document.querySelector('attache-canvas'); window.kept.remove()")
+    page.wait_for_function(f"{open_feeds} === 0")
+    Api(server.url).send(conversation, text="sent while the canvas was away")
+    page.wait_for_timeout(500)
+    assert page.evaluate(open_feeds) == 0
+
+    page.evaluate("document.body.append(window.kept)")
+    log = page.get_by_role("log", name="Conversation")
+    expect(log).to_contain_text("sent while the canvas was away")
+    page.wait_for_function(f"{open_feeds} === 1")
+    Api(server.url).send(conversation, text="and one after")
+    expect(log).to_contain_text("and one after")
+    expect(log.locator("article").filter(has_text="sent while the canvas was away")).to_have_count(1)
+
+    page.evaluate("document.body.prepend(window.kept)")   # a move is not a removal
+    page.wait_for_timeout(300)
+    assert page.evaluate(open_feeds) == 1
     context.close()
