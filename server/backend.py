@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from server.config import ConfigError
+from server.matrix_config import KEYS as MATRIX_KEYS, MatrixSettings
 
 BACKEND_KINDS = ("reference", "twilio", "matrix")
 KIND_TABLES = ("twilio", "matrix")     # kinds with a settings table named like them
-INLINE_KEYS = {"matrix": ("homeserver", "room", "identities")}   # or with those settings in [backend] itself
+INLINE_KEYS = {"matrix": MATRIX_KEYS}   # kinds whose settings may sit in [backend] itself
 _TABLE_KEYS = {"twilio": "account_sid, api_key_sid, api_key_secret_file, auth_token_file, chat_service_sid, "
                          "public_url",
                "matrix": "homeserver, room, identities; or those keys in [backend]"}
@@ -54,7 +55,6 @@ def backend_settings(kind: str, data: Mapping[str, Any], where: str, base: Path)
         from server.twilio.settings import TwilioSettings   # the `twilio` library loads only when used
         return {"twilio": TwilioSettings.from_mapping(data["twilio"], base, f"{where}: [twilio]")}
     if kind == "matrix":
-        from server.matrix_config import MatrixSettings
         table, name = (data["matrix"], "matrix") if "matrix" in data else (_inline(data["backend"]), "backend")
         return {"matrix": MatrixSettings.from_mapping(table, f"{where}: [{name}]", production="auth" in data)}
     return {}

@@ -77,6 +77,20 @@ def portal(tmp_path):
     site.close()
 
 
+@pytest.fixture()
+def embedded(browser, make_server, portal, offsite_guard, conversation):
+    """(server, page): our server admitting the portal's origin, the portal's page embedding the
+    canvas under its CSP, and a fresh browser page (not opened yet) watched for other hosts."""
+    server = make_server(f'[server]\ncors_allow_origins = ["{portal.url}"]\n')
+    portal.csp = portal_csp(server.url)
+    portal.page(server.url, conversation)
+    context = browser.new_context()
+    page = context.new_page()
+    offsite_guard.watch(page)
+    yield server, page
+    context.close()
+
+
 def style(page, script: str) -> dict:
     return page.evaluate(f"""() => {{
         const look = (el) => {{ const s = getComputedStyle(el);
@@ -90,14 +104,8 @@ def heard(page, kind: str) -> list[dict]:
     return [e for e in page.evaluate("window.heard") if e["type"] == kind]
 
 
-def test_a_portal_embeds_the_canvas_with_one_script_tag_and_one_element(
-        browser, make_server, portal, offsite_guard, conversation, tmp_path):
-    server = make_server(f'[server]\ncors_allow_origins = ["{portal.url}"]\n')
-    portal.csp = portal_csp(server.url)
-    portal.page(server.url, conversation)
-    context = browser.new_context()
-    page = context.new_page()
-    offsite_guard.watch(page)
+def test_a_portal_embeds_the_canvas_with_one_script_tag_and_one_element(embedded, portal, conversation, tmp_path):
+    server, page = embedded
     problems = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
@@ -167,19 +175,13 @@ def test_a_portal_embeds_the_canvas_with_one_script_tag_and_one_element(
 
     assert heard(page, "csp") == []
     assert [p for p in problems if "422" not in p] == []      # the browser logs the refused POST
-    context.close()
 
 
 def test_a_canvas_the_portal_takes_out_closes_its_live_feed_and_catches_up_when_put_back(
-        browser, make_server, portal, offsite_guard, conversation):
+        embedded, portal, conversation):
     """A portal that swaps views removes the element: it must not keep a connection to our
     server open (browsers allow six per host), and put back it shows what it missed."""
-    server = make_server(f'[server]\ncors_allow_origins = ["{portal.url}"]\n')
-    portal.csp = portal_csp(server.url)
-    portal.page(server.url, conversation)
-    context = browser.new_context()
-    page = context.new_page()
-    offsite_guard.watch(page)
+    server, page = embedded
     page.goto(f"{portal.url}/")
     wait_ready(page)
     open_feeds = "window.sources.filter(s => s.readyState !== EventSource.CLOSED).length"
@@ -202,4 +204,3 @@ def test_a_canvas_the_portal_takes_out_closes_its_live_feed_and_catches_up_when_
     page.evaluate("document.body.prepend(window.kept)")   # a move is not a removal
     page.wait_for_timeout(300)
     assert page.evaluate(open_feeds) == 1
-    context.close()

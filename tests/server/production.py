@@ -1,6 +1,7 @@
 """Production mode for server tests: an [auth] config, a signing key, tokens minted as a portal would.
 
-Import the fixtures where needed (`from .production import prod, customer_c1, ...`).
+Import the fixtures where needed (`from .production import prod, customer_c1, ...`);
+`dev` and `dev_agent` (named `agent`) are the development-mode twin: one server per module.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import jwt
 import pytest
 
 from tests.conftest import RunningServer
+from tests.server.conftest import AGENT, TEST_CONFIG
 
 SECRET = b"3f9c2a7d1e5b8064c2d9a1f7e3b5c8d0" * 2 + b"\n"   # as `openssl rand -hex 32 > FILE` writes it
 
@@ -57,6 +59,19 @@ def shared_server(tmp_path_factory, config_text: str) -> Iterator[RunningServer]
     server = RunningServer(root / "data", config, log=root / "server.log").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory) -> Iterator[RunningServer]:
+    """A development-mode server shared by the module."""
+    yield from shared_server(tmp_path_factory, TEST_CONFIG)
+
+
+@pytest.fixture(name="agent")
+def dev_agent(dev: RunningServer) -> Iterator[httpx.Client]:
+    """The agent's client on the module's development server (instead of a server per test)."""
+    with dev.client(AGENT) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,10 @@ import pytest
 from app.backends.reference import ReferenceApi
 from app.core.http import Response
 
-from .conftest import AGENT, TEST_CONFIG, send
-from .production import shared_server
+from .conftest import AGENT, send
+from .production import dev, dev_agent  # noqa: F401  (fixtures: one server for the module)
 
 COUNT = 250
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory):
-    yield from shared_server(tmp_path_factory, TEST_CONFIG)
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +22,6 @@ def seeded(dev):
             seqs.append(send(c, f"m{i:03d}", key=f"long-{i}", cid="long").json()["seq"])
             send(c, f"noise {i}", key=f"noise-{i}", cid="noise")
     return seqs
-
-
-@pytest.fixture
-def agent(dev):
-    with dev.client(AGENT) as c:
-        yield c
 
 
 def get(agent, **params):

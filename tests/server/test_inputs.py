@@ -6,22 +6,11 @@ import pytest
 
 from server.common import ApiError, check_content_type, parse_uint
 
-from .conftest import AGENT, TEST_CONFIG, send
-from .production import shared_server
+from .conftest import send
+from .production import dev, dev_agent  # noqa: F401  (fixtures: one server for the module)
 
 HISTORY = "/api/conversations/default/messages"
 EVENTS = "/api/conversations/default/events"
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory):
-    yield from shared_server(tmp_path_factory, TEST_CONFIG)
-
-
-@pytest.fixture
-def agent(dev):
-    with dev.client(AGENT) as c:
-        yield c
 
 
 @pytest.mark.parametrize("after", ["%C2%B2", "%D9%A1", "18446744073709551616", "9223372036854775808", "1" * 5000,

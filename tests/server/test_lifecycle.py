@@ -66,7 +66,7 @@ def test_interrupted_patch_keeps_what_arrived(server, agent):
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_with_open_sse_streams_exits_promptly(make_server, sig):
     server = make_server()
-    clients, streams, ended = [], [], []
+    streams, ended = [], []
 
     def hold(i):
         with httpx.Client(base_url=server.url, timeout=30) as client:

@@ -6,19 +6,8 @@ import base64
 
 import pytest
 
-from .conftest import AGENT, TEST_CONFIG, TUS, metadata, offset_of, patch, start_upload, upload_id
-from .production import shared_server
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory):
-    yield from shared_server(tmp_path_factory, TEST_CONFIG)
-
-
-@pytest.fixture
-def agent(dev):
-    with dev.client(AGENT) as c:
-        yield c
+from .conftest import TUS, metadata, offset_of, patch, start_upload, upload_id
+from .production import dev, dev_agent  # noqa: F401  (fixtures: one server for the module)
 
 
 def create(agent, length: str | bytes, meta: str | bytes):
