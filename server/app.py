@@ -22,6 +22,7 @@ from starlette.routing import Route
 from server import static, sweeper, tus, tus_routes
 from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
 from server.config import Config, load_config
+from server.database import open_database
 from server.events import Broker, events, ticket
 from server.media import Signer, download, load_secret, thumbnail
 from server.messages import conversation_restrictions, history, send
@@ -52,8 +53,8 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     config = config or load_config(config_path)
     data = Path(data_dir)
     data.mkdir(parents=True, exist_ok=True)
-    store = Store(data / "attache.sqlite3")
-    quotas = Quotas(store.db, config.max_open_uploads, config.daily_bytes_per_identity, config.upload_expiry)
+    store = Store(open_database(config.database_url, data / "attache.sqlite3"))   # DatabaseUnavailable: not reached
+    quotas = Quotas(store.database, config.max_open_uploads, config.daily_bytes_per_identity, config.upload_expiry)
     uploads = Uploads(store, data, config.restrictions, config.upload_expiry, quotas)
     uploads.thumbnails = thumbnails = Thumbnails(store, uploads.media, data)   # made when an upload completes
     interval = sweep_interval or sweeper.default_interval(config.upload_expiry)

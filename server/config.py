@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from server.twilio.settings import TwilioSettings
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
-_TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix")   # the last three: server/backend.py
+_TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix",   # these three: server/backend.py
+           "database")                                                                    # server/database_config.py
 _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
                 "timeout_keep_alive", "max_streams_per_identity")
 _AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl")
@@ -71,6 +72,7 @@ class Config:
     backend: str = "reference"          # [backend] kind
     twilio: TwilioSettings | None = None   # with kind = "twilio": the [twilio] table, secrets read
     matrix: MatrixSettings | None = None   # with kind = "matrix": its settings (the page talks to it)
+    database_url: str | None = field(default=None, repr=False)   # [database] PostgreSQL; None: SQLite in --data
 
     @property
     def mode(self) -> str:
@@ -156,9 +158,11 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
         raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
     from server.backend import backend_kind, backend_settings   # it needs ConfigError from here
     kind = backend_kind(data, where)
+    from server.database_config import database_url   # it needs ConfigError from here
+    database = database_url(data.get("database"), where, storage="storage" in data)
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
                   upload_expiry=upload_expiry, **quotas, backend=kind, **backend_settings(kind, data, where, base),
-                  **_server(data.get("server", {}), where))
+                  database_url=database, **_server(data.get("server", {}), where))
 
 
 def _quotas(max_open: object, daily: object, max_file_size: int, where: str) -> dict[str, int]:

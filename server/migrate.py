@@ -1,40 +1,53 @@
-"""Schema migrations for existing data directories, run at every start.
+"""Versioned schema migrations (Alembic, server/migrations/), run at every start before anything else.
 
-Why additive only: a v1 data dir must keep working, and a newer server must
-never leave one that an older copy cannot read. So columns are added with
-defaults (SQLite's ALTER TABLE ADD COLUMN is instant) and rows are filled in,
-inside one transaction.
+Why at start: a server must never run against a schema older than its code,
+and an administrator should not need a separate step to upgrade. Why under a
+lock: in a cluster several processes start at once; the first to take the
+lock migrates, the others wait and then find nothing left to do. On
+PostgreSQL that lock is an advisory transaction lock (and the DDL is
+transactional: a migration that fails leaves nothing half done); on SQLite
+the migration's BEGIN IMMEDIATE transaction is the lock.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import time
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+
+from server.database import MIGRATION_LOCK, Database
+
+SCRIPTS = Path(__file__).with_name("migrations")
 
 
-def _columns(db: sqlite3.Connection, table: str) -> set[str]:
-    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    return config
 
 
-def migrate(db: sqlite3.Connection) -> None:
-    """v1 -> v2: uploads record their last activity (expiry); messages record the sender's display
-    name and role besides its id (`sender` = sub); media links look attachments up by upload (an index)."""
-    db.execute("CREATE INDEX IF NOT EXISTS attachments_upload ON attachments(upload_id)")
-    if "touched_at" not in _columns(db, "uploads"):
-        # Data dirs from before expiry: their uploads start their grace period now, not in 1970.
-        db.execute("ALTER TABLE uploads ADD COLUMN touched_at REAL NOT NULL DEFAULT 0")
-        db.execute("UPDATE uploads SET touched_at = ?", (time.time(),))
-    if "sender_role" in _columns(db, "messages"):
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        if "sender_role" not in _columns(db, "messages"):    # another process may have done it meanwhile
-            db.execute("ALTER TABLE messages ADD COLUMN sender_name TEXT NOT NULL DEFAULT ''")
-            db.execute("ALTER TABLE messages ADD COLUMN sender_role TEXT NOT NULL DEFAULT ''")
-            # v1 senders were development identities: "customer" the customer, the rest agents.
-            db.execute("UPDATE messages SET sender_name = upper(substr(sender, 1, 1)) || substr(sender, 2),"
-                       " sender_role = CASE sender WHEN 'customer' THEN 'customer' ELSE 'agent' END")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+def head() -> str:
+    """The newest revision this code knows."""
+    return ScriptDirectory.from_config(_config()).get_current_head() or ""
+
+
+def upgrade(database: Database, revision: str = "head") -> None:
+    """Bring the database to `revision` (default: the newest), holding the migration lock."""
+    config = _config()
+    with database.transaction() as conn:
+        if database.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        if MigrationContext.configure(conn).get_current_revision() == head() and revision == "head":
+            return                          # the common case: nothing to load, nothing to run
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def current(database: Database) -> str | None:
+    """The revision the database is at (None: not yet under migrations)."""
+    with database.transaction() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

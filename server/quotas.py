@@ -19,25 +19,17 @@ expires, or the oldest bytes leave the 24-hour window).
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from collections.abc import Callable
 
+from sqlalchemy import case, func, select
+
 from app.core.humanize import human_size
 from server.common import ApiError
+from server.database import Database
+from server.schema import upload_quota, uploads
 
 WINDOW = 24 * 3600.0
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS upload_quota (
-    upload_id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    at REAL NOT NULL,              -- unix time of creation
-    bytes INTEGER NOT NULL         -- declared size; what was received once it is gone unfinished
-);
-CREATE INDEX IF NOT EXISTS upload_quota_owner ON upload_quota(owner, at);
-CREATE INDEX IF NOT EXISTS upload_quota_at ON upload_quota(at);
-CREATE INDEX IF NOT EXISTS uploads_open ON uploads(owner, touched_at) WHERE sha256 IS NULL;
-"""
 
 
 def in_words(seconds: float) -> str:
@@ -54,18 +46,17 @@ def in_words(seconds: float) -> str:
 
 
 class Quotas:
-    def __init__(self, db: sqlite3.Connection, max_open: int, daily_bytes: int, expiry: float,
+    def __init__(self, database: Database, max_open: int, daily_bytes: int, expiry: float,
                  clock: Callable[[], float] = time.time) -> None:
-        self.db, self.max_open, self.daily_bytes, self.expiry, self._clock = db, max_open, daily_bytes, expiry, clock
-        db.executescript(SCHEMA)
+        self.database, self.max_open, self.daily_bytes, self.expiry = database, max_open, daily_bytes, expiry
+        self._clock = clock
 
     def admit(self, owner: str, name: str, size: int) -> None:
         """Raise 429 when one more upload of `size` bytes would pass a quota of `owner`."""
         now = self._clock()
-        self.db.execute("DELETE FROM upload_quota WHERE at <= ?", (now - WINDOW,))
-        count, oldest = self.db.execute(
-            "SELECT COUNT(*), MIN(touched_at) FROM uploads WHERE owner = ? AND sha256 IS NULL AND touched_at > ?",
-            (owner, now - self.expiry)).fetchone()
+        self.database.run(upload_quota.delete().where(upload_quota.c.at <= now - WINDOW))
+        count, oldest = self.database.first(select(func.count(), func.min(uploads.c.touched_at)).where(
+            uploads.c.owner == owner, uploads.c.sha256.is_(None), uploads.c.touched_at > now - self.expiry))
         if count >= self.max_open:
             wait = oldest + self.expiry - now
             raise _refuse(
@@ -74,8 +65,8 @@ class Quotas:
                 f"One frees up when you finish or cancel it, or in {in_words(wait)} at the latest, "
                 "when the oldest expires.",
                 "Finish or cancel an upload in progress, then try again.")
-        rows = self.db.execute("SELECT at, bytes FROM upload_quota WHERE owner = ? ORDER BY at",
-                               (owner,)).fetchall()
+        rows = self.database.rows(select(upload_quota.c.at, upload_quota.c.bytes)
+                                  .where(upload_quota.c.owner == owner).order_by(upload_quota.c.at))
         used = sum(b for _, b in rows)
         need = used + size - self.daily_bytes
         if need > 0:
@@ -94,12 +85,15 @@ class Quotas:
 
     def charge(self, upload_id: str, owner: str, size: int) -> None:
         """Count a new upload's declared size from now on."""
-        self.db.execute("INSERT OR REPLACE INTO upload_quota (upload_id, owner, at, bytes) VALUES (?, ?, ?, ?)",
-                        (upload_id, owner, self._clock(), size))
+        insert = self.database.insert(upload_quota).values(upload_id=upload_id, owner=owner, at=self._clock(),
+                                                           bytes=size)
+        self.database.run(insert.on_conflict_do_update(index_elements=["upload_id"], set_={
+            "owner": insert.excluded.owner, "at": insert.excluded.at, "bytes": insert.excluded.bytes}))
 
     def settle(self, upload_id: str, received: int) -> None:
         """An upload is gone before it finished: only the bytes it received still count."""
-        self.db.execute("UPDATE upload_quota SET bytes = MIN(bytes, ?) WHERE upload_id = ?", (received, upload_id))
+        self.database.run(upload_quota.update().where(upload_quota.c.upload_id == upload_id).values(
+            bytes=case((upload_quota.c.bytes < received, upload_quota.c.bytes), else_=received)))
 
 
 def _refuse(code: str, quota: str, limit: int, wait: float, message: str, hint: str) -> ApiError:

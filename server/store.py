@@ -1,70 +1,29 @@
-"""SQLite persistence for conversations, messages and uploads.
+"""Persistence for conversations, messages and uploads: SQLite (the default) or PostgreSQL.
 
-Why SQLite in WAL mode on the event-loop thread: every statement here is
-small and indexed (well under a millisecond), so a single connection without
-thread hops is both the simplest and the fastest choice; bulk byte work
-(writing and hashing uploads) happens elsewhere, in threads.
+Why synchronous on the event-loop thread: every statement here is small and
+indexed (well under a millisecond on SQLite, one round trip on PostgreSQL), so
+calling the database directly is both the simplest and the fastest choice;
+bulk byte work (writing and hashing uploads) happens elsewhere, in threads.
+server/database.py holds the engine, its timeouts and the few dialect
+differences; the queries below are written once for both.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from server.migrate import migrate
+from sqlalchemy import exc, func, literal, select
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,      -- global, never reused
-    id TEXT NOT NULL UNIQUE,
-    conversation TEXT NOT NULL REFERENCES conversations(id),
-    sender TEXT NOT NULL,
-    text TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL DEFAULT ''
-);
-CREATE UNIQUE INDEX IF NOT EXISTS messages_idempotency
-    ON messages(conversation, idempotency_key) WHERE idempotency_key != '';
-CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation, seq);
-CREATE TABLE IF NOT EXISTS uploads (
-    id TEXT PRIMARY KEY,
-    owner TEXT NOT NULL,
-    name TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    declared_type TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    "offset" INTEGER NOT NULL DEFAULT 0,
-    head_checked INTEGER NOT NULL DEFAULT 0,
-    sha256 TEXT,                                -- set when complete
-    created_at TEXT NOT NULL,
-    touched_at REAL NOT NULL DEFAULT 0          -- unix time of the last activity; expiry counts from here
-);
-CREATE INDEX IF NOT EXISTS uploads_media ON uploads(sha256, name);
-CREATE TABLE IF NOT EXISTS attachments (
-    message_seq INTEGER NOT NULL REFERENCES messages(seq),
-    position INTEGER NOT NULL,
-    upload_id TEXT NOT NULL REFERENCES uploads(id),
-    PRIMARY KEY (message_seq, position)
-);
-CREATE TABLE IF NOT EXISTS thumbnails (
-    sha256 TEXT PRIMARY KEY,                    -- of the original (media/<sha256>)
-    width INTEGER NOT NULL,                     -- 0 x 0: none could be made (a bad or hostile image)
-    height INTEGER NOT NULL,
-    made_at REAL NOT NULL
-);
-"""
+from server.database import Database, open_database
+from server.schema import attachments, conversations, messages, thumbnails, uploads
+
 MAX_SEQ = 2**63 - 1
-# An attachment's thumbnail, joined as `LEFT JOIN thumbnails t ON t.sha256 = u.sha256`.
-THUMB_COLUMNS = "t.width AS thumb_width, t.height AS thumb_height"
 
 
 def utc_now() -> str:
@@ -93,116 +52,130 @@ class UploadRow:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")   # WAL + NORMAL: durable across process crashes
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
-        migrate(self.db)
+    """Every query of conversations, messages, uploads and thumbnails; `Store(path)` opens SQLite at `path`."""
+
+    def __init__(self, database: Database | Path | str) -> None:
+        self.database = database if isinstance(database, Database) else open_database(None, database)
 
     def close(self) -> None:
-        self.db.close()
+        self.database.close()
 
     # -- uploads -----------------------------------------------------------
     def create_upload(self, owner: str, name: str, size: int, declared_type: str, content_type: str) -> UploadRow:
         row = UploadRow(uuid.uuid4().hex, owner, name, size, declared_type, content_type, 0, False, None, utc_now(),
                         time.time())
-        self.db.execute(
-            'INSERT INTO uploads (id, owner, name, size, declared_type, content_type, "offset", head_checked,'
-            " sha256, created_at, touched_at) VALUES (?, ?, ?, ?, ?, ?, 0, 0, NULL, ?, ?)",
-            (row.id, owner, name, size, declared_type, content_type, row.created_at, row.touched_at),
-        )
+        self.database.run(uploads.insert().values(
+            id=row.id, owner=owner, name=name, size=size, declared_type=declared_type, content_type=content_type,
+            offset=0, head_checked=0, sha256=None, created_at=row.created_at, touched_at=row.touched_at))
         return row
 
     def get_upload(self, upload_id: str) -> UploadRow | None:
-        r = self.db.execute("SELECT * FROM uploads WHERE id = ?", (upload_id,)).fetchone()
-        return None if r is None else _upload(r)
+        r = self.database.first(select(uploads).where(uploads.c.id == upload_id))
+        return None if r is None else _upload(r._mapping)
 
     def update_upload(self, upload: UploadRow) -> None:
         """Record progress; every change is activity, so it also restarts the expiry clock."""
         upload.touched_at = time.time()
-        self.db.execute(
-            'UPDATE uploads SET "offset" = ?, head_checked = ?, content_type = ?, sha256 = ?, touched_at = ?'
-            " WHERE id = ?",
-            (upload.offset, int(upload.head_checked), upload.content_type, upload.sha256, upload.touched_at,
-             upload.id),
-        )
+        self.database.run(uploads.update().where(uploads.c.id == upload.id).values(
+            offset=upload.offset, head_checked=int(upload.head_checked), content_type=upload.content_type,
+            sha256=upload.sha256, touched_at=upload.touched_at))
 
     def touch_upload(self, upload: UploadRow) -> None:
         upload.touched_at = time.time()
-        self.db.execute("UPDATE uploads SET touched_at = ? WHERE id = ?", (upload.touched_at, upload.id))
+        self.database.run(uploads.update().where(uploads.c.id == upload.id).values(touched_at=upload.touched_at))
 
     def is_attached(self, upload_id: str) -> bool:
         """Sent in a message: such an upload never expires."""
-        return self.db.execute("SELECT 1 FROM attachments WHERE upload_id = ? LIMIT 1",
-                               (upload_id,)).fetchone() is not None
+        return self._exists(select(literal(1)).where(attachments.c.upload_id == upload_id))
 
     def stale_uploads(self, before: float) -> list[UploadRow]:
         """Uploads no message uses whose last activity is older than `before` (the sweeper's list)."""
-        rows = self.db.execute("SELECT * FROM uploads WHERE touched_at < ?"
-                               " AND id NOT IN (SELECT upload_id FROM attachments)", (before,)).fetchall()
-        return [_upload(r) for r in rows]
+        rows = self.database.rows(select(uploads).where(
+            uploads.c.touched_at < before, uploads.c.id.not_in(select(attachments.c.upload_id))))
+        return [_upload(r._mapping) for r in rows]
 
     def media_in_use(self, sha256: str) -> bool:
         """Media files are shared by every upload of the same bytes: any remaining row keeps the file."""
-        return self.db.execute("SELECT 1 FROM uploads WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None
+        return self._exists(select(literal(1)).where(uploads.c.sha256 == sha256))
 
     def upload_ids(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT id FROM uploads")}
+        return {r[0] for r in self.database.rows(select(uploads.c.id))}
 
     def delete_upload(self, upload_id: str) -> None:
-        self.db.execute("DELETE FROM uploads WHERE id = ? AND id NOT IN (SELECT upload_id FROM attachments)",
-                        (upload_id,))
+        self.database.run(uploads.delete().where(
+            uploads.c.id == upload_id, uploads.c.id.not_in(select(attachments.c.upload_id))))
 
     def media_type(self, sha256: str, name: str) -> str | None:
         """The type we believed when a file with these bytes and this name was uploaded."""
-        r = self.db.execute("SELECT content_type FROM uploads WHERE sha256 = ? AND name = ? LIMIT 1",
-                            (sha256, name)).fetchone()
-        return None if r is None else r[0]
+        return self.database.scalar(select(uploads.c.content_type).where(
+            uploads.c.sha256 == sha256, uploads.c.name == name).limit(1))
+
+    # -- thumbnails (server/thumbnails.py makes the files) ----------------------
+    def has_thumbnail(self, sha256: str) -> bool:
+        """Made already (or found impossible: 0 x 0) for the file with these bytes."""
+        return self._exists(select(literal(1)).where(thumbnails.c.sha256 == sha256))
+
+    def record_thumbnail(self, sha256: str, width: int, height: int) -> None:
+        insert = self.database.insert(thumbnails).values(sha256=sha256, width=width, height=height,
+                                                         made_at=time.time())
+        self.database.run(insert.on_conflict_do_update(index_elements=["sha256"], set_={
+            "width": insert.excluded.width, "height": insert.excluded.height, "made_at": insert.excluded.made_at}))
+
+    def forget_thumbnail(self, sha256: str) -> None:
+        self.database.run(thumbnails.delete().where(thumbnails.c.sha256 == sha256))
+
+    def uploads_without_thumbnail(self) -> list[UploadRow]:
+        """One complete upload per file (sha256) that has no thumbnail row yet (the backfill's list)."""
+        rows = self.database.rows(select(uploads).where(
+            uploads.c.sha256.is_not(None),
+            ~select(literal(1)).where(thumbnails.c.sha256 == uploads.c.sha256).exists()).order_by(uploads.c.id))
+        first = {r._mapping["sha256"]: r for r in reversed(rows)}
+        return [_upload(r._mapping) for r in reversed(first.values())]
 
     # -- messages ----------------------------------------------------------
     def find_by_key(self, conversation: str, key: str) -> dict[str, Any] | None:
         if not key:
             return None
-        r = self.db.execute("SELECT * FROM messages WHERE conversation = ? AND idempotency_key = ?",
-                            (conversation, key)).fetchone()
-        return None if r is None else self._message(r)
+        with self.database.connection() as conn:
+            r = conn.execute(_by_key(conversation, key)).first()
+            return None if r is None else _message(conn, r._mapping)
 
     def add_message(self, conversation: str, sender: str, text: str, key: str, uploads: list[UploadRow],
                     sender_name: str = "", sender_role: str = "") -> tuple[dict[str, Any], bool]:
-        """Insert a message; returns (message, created). An existing key wins (idempotent resend)."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        """Insert a message; returns (message, created). An existing key wins (idempotent resend), also
+        when another process inserts the same key at the same moment: the loser returns the winner's."""
         try:
+            return self._insert_message(conversation, sender, text, key, uploads, sender_name, sender_role)
+        except exc.IntegrityError:
             existing = self.find_by_key(conversation, key)
-            if existing is not None:
-                db.execute("COMMIT")
-                return existing, False
+            if existing is None:
+                raise
+            return existing, False
+
+    def _insert_message(self, conversation: str, sender: str, text: str, key: str, attached: list[UploadRow],
+                        sender_name: str, sender_role: str) -> tuple[dict[str, Any], bool]:
+        with self.database.transaction() as conn:
+            self.database.lock_messages(conn)          # commit order = seq order, across processes
+            if key and (r := conn.execute(_by_key(conversation, key)).first()) is not None:
+                return _message(conn, r._mapping), False
             now = utc_now()
-            db.execute("INSERT OR IGNORE INTO conversations (id, created_at) VALUES (?, ?)", (conversation, now))
-            cur = db.execute(
-                "INSERT INTO messages (id, conversation, sender, sender_name, sender_role, text, created_at,"
-                " idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (uuid.uuid4().hex, conversation, sender, sender_name, sender_role, text, now, key),
-            )
-            seq = cur.lastrowid
-            db.executemany("INSERT INTO attachments (message_seq, position, upload_id) VALUES (?, ?, ?)",
-                           [(seq, i, u.id) for i, u in enumerate(uploads)])
-            row = db.execute("SELECT * FROM messages WHERE seq = ?", (seq,)).fetchone()
-            message = self._message(row)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return message, True
+            conn.execute(self.database.insert(conversations).values(id=conversation, created_at=now)
+                         .on_conflict_do_nothing())
+            seq = conn.execute(messages.insert().values(
+                id=uuid.uuid4().hex, conversation=conversation, sender=sender, sender_name=sender_name,
+                sender_role=sender_role, text=text, created_at=now, idempotency_key=key,
+            ).returning(messages.c.seq)).scalar_one()
+            if attached:
+                conn.execute(attachments.insert(), [{"message_seq": seq, "position": i, "upload_id": u.id}
+                                                    for i, u in enumerate(attached)])
+            row = conn.execute(select(messages).where(messages.c.seq == seq)).one()
+            return _message(conn, row._mapping), True
 
     def messages(self, conversation: str, after: int | None = None) -> list[dict[str, Any]]:
         """The conversation's messages after `after`, oldest first (the events backlog): two queries."""
-        rows = self.db.execute("SELECT * FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq",
-                               (conversation, after or 0)).fetchall()
-        return self._with_attachments(conversation, rows)
+        rows = self.database.rows(select(messages).where(
+            messages.c.conversation == conversation, messages.c.seq > (after or 0)).order_by(messages.c.seq))
+        return self._with_attachments(conversation, [r._mapping for r in rows])
 
     def page(self, conversation: str, *, before: int | None = None, after: int | None = None,
              limit: int = 100) -> tuple[list[dict[str, Any]], int | None]:
@@ -210,64 +183,78 @@ class Store:
         `before` for the page older than this one (None: this page reaches the start of that range).
 
         Keyset paging on the (conversation, seq) index: every page costs the same, however deep."""
-        rows = self.db.execute(
-            "SELECT * FROM messages WHERE conversation = ? AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-            (conversation, after or 0, MAX_SEQ if before is None else before, limit + 1)).fetchall()
+        rows = [r._mapping for r in self.database.rows(select(messages).where(
+            messages.c.conversation == conversation, messages.c.seq > (after or 0),
+            messages.c.seq < (MAX_SEQ if before is None else before)).order_by(messages.c.seq.desc()).limit(limit + 1))]
         older = rows[limit - 1]["seq"] if len(rows) > limit else None
         rows = rows[:limit]
         rows.reverse()
         return self._with_attachments(conversation, rows), older
 
-    def _with_attachments(self, conversation: str, rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    def _with_attachments(self, conversation: str, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Message dicts for `rows` (oldest first) with their uploads, in one more query over their seq range."""
         if not rows:
             return []
         attached: dict[int, list[UploadRow]] = {}
-        for u in self.db.execute(
-                f"SELECT a.message_seq, u.*, {THUMB_COLUMNS} FROM attachments a JOIN uploads u ON u.id = a.upload_id"
-                " JOIN messages m ON m.seq = a.message_seq LEFT JOIN thumbnails t ON t.sha256 = u.sha256"
-                " WHERE a.message_seq BETWEEN ? AND ? AND m.conversation = ? ORDER BY a.message_seq, a.position",
-                (rows[0]["seq"], rows[-1]["seq"], conversation)):
-            attached.setdefault(u["message_seq"], []).append(_upload(u))
+        query = _attached().where(attachments.c.message_seq.between(rows[0]["seq"], rows[-1]["seq"]),
+                                  messages.c.conversation == conversation)
+        for u in self.database.rows(query):
+            attached.setdefault(u._mapping["message_seq"], []).append(_upload(u._mapping))
         return [_message_dict(r, attached.get(r["seq"], [])) for r in rows]
 
     def last_seq(self) -> int:
-        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM messages").fetchone()[0]
+        return int(self.database.scalar(select(func.coalesce(func.max(messages.c.seq), 0))))
 
     def attached_media_type(self, sha256: str, name: str, conversation: str) -> str | None:
         """The type of a file with these bytes and this name sent in `conversation` (None: not sent there)."""
-        r = self.db.execute(
-            "SELECT u.content_type FROM uploads u JOIN attachments a ON a.upload_id = u.id"
-            " JOIN messages m ON m.seq = a.message_seq WHERE u.sha256 = ? AND u.name = ? AND m.conversation = ?"
-            " LIMIT 1", (sha256, name, conversation)).fetchone()
-        return None if r is None else r[0]
+        return self.database.scalar(_sent_in(select(uploads.c.content_type), sha256, conversation)
+                                    .where(uploads.c.name == name).limit(1))
 
     def attached_in(self, sha256: str, conversation: str) -> bool:
         """Was a file with these bytes sent in `conversation` (under any name)? Its thumbnail may be shown there."""
-        return self.db.execute(
-            "SELECT 1 FROM uploads u JOIN attachments a ON a.upload_id = u.id JOIN messages m ON m.seq = a.message_seq"
-            " WHERE u.sha256 = ? AND m.conversation = ? LIMIT 1", (sha256, conversation)).fetchone() is not None
+        return self._exists(_sent_in(select(literal(1)), sha256, conversation))
 
-    def _message(self, r: sqlite3.Row) -> dict[str, Any]:
-        """One message with its attachments (upload rows; the API layer adds URLs)."""
-        ups = self.db.execute(
-            f"SELECT u.*, {THUMB_COLUMNS} FROM attachments a JOIN uploads u ON u.id = a.upload_id"
-            " LEFT JOIN thumbnails t ON t.sha256 = u.sha256 WHERE a.message_seq = ? ORDER BY a.position",
-            (r["seq"],)).fetchall()
-        return _message_dict(r, [_upload(u) for u in ups])
+    def _exists(self, query: Any) -> bool:
+        return self.database.first(query.limit(1)) is not None
 
 
-def _message_dict(r: sqlite3.Row, attachments: list[UploadRow]) -> dict[str, Any]:
+def _by_key(conversation: str, key: str) -> Any:
+    return select(messages).where(messages.c.conversation == conversation, messages.c.idempotency_key == key)
+
+
+def _attached() -> Any:
+    """Attachment rows (with their message's seq and their thumbnail's size), in message and position order."""
+    return (select(attachments.c.message_seq, uploads, thumbnails.c.width.label("thumb_width"),
+                   thumbnails.c.height.label("thumb_height"))
+            .select_from(attachments.join(uploads, uploads.c.id == attachments.c.upload_id)
+                         .join(messages, messages.c.seq == attachments.c.message_seq)
+                         .outerjoin(thumbnails, thumbnails.c.sha256 == uploads.c.sha256))
+            .order_by(attachments.c.message_seq, attachments.c.position))
+
+
+def _sent_in(query: Any, sha256: str, conversation: str) -> Any:
+    return (query.select_from(uploads.join(attachments, attachments.c.upload_id == uploads.c.id)
+                              .join(messages, messages.c.seq == attachments.c.message_seq))
+            .where(uploads.c.sha256 == sha256, messages.c.conversation == conversation))
+
+
+def _message(conn: Any, r: Mapping[str, Any]) -> dict[str, Any]:
+    """One message with its attachments (upload rows; the API layer adds URLs)."""
+    ups = conn.execute(_attached().where(attachments.c.message_seq == r["seq"]))
+    return _message_dict(r, [_upload(u._mapping) for u in ups])
+
+
+def _message_dict(r: Mapping[str, Any], attached: list[UploadRow]) -> dict[str, Any]:
     return {
         "id": r["id"], "seq": r["seq"], "conversation": r["conversation"], "sender": r["sender"],
-        "sender_name": r["sender_name"], "sender_role": r["sender_role"], "text": r["text"], "created_at": r["created_at"], "idempotency_key": r["idempotency_key"],
-        "attachments": attachments,
+        "sender_name": r["sender_name"], "sender_role": r["sender_role"], "text": r["text"],
+        "created_at": r["created_at"], "idempotency_key": r["idempotency_key"], "attachments": attached,
     }
 
 
-def _upload(r: sqlite3.Row) -> UploadRow:
+def _upload(r: Mapping[str, Any]) -> UploadRow:
     u = UploadRow(r["id"], r["owner"], r["name"], r["size"], r["declared_type"], r["content_type"],
                   r["offset"], bool(r["head_checked"]), r["sha256"], r["created_at"], r["touched_at"])
-    if "thumb_width" in r.keys() and r["thumb_width"]:
+    if r.get("thumb_width"):
         u.thumbnail = (r["thumb_width"], r["thumb_height"])
     return u

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -112,17 +111,12 @@ class Thumbnails:
 
     def forget(self, sha256: str) -> None:
         """The media file is gone: so is its thumbnail."""
-        self.store.db.execute("DELETE FROM thumbnails WHERE sha256 = ?", (sha256,))
+        self.store.forget_thumbnail(sha256)
         self.path(sha256).unlink(missing_ok=True)
 
     async def backfill(self) -> None:
         """Images stored before thumbnails existed (or while the server stopped mid-way) get theirs now."""
-        rows = self.store.db.execute(
-            "SELECT u.* FROM uploads u WHERE u.sha256 IS NOT NULL AND NOT EXISTS"
-            " (SELECT 1 FROM thumbnails t WHERE t.sha256 = u.sha256) GROUP BY u.sha256").fetchall()
-        from server.store import _upload
-        for row in rows:
-            u = _upload(row)
+        for u in self.store.uploads_without_thumbnail():
             self.schedule(u)
             if u.sha256 in self._pending:
                 await self._pending[u.sha256]       # one at a time: the loop stays free for requests
@@ -134,7 +128,7 @@ class Thumbnails:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _known(self, sha256: str) -> bool:
-        return self.store.db.execute("SELECT 1 FROM thumbnails WHERE sha256 = ?", (sha256,)).fetchone() is not None
+        return self.store.has_thumbnail(sha256)
 
     def _record(self, sha256: str, future: asyncio.Future[Any]) -> None:
         self._pending.pop(sha256, None)
@@ -144,8 +138,7 @@ class Thumbnails:
         if not self.store.media_in_use(sha256):      # discarded while it was being made
             self.path(sha256).unlink(missing_ok=True)
             return
-        self.store.db.execute("INSERT OR REPLACE INTO thumbnails (sha256, width, height, made_at) VALUES (?, ?, ?, ?)",
-                              (sha256, width, height, time.time()))
+        self.store.record_thumbnail(sha256, width, height)
 
 
 # -- the seams in server/uploads.py (one call each) -------------------------------------------------

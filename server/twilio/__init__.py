@@ -7,7 +7,7 @@ account's secrets and Twilio's hosts never reach the browser.
 - rest.py      the `twilio` library over httpx (host rewritten), and MCS
 - channels.py  the customer's channel and Twilio's documented media limits
 - bridge.py    rules per conversation; idempotent send (MCS upload, message create)
-- ledger.py    SQLite record of sends and processed webhooks
+- ledger.py    record of sends and processed webhooks (in the server's database)
 - webhook.py   signed `onMessageAdded` webhook -> ingest + deliver
 - problems.py  Twilio errors as our JSON problems, with `retryable`
 - wiring.py    `TwilioBackend`: the bridge inside the server (routes, send, deliver)

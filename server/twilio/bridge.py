@@ -24,6 +24,7 @@ from app.core.models import FileInfo
 from app.core.restrictions import Restrictions
 from app.core.sniff import HEAD_SIZE
 from server.common import ApiError
+from server.database import Database
 from server.twilio.channels import ConversationRules, rules_for
 from server.twilio.ledger import KeyedLocks, Ledger, SentPart
 from server.twilio.problems import ambiguous, from_exception
@@ -64,13 +65,13 @@ def check_conversation(sid: str) -> str:
 class TwilioBridge:
     """Owns the HTTP pool, the `twilio` client, MCS and the ledger; `aclose()` on shutdown."""
 
-    def __init__(self, settings: TwilioSettings, admin: Restrictions, ledger_path: str | Path,
+    def __init__(self, settings: TwilioSettings, admin: Restrictions, ledger: Database | str | Path,
                  http: httpx.AsyncClient | None = None) -> None:
         self.settings, self.admin = settings, admin
         self.http = http or new_http()
         self.client = make_client(settings, self.http)
         self.mcs = Mcs(settings, self.http)
-        self.ledger = Ledger(ledger_path)
+        self.ledger = Ledger(ledger)          # the server's database, or (tests) a SQLite file
         self.locks = KeyedLocks()
 
     async def aclose(self) -> None:

@@ -1,4 +1,4 @@
-"""What the bridge has already done, in SQLite, so retries and redeliveries do nothing twice.
+"""What the bridge has already done, in the server's database, so retries and redeliveries do nothing twice.
 
 Outgoing: one row per (conversation, idempotency key, part) written *before*
 the message POST ("posting") and completed after it ("sent" + the Twilio SID).
@@ -8,6 +8,10 @@ reads Twilio's recent messages for our key before posting again.
 
 Incoming: Twilio's `I-Twilio-Idempotency-Token` and the message SID of every
 webhook fully processed, so a redelivery is answered 200 and does nothing.
+
+Why the server's database and not a file of its own: in a cluster a retry or
+a redelivery may reach any process, and each must find what the others did.
+A ledger file of an older version (twilio.sqlite3) is read in once, at start.
 """
 
 from __future__ import annotations
@@ -20,26 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS twilio_sends (
-    conversation TEXT NOT NULL,
-    idempotency_key TEXT NOT NULL,
-    part INTEGER NOT NULL,
-    state TEXT NOT NULL,                -- 'posting' | 'sent'
-    media_sid TEXT,                     -- uploaded to MCS, reused by a retry
-    message_sid TEXT,
-    message_index INTEGER,
-    created_at TEXT,                    -- Twilio's date_created of the message
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (conversation, idempotency_key, part)
-);
-CREATE TABLE IF NOT EXISTS twilio_webhooks (
-    token TEXT PRIMARY KEY,             -- I-Twilio-Idempotency-Token ('' never stored)
-    message_sid TEXT NOT NULL,
-    processed_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS twilio_webhooks_message ON twilio_webhooks(message_sid);
-"""
+from sqlalchemy import or_, select
+
+from server.database import Database, open_database
+from server.schema import twilio_sends, twilio_webhooks
+
+_KEY = ("conversation", "idempotency_key", "part")
 
 
 def _now() -> str:
@@ -63,58 +53,79 @@ class PartRow:
 
 
 class Ledger:
-    def __init__(self, path: str | Path) -> None:
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+    """`Ledger(database)` shares the server's database; `Ledger(path)` opens a SQLite file of its own."""
+
+    def __init__(self, database: Database | str | Path) -> None:
+        self._owned = not isinstance(database, Database)
+        self.database = open_database(None, database) if self._owned else database   # type: ignore[arg-type]
 
     def close(self) -> None:
-        self.db.close()
+        if self._owned:
+            self.database.close()
 
     # -- outgoing ---------------------------------------------------------------
     def part(self, conversation: str, key: str, part: int) -> PartRow | None:
-        r = self.db.execute(
-            "SELECT state, media_sid, message_sid, message_index, created_at FROM twilio_sends"
-            " WHERE conversation = ? AND idempotency_key = ? AND part = ?", (conversation, key, part)).fetchone()
+        r = self.database.first(select(twilio_sends).where(_is(conversation, key, part)))
         if r is None:
             return None
-        sent = SentPart(part, r[2], r[3], r[1], r[4] or "") if r[0] == "sent" else None
-        return PartRow(r[0], r[1], sent)
+        sent = SentPart(part, r.message_sid, r.message_index, r.media_sid, r.created_at or "") \
+            if r.state == "sent" else None
+        return PartRow(r.state, r.media_sid, sent)
 
     def posting(self, conversation: str, key: str, part: int, media_sid: str | None) -> None:
         """Written before the POST: from now on a retry must look before it posts."""
-        self.db.execute(
-            "INSERT INTO twilio_sends (conversation, idempotency_key, part, state, media_sid, updated_at)"
-            " VALUES (?, ?, ?, 'posting', ?, ?) ON CONFLICT (conversation, idempotency_key, part)"
-            " DO UPDATE SET state = 'posting', media_sid = excluded.media_sid, updated_at = excluded.updated_at",
-            (conversation, key, part, media_sid, _now()))
+        self._upsert({"conversation": conversation, "idempotency_key": key, "part": part, "state": "posting",
+                      "media_sid": media_sid, "updated_at": _now()})
 
     def sent(self, conversation: str, key: str, sent: SentPart) -> None:
-        self.db.execute(
-            "INSERT INTO twilio_sends (conversation, idempotency_key, part, state, media_sid, message_sid,"
-            " message_index, created_at, updated_at) VALUES (?, ?, ?, 'sent', ?, ?, ?, ?, ?)"
-            " ON CONFLICT (conversation, idempotency_key, part) DO UPDATE SET state = 'sent',"
-            " media_sid = excluded.media_sid, message_sid = excluded.message_sid,"
-            " message_index = excluded.message_index, created_at = excluded.created_at,"
-            " updated_at = excluded.updated_at",
-            (conversation, key, sent.part, sent.media_sid, sent.message_sid, sent.index, sent.created_at, _now()))
+        self._upsert({"conversation": conversation, "idempotency_key": key, "part": sent.part, "state": "sent",
+                      "media_sid": sent.media_sid, "message_sid": sent.message_sid, "message_index": sent.index,
+                      "created_at": sent.created_at, "updated_at": _now()})
+
+    def _upsert(self, row: dict[str, object]) -> None:
+        insert = self.database.insert(twilio_sends).values(**row)
+        self.database.run(insert.on_conflict_do_update(
+            index_elements=list(_KEY), set_={k: insert.excluded[k] for k in row if k not in _KEY}))
 
     def forget(self, conversation: str, key: str, part: int) -> None:
         """Twilio said no for sure: nothing was created, a retry starts afresh."""
-        self.db.execute("DELETE FROM twilio_sends WHERE conversation = ? AND idempotency_key = ? AND part = ?",
-                        (conversation, key, part))
+        self.database.run(twilio_sends.delete().where(_is(conversation, key, part)))
 
     # -- incoming ---------------------------------------------------------------
     def processed(self, token: str, message_sid: str) -> bool:
         """Has this delivery (by token) or this message (by SID) been processed already?"""
-        r = self.db.execute("SELECT 1 FROM twilio_webhooks WHERE (token = ? AND token != '') OR message_sid = ?"
-                            " LIMIT 1", (token, message_sid)).fetchone()
-        return r is not None
+        by_token = (twilio_webhooks.c.token == token) & (twilio_webhooks.c.token != "")
+        return self.database.first(select(twilio_webhooks.c.token).where(
+            or_(by_token, twilio_webhooks.c.message_sid == message_sid)).limit(1)) is not None
 
     def mark_processed(self, token: str, message_sid: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO twilio_webhooks (token, message_sid, processed_at) VALUES (?, ?, ?)",
-                        (token or f"sid:{message_sid}", message_sid, _now()))
+        self.database.run(self.database.insert(twilio_webhooks).values(
+            token=token or f"sid:{message_sid}", message_sid=message_sid, processed_at=_now()).on_conflict_do_nothing())
+
+    # -- a ledger file of an older version ---------------------------------------
+    def adopt(self, path: Path) -> int:
+        """Read the rows of an older version's ledger file into this database (once: the file is then
+        renamed *.imported), so a retry or redelivery after the upgrade still finds them. Returns the rows read."""
+        if not path.exists():
+            return 0
+        old = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        old.row_factory = sqlite3.Row
+        try:
+            sends = [dict(r) for r in old.execute("SELECT * FROM twilio_sends")]
+            hooks = [dict(r) for r in old.execute("SELECT * FROM twilio_webhooks")]
+        finally:
+            old.close()
+        with self.database.transaction() as conn:
+            for table, rows in ((twilio_sends, sends), (twilio_webhooks, hooks)):
+                if rows:
+                    conn.execute(self.database.insert(table).on_conflict_do_nothing(), rows)
+        path.rename(path.with_name(path.name + ".imported"))
+        return len(sends) + len(hooks)
+
+
+def _is(conversation: str, key: str, part: int) -> object:
+    return (twilio_sends.c.conversation == conversation) & (twilio_sends.c.idempotency_key == key) \
+        & (twilio_sends.c.part == part)
 
 
 class KeyedLocks:

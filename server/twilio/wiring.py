@@ -47,7 +47,8 @@ class TwilioBackend:
 
     def __init__(self, settings: TwilioSettings, store: Store, uploads: Uploads, broker: Broker,
                  signer: Signer, data_dir: Path) -> None:
-        self.bridge = TwilioBridge(settings, uploads.restrictions, data_dir / "twilio.sqlite3")
+        self.bridge = TwilioBridge(settings, uploads.restrictions, store.database)
+        self.bridge.ledger.adopt(data_dir / "twilio.sqlite3")     # an older version's ledger file, once
         self.store, self.uploads, self.broker, self.signer = store, uploads, broker, signer
 
     async def aclose(self) -> None:

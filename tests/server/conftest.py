@@ -19,6 +19,8 @@ import pytest
 
 from tests.conftest import ROOT as REPO
 from tests.conftest import RunningServer as Server
+from tests.services.postgres import database_table, postgres, url_for  # noqa: F401  (postgres: a fixture)
+
 AGENT = {"Authorization": "Bearer agent-dev-token"}
 CUSTOMER = {"Authorization": "Bearer customer-dev-token"}
 
@@ -43,14 +45,30 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 
       b"\x00" * 64 + b"PE\x00\x00L\x01" + b"\x00" * 200
 
 
+@pytest.fixture(scope="module")
+def database_kind() -> str:
+    """The servers' database: SQLite (the default); a module that imports
+    tests.services.postgres.both_databases runs on PostgreSQL too."""
+    return "sqlite"
+
+
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator:
-    """Factory: `make_server(data=..., config_text=..., static_root=...)`; all are stopped at the end."""
+def database_url(database_kind: str, request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite in the data dir), or a fresh PostgreSQL database for this test's servers."""
+    return url_for(database_kind, request)
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, database_url: str | None) -> Iterator:
+    """Factory: `make_server(data=..., config_text=..., static_root=...)`; all are stopped at the end.
+    Every server of a test shares the test's database (`database_url`)."""
     servers: list[Server] = []
 
     def make(data: Path | None = None, config_text: str | None = TEST_CONFIG, static_root: Path | None = None,
              extra: tuple[str, ...] = (), start: bool = True) -> Server:
         config = None
+        if database_url is not None:
+            config_text = (config_text or "") + database_table(database_url)
         if config_text is not None:
             config = tmp_path / f"config{len(servers)}.toml"
             config.write_text(config_text)

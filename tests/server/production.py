@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import RunningServer
 from tests.server.conftest import AGENT, TEST_CONFIG
+from tests.services.postgres import database_table, url_for
 
 SECRET = b"3f9c2a7d1e5b8064c2d9a1f7e3b5c8d0" * 2 + b"\n"   # as `openssl rand -hex 32 > FILE` writes it
 
@@ -49,22 +50,22 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def shared_server(tmp_path_factory, config_text: str) -> Iterator[RunningServer]:
+def shared_server(tmp_path_factory, config_text: str, database_url: str | None = None) -> Iterator[RunningServer]:
     """One server for a whole test module (tests isolate themselves by conversation and sub).
     Its config file and the key sit side by side, so the key path is relative."""
     root = tmp_path_factory.mktemp("shared")
     (root / "jwt.key").write_bytes(SECRET)
     config = root / "config.toml"
-    config.write_text(config_text)
+    config.write_text(config_text + database_table(database_url))
     server = RunningServer(root / "data", config, log=root / "server.log").start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory) -> Iterator[RunningServer]:
-    """A development-mode server shared by the module."""
-    yield from shared_server(tmp_path_factory, TEST_CONFIG)
+def dev(tmp_path_factory, database_kind, request) -> Iterator[RunningServer]:
+    """A development-mode server shared by the module (on the module's `database_kind`)."""
+    yield from shared_server(tmp_path_factory, TEST_CONFIG, url_for(database_kind, request))
 
 
 @pytest.fixture(name="agent")
@@ -75,9 +76,9 @@ def dev_agent(dev: RunningServer) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory) -> Iterator[RunningServer]:
-    """A production-mode server shared by the module."""
-    yield from shared_server(tmp_path_factory, PROD_CONFIG)
+def prod(tmp_path_factory, database_kind, request) -> Iterator[RunningServer]:
+    """A production-mode server shared by the module (on the module's `database_kind`)."""
+    yield from shared_server(tmp_path_factory, PROD_CONFIG, url_for(database_kind, request))
 
 
 def _client(server: RunningServer, token: str) -> Iterator[httpx.Client]:

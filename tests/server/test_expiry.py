@@ -116,11 +116,12 @@ def test_upload_expiry_defaults_to_a_day_and_bad_values_name_the_key(tmp_path):
 def test_a_data_dir_from_before_expiry_gives_its_uploads_a_fresh_grace_period(tmp_path):
     import sqlite3
 
-    from server.store import SCHEMA, Store
+    from server.store import Store
+
+    from .legacy_schema import V1
 
     old = sqlite3.connect(tmp_path / "db.sqlite3")
-    old.executescript(SCHEMA.replace(",\n    touched_at REAL NOT NULL DEFAULT 0          -- unix time of the last activity;"
-                                     " expiry counts from here", ""))
+    old.executescript(V1)
     old.execute("INSERT INTO uploads (id, owner, name, size, declared_type, content_type, created_at)"
                 " VALUES ('a', 'agent', 'a.pdf', 3, '', 'application/pdf', '2020-01-01T00:00:00Z')")
     old.commit()

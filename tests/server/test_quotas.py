@@ -7,8 +7,10 @@ import time
 import pytest
 
 from server.config import ConfigError, load_config
+from server.database import open_database
 from server.quotas import WINDOW, Quotas, in_words
 from server.store import Store
+from tests.services.postgres import both_databases, url_for  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 from .conftest import TUS, metadata, patch, start_upload, upload_id
 from .openapi_check import check
@@ -27,13 +29,13 @@ secret_file = "jwt.key"
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory):
-    yield from shared_server(tmp_path_factory, PROD_CONFIG)
+def prod(tmp_path_factory, database_kind, request):
+    yield from shared_server(tmp_path_factory, PROD_CONFIG, url_for(database_kind, request))
 
 
 @pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    yield from shared_server(tmp_path_factory, SMALL)
+def small(tmp_path_factory, database_kind, request):
+    yield from shared_server(tmp_path_factory, SMALL, url_for(database_kind, request))
 
 
 def client(server, sub: str):
@@ -101,10 +103,10 @@ def test_malformed_headers_are_400_even_over_quota(small):
 # -- the ledger, with a clock -----------------------------------------------------------------------
 
 @pytest.fixture
-def ledger(tmp_path):
-    store = Store(tmp_path / "db.sqlite3")
+def ledger(tmp_path, database_url):
+    store = Store(open_database(database_url, tmp_path / "db.sqlite3"))
     now = [time.time()]          # the store stamps rows with the real clock
-    quotas = Quotas(store.db, max_open=2, daily_bytes=1000, expiry=3600, clock=lambda: now[0])
+    quotas = Quotas(store.database, max_open=2, daily_bytes=1000, expiry=3600, clock=lambda: now[0])
     yield store, quotas, now
     store.close()
 

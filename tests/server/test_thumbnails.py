@@ -107,10 +107,11 @@ def test_ingested_images_get_thumbnails_too(tmp_path):
         await made.wait([u])
         return u
     u = run(go())
-    row = store.db.execute("SELECT width, height FROM thumbnails WHERE sha256 = ?", (u.sha256,)).fetchone()
-    assert tuple(row) == (MAX_SIDE, 320) and made.path(u.sha256).exists()
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        row = db.execute("SELECT width, height FROM thumbnails WHERE sha256 = ?", (u.sha256,)).fetchone()
+    assert tuple(row) == (MAX_SIDE, 320) and made.path(u.sha256).exists() and store.has_thumbnail(u.sha256)
     uploads.discard(u)                                   # never sent: the media and its thumbnail go together
-    assert not made.path(u.sha256).exists() and not store.db.execute("SELECT 1 FROM thumbnails").fetchall()
+    assert not made.path(u.sha256).exists() and not store.has_thumbnail(u.sha256)
     run(made.close())
     store.close()
 

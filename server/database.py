@@ -1,0 +1,176 @@
+"""One database for the whole server: SQLite in the --data folder, or PostgreSQL shared by a cluster.
+
+Why SQLAlchemy Core and not an ORM: the queries stay visible SQL, written
+once for both dialects; only three things differ and they live here (how a
+write transaction starts, `INSERT ... ON CONFLICT`, and the lock that keeps
+message commits in seq order).
+
+Why synchronous, on the event loop's thread: every statement is small and
+indexed (SQLite: well under a millisecond; PostgreSQL on a LAN: one round
+trip), so a thread hop per statement would cost more than the statement. The
+price is that a statement that hangs stalls the whole process, so PostgreSQL
+connections carry short limits: a connect timeout, a server-side statement
+and lock timeout, and TCP keep-alives plus a TCP user timeout that notice a
+vanished server in seconds instead of the kernel's 15 minutes. A statement
+that fails for any of these reasons (or a lost connection) is a
+`DatabaseUnavailable`: the request is answered 503 with Retry-After, and the
+pool throws away its dead connections so the next request reconnects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql import Executable, TableClause
+
+from server.common import ApiError
+
+RETRY_AFTER = 2                 # seconds a client waits before it tries again after a 503
+CONNECT_TIMEOUT = 3             # seconds to open a PostgreSQL connection
+STATEMENT_TIMEOUT_MS = 5000     # a statement (or a lock wait) longer than this is cancelled by the server
+TCP_USER_TIMEOUT_MS = 5000      # unacknowledged bytes for this long: the server is gone
+SQLITE_BUSY_TIMEOUT = 5         # seconds a SQLite writer waits for another process's write
+# pg_advisory_xact_lock keys: arbitrary constants that only need to differ from each other.
+MESSAGE_LOCK = 0x61747461_63686501     # held while a message is inserted: commits in seq order
+MIGRATION_LOCK = 0x61747461_63686502   # held while migrations run: two processes starting at once
+
+
+class DatabaseUnavailable(ApiError):
+    """The database did not answer (lost, restarting, overloaded): the request may be retried."""
+
+    def __init__(self, where: str, why: str) -> None:
+        super().__init__(503, "database_unavailable", f"The database ({where}) is unreachable: {why}.",
+                         "Try again in a few seconds; nothing already stored is lost.",
+                         {"Retry-After": str(RETRY_AFTER)})
+        self.where, self.why = where, why
+
+
+def shown_url(url: str) -> str:
+    """A database URL as it may be printed: without its password."""
+    return make_url(url).set(password=None).render_as_string(hide_password=False)
+
+
+def _why(error: exc.DBAPIError) -> str:
+    first = str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)
+    return first.rstrip(".") or type(error.orig).__name__
+
+
+class Database:
+    """An engine plus the few dialect differences; statements run in short transactions."""
+
+    def __init__(self, engine: Engine, where: str) -> None:
+        self.engine, self.where = engine, where
+        self.dialect = engine.dialect.name         # "sqlite" | "postgresql"
+        # Statements on their own run without BEGIN/COMMIT: one round trip instead of three.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT") \
+            if self.dialect == "postgresql" else engine.execution_options(attache_autocommit=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction: committed at the end of the block, rolled back on any error.
+        SQLite starts it with BEGIN IMMEDIATE (one writer at a time, no deadlock on upgrade)."""
+        with self._unavailable_on_loss(), self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """For reads: every statement on its own (no BEGIN/COMMIT around them)."""
+        with self._unavailable_on_loss(), self._autocommit.connect() as conn:
+            yield conn
+
+    def rows(self, statement: Executable) -> list[Any]:
+        """All rows of one statement, run on its own."""
+        with self.connection() as conn:
+            return list(conn.execute(statement))
+
+    def first(self, statement: Executable) -> Any:
+        rows = self.rows(statement)
+        return rows[0] if rows else None
+
+    def scalar(self, statement: Executable) -> Any:
+        row = self.first(statement)
+        return None if row is None else row[0]
+
+    def run(self, statement: Executable) -> int:
+        """One write statement on its own (atomic by itself); the number of rows it touched."""
+        with self.connection() as conn:
+            count = conn.execute(statement).rowcount
+            conn.commit()
+            return count
+
+    def insert(self, table: TableClause) -> Any:
+        """INSERT with `.on_conflict_do_nothing()` / `.on_conflict_do_update()`: the same calls on both dialects."""
+        return (postgresql if self.dialect == "postgresql" else sqlite).insert(table)
+
+    def lock_messages(self, conn: Connection) -> None:
+        """Inside a message-inserting transaction: wait for any other inserter (any process) to commit.
+
+        Why: a listener reads `seq > last`. If seq 8 committed before seq 7, a
+        listener woken by 8 would move past 7 and never see it. Holding one lock
+        from before the seq is drawn until the commit makes commit order seq order.
+        SQLite needs nothing: BEGIN IMMEDIATE already lets one writer in at a time."""
+        if self.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MESSAGE_LOCK})
+
+    @contextlib.contextmanager
+    def _unavailable_on_loss(self) -> Iterator[None]:
+        try:
+            yield
+        except (exc.OperationalError, exc.InterfaceError) as e:
+            raise DatabaseUnavailable(self.where, _why(e)) from e
+        except exc.DBAPIError as e:
+            if e.connection_invalidated:
+                raise DatabaseUnavailable(self.where, _why(e)) from e
+            raise
+
+
+def open_database(url: str | None, sqlite_path: Path | str) -> Database:
+    """PostgreSQL at `url`, or (None) SQLite at `sqlite_path`; schema migrated to the newest revision.
+
+    Raises DatabaseUnavailable when the database cannot be reached or migrated."""
+    database = _postgresql(url) if url else _sqlite(Path(sqlite_path))
+    from server.migrate import upgrade      # it needs this module's Database
+    try:
+        upgrade(database)
+    except BaseException:
+        database.close()
+        raise
+    return database
+
+
+def _sqlite(path: Path) -> Database:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None          # we say BEGIN ourselves (below), never the driver
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):   # WAL + NORMAL: durable
+            dbapi_connection.execute(f"PRAGMA {pragma}")                                # across process crashes
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        if not conn.get_execution_options().get("attache_autocommit"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return Database(engine, f"SQLite {path}")
+
+
+def _postgresql(url: str) -> Database:
+    options = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}" \
+              " -c idle_in_transaction_session_timeout=60000"
+    engine = create_engine(
+        make_url(url).set(drivername="postgresql+psycopg"),
+        connect_args={"connect_timeout": CONNECT_TIMEOUT, "options": options, "keepalives": 1,
+                      "keepalives_idle": 10, "keepalives_interval": 3, "keepalives_count": 3,
+                      "tcp_user_timeout": TCP_USER_TIMEOUT_MS, "application_name": "attache"},
+        pool_size=5, max_overflow=5, pool_timeout=CONNECT_TIMEOUT)
+    return Database(engine, f"PostgreSQL {shown_url(url)}")
