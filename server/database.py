@@ -20,6 +20,8 @@ pool throws away its dead connections so the next request reconnects.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,8 +155,9 @@ def _sqlite(path: Path) -> Database:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None          # we say BEGIN ourselves (below), never the driver
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):   # WAL + NORMAL: durable
-            dbapi_connection.execute(f"PRAGMA {pragma}")                                # across process crashes
+        _wal(dbapi_connection)
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON"):    # WAL + NORMAL: durable across process crashes
+            dbapi_connection.execute(f"PRAGMA {pragma}")
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -162,6 +165,19 @@ def _sqlite(path: Path) -> Database:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return Database(engine, f"SQLite {path}")
+
+
+def _wal(dbapi_connection: Any) -> None:
+    """WAL mode (kept in the file). Switching a new file needs it alone: SQLite answers "locked" at once,
+    without waiting, when another process opens the same new file at that moment; so wait here."""
+    for attempt in range(50):
+        try:
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or attempt == 49:
+                raise
+            time.sleep(0.1)
 
 
 def _postgresql(url: str) -> Database:

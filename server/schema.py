@@ -7,23 +7,23 @@ is declared there once and only named here.
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Integer, Text, column, table
+from sqlalchemy import BigInteger, Float, Integer, Text, column, table
 
 conversations = table("conversations", column("id", Text), column("created_at", Text))
 messages = table(
-    "messages", column("seq", Integer), column("id", Text), column("conversation", Text), column("sender", Text),
+    "messages", column("seq", BigInteger), column("id", Text), column("conversation", Text), column("sender", Text),
     column("sender_name", Text), column("sender_role", Text), column("text", Text), column("created_at", Text),
     column("idempotency_key", Text))
 uploads = table(
-    "uploads", column("id", Text), column("owner", Text), column("name", Text), column("size", Integer),
-    column("declared_type", Text), column("content_type", Text), column("offset", Integer),
+    "uploads", column("id", Text), column("owner", Text), column("name", Text), column("size", BigInteger),
+    column("declared_type", Text), column("content_type", Text), column("offset", BigInteger),
     column("head_checked", Integer), column("sha256", Text), column("created_at", Text), column("touched_at", Float))
-attachments = table("attachments", column("message_seq", Integer), column("position", Integer),
+attachments = table("attachments", column("message_seq", BigInteger), column("position", Integer),
                     column("upload_id", Text))
 thumbnails = table("thumbnails", column("sha256", Text), column("width", Integer), column("height", Integer),
                    column("made_at", Float))
 upload_quota = table("upload_quota", column("upload_id", Text), column("owner", Text), column("at", Float),
-                     column("bytes", Integer))
+                     column("bytes", BigInteger))
 twilio_sends = table(
     "twilio_sends", column("conversation", Text), column("idempotency_key", Text), column("part", Integer),
     column("state", Text), column("media_sid", Text), column("message_sid", Text), column("message_index", Integer),
