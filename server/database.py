@@ -55,7 +55,7 @@ class DatabaseUnavailable(ApiError):
 
 def shown_url(url: str) -> str:
     """A database URL as it may be printed: without its password."""
-    return make_url(url).set(password=None).render_as_string(hide_password=False)
+    return make_url(url)._replace(password=None).render_as_string(hide_password=False)   # URL is a namedtuple
 
 
 def _why(error: exc.DBAPIError) -> str:

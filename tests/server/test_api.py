@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from tests.services.postgres import both_databases  # noqa: F401  (fixture: these tests on SQLite and PostgreSQL)
+
 from .conftest import CUSTOMER, PNG, TUS, patch, send, start_upload, upload, upload_id
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from tests.services.postgres import both_databases  # noqa: F401  (fixture: these tests on SQLite and PostgreSQL)
+
 from .conftest import AGENT, lines, read_events, send
 
 EVENTS = "/api/conversations/room/events"

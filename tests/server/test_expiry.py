@@ -11,6 +11,8 @@ import pytest
 
 from server.config import ConfigError, load_config, parse_duration
 
+from tests.services.postgres import both_databases  # noqa: F401  (fixture: these tests on SQLite and PostgreSQL)
+
 from .conftest import AGENT, PDF, PNG, REPO, TEST_CONFIG, TUS, patch, send, start_upload, upload, upload_id
 
 SHORT = TEST_CONFIG.replace("max_files_per_message = 2", 'max_files_per_message = 2\nupload_expiry = "1s"')

@@ -7,6 +7,8 @@ import pytest
 from app.backends.reference import ReferenceApi
 from app.core.http import Response
 
+from tests.services.postgres import both_databases  # noqa: F401  (fixture: these tests on SQLite and PostgreSQL)
+
 from .conftest import AGENT, send
 from .production import dev, dev_agent  # noqa: F401  (fixtures: one server for the module)
 

@@ -6,6 +6,8 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.services.postgres import both_databases  # noqa: F401  (fixture: these tests on SQLite and PostgreSQL)
+
 from .conftest import PDF, PNG, send, upload
 
 MEDIA_CSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"

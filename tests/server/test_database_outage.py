@@ -1,0 +1,64 @@
+"""A PostgreSQL that cannot be reached at start stops the server with a sentence; one lost while the server
+runs gives 503 + Retry-After (never a 500, never a lost message) and the server recovers when it is back."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import free_port
+from tests.services.postgres import Postgres, database_table
+
+from .conftest import AGENT, REPO, TEST_CONFIG, send
+
+
+def test_an_unreachable_database_at_start_is_named_without_its_password(tmp_path):
+    port = free_port()                                 # nothing listens there
+    config = tmp_path / "c.toml"
+    config.write_text(TEST_CONFIG + database_table(f"postgresql://attache:s3cret@127.0.0.1:{port}/attache"))
+    p = subprocess.run([sys.executable, "-m", "server", "--port", "0", "--config", str(config), "--data",
+                        str(tmp_path / "d")], cwd=REPO, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 3, p.stderr
+    assert f"the database PostgreSQL postgresql://attache@127.0.0.1:{port}/attache cannot be used" in p.stderr
+    assert "s3cret" not in p.stderr + p.stdout and "Traceback" not in p.stderr
+
+
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL of this test's own: it is stopped and started again under a running server."""
+    server = Postgres().start()
+    yield server
+    server.destroy()
+
+
+def until_stored(client, text: str, key: str, timeout: float = 30):
+    """Send as the page's outbox does after a 503: the same key again until it is answered."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = send(client, text, key=key)
+        if r.status_code != 503 or time.monotonic() > deadline:
+            return r
+        assert r.headers["retry-after"].isdigit()
+        time.sleep(0.2)
+
+
+def test_a_database_lost_while_running_is_503_and_the_server_recovers_by_itself(make_server, own_postgres):
+    server = make_server(config_text=TEST_CONFIG + database_table(own_postgres.fresh_database()))
+    with server.client(AGENT) as c:
+        assert send(c, "before", key="k-before").status_code == 201
+        own_postgres.stop()
+        r = send(c, "during", key="k-during")
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "database_unavailable" and int(r.headers["retry-after"]) >= 1
+        assert "PostgreSQL postgresql://postgres@127.0.0.1" in r.json()["error"]["message"]
+        history = c.get("/api/conversations/default/messages")
+        assert history.status_code == 503 and "retry-after" in history.headers
+        own_postgres.start()
+        assert until_stored(c, "during", "k-during").status_code == 201
+        assert send(c, "during", key="k-during").status_code == 200          # stored once
+        texts = [m["text"] for m in c.get("/api/conversations/default/messages").json()["messages"]]
+    assert texts == ["before", "during"]
+    assert "Traceback" not in server.output()
