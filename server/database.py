@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,46 +69,71 @@ class Database:
 
     def __init__(self, engine: Engine, where: str) -> None:
         self.engine, self.where = engine, where
+        self._local = threading.local()
         self.dialect = engine.dialect.name         # "sqlite" | "postgresql"
         # Statements on their own run without BEGIN/COMMIT: one round trip instead of three.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT") \
             if self.dialect == "postgresql" else engine.execution_options(attache_autocommit=True)
 
     def close(self) -> None:
+        """The connections this thread kept, then the pool."""
+        for name in ("statements", "transactions"):
+            conn = getattr(self._local, name, None)
+            if conn is not None:
+                setattr(self._local, name, None)
+                conn.close()
         self.engine.dispose()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A write transaction: committed at the end of the block, rolled back on any error.
         SQLite starts it with BEGIN IMMEDIATE (one writer at a time, no deadlock on upgrade)."""
-        with self._unavailable_on_loss(), self.engine.begin() as conn:
+        with self._kept("transactions", self.engine) as conn, conn.begin():
             yield conn
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Connection]:
-        """For reads: every statement on its own (no BEGIN/COMMIT around them)."""
-        with self._unavailable_on_loss(), self._autocommit.connect() as conn:
+        """For reads and one-statement writes: every statement on its own (no BEGIN/COMMIT around them)."""
+        with self._kept("statements", self._autocommit) as conn:
             yield conn
+            conn.commit()          # ends SQLAlchemy's own bookkeeping; no COMMIT is sent
 
-    def rows(self, statement: Executable) -> list[Any]:
-        """All rows of one statement, run on its own."""
+    @contextlib.contextmanager
+    def _kept(self, name: str, engine: Engine) -> Iterator[Connection]:
+        """A connection this thread keeps between calls (a checkout from the pool costs more than a
+        SQLite query). Any error drops it, so the next call connects afresh after a database is lost."""
+        conn = getattr(self._local, name, None)
+        try:
+            with self._unavailable_on_loss():
+                if conn is None:
+                    conn = engine.connect()
+                    setattr(self._local, name, conn)
+                yield conn
+        except BaseException:
+            setattr(self._local, name, None)
+            if conn is not None:
+                with contextlib.suppress(exc.DBAPIError):
+                    conn.close()
+            raise
+
+    def rows(self, statement: Executable, params: dict[str, Any] | None = None) -> list[Any]:
+        """All rows of one statement, run on its own. Hot statements are built once, with bind
+        parameters (`params`): building one per call costs more than SQLite running it."""
         with self.connection() as conn:
-            return list(conn.execute(statement))
+            return list(conn.execute(statement, params))
 
-    def first(self, statement: Executable) -> Any:
-        rows = self.rows(statement)
+    def first(self, statement: Executable, params: dict[str, Any] | None = None) -> Any:
+        rows = self.rows(statement, params)
         return rows[0] if rows else None
 
-    def scalar(self, statement: Executable) -> Any:
-        row = self.first(statement)
+    def scalar(self, statement: Executable, params: dict[str, Any] | None = None) -> Any:
+        row = self.first(statement, params)
         return None if row is None else row[0]
 
-    def run(self, statement: Executable) -> int:
+    def run(self, statement: Executable, params: dict[str, Any] | None = None) -> int:
         """One write statement on its own (atomic by itself); the number of rows it touched."""
         with self.connection() as conn:
-            count = conn.execute(statement).rowcount
-            conn.commit()
-            return count
+            return conn.execute(statement, params).rowcount
 
     def insert(self, table: TableClause) -> Any:
         """INSERT with `.on_conflict_do_nothing()` / `.on_conflict_do_update()`: the same calls on both dialects."""

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exc, func, literal, select
+from sqlalchemy import bindparam, exc, func, literal, select
 
 from server.database import Database, open_database
 from server.schema import attachments, conversations, messages, thumbnails, uploads
@@ -70,23 +70,23 @@ class Store:
         return row
 
     def get_upload(self, upload_id: str) -> UploadRow | None:
-        r = self.database.first(select(uploads).where(uploads.c.id == upload_id))
+        r = self.database.first(_UPLOAD, {"id": upload_id})
         return None if r is None else _upload(r._mapping)
 
     def update_upload(self, upload: UploadRow) -> None:
         """Record progress; every change is activity, so it also restarts the expiry clock."""
         upload.touched_at = time.time()
-        self.database.run(uploads.update().where(uploads.c.id == upload.id).values(
-            offset=upload.offset, head_checked=int(upload.head_checked), content_type=upload.content_type,
-            sha256=upload.sha256, touched_at=upload.touched_at))
+        self.database.run(_UPDATE_UPLOAD, {
+            "b_id": upload.id, "b_offset": upload.offset, "b_head_checked": int(upload.head_checked),
+            "b_type": upload.content_type, "b_sha256": upload.sha256, "b_touched_at": upload.touched_at})
 
     def touch_upload(self, upload: UploadRow) -> None:
         upload.touched_at = time.time()
-        self.database.run(uploads.update().where(uploads.c.id == upload.id).values(touched_at=upload.touched_at))
+        self.database.run(_TOUCH_UPLOAD, {"b_id": upload.id, "b_touched_at": upload.touched_at})
 
     def is_attached(self, upload_id: str) -> bool:
         """Sent in a message: such an upload never expires."""
-        return self._exists(select(literal(1)).where(attachments.c.upload_id == upload_id))
+        return self.database.first(_IS_ATTACHED, {"id": upload_id}) is not None
 
     def stale_uploads(self, before: float) -> list[UploadRow]:
         """Uploads no message uses whose last activity is older than `before` (the sweeper's list)."""
@@ -96,7 +96,7 @@ class Store:
 
     def media_in_use(self, sha256: str) -> bool:
         """Media files are shared by every upload of the same bytes: any remaining row keeps the file."""
-        return self._exists(select(literal(1)).where(uploads.c.sha256 == sha256))
+        return self.database.first(_MEDIA_IN_USE, {"sha256": sha256}) is not None
 
     def upload_ids(self) -> set[str]:
         return {r[0] for r in self.database.rows(select(uploads.c.id))}
@@ -137,7 +137,7 @@ class Store:
         if not key:
             return None
         with self.database.connection() as conn:
-            r = conn.execute(_by_key(conversation, key)).first()
+            r = conn.execute(_BY_KEY, {"conversation": conversation, "key": key}).first()
             return None if r is None else _message(conn, r._mapping)
 
     def add_message(self, conversation: str, sender: str, text: str, key: str, uploads: list[UploadRow],
@@ -156,25 +156,23 @@ class Store:
                         sender_name: str, sender_role: str) -> tuple[dict[str, Any], bool]:
         with self.database.transaction() as conn:
             self.database.lock_messages(conn)          # commit order = seq order, across processes
-            if key and (r := conn.execute(_by_key(conversation, key)).first()) is not None:
+            if key and (r := conn.execute(_BY_KEY, {"conversation": conversation, "key": key}).first()) is not None:
                 return _message(conn, r._mapping), False
             now = utc_now()
             conn.execute(self.database.insert(conversations).values(id=conversation, created_at=now)
                          .on_conflict_do_nothing())
-            seq = conn.execute(messages.insert().values(
-                id=uuid.uuid4().hex, conversation=conversation, sender=sender, sender_name=sender_name,
-                sender_role=sender_role, text=text, created_at=now, idempotency_key=key,
-            ).returning(messages.c.seq)).scalar_one()
+            seq = conn.execute(_INSERT_MESSAGE, {
+                "id": uuid.uuid4().hex, "conversation": conversation, "sender": sender, "sender_name": sender_name,
+                "sender_role": sender_role, "text": text, "created_at": now, "idempotency_key": key}).scalar_one()
             if attached:
                 conn.execute(attachments.insert(), [{"message_seq": seq, "position": i, "upload_id": u.id}
                                                     for i, u in enumerate(attached)])
-            row = conn.execute(select(messages).where(messages.c.seq == seq)).one()
+            row = conn.execute(_MESSAGE, {"seq": seq}).one()
             return _message(conn, row._mapping), True
 
     def messages(self, conversation: str, after: int | None = None) -> list[dict[str, Any]]:
         """The conversation's messages after `after`, oldest first (the events backlog): two queries."""
-        rows = self.database.rows(select(messages).where(
-            messages.c.conversation == conversation, messages.c.seq > (after or 0)).order_by(messages.c.seq))
+        rows = self.database.rows(_AFTER, {"conversation": conversation, "after": after or 0})
         return self._with_attachments(conversation, [r._mapping for r in rows])
 
     def page(self, conversation: str, *, before: int | None = None, after: int | None = None,
@@ -183,9 +181,9 @@ class Store:
         `before` for the page older than this one (None: this page reaches the start of that range).
 
         Keyset paging on the (conversation, seq) index: every page costs the same, however deep."""
-        rows = [r._mapping for r in self.database.rows(select(messages).where(
-            messages.c.conversation == conversation, messages.c.seq > (after or 0),
-            messages.c.seq < (MAX_SEQ if before is None else before)).order_by(messages.c.seq.desc()).limit(limit + 1))]
+        rows = [r._mapping for r in self.database.rows(_PAGE, {
+            "conversation": conversation, "after": after or 0, "before": MAX_SEQ if before is None else before,
+            "limit": limit + 1})]
         older = rows[limit - 1]["seq"] if len(rows) > limit else None
         rows = rows[:limit]
         rows.reverse()
@@ -196,14 +194,13 @@ class Store:
         if not rows:
             return []
         attached: dict[int, list[UploadRow]] = {}
-        query = _attached().where(attachments.c.message_seq.between(rows[0]["seq"], rows[-1]["seq"]),
-                                  messages.c.conversation == conversation)
-        for u in self.database.rows(query):
+        span = {"first": rows[0]["seq"], "last": rows[-1]["seq"], "conversation": conversation}
+        for u in self.database.rows(_ATTACHED_IN_SPAN, span):
             attached.setdefault(u._mapping["message_seq"], []).append(_upload(u._mapping))
         return [_message_dict(r, attached.get(r["seq"], [])) for r in rows]
 
     def last_seq(self) -> int:
-        return int(self.database.scalar(select(func.coalesce(func.max(messages.c.seq), 0))))
+        return int(self.database.scalar(_LAST_SEQ))
 
     def attached_media_type(self, sha256: str, name: str, conversation: str) -> str | None:
         """The type of a file with these bytes and this name sent in `conversation` (None: not sent there)."""
@@ -218,10 +215,6 @@ class Store:
         return self.database.first(query.limit(1)) is not None
 
 
-def _by_key(conversation: str, key: str) -> Any:
-    return select(messages).where(messages.c.conversation == conversation, messages.c.idempotency_key == key)
-
-
 def _attached() -> Any:
     """Attachment rows (with their message's seq and their thumbnail's size), in message and position order."""
     return (select(attachments.c.message_seq, uploads, thumbnails.c.width.label("thumb_width"),
@@ -232,6 +225,29 @@ def _attached() -> Any:
             .order_by(attachments.c.message_seq, attachments.c.position))
 
 
+# The statements of the hot paths (a send, a page, a tus PATCH, a stream's catch-up), built once.
+_UPLOAD = select(uploads).where(uploads.c.id == bindparam("id"))
+_UPDATE_UPLOAD = uploads.update().where(uploads.c.id == bindparam("b_id")).values(
+    offset=bindparam("b_offset"), head_checked=bindparam("b_head_checked"), content_type=bindparam("b_type"),
+    sha256=bindparam("b_sha256"), touched_at=bindparam("b_touched_at"))
+_TOUCH_UPLOAD = uploads.update().where(uploads.c.id == bindparam("b_id")).values(touched_at=bindparam("b_touched_at"))
+_IS_ATTACHED = select(literal(1)).where(attachments.c.upload_id == bindparam("id")).limit(1)
+_MEDIA_IN_USE = select(literal(1)).where(uploads.c.sha256 == bindparam("sha256")).limit(1)
+_BY_KEY = select(messages).where(messages.c.conversation == bindparam("conversation"),
+                                 messages.c.idempotency_key == bindparam("key"))
+_INSERT_MESSAGE = messages.insert().returning(messages.c.seq)
+_MESSAGE = select(messages).where(messages.c.seq == bindparam("seq"))
+_AFTER = select(messages).where(messages.c.conversation == bindparam("conversation"),
+                                messages.c.seq > bindparam("after")).order_by(messages.c.seq)
+_PAGE = select(messages).where(
+    messages.c.conversation == bindparam("conversation"), messages.c.seq > bindparam("after"),
+    messages.c.seq < bindparam("before")).order_by(messages.c.seq.desc()).limit(bindparam("limit"))
+_ATTACHED_IN_SPAN = _attached().where(attachments.c.message_seq.between(bindparam("first"), bindparam("last")),
+                                      messages.c.conversation == bindparam("conversation"))
+_ATTACHED_TO = _attached().where(attachments.c.message_seq == bindparam("seq"))
+_LAST_SEQ = select(func.coalesce(func.max(messages.c.seq), 0))
+
+
 def _sent_in(query: Any, sha256: str, conversation: str) -> Any:
     return (query.select_from(uploads.join(attachments, attachments.c.upload_id == uploads.c.id)
                               .join(messages, messages.c.seq == attachments.c.message_seq))
@@ -240,7 +256,7 @@ def _sent_in(query: Any, sha256: str, conversation: str) -> Any:
 
 def _message(conn: Any, r: Mapping[str, Any]) -> dict[str, Any]:
     """One message with its attachments (upload rows; the API layer adds URLs)."""
-    ups = conn.execute(_attached().where(attachments.c.message_seq == r["seq"]))
+    ups = conn.execute(_ATTACHED_TO, {"seq": r["seq"]})
     return _message_dict(r, [_upload(u._mapping) for u in ups])
 
 
