@@ -37,6 +37,8 @@ def _none_token() -> str:
     (lambda: mint(conversations="c1"), "invalid_token", "conversations"),
     (lambda: mint(conversations=["../etc"]), "invalid_token", "conversations"),
     (lambda: mint(name="Ann\r\nX-Evil: 1"), "invalid_token", "name"),
+    (lambda: mint(sub="u-\ud800"), "invalid_token", "'sub'"),           # a lone surrogate: 401, not 500
+    (lambda: mint(name="Ann \udfff"), "invalid_token", "'name'"),
     (lambda: mint(nbf=4102444800), "invalid_token", "not valid yet"),
     (lambda: "not-a-jwt", "invalid_token", "not a signed token"),
     (lambda: "agent-dev-token", "invalid_token", "not a signed token"),
