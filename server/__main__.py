@@ -17,6 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
+from server import slow_headers
 from server.app import begin_shutdown, create_app
 from server.config import Config, ConfigError, load_config
 from server.middleware import install_log_redaction
@@ -75,11 +76,12 @@ def banner(config: Config, base: str, data: Path) -> str:
 
 
 def uvicorn_config(app, config: Config, log_level: str) -> uvicorn.Config:
-    """Limits from [server]: concurrent connections (503 beyond) and idle keep-alive seconds."""
+    """Limits from [server]: concurrent connections (503 beyond), idle keep-alive seconds, and the
+    seconds a request's headers may take (server/slow_headers.py: 408 beyond)."""
     # a stalled upload is cancelled after 3 s (it still records its offset); nothing else can hang
     return uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=3, lifespan="on",
                           limit_concurrency=config.limit_concurrency, timeout_keep_alive=config.timeout_keep_alive,
-                          server_header=False)
+                          http=slow_headers.protocol(config.timeout_request_headers), server_header=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,8 +25,9 @@ from server.config import Config, load_config
 from server.events import Broker, events, ticket
 from server.media import Signer, download, load_secret, thumbnail
 from server.messages import conversation_restrictions, history, send
-from server.middleware import QueryGuard, SecurityHeaders
+from server.middleware import QueryGuard, SecurityHeaders, hsts_mode
 from server.openapi import openapi
+from server.private import private_database, private_dir
 from server.quotas import Quotas
 from server.store import Store
 from server.thumbnails import Thumbnails
@@ -50,9 +51,8 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
                keepalive: float = 15.0, sweep_interval: float | None = None) -> Starlette:
     """Build the app; raises `ConfigError` for a bad config file."""
     config = config or load_config(config_path)
-    data = Path(data_dir)
-    data.mkdir(parents=True, exist_ok=True)
-    store = Store(data / "attache.sqlite3")
+    data = private_dir(Path(data_dir))
+    store = Store(private_database(data / "attache.sqlite3"))
     quotas = Quotas(store.db, config.max_open_uploads, config.daily_bytes_per_identity, config.upload_expiry)
     uploads = Uploads(store, data, config.restrictions, config.upload_expiry, quotas)
     uploads.thumbnails = thumbnails = Thumbnails(store, uploads.media, data)   # made when an upload completes
@@ -94,7 +94,8 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         *static.page_routes(),
     ]
     middleware = [
-        Middleware(SecurityHeaders, embed_origins=config.embed_origins),
+        Middleware(SecurityHeaders, embed_origins=config.embed_origins,
+                   hsts=hsts_mode(config.auth is not None, config.public_origin)),
         # Bearer tokens, not cookies, authorise the API; credentials only for a proxy that
         # needs cookies, and config validation never lets them meet "*".
         Middleware(CORSMiddleware, allow_origins=list(config.cors_allow_origins),
@@ -107,6 +108,9 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     ]
     handlers = {ApiError: api_error_handler, HTTPException: http_exception_handler, 500: server_error_handler}
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    # No trailing-slash redirects: Starlette builds their Location from the request's Host header,
+    # which the client chooses; a path that is not a route is a 404.
+    app.router.redirect_slashes = False
     app.state.config = config
     app.state.store = store
     app.state.uploads = uploads
