@@ -41,6 +41,7 @@ local ttl = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ttl)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ttl)
 local function drop(set, n)
+  if n <= 0 then return end
   for _, m in ipairs(redis.call('ZRANGE', set, 0, n - 1)) do
     local v = redis.call('GETDEL', ARGV[6] .. m)
     if v then redis.call('ZREM', ARGV[7] .. cjson.decode(v).sub, m) end
