@@ -34,6 +34,7 @@ CHANNEL = "attache:events"
 RESYNC = 5.0        # seconds between re-reads (only when something new was stored) while Redis is there
 POLL = 1.0          # ... while it is not
 RECONNECT_MAX = 2.0
+OUTBOX_LIMIT = 10_000   # doorbells waiting for Redis; beyond, they are dropped (the resync covers them)
 LOST = (RedisError, OSError)
 log = logging.getLogger("attache.broker")
 
@@ -106,7 +107,8 @@ class RedisBroker(Subscriptions):
     def publish(self, cid: str, message: dict[str, Any]) -> None:
         for sub in self.of(cid):
             sub.ring()
-        self._outbox.put_nowait(f"{self.origin} {message['seq']} {cid}")
+        if self._outbox.qsize() < OUTBOX_LIMIT:
+            self._outbox.put_nowait(f"{self.origin} {message['seq']} {cid}")
 
     def ring_all(self) -> None:
         for sub in self.everyone():

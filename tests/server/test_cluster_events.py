@@ -186,6 +186,7 @@ def test_redis_lost_and_back_under_running_servers(cluster, redis_service):
                 m = send(on_a, "while Redis is away", cid="x6")
                 assert m.status_code == 201                            # stored: the database is the truth
                 assert read_events(r, 1)[0]["data"] == m.json()          # B reads the database meanwhile
+                assert "lost the broker (Redis) at " + redis_service.url in b.output()
             finally:
                 redis_service.start()
             assert wait_for_status(lambda: on_a.post("/api/conversations/x6/events/ticket"), 200).status_code == 200
