@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         server.run(sockets=[sock])
     except KeyboardInterrupt:   # uvicorn re-raises Ctrl-C after a clean shutdown; no traceback for that
         return 130
-    return 0
+    return 0 if server.started else 1     # the lifespan failed (a service lost between the check and the start)
 
 
 if __name__ == "__main__":

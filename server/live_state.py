@@ -32,7 +32,7 @@ def live_state(broker_url: str | None, max_streams: int, newest: Callable[[], in
     """In-process without a broker URL; else Redis (nothing connects until `start`)."""
     if broker_url is None:
         return LiveState(LocalBroker(), Tickets(), LocalSlots(max_streams))
-    from server.redis_broker import RedisBroker, client
+    from server.redis_broker import LOST, RedisBroker, client, unreachable_message
     from server.redis_state import HEARTBEAT, RedisSlots, RedisTickets
 
     redis = client(broker_url)
@@ -41,7 +41,10 @@ def live_state(broker_url: str | None, max_streams: int, newest: Callable[[], in
     tasks: list[asyncio.Task[None]] = []
 
     async def start() -> None:
-        await broker.start()
+        try:
+            await broker.start()
+        except LOST as e:
+            raise RuntimeError(unreachable_message(broker_url, e)) from None
         tasks.append(asyncio.create_task(slots.keep_alive()))
 
     async def stop() -> None:

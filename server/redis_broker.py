@@ -48,8 +48,8 @@ def client(url: str, *, listening: bool = False) -> aioredis.Redis:
 
 
 def unreachable_message(url: str, error: BaseException) -> str:
-    return (f"cannot reach the broker (Redis) at {without_password(url)}: {error}. Start Redis there, or fix "
-            "[broker] url in the config")
+    return (f"cannot reach the broker (Redis) at {without_password(url)}: {str(error).rstrip('.')}. Start Redis "
+            "there, or fix [broker] url in the config")
 
 
 def check_reachable(url: str) -> str | None:

@@ -11,6 +11,7 @@ import pytest
 
 from server.auth import Principal
 from server.common import ApiError
+from server.live_state import live_state
 from server.redis_broker import client
 from server.redis_state import RedisSlots, RedisTickets, RedisUploadLock
 from server.tickets import Grant
@@ -129,3 +130,13 @@ def test_redis_away_is_503_with_retry_after():
         finally:
             await away.aclose()
     asyncio.run(test())
+
+
+def test_a_server_started_without_its_broker_says_which_and_where():
+    """The lifespan's own check (python -m server checks before it, tests/server/test_cluster_events.py)."""
+    port = free_port()
+    live = live_state(f"redis://:s3cret@127.0.0.1:{port}/0", 2, lambda: 0)
+    with pytest.raises(RuntimeError) as refused:
+        asyncio.run(live.start())
+    assert str(refused.value).startswith(f"cannot reach the broker (Redis) at redis://127.0.0.1:{port}/0: ")
+    assert "s3cret" not in str(refused.value)
