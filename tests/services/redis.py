@@ -25,7 +25,10 @@ from tests.conftest import free_port, stop_process
 def redis_binary() -> str:
     found = shutil.which("redis-server")
     if found is None:
-        subprocess.run(["apt-get", "install", "-y", "redis-server"], check=True, capture_output=True)
+        install = ["apt-get", "install", "-y", "redis-server"]
+        if subprocess.run(install, capture_output=True).returncode != 0:     # package lists not fetched yet
+            subprocess.run(["apt-get", "update"], check=True, capture_output=True)
+            subprocess.run(install, check=True, capture_output=True)
         found = shutil.which("redis-server")
     if found is None:
         raise RuntimeError("redis-server is not installed and apt-get could not install it")
