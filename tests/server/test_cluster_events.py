@@ -132,6 +132,14 @@ def test_stream_counts_are_shared_by_the_processes(cluster):
 def test_a_killed_process_loses_no_message_and_doubles_none(cluster):
     a, b = cluster
     token = mint("u-x4", "customer", ["x4"])
+    try:
+        killed_and_resumed(a, b, token)
+    finally:
+        if b.proc is None or b.proc.poll() is not None:
+            b.start()                                                   # for the tests after this one
+
+
+def killed_and_resumed(a: RunningServer, b: RunningServer, token: str) -> None:
     with client(a, token) as on_a, client(b, token) as on_b, contextlib.ExitStack() as streams:
         r, r2 = (streams.enter_context(on_b.stream("GET", "/api/conversations/x4/events", params={"after": "0"}))
                  for _ in range(2))
@@ -151,7 +159,6 @@ def test_a_killed_process_loses_no_message_and_doubles_none(cluster):
                 live = send(on_a, "after", cid="x4").json()
                 got += read_events(resumed, 1)
         assert [e["data"] for e in got] == [*missed, live]               # nothing lost, nothing twice
-    b.start()
 
 
 def test_a_lost_doorbell_costs_latency_not_the_message(cluster, tmp_path):
