@@ -49,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--keepalive", type=float, default=15.0, help=argparse.SUPPRESS)   # seconds, for tests
     p.add_argument("--sweep-interval", type=float, default=None, help=argparse.SUPPRESS)   # seconds, for tests
+    p.add_argument("--stream-heartbeat", type=float, default=None, help=argparse.SUPPRESS)  # seconds, for tests
     return p.parse_args(argv)
 
 
@@ -91,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"attache: config error: {e}", file=sys.stderr)
         return 2
+    if config.broker_url is not None:
+        from server.redis_broker import check_reachable      # imports redis only with a [broker]
+        problem = check_reachable(config.broker_url)
+        if problem is not None:
+            print(f"attache: {problem}", file=sys.stderr)
+            return 1
     try:
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only
         # when the listening socket says so; without it each kept-alive response
@@ -102,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"attache: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
     app = create_app(config=config, data_dir=args.data, static_root=args.static_root, keepalive=args.keepalive,
-                     sweep_interval=args.sweep_interval)
+                     sweep_interval=args.sweep_interval, stream_heartbeat=args.stream_heartbeat)
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(banner(config, f"http://{host}:{port}", Path(args.data).resolve()), flush=True)
@@ -112,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         server.run(sockets=[sock])
     except KeyboardInterrupt:   # uvicorn re-raises Ctrl-C after a clean shutdown; no traceback for that
         return 130
-    return 0
+    return 0 if server.started else 1     # the lifespan failed (a service lost between the check and the start)
 
 
 if __name__ == "__main__":

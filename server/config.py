@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from server.twilio.settings import TwilioSettings
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
-_TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix")   # the last three: server/backend.py
+_TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix",   # these three: server/backend.py
+           "broker")                                                            # server/broker_config.py
 _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
                 "timeout_keep_alive", "timeout_request_headers", "max_streams_per_identity", "public_origin")
 _AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl", "audience", "issuer")
@@ -75,6 +76,7 @@ class Config:
     backend: str = "reference"          # [backend] kind
     twilio: TwilioSettings | None = None   # with kind = "twilio": the [twilio] table, secrets read
     matrix: MatrixSettings | None = None   # with kind = "matrix": its settings (the page talks to it)
+    broker_url: str | None = None       # [broker] url (Redis); None: in-process, one process only
 
     @property
     def mode(self) -> str:
@@ -122,6 +124,8 @@ def load_config(path: str | Path | None = None) -> Config:
     if path is not None:
         where, base = str(path), Path(path).resolve().parent
         user = _read(Path(path))
+        from server.broker_config import refuse_shared_database_without_broker   # it needs ConfigError
+        refuse_shared_database_without_broker(user, where)
         unknown = sorted(set(user) - set(_TABLES))
         if unknown:
             raise ConfigError(f"{where}: unknown table or key {unknown[0]!r} (known: {', '.join(_TABLES)})")
@@ -159,10 +163,11 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     if auth is None and not identities:
         raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
     from server.backend import backend_kind, backend_settings   # it needs ConfigError from here
+    from server.broker_config import broker_url
     kind = backend_kind(data, where)
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
                   upload_expiry=upload_expiry, **quotas, backend=kind, **backend_settings(kind, data, where, base),
-                  **_server(data.get("server", {}), where))
+                  broker_url=broker_url(data, where), **_server(data.get("server", {}), where))
 
 
 def _quotas(max_open: object, daily: object, max_file_size: int, where: str) -> dict[str, int]:
