@@ -25,6 +25,7 @@ from twilio.http import AsyncHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
+from server.common import scrub_surrogates
 from server.twilio.problems import McsError
 from server.twilio.settings import TwilioSettings
 
@@ -136,7 +137,7 @@ async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
 
 def _json(response: httpx.Response, what: str) -> dict[str, Any]:
     try:
-        data = response.json()
+        data = scrub_surrogates(response.json())   # names and messages reach files, headers, answers
     except ValueError:
         data = None
     if response.status_code >= 400:

@@ -59,7 +59,7 @@ def database_url(database_kind: str, request: pytest.FixtureRequest) -> str | No
 
 
 @pytest.fixture
-def make_server(tmp_path: Path, database_url: str | None) -> Iterator:
+def make_server(tmp_path: Path, database_url: str | None, request: pytest.FixtureRequest) -> Iterator:
     """Factory: `make_server(data=..., config_text=..., static_root=...)`; all are stopped at the end.
     Every server of a test shares the test's database (`database_url`)."""
     servers: list[Server] = []
@@ -68,7 +68,7 @@ def make_server(tmp_path: Path, database_url: str | None) -> Iterator:
              extra: tuple[str, ...] = (), start: bool = True) -> Server:
         config = None
         if database_url is not None:
-            config_text = (config_text or "") + database_table(database_url)
+            config_text = (config_text or "") + database_table(database_url, request)
         if config_text is not None:
             config = tmp_path / f"config{len(servers)}.toml"
             config.write_text(config_text)

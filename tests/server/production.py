@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import RunningServer
 from tests.server.conftest import AGENT, TEST_CONFIG
-from tests.services.postgres import database_table, url_for
+from tests.services.postgres import server_database
 
 SECRET = b"3f9c2a7d1e5b8064c2d9a1f7e3b5c8d0" * 2 + b"\n"   # as `openssl rand -hex 32 > FILE` writes it
 
@@ -50,13 +50,13 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def shared_server(tmp_path_factory, config_text: str, database_url: str | None = None) -> Iterator[RunningServer]:
+def shared_server(tmp_path_factory, config_text: str, database: str = "") -> Iterator[RunningServer]:
     """One server for a whole test module (tests isolate themselves by conversation and sub).
     Its config file and the key sit side by side, so the key path is relative."""
     root = tmp_path_factory.mktemp("shared")
     (root / "jwt.key").write_bytes(SECRET)
     config = root / "config.toml"
-    config.write_text(config_text + database_table(database_url))
+    config.write_text(config_text + database)
     server = RunningServer(root / "data", config, log=root / "server.log").start()
     yield server
     server.stop()
@@ -65,7 +65,7 @@ def shared_server(tmp_path_factory, config_text: str, database_url: str | None =
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory, database_kind, request) -> Iterator[RunningServer]:
     """A development-mode server shared by the module (on the module's `database_kind`)."""
-    yield from shared_server(tmp_path_factory, TEST_CONFIG, url_for(database_kind, request))
+    yield from shared_server(tmp_path_factory, TEST_CONFIG, server_database(database_kind, request))
 
 
 @pytest.fixture(name="agent")
@@ -78,7 +78,7 @@ def dev_agent(dev: RunningServer) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory, database_kind, request) -> Iterator[RunningServer]:
     """A production-mode server shared by the module (on the module's `database_kind`)."""
-    yield from shared_server(tmp_path_factory, PROD_CONFIG, url_for(database_kind, request))
+    yield from shared_server(tmp_path_factory, PROD_CONFIG, server_database(database_kind, request))
 
 
 def _client(server: RunningServer, token: str) -> Iterator[httpx.Client]:

@@ -195,7 +195,8 @@ def test_without_database_the_server_keeps_sqlite_in_its_data_folder():
 
 def test_a_database_url_is_read_and_never_shown_with_its_password(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('[database]\nurl = "postgres://attache:s3cret@db.internal:5432/attache"\n')
+    path.write_text('[database]\nurl = "postgres://attache:s3cret@db.internal:5432/attache"\n'
+                    '[broker]\nurl = "redis://cache.internal:6379/0"\n')
     config = load_config(path)
     assert config.database_url == "postgresql://attache:s3cret@db.internal:5432/attache"
     assert "s3cret" not in repr(config)

@@ -10,7 +10,7 @@ from server.config import ConfigError, load_config
 from server.database import open_database
 from server.quotas import WINDOW, Quotas, in_words
 from server.store import Store
-from tests.services.postgres import both_databases, url_for  # noqa: F401  (fixture: SQLite and PostgreSQL)
+from tests.services.postgres import both_databases, server_database  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 from .conftest import TUS, metadata, patch, start_upload, upload_id
 from .openapi_check import check
@@ -30,12 +30,12 @@ secret_file = "jwt.key"
 
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory, database_kind, request):
-    yield from shared_server(tmp_path_factory, PROD_CONFIG, url_for(database_kind, request))
+    yield from shared_server(tmp_path_factory, PROD_CONFIG, server_database(database_kind, request))
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory, database_kind, request):
-    yield from shared_server(tmp_path_factory, SMALL, url_for(database_kind, request))
+    yield from shared_server(tmp_path_factory, SMALL, server_database(database_kind, request))
 
 
 def client(server, sub: str):
@@ -88,6 +88,19 @@ def test_daily_bytes_count_from_creation_and_a_cancel_gives_back_what_was_never_
         assert start_upload(c, "d.txt", 300_000, "text/plain").status_code == 201
     with client(small, "u-daily-2") as other:                          # another identity has its own day
         assert start_upload(other, "e.txt", 600_000, "text/plain").status_code == 201
+
+
+def test_an_agent_and_a_customer_with_the_same_sub_have_their_own_quotas_and_uploads(small):
+    """Quotas were keyed on `sub` alone: a customer whose sub equals an agent's used the agent's quota
+    (and could resume or cancel the agent's uploads). The owner is now role and sub."""
+    with small.client(bearer(mint("u-twin", "customer", ["c1"]))) as customer, \
+            small.client(bearer(mint("u-twin", "agent", ["c1"]))) as agent:
+        first = start_upload(customer, "a.txt", 600_000, "text/plain")
+        assert first.status_code == 201
+        assert start_upload(customer, "b.txt", 600_000, "text/plain").status_code == 429
+        assert start_upload(agent, "b.txt", 600_000, "text/plain").status_code == 201     # a day of its own
+        assert agent.head(first.headers["location"], headers=TUS).status_code == 404      # not the agent's
+        assert customer.head(first.headers["location"], headers=TUS).status_code == 200
 
 
 def test_malformed_headers_are_400_even_over_quota(small):

@@ -9,7 +9,8 @@ Each test's database is made with CREATE DATABASE (a copy of template1:
 milliseconds), so tests never see each other's rows.
 
 Modules that run against both databases import `both_databases` (a fixture
-named `database_kind`); the server fixtures turn it into a [database] table.
+named `database_kind`); the server fixtures turn it into a [database] table
+(and a [broker]: the server refuses a PostgreSQL without one).
 """
 
 from __future__ import annotations
@@ -103,6 +104,18 @@ def both_databases(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def database_table(url: str | None) -> str:
-    """The config text that points a server at `url` ("" for the default SQLite)."""
-    return "" if url is None else f'\n[database]\nurl = "{url}"\n'
+def database_table(url: str | None, request: pytest.FixtureRequest) -> str:
+    """The config text that points a server at `url` ("" for the default SQLite). A PostgreSQL database
+    means several processes, which the server only accepts with a [broker]: a Redis of the test's (or
+    module's) own, so no stream counts or tickets of another test's servers are seen, as with SQLite."""
+    if url is None:
+        return ""
+    from tests.services.redis import RedisService
+    broker = RedisService().start()
+    request.addfinalizer(broker.cleanup)
+    return f'\n[database]\nurl = "{url}"\n\n[broker]\nurl = "{broker.url}"\n'
+
+
+def server_database(kind: str, request: pytest.FixtureRequest) -> str:
+    """The config tables of a server on `kind` ("" for SQLite): a fresh database, and a broker with it."""
+    return database_table(url_for(kind, request), request)
