@@ -15,6 +15,7 @@ named `database_kind`); the server fixtures turn it into a [database] table
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -74,13 +75,29 @@ class Postgres:
     def url(self, database: str = USER) -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
 
-    def fresh_database(self) -> str:
+    def fresh_database(self, prefix: str = "t") -> str:
         """A new, empty database; its URL."""
         import psycopg
-        name = f"t_{uuid.uuid4().hex[:16]}"
+        name = f"{prefix}_{uuid.uuid4().hex[:16]}"
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)
+
+
+@contextlib.contextmanager
+def running(folder: Path | None = None) -> Iterator[Postgres]:
+    """A PostgreSQL for a `with` block (bench/load.py). `folder` is not used: the server's files must sit
+    where the postgres user can reach them, which a caller's private temporary folder is not."""
+    server = Postgres().start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+def new_database(server: Postgres, name: str) -> str:
+    """A fresh database on `server` whose name starts with `name`; its URL."""
+    return server.fresh_database(name)
 
 
 @pytest.fixture(scope="session")
