@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server import static, sweeper, tus, tus_routes
+from server import multistream, static, sweeper, tus, tus_routes
 from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
 from server.config import Config, load_config
 from server.events import Broker, events, ticket
@@ -81,6 +81,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     routes = [
         Route("/api/restrictions", restrictions),
         *tus_routes.routes(),
+        *multistream.routes(),               # POST /api/events/ticket, GET /api/events: many conversations
         Route("/api/conversations/{cid}/restrictions", conversation_restrictions),
         Route("/api/conversations/{cid}/messages", history, methods=["GET"]),
         Route("/api/conversations/{cid}/messages", send, methods=["POST"]),

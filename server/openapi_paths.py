@@ -220,6 +220,25 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
             "operationId": "createEventsTicket",
             "summary": f"A single-use ticket ({TICKET_TTL} s) to open this conversation's stream", "parameters": [cid],
             "responses": {"200": json_answer(ref("EventsTicket"), "The ticket"), **errors(400, 401, 404)}}},
+        # server/multistream.py: one stream for a set of conversations (the page's live hub)
+        "/api/events": with_head({"get": {
+            "operationId": "streamSetEvents", "security": [{"ticket": []}],
+            "summary": "Server-Sent Events of every conversation a ticket names, in seq order (`data` carries "
+                       "its `conversation`); one of the identity's streams",
+            "parameters": [after, header("Last-Event-ID", digits(), False, "Overrides `after`")],
+            "responses": {"200": {"description": "An endless event stream", "content": {
+                "text/event-stream": {"itemSchema": ref("MessageEvent")}}}, **errors(400, 401, 422, 429)}}},
+            not_for_head=("429",)),
+        "/api/events/ticket": {"post": {
+            "operationId": "createSetEventsTicket",
+            "summary": f"A single-use ticket ({TICKET_TTL} s) to open one stream of 1 to 50 conversations",
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "type": "object", "required": ["conversations"], "properties": {"conversations": {
+                    "type": "array", "minItems": 1, "maxItems": 50,
+                    "items": {"type": "string", "pattern": CONVERSATION_ID_PATTERN}}}}}}},
+            "responses": {"200": json_answer(ref("EventsTicket"), "The ticket"),
+                          **errors(400, 401, 403, 413, 422, 429, e403="A conversation the token may not follow "
+                                   "(named in `error.conversation`)", e429="Too many streams open for this user")}}},
         "/api/openapi.json": with_head({"get": {
             "operationId": "getOpenAPI", "summary": "This document", "security": [],
             "responses": {"200": json_answer({"type": "object"}, "OpenAPI document"), **errors(400)}}}),
