@@ -105,6 +105,13 @@ class Subscriptions:
             self.position = seq
         return to
 
+    def by_conversation(self) -> dict[str, int]:
+        """Each conversation and the oldest point a member of it needs (what a follower tab asks for)."""
+        wanted: dict[str, int] = {}
+        for m in self._members.values():
+            wanted[m.conversation] = min(m.seq, wanted.get(m.conversation, m.seq))
+        return wanted
+
     def of(self, conversation: str) -> list[Hashable]:
         return [key for key, m in self._members.items() if m.conversation == conversation]
 

@@ -118,3 +118,20 @@ def test_the_refused_conversation_is_read_from_the_error():
     assert API.refused_conversation(Response(403, {}, json.dumps(body))) == "c3"
     assert API.refused_conversation(Response(403, {}, "<html>")) == ""
     assert API.refused_conversation(Response(403, {}, "[]")) == ""
+
+
+def test_a_follower_tab_asks_for_each_conversation_from_the_oldest_point_its_canvases_need():
+    subs = Subscriptions()
+    subs.join("a", "c1", 9)
+    subs.join("b", "c1", 4)
+    subs.join("c", "c2", 7)
+    assert subs.by_conversation() == {"c1": 4, "c2": 7}
+
+
+def test_a_leader_serves_another_tabs_conversations_with_its_own():
+    subs = Subscriptions()
+    subs.join("mine", "c1", 5)
+    assert subs.join(("tab", "t2", "c2"), "c2", 3)
+    assert opened(subs) == (("c1", "c2"), 3)
+    assert subs.deliver("c2", 6) == [("tab", "t2", "c2")]
+    assert subs.leave(("tab", "t2", "c2")) and subs.conversations() == ("c1",)
