@@ -31,7 +31,7 @@ import js
 from pyodide.ffi import create_proxy
 
 from app.browser.dom import maybe
-from app.core.livehub import Decision, Subscriptions
+from app.core.livehub import Decision, Subscriptions, follower_changes
 from app.core.models import Problem
 
 PREFIX = "attache-live|"
@@ -119,7 +119,7 @@ class TabLink:
         kind = message.get("t") if isinstance(message, dict) else None
         if self.leading:
             if kind == "want":
-                self._follower(str(message.get("tab")), message.get("subs") or {}, message.get("fresh") or [])
+                self._follower(str(message.get("tab")), message.get("subs"), message.get("fresh"))
             elif kind == "gone":
                 self._follower(str(message.get("tab")), {}, [])
             return
@@ -135,16 +135,14 @@ class TabLink:
             self.hub.problem(str(message.get("c")), Problem(str(message.get("code")), str(message.get("message")),
                                                             str(message.get("hint") or "")))
 
-    def _follower(self, tab: str, subs: dict, fresh: list) -> None:
+    def _follower(self, tab: str, wanted: object, fresh: object) -> None:
         """Another tab's conversations: joins (fresh ones from their seq), leaves; then our state."""
-        before = self._wanted.pop(tab, {})
-        now = {c: s for c, s in subs.items() if isinstance(c, str) and isinstance(s, int) and s >= 0}
+        now, left, joins = follower_changes(self._wanted.pop(tab, {}), wanted, fresh)
         if now:
             self._wanted[tab] = now
-        for conversation in before.keys() - now.keys():
+        for conversation in left:
             self.hub.remote(("tab", tab, conversation), conversation, None)
-        for conversation, seq in now.items():
-            if conversation not in before or conversation in fresh:
-                self.hub.remote(("tab", tab, conversation), conversation, seq)
+        for conversation, seq in joins.items():
+            self.hub.remote(("tab", tab, conversation), conversation, seq)
         if now:
             self.tell(self.hub.shown)

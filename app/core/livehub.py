@@ -119,6 +119,19 @@ class Subscriptions:
         return list(self._members)
 
 
+def follower_changes(before: dict[str, int], wanted: object, fresh: object) -> tuple[dict[str, int], list[str],
+                                                                                  dict[str, int]]:
+    """What a follower tab's "want" changes for the leader: (what it now follows, the conversations it
+    left, those to join from their seq). A conversation it already followed is joined again only
+    when a canvas of it joined since (`fresh`): its seq may be older than the stream's. Junk is ignored."""
+    now = {c: s for c, s in wanted.items() if isinstance(c, str) and c and isinstance(s, int)
+           and not isinstance(s, bool) and s >= 0} if isinstance(wanted, dict) else {}
+    fresh_set = {c for c in fresh if isinstance(c, str)} if isinstance(fresh, list) else set()
+    left = sorted(before.keys() - now.keys())
+    joins = {c: s for c, s in now.items() if c not in before or c in fresh_set}
+    return now, left, joins
+
+
 @dataclass(frozen=True)
 class Decision:
     """What the shell does after a failure: wait `wait` seconds, show `state`/`label` on the

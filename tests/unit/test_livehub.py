@@ -8,7 +8,8 @@ import pytest
 from app.backends.reference import ReferenceApi
 from app.core.errors import BackendError
 from app.core.http import Response
-from app.core.livehub import REOPEN_AFTER_END_S, TOO_MANY, Subscriptions, after_stream_error, after_ticket_failure
+from app.core.livehub import (REOPEN_AFTER_END_S, TOO_MANY, Subscriptions, after_stream_error, after_ticket_failure,
+                              follower_changes)
 
 
 def opened(subs: Subscriptions) -> tuple[tuple[str, ...], int]:
@@ -79,7 +80,7 @@ def test_a_refusal_for_too_many_streams_says_so_and_waits_as_the_server_asks():
 
 
 def test_other_failures_keep_reconnecting_with_the_page_policy():
-    assert after_ticket_failure(0, "network", True, None, 1) .label == "Reconnecting…"
+    assert after_ticket_failure(0, "network", True, None, 1).label == "Reconnecting…"
     assert after_ticket_failure(503, "unavailable", True, None, 10).wait == 8.0
     assert after_ticket_failure(401, "unauthorized", False, None, 1).wait == 30.0
     dropped = after_ticket_failure(403, "forbidden", False, None, 1, "c3")
@@ -135,3 +136,11 @@ def test_a_leader_serves_another_tabs_conversations_with_its_own():
     assert opened(subs) == (("c1", "c2"), 3)
     assert subs.deliver("c2", 6) == [("tab", "t2", "c2")]
     assert subs.leave(("tab", "t2", "c2")) and subs.conversations() == ("c1",)
+
+
+def test_a_follower_tabs_want_joins_new_and_fresh_conversations_and_leaves_the_rest():
+    now, left, joins = follower_changes({"c1": 5, "c2": 5}, {"c1": 2, "c3": 7}, [])
+    assert (now, left, joins) == ({"c1": 2, "c3": 7}, ["c2"], {"c3": 7})   # c1 unchanged: its old seq ignored
+    assert follower_changes({"c1": 5}, {"c1": 2}, ["c1"])[2] == {"c1": 2}    # a canvas of c1 joined: from 2
+    assert follower_changes({"c1": 5}, {"": 1, "c2": -1, "c3": True, 4: 4}, "junk") == ({}, ["c1"], {})
+    assert follower_changes({}, None, None) == ({}, [], {})
