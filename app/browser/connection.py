@@ -40,13 +40,13 @@ class ConnectionView:
         self.element.textContent = label
 
     def on_live_state(self, state: str, label: str = "", hint: str = "") -> None:
-        """The live feed's state: "live"; "reconnecting" or "offline" (the label may say more);
+        """The live feed's state: "live"; "connecting"; "reconnecting" or "offline" (the label may say more);
         "refused" with what to do ("Too many open tabs for this account: close one"), the hint
         (the details) in the status's description. It clears once live again."""
         if state == "live":
             self.show("live", "Live")
-        elif state == "refused":
-            self.show("refused", label or "Not connected")
+        elif state in ("refused", "connecting"):
+            self.show(state, label or "Not connected")
         else:
             self.show("offline", label or "Reconnecting…")
         if hint:

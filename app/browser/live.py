@@ -71,7 +71,7 @@ class Hub:
         self.subs = Subscriptions()
         self.feeds: dict[int, LiveFeed] = {}
         self.api: SetEvents | None = None  # the newest member's: its token buys the tickets
-        self.shown = Decision(0.0, "offline", "Connecting…")
+        self.shown = Decision(0.0, "connecting", "Connecting…")
         self._source = None
         self._opened = False
         self._failures = 0
@@ -270,4 +270,6 @@ def hub_for(api: SetEvents) -> Hub:
     hub = _hubs.get(api.stream_key)
     if hub is None:
         hub = _hubs[api.stream_key] = Hub(api.stream_key)
+    if hub.api is None:  # a tab may lead before (or without) a canvas of its own joining
+        hub.api = api
     return hub
