@@ -76,7 +76,8 @@ class Hub:
         self._opened = False
         self._failures = 0
         self._generation = 0
-        self._settling: asyncio.Future | None = None
+        self._settling: asyncio.Future | None = None  # the round under way (held, or it may be collected)
+        self._quiet: int | None = None  # the generation of the round waiting for a burst to end
         self._changed_at = self._first_change = 0.0
         self._proxies = [create_proxy(self._message), create_proxy(self._open), create_proxy(self._error)]
         self.tabs = TabLink(key, self)
@@ -148,19 +149,23 @@ class Hub:
             self._schedule()
 
     def _schedule(self) -> None:
-        """Open the stream anew once the burst of changes is over."""
+        """Open the stream anew once the burst of changes is over (a change while a ticket is on
+        its way starts another round: the older one stands down)."""
         loop = asyncio.get_running_loop()
         self._changed_at = loop.time()
-        if self._settling is None or self._settling.done():
-            self._first_change = self._changed_at
-            self._generation += 1
-            self._settling = asyncio.ensure_future(self._settle(self._generation))
+        if self._quiet is not None and self._quiet == self._generation:
+            return  # a round is already waiting for the burst to end: it takes this change too
+        self._first_change = self._changed_at
+        self._generation += 1
+        self._quiet = self._generation
+        self._settling = asyncio.ensure_future(self._settle(self._generation))
 
     async def _settle(self, generation: int) -> None:
         loop = asyncio.get_running_loop()
         while (quiet := loop.time() - self._changed_at) < QUIET_S and loop.time() - self._first_change < MAX_SETTLE_S:
             await asyncio.sleep(QUIET_S - quiet)
         if generation == self._generation:
+            self._quiet = None
             await self._connect(generation)
 
     def _stop_stream(self) -> None:
