@@ -104,6 +104,8 @@ async def set_events(request: Request) -> Response:
     if header is not None:
         after = parse_after(header)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    if request.method == "HEAD":       # a probe, not a subscriber: do not hold the connection open
+        return Response(media_type="text/event-stream", headers=headers)
     release = _open_slot(state, principal)
     loop = asyncio.get_running_loop()
     deadline = None if principal.expires is None else loop.time() + principal.expires - time.time()
