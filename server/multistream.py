@@ -88,7 +88,7 @@ async def set_ticket(request: Request) -> Response:
     cids = conversations_of(await json_body(request))
     for cid in cids:
         if not principal.may_use(cid):
-            raise ApiError(403, "forbidden", f"You may not follow conversation {cid!r}.",
+            raise ApiError(403, "conversation_not_allowed", f"You may not follow conversation {cid!r}.",
                            "Leave it out of the set, or ask for access to it.", conversation=cid)
     _check_slots(request.app.state, principal)
     tickets = _tickets(request)

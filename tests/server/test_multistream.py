@@ -29,7 +29,7 @@ def test_one_ticket_opens_one_stream_of_several_conversations_in_seq_order(prod,
 def test_a_conversation_not_allowed_is_named(prod, agent_c1):
     r = agent_c1.post("/api/events/ticket", json={"conversations": ["c1", "c3"]})
     assert r.status_code == 403
-    assert r.json()["error"]["code"] == "forbidden" and r.json()["error"]["conversation"] == "c3"
+    assert r.json()["error"]["conversation"] == "c3"          # named, so the page leaves only it out
     for body in ({"conversations": []}, {"conversations": ["bad id"]}, {"conversations": ["c"] * 51}, {}):
         assert agent_c1.post("/api/events/ticket", json=body).status_code == 422
 
