@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from app.backends.api import ConversationApi, HistoryPage, PollEvents, SingleRequestUploads, SseEvents, Uploader
+from app.backends.api import (ConversationApi, HistoryPage, PollEvents, SetEvents, SingleRequestUploads, SseEvents,
+                              Uploader)
 from app.backends.matrix import MatrixConversation
 from app.backends.reference import ReferenceApi
 from app.backends.uploaders import SingleUploader, TusUploader, create_uploader
@@ -24,7 +25,7 @@ from app.core.pacing import Pacer
 __all__ = [
     "ADAPTERS", "Backend", "BackendError", "ConversationApi", "FileSlice", "HistoryPage", "MatrixConversation",
     "PollEvents",
-    "ReferenceApi", "Request", "Response", "SingleRequestUploads", "SingleUploader", "SseEvents", "TIMED_OUT",
+    "ReferenceApi", "SetEvents", "Request", "Response", "SingleRequestUploads", "SingleUploader", "SseEvents", "TIMED_OUT",
     "TusUploader", "Uploader", "create_api", "create_backend", "create_uploader",
 ]
 

@@ -41,7 +41,7 @@ from app.core.models import FileInfo, Message, Uploaded
 from app.core.restrictions import Restrictions
 from app.core.upload import UploadMachine
 
-__all__ = ["ConversationApi", "HistoryPage", "PollEvents", "SingleRequestUploads", "SseEvents", "Uploader"]
+__all__ = ["ConversationApi", "HistoryPage", "PollEvents", "SetEvents", "SingleRequestUploads", "SseEvents", "Uploader"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,27 @@ class SseEvents(Protocol):
 
     def parse_event(self, data: str) -> Message:
         """One event's ``data:`` payload."""
+        ...
+
+
+class SetEvents(Protocol):
+    """Live updates of many conversations over one SSE stream (the reference server's ``/api/events``):
+    the page's canvases of one ``stream_key`` share it (app.browser.hub)."""
+
+    stream_key: str  # the same server and identity: one stream
+
+    def set_ticket_request(self, conversations: Sequence[str]) -> Request: ...
+
+    def parse_ticket(self, resp: Response) -> str: ...
+
+    def refused_conversation(self, resp: Response) -> str:
+        """The conversation a refused ticket names, or ""."""
+        ...
+
+    def set_events_url(self, after: int | None, ticket: str) -> str: ...
+
+    def parse_set_event(self, data: str) -> tuple[str, Message]:
+        """(the event's conversation, its message)."""
         ...
 
 

@@ -13,7 +13,7 @@ from app.backends.api import HistoryPage
 from app.backends.decoding import decode, parse_json, read_json
 from app.backends.urls import join_url, normalise_base_url, path_segment, resolve_url
 from app.core import schemas
-from app.core.errors import bad_response
+from app.core.errors import BackendError, bad_response
 from app.core.http import Request, Response
 from app.core.models import Attachment, Message, Uploaded
 from app.core.restrictions import Restrictions
@@ -127,6 +127,48 @@ class ReferenceApi:
         if ticket is not None and (not isinstance(ticket, str) or not ticket):
             raise ValueError("ticket must be a non-empty string or None")
         return join_url(self.base_url, self._conversation_path + "/events", {"ticket": ticket, "after": after})
+
+    # One stream for many conversations (app.core.livehub, app.browser.hub): a page's canvases share it.
+
+    @property
+    def stream_key(self) -> str:
+        """Canvases with the same key share one stream: the same server and identity."""
+        return f"{self.base_url}|{self.identity}"
+
+    def set_ticket_request(self, conversations: Sequence[str]) -> Request:
+        """``POST /api/events/ticket {"conversations": [...]}``: a single-use ticket for one stream of them all."""
+        if isinstance(conversations, str) or not conversations or not all(
+                isinstance(c, str) and c for c in conversations):
+            raise ValueError("conversations must be a non-empty sequence of conversation ids")
+        return Request("POST", join_url(self.base_url, "/api/events/ticket"), self._headers("application/json"),
+                       json={"conversations": list(conversations)})
+
+    def set_events_url(self, after: int | None, ticket: str) -> str:
+        """``/api/events?ticket=...&after=seq``: the set's messages (seq is global: one ``after`` serves all)."""
+        if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 0):
+            raise ValueError(f"after must be a non-negative integer or None, got {after!r}")
+        if not isinstance(ticket, str) or not ticket:
+            raise ValueError("ticket must be a non-empty string")
+        return join_url(self.base_url, "/api/events", {"ticket": ticket, "after": after})
+
+    def parse_set_event(self, data: str) -> tuple[str, Message]:
+        """One event of the set's stream: (its conversation, the message)."""
+        if not isinstance(data, str):
+            raise bad_response("event data should be text")
+        wire = decode(schemas.Message, parse_json(data), "event")
+        if not wire.conversation:
+            raise bad_response("event.conversation is missing")
+        return wire.conversation, self._message(wire, "event", None)
+
+    @staticmethod
+    def refused_conversation(resp: Response) -> str:
+        """The conversation a refused set ticket names (``error.conversation``), or ""."""
+        try:
+            error = parse_json(resp.text, resp.status).get("error")
+        except (BackendError, AttributeError):
+            return ""
+        named = error.get("conversation") if isinstance(error, dict) else None
+        return named if isinstance(named, str) else ""
 
     def uploader_defaults(self) -> dict[str, Any]:
         """tus at ``/api/uploads`` with this identity's bearer token."""

@@ -4,7 +4,8 @@
     HistoryView      delivered messages, pending bubbles' place, scrolling, unread count
     ComposerView     message box, attach/paste/drop, staged files, the draft
     DeliveryView     the outbox and each message's upload-then-post loop
-    LiveFeed/PollFeed live updates: server-sent events, or long-poll (Matrix /sync), by `api.live`
+    LiveFeed/PollFeed live updates: server-sent events (one stream for the page's canvases), or
+                     long-poll (Matrix /sync), by `api.live`
     ProtectedMedia   media only the token may fetch (Matrix): shown as blob: URLs
     Previews         object URLs of local thumbnails (created and revoked there only)
     Persistence      the draft and the unsent messages, kept across reloads
@@ -60,7 +61,7 @@ class Canvas:
         if api.live == "poll":
             self.live = PollFeed(api, self.delivery.delivered, self._problem, on_state, self.history)
         else:
-            self.live = LiveFeed(api, self.delivery.delivered, self._problem, on_state)
+            self.live = LiveFeed(api, api.conversation, self.delivery.delivered, self._problem, on_state)
         self.media = ProtectedMedia(api, self.history, root, self._problem) if getattr(
             api, "media_needs_token", False) else None
         self.history.protected_media = self.media is not None

@@ -39,12 +39,22 @@ class ConnectionView:
         self.element.dataset.state = state
         self.element.textContent = label
 
-    def on_live_state(self, state: str) -> None:
-        """The live feed's "live" / "reconnecting"."""
+    def on_live_state(self, state: str, label: str = "", hint: str = "") -> None:
+        """The live feed's state: "live"; "connecting"; "reconnecting" or "offline" (the label may say more);
+        "refused" with what to do ("Too many open tabs for this account: close one"), the hint
+        (the details) in the status's description. It clears once live again."""
         if state == "live":
             self.show("live", "Live")
+        elif state in ("refused", "connecting"):
+            self.show(state, label or "Not connected")
         else:
-            self.show("offline", "Reconnecting…")
+            self.show("offline", label or "Reconnecting…")
+        if hint:
+            self.element.setAttribute("aria-description", hint)
+            self.element.title = hint
+        else:
+            self.element.removeAttribute("aria-description")
+            self.element.removeAttribute("title")
 
     async def load(self, api: ConversationApi) -> tuple[Restrictions, HistoryPage] | None:
         """The rules and the newest history page, asking again while waiting may help; None when

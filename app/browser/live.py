@@ -1,12 +1,22 @@
-"""Live updates over server-sent events (EventSource), opened with single-use tickets.
+"""Live updates over server-sent events: one stream per server and identity for all the page's canvases.
 
-EventSource sends no headers, and a token in its URL would end up in logs, so
-every connection starts with a ticket bought with the bearer token
-(`api.ticket_request()`, through the transport, which renews an expired
-token). A ticket opens one stream once: when a stream ends (a server restart,
-the token behind it expiring) or fails, the browser's own reconnect would
-spend the same ticket again, so we close the source and open a new one with a
-new ticket from the last seq we have: nothing is missed, nothing repeated.
+A browser keeps six HTTP/1.1 connections per host across its tabs and the
+server caps streams per identity, so canvases do not each open a stream: each
+canvas's `LiveFeed` joins the page's `Hub` for its `api.stream_key`, and the
+hub holds one EventSource for the set of their conversations
+(`/api/events?ticket=&after=`), routing each message to the canvases of its
+conversation (app.core.livehub decides which, from where, and what to do on
+a failure). A change of the set (a canvas added, removed, put back) opens the
+stream anew, once for a burst of changes.
+
+Across tabs (app.browser.tabs): one tab of the same origin, server and identity
+leads and holds the stream for every tab's conversations; the others follow
+over a BroadcastChannel. When the leader goes another takes over from where
+its canvases are.
+
+Every stream starts with a single-use ticket bought with the bearer token: a
+ticket opens one stream once, so when a stream ends or fails the hub closes
+the source and opens a new one with a new ticket: nothing missed, nothing twice.
 """
 from __future__ import annotations
 
@@ -16,52 +26,152 @@ from typing import Callable
 from js import EventSource
 from pyodide.ffi import create_proxy
 
-from app.backends import SseEvents
+from app.backends import SetEvents
+from app.browser.tabs import TabLink
 from app.browser.transport import perform
-from app.core.backoff import backoff
 from app.core.errors import BackendError
 from app.core.http import retry_after
+from app.core.livehub import Decision, Subscriptions, after_stream_error, after_ticket_failure
 from app.core.models import Message, Problem
 
-REOPEN_AFTER_END_S = 0.25  # a stream that was open ended: reopen almost at once
-MAX_WAIT_S = 8.0  # between attempts while the server cannot be reached
-REFUSED_WAIT_S = 30.0  # a ticket refused (signed out, no access): ask again rarely; sign-in wakes us
+QUIET_S = 0.15  # a burst of joins (twenty canvases mounting) makes one stream: wait for a pause...
+MAX_SETTLE_S = 1.0  # ...but not longer than this after the first change
+
+LIVE = Decision(0.0, "live", "Live")
 
 
 class LiveFeed:
-    def __init__(self, api: SseEvents, on_message: Callable[[Message], None], on_problem: Callable[[Problem], None],
-                 on_state: Callable[[str], None]) -> None:
-        """on_message gets each delivered message, on_problem an event it could not read,
-        on_state "live" or "reconnecting"."""
-        self._api = api
-        self._on_message = on_message
-        self._on_problem = on_problem
-        self._on_state = on_state
-        self._source = None
-        self._started = False
-        self._opened = False  # the current source reached "open"
-        self._failures = 0  # attempts in a row that did not reach an open stream
-        self._generation = 0  # bumped by every (re)connect: older waits and sources stand down
-        self.last_seq: int | None = None
-        self._proxies = [create_proxy(self._message), create_proxy(self._open), create_proxy(self._error)]
+    """One canvas's live feed (as PollFeed: start(after_seq), stop(), reconnect_now())."""
+
+    def __init__(self, api: SetEvents, conversation: str, on_message: Callable[[Message], None],
+                 on_problem: Callable[[Problem], None], on_state: Callable[[str, str, str], None]) -> None:
+        """on_message gets each message of `conversation`, on_problem an event it could not read or a
+        refusal of the conversation, on_state (state, label, hint): "live", "offline" or "refused"."""
+        self.api, self.conversation = api, conversation
+        self.on_message, self.on_problem, self.on_state = on_message, on_problem, on_state
+        self.hub = hub_for(api)
 
     def start(self, after_seq: int | None) -> None:
-        self.last_seq = after_seq
-        self._started = True
-        self.reconnect_now()
+        self.hub.join(self, after_seq or 0)
 
     def stop(self) -> None:
-        self._started = False
-        self._generation += 1
-        self._close()
+        self.hub.leave(self)
 
     def reconnect_now(self) -> None:
-        """Open a new stream now, if the feed has started (the user signed in again)."""
-        if not self._started:
-            return
-        self._generation += 1
+        self.hub.reconnect_now()
+
+    def show(self, decision: Decision) -> None:
+        self.on_state(decision.state, decision.label, decision.hint)
+
+
+class Hub:
+    """The page's one stream for a server and identity (or, following, the leader tab's)."""
+
+    def __init__(self, key: str) -> None:
+        self.subs = Subscriptions()
+        self.feeds: dict[int, LiveFeed] = {}
+        self.api: SetEvents | None = None  # the newest member's: its token buys the tickets
+        self.shown = Decision(0.0, "connecting", "Connecting…")
+        self._source = None
+        self._opened = False
         self._failures = 0
-        asyncio.ensure_future(self._connect(self._generation))
+        self._generation = 0
+        self._settling: asyncio.Future | None = None  # the round under way (held, or it may be collected)
+        self._quiet: int | None = None  # the generation of the round waiting for a burst to end
+        self._changed_at = self._first_change = 0.0
+        self._proxies = [create_proxy(self._message), create_proxy(self._open), create_proxy(self._error)]
+        self.tabs = TabLink(key, self)
+
+    # ---- members --------------------------------------------------------------------------
+    def join(self, feed: LiveFeed, after: int) -> None:
+        self.feeds[id(feed)] = feed
+        self.api = feed.api
+        self.subs.join(id(feed), feed.conversation, after)
+        feed.show(self.shown)
+        self._changed(feed.conversation)
+
+    def leave(self, feed: LiveFeed) -> None:
+        if self.feeds.pop(id(feed), None) is not None:
+            self.subs.leave(id(feed))
+            self._changed()
+
+    def reconnect_now(self) -> None:
+        """Sign-in again: ask at once (a follower has nothing to open)."""
+        if self.tabs.leading and len(self.subs):
+            self._failures = 0
+            self.subs.dirty = True
+            self._schedule()
+
+    def remote(self, key, conversation: str, after: int | None) -> None:
+        """Another tab's conversation (after None: it left), when this tab leads."""
+        changed = self.subs.leave(key) if after is None else self.subs.join(key, conversation, after)
+        if changed:
+            self._schedule()
+
+    def _changed(self, joined: str = "") -> None:
+        if not self.tabs.leading:
+            self.tabs.want(self.subs, joined)
+        elif not len(self.subs):
+            self._stop_stream()
+        elif self.subs.dirty:
+            self._schedule()
+
+    # ---- what members are told ------------------------------------------------------------
+    def show(self, decision: Decision, conversation: str = "") -> None:
+        """Say `decision` on every canvas (or those of `conversation`), here and, leading, in other tabs."""
+        if not conversation:
+            self.shown = decision
+        for key in (self.subs.of(conversation) if conversation else self.subs.keys()):
+            feed = self.feeds.get(key)
+            if feed is not None:
+                feed.show(decision)
+        if self.tabs.leading:
+            self.tabs.tell(decision, conversation)
+
+    def deliver(self, conversation: str, message: Message) -> None:
+        for key in self.subs.deliver(conversation, message.seq):
+            feed = self.feeds.get(key)
+            if feed is not None:
+                feed.on_message(message)
+
+    def problem(self, conversation: str, problem: Problem) -> None:
+        for key in self.subs.of(conversation):
+            feed = self.feeds.get(key)
+            if feed is not None:
+                feed.on_problem(problem)
+
+    # ---- the stream (leading) -------------------------------------------------------------
+    def lead(self) -> None:
+        """This tab now leads: open the stream for its own canvases and whatever other tabs ask."""
+        self.subs.closed()
+        self.subs.dirty = True
+        if len(self.subs):
+            self._schedule()
+
+    def _schedule(self) -> None:
+        """Open the stream anew once the burst of changes is over (a change while a ticket is on
+        its way starts another round: the older one stands down)."""
+        loop = asyncio.get_running_loop()
+        self._changed_at = loop.time()
+        if self._quiet is not None and self._quiet == self._generation:
+            return  # a round is already waiting for the burst to end: it takes this change too
+        self._first_change = self._changed_at
+        self._generation += 1
+        self._quiet = self._generation
+        self._settling = asyncio.ensure_future(self._settle(self._generation))
+
+    async def _settle(self, generation: int) -> None:
+        loop = asyncio.get_running_loop()
+        while (quiet := loop.time() - self._changed_at) < QUIET_S and loop.time() - self._first_change < MAX_SETTLE_S:
+            await asyncio.sleep(QUIET_S - quiet)
+        if generation == self._generation:
+            self._quiet = None
+            await self._connect(generation)
+
+    def _stop_stream(self) -> None:
+        self._generation += 1
+        self._close()
+        self.subs.closed()
 
     def _close(self) -> None:
         if self._source is not None:
@@ -76,42 +186,62 @@ class LiveFeed:
             await asyncio.sleep(delay)
             if generation == self._generation:
                 await self._connect(generation)
-        asyncio.ensure_future(wait_then_connect())
+        self._settling = asyncio.ensure_future(wait_then_connect())
 
     async def _connect(self, generation: int) -> None:
         self._close()
-        response = await perform(self._api.ticket_request())
+        if not len(self.subs) or self.api is None or not self.tabs.leading:
+            self.subs.closed()
+            return
+        api = self.api
+        conversations, after = self.subs.opening()
+        response = await perform(api.set_ticket_request(conversations))
         if generation != self._generation:
             return
         try:
-            ticket = self._api.parse_ticket(response)
+            ticket = api.parse_ticket(response)
         except BackendError as error:
+            self.subs.closed()
             self._failures += 1
-            self._on_state("reconnecting")
-            if response.status == 429:  # too many streams of ours: the server says when
-                wait = retry_after(response) or backoff(self._failures)
-            elif error.retryable:
-                wait = min(backoff(self._failures), MAX_WAIT_S)
+            decision = after_ticket_failure(response.status, error.problem.code, error.retryable,
+                                            retry_after(response), self._failures, api.refused_conversation(response))
+            if decision.drop:
+                self._drop(decision, error.problem)
             else:
-                wait = REFUSED_WAIT_S
-            self._later(wait)
+                self.show(decision)
+            self._later(decision.wait)
             return
         self._opened = False
-        source = self._source = EventSource.new(self._api.events_url(self.last_seq, ticket))
+        source = self._source = EventSource.new(api.set_events_url(after, ticket))
         on_message, on_open, on_error = self._proxies
         source.addEventListener("message", on_message)
         source.addEventListener("open", on_open)
         source.addEventListener("error", on_error)
 
+    def _drop(self, decision: Decision, problem: Problem) -> None:
+        """The server refuses one conversation: its canvases say so, the others go on without it."""
+        self.show(decision, decision.drop)
+        self.problem(decision.drop, problem)
+        self.tabs.refused(decision.drop, problem)
+        for key in self.subs.of(decision.drop):
+            self.subs.leave(key)
+            self.feeds.pop(key, None)
+
     def _message(self, event) -> None:
-        try:
-            message = self._api.parse_event(event.data)
-        except BackendError as error:
-            self._on_problem(error.problem)
+        if self.api is None:
             return
-        self._on_message(message)
-        if self.last_seq is None or message.seq > self.last_seq:
-            self.last_seq = message.seq
+        self.tabs.event(event.data)
+        self.received(event.data)
+
+    def received(self, data: str) -> None:
+        """One event's data (from our stream, or the leader tab's)."""
+        try:
+            conversation, message = self.api.parse_set_event(data)
+        except BackendError as error:
+            for feed in list(self.feeds.values()):
+                feed.on_problem(error.problem)
+            return
+        self.deliver(conversation, message)
 
     def _current(self, event) -> bool:
         """Events of a source we already closed (replaced) are old news."""
@@ -121,17 +251,30 @@ class LiveFeed:
         if self._current(event):
             self._opened = True
             self._failures = 0
-            self._on_state("live")
+            self.show(LIVE)
 
     def _error(self, event) -> None:
         """The stream ended or could not open: a new ticket, not the browser's retry with a spent one."""
         if not self._current(event):
             return
-        ended = self._opened  # it was live: a restart or the token behind it expired
+        was_open = self._opened
         self._close()
-        self._on_state("reconnecting")
-        if ended:
-            self._later(REOPEN_AFTER_END_S)
-        else:
+        self.subs.closed()
+        if not was_open:
             self._failures += 1
-            self._later(min(backoff(self._failures), MAX_WAIT_S))
+        decision = after_stream_error(was_open, self._failures)
+        self.show(decision)
+        self._later(decision.wait)
+
+
+_hubs: dict[str, Hub] = {}
+
+
+def hub_for(api: SetEvents) -> Hub:
+    """The page's hub for this server and identity (made on first use)."""
+    hub = _hubs.get(api.stream_key)
+    if hub is None:
+        hub = _hubs[api.stream_key] = Hub(api.stream_key)
+    if hub.api is None:  # a tab may lead before (or without) a canvas of its own joining
+        hub.api = api
+    return hub

@@ -1,0 +1,191 @@
+"""An agent's many conversations, all live: twenty canvases in one portal page and eight tabs share
+one event stream (a browser keeps six connections per host, the server caps streams per identity),
+and a stream the server refuses is said in words, with what to do, until it is live again."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.api import Api
+from tests.e2e.conftest import sign_in, wait_ready
+from tests.e2e.test_deployment import StaticSite
+from tests.e2e.test_embed import portal_csp
+
+# Every EventSource a page opens, to count the open ones (injected before the page's scripts).
+COUNT_SOURCES = """
+window.sources = [];
+window.EventSource = class extends window.EventSource {
+  constructor(...args) { super(...args); window.sources.push(this); }
+};
+"""
+OPEN = "window.sources.filter(s => s.readyState !== EventSource.CLOSED).length"
+LIVE_TIMEOUT_MS = 30_000
+
+
+def conversations(count: int) -> list[str]:
+    run = uuid.uuid4().hex[:8]
+    return [f"many-{run}-{i:02}" for i in range(count)]
+
+
+class ManyCanvases(StaticSite):
+    """A portal page (its own origin) with one <attache-canvas> per conversation."""
+
+    def page(self, api: str, conversations: list[str]) -> None:
+        canvases = "\n".join(
+            f'  <section aria-label="Chat {c}"><attache-canvas config="{api}/attache-config.json" '
+            f'conversation="{c}" identity="agent"></attache-canvas></section>' for c in conversations)
+        (self.root / "count.js").write_text(COUNT_SOURCES)
+        (self.root / "desk.css").write_text("attache-canvas { height: 420px; display: block; }")
+        (self.root / "index.html").write_text(f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Acme support desk</title>
+  <link rel="icon" href="data:,">
+  <script src="count.js"></script>
+  <script type="module" src="{api}/attache.js"></script>
+  <link rel="stylesheet" href="desk.css">
+</head>
+<body>
+  <h1>Support desk</h1>
+{canvases}
+</body>
+</html>
+""")
+
+
+@pytest.fixture()
+def desk(tmp_path):
+    root = tmp_path / "desk"
+    root.mkdir()
+    site = ManyCanvases(root)
+    yield site
+    site.close()
+
+
+def chat(page, conversation: str):
+    return page.get_by_role("region", name=f"Chat {conversation}")
+
+
+def test_twenty_canvases_in_one_page_share_one_stream_and_all_are_live(browser, make_server, desk, offsite_guard):
+    """The server's default cap is 5 streams per identity: twenty streams could not be."""
+    server = make_server(f'[server]\ncors_allow_origins = ["{desk.url}"]\n')
+    desk.csp = portal_csp(server.url)
+    names = conversations(20)
+    desk.page(server.url, names)
+    context = browser.new_context()
+    page = context.new_page()
+    offsite_guard.watch(page)
+    try:
+        page.goto(f"{desk.url}/")
+        composers = page.get_by_role("form", name="Message composer")
+        expect(composers).to_have_count(20)
+        for i in range(20):
+            expect(composers.nth(i)).to_have_attribute("aria-busy", "false", timeout=60_000)
+        for name in names:
+            expect(chat(page, name).get_by_role("status")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+        assert page.evaluate(OPEN) == 1
+
+        customer = Api(server.url)
+        for name in names:
+            customer.send(name, text=f"hello from {name}")
+        for name in names:
+            log = chat(page, name).get_by_role("log", name="Conversation")
+            expect(log).to_contain_text(f"hello from {name}", timeout=LIVE_TIMEOUT_MS)
+            expect(log.locator("article")).to_have_count(1)      # its own message only, once
+        assert page.evaluate(OPEN) == 1
+        print(f"20 canvases: {page.evaluate('window.sources.length')} EventSources opened in all")
+
+        # A canvas taken out leaves the set; the others stay live on one stream.
+        page.evaluate(f"document.querySelector('attache-canvas[conversation=\"{names[0]}\"]').remove()")
+        customer.send(names[1], text="after one left")
+        expect(chat(page, names[1]).get_by_role("log", name="Conversation")).to_contain_text(
+            "after one left", timeout=LIVE_TIMEOUT_MS)
+        page.wait_for_function(f"{OPEN} === 1")
+    finally:
+        context.close()
+
+
+def open_tab(context, server, conversation: str):
+    page = context.new_page()
+    if getattr(server, "portal", None) is not None:
+        page.goto(f"{server.url}/?conversation={conversation}")
+    else:
+        page.goto(f"{server.url}/?as=agent&conversation={conversation}")
+    return page
+
+
+def test_eight_tabs_of_one_agent_share_one_stream_and_another_tab_takes_over(
+        browser, reference_server, offsite_guard, url_guard):
+    """Six connections per host for the whole browser: eight tabs could not each hold a stream."""
+    names = conversations(8)
+    context = browser.new_context()
+    context.add_init_script(COUNT_SOURCES)
+    if getattr(reference_server, "portal", None) is not None:
+        sign_in(context, reference_server, "agent", names[0])
+    try:
+        tabs = []
+        for name in names:
+            tab = open_tab(context, reference_server, name)
+            offsite_guard.watch(tab)
+            url_guard.watch(tab)
+            tabs.append(tab)
+        for tab in tabs:
+            wait_ready(tab)
+            expect(tab.get_by_role("status")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+        assert sum(tab.evaluate(OPEN) for tab in tabs) == 1
+
+        customer = Api(reference_server.url)
+        for name in names:
+            customer.send(name, text=f"to the tab of {name}")
+        for tab, name in zip(tabs, names):
+            log = tab.get_by_role("log", name="Conversation")
+            expect(log).to_contain_text(f"to the tab of {name}", timeout=LIVE_TIMEOUT_MS)
+            expect(log.locator("article")).to_have_count(1)
+
+        # The leader tab closes: another takes the stream over, from where the tabs are.
+        [leader] = [tab for tab in tabs if tab.evaluate(OPEN) == 1]
+        rest = [(tab, name) for tab, name in zip(tabs, names) if tab is not leader]
+        leader.close()
+        for name in names:
+            customer.send(name, text=f"after the leader went, to {name}")
+        for tab, name in rest:
+            log = tab.get_by_role("log", name="Conversation")
+            expect(log).to_contain_text(f"after the leader went, to {name}", timeout=LIVE_TIMEOUT_MS)
+            expect(log.locator("article")).to_have_count(2)      # nothing missed, nothing twice
+        assert sum(tab.evaluate(OPEN) for tab, _ in rest) == 1
+    finally:
+        context.close()
+
+
+def test_a_stream_the_server_refuses_is_said_with_what_to_do_until_it_is_live_again(
+        browser, make_server, offsite_guard):
+    """One stream allowed per identity; the agent's laptop holds it, so their second browser
+    (another profile, another device) is refused: it says so, and connects once the first goes."""
+    server = make_server("[server]\nmax_streams_per_identity = 1\n")
+    first_name, second_name = conversations(2)
+    first, second = browser.new_context(), browser.new_context()
+    try:
+        laptop = open_tab(first, server, first_name)
+        wait_ready(laptop)
+        expect(laptop.get_by_role("status")).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+
+        phone = open_tab(second, server, second_name)
+        offsite_guard.watch(phone)
+        wait_ready(phone)
+        status = phone.get_by_role("status")
+        expect(status).to_have_text("Too many open tabs for this account: close one", timeout=LIVE_TIMEOUT_MS)
+        expect(status).to_have_attribute("title", re.compile("connects by itself"))
+
+        first.close()              # the other tab goes: the refused one connects by itself
+        expect(status).to_have_text("Live", timeout=LIVE_TIMEOUT_MS)
+        expect(status).not_to_have_attribute("title", re.compile("."))
+        Api(server.url).send(second_name, text="now live here")
+        expect(phone.get_by_role("log", name="Conversation")).to_contain_text("now live here")
+    finally:
+        second.close()
+        if first.pages:
+            first.close()
