@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server import static, sweeper, tus, tus_routes
+from server.blobs import open_blobs
 from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
 from server.config import Config, load_config
 from server.events import Broker, events, ticket
@@ -54,8 +55,10 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     data.mkdir(parents=True, exist_ok=True)
     store = Store(data / "attache.sqlite3")
     quotas = Quotas(store.db, config.max_open_uploads, config.daily_bytes_per_identity, config.upload_expiry)
-    uploads = Uploads(store, data, config.restrictions, config.upload_expiry, quotas)
-    uploads.thumbnails = thumbnails = Thumbnails(store, uploads.media, data)   # made when an upload completes
+    blobs = open_blobs(config.storage, data)
+    blobs.check()                          # StorageUnavailable: `python -m server` names the store and exits
+    uploads = Uploads(store, blobs, config.restrictions, config.upload_expiry, quotas)
+    uploads.thumbnails = thumbnails = Thumbnails(store, blobs)   # made when an upload completes
     interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
     broker, signer = Broker(), Signer(load_secret(data), config.media_link_ttl)
     twilio = None
@@ -65,7 +68,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        sweeper.sweep(uploads)                 # what expired while the server was down goes first
+        await sweeper.sweep_at_start(uploads)  # what expired while the server was down goes first
         sweeping = asyncio.create_task(sweeper.run(uploads, interval))
         backfilling = asyncio.create_task(thumbnails.backfill())
         yield

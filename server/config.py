@@ -22,10 +22,12 @@ from app.core.restrictions import Restrictions, parse_size
 
 if TYPE_CHECKING:
     from server.matrix_config import MatrixSettings
+    from server.storage_config import StorageConfig
     from server.twilio.settings import TwilioSettings
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
-_TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix")   # the last three: server/backend.py
+_TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix",   # these three: server/backend.py
+           "storage")                                                                     # server/storage_config.py
 _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
                 "timeout_keep_alive", "max_streams_per_identity")
 _AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl")
@@ -71,6 +73,7 @@ class Config:
     backend: str = "reference"          # [backend] kind
     twilio: TwilioSettings | None = None   # with kind = "twilio": the [twilio] table, secrets read
     matrix: MatrixSettings | None = None   # with kind = "matrix": its settings (the page talks to it)
+    storage: StorageConfig | None = None   # [storage]: an S3 bucket for the bytes; None: the --data folder
 
     @property
     def mode(self) -> str:
@@ -156,9 +159,10 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
         raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
     from server.backend import backend_kind, backend_settings   # it needs ConfigError from here
     kind = backend_kind(data, where)
+    from server.storage_config import storage_config   # it needs ConfigError from here
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
                   upload_expiry=upload_expiry, **quotas, backend=kind, **backend_settings(kind, data, where, base),
-                  **_server(data.get("server", {}), where))
+                  storage=storage_config(data.get("storage"), where), **_server(data.get("server", {}), where))
 
 
 def _quotas(max_open: object, daily: object, max_file_size: int, where: str) -> dict[str, int]:

@@ -6,7 +6,14 @@ from urllib.parse import quote
 
 import pytest
 
-from .conftest import PDF, PNG, send, upload
+from .conftest import PDF, PNG, STORAGES, send, upload
+
+
+@pytest.fixture(params=STORAGES)
+def storage(request) -> str:
+    """Every test here runs against the --data folder and an S3 bucket (moto)."""
+    return request.param
+
 
 MEDIA_CSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 HTML = b"<!doctype html><html><script>alert(document.cookie)</script></html>"
