@@ -93,9 +93,9 @@ class Bucket:
     moto: MotoServer
     name: str
 
-    def config(self, prefix: str = "attache") -> str:
-        """The [storage] table that points a server at this bucket."""
-        return f'\n[storage]\nurl = "s3://{self.name}/{prefix}"\nendpoint_url = "{self.moto.endpoint}"\n'
+    def config(self, prefix: str = "attache", endpoint: str | None = None) -> str:
+        """The [storage] table that points a server at this bucket (through `endpoint`, when given)."""
+        return f'\n[storage]\nurl = "s3://{self.name}/{prefix}"\nendpoint_url = "{endpoint or self.moto.endpoint}"\n'
 
 
 @pytest.fixture(scope="module")
