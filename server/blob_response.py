@@ -54,8 +54,10 @@ def _raise(error: Exception) -> None:
 
 def blob_response(request: Request, blobs: Blobs, key: str, size: int, media_type: str,
                   headers: dict[str, str], etag: str) -> Response:
-    """200 (or 206 for one range) streaming `key`; HEAD sends the headers only."""
+    """200 (or 206 for one range, 304 for a matching If-None-Match) streaming `key`; HEAD sends the headers only."""
     headers = {**headers, "Accept-Ranges": "bytes", "ETag": f'"{etag}"'}
+    if request.headers.get("if-none-match") in (headers["ETag"], "*"):
+        return Response(status_code=304, headers=headers)
     start, end, status = 0, size, 200
     wanted = request.headers.get("range")
     if_range = request.headers.get("if-range")

@@ -112,7 +112,7 @@ class S3Blobs:
             while chunk := await self.run(self._read_body, body):
                 yield chunk
         finally:
-            await self.run(body.close)
+            body.close()                       # never an await here: a download cut off closes at once
 
     def _read_body(self, body: Any) -> bytes:
         from botocore.exceptions import BotoCoreError

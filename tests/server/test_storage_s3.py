@@ -184,3 +184,24 @@ def test_a_tail_already_inside_a_part_is_not_counted_twice(s3_bucket, tmp_path):
     assert run(blobs.reconcile(uid, 0)) == MiB + MIN_PART
     run(blobs.drop(uid))
     assert client.list_objects_v2(Bucket=s3_bucket.name, Prefix=f"{tmp_path.name}/").get("KeyCount") == 0
+
+
+def test_200_mb_in_one_patch_goes_to_the_bucket_without_being_held(server):
+    """Memory stays flat in S3 too: 8 MiB parts, one in flight while the next arrives; the hash is right."""
+    size, block = 200 * MiB, os.urandom(MiB)
+    head = PDF + block[len(PDF):]
+    expected = hashlib.sha256()
+
+    def body():
+        for i in range(size // len(block)):
+            piece = head if i == 0 else block
+            expected.update(piece)
+            yield piece
+
+    with server.client(AGENT, timeout=300) as c:
+        uid = upload_id(start_upload(c, "big.pdf", size, "application/pdf"))
+        r = patch(c, uid, 0, body(), **{"Content-Length": str(size)})
+    assert r.status_code == 204 and r.headers["upload-offset"] == str(size), r.text
+    assert expected.hexdigest() in server.stored.media_names() and objects(server, uid) == []
+    peak_kb = int(open(f"/proc/{server.proc.pid}/status").read().split("VmHWM:")[1].split()[0])
+    assert peak_kb < 200 * 1024, f"server peak RSS {peak_kb} kB: the body is being held in memory"
