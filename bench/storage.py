@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from server.blob_s3_parts import PART_SIZE
-from tests.services.s3 import CREDENTIALS, start_moto
+from tests.services.s3 import aws_credentials, start_moto
 
 MIB = 1024 * 1024
 
@@ -42,35 +42,33 @@ def moto_alone(client: Any, bucket: str, size_mib: int) -> dict[str, float]:
 
 
 def run(bench: Any, runner: ModuleType, size_mib: int) -> None:
-    saved = {k: os.environ.get(k) for k in CREDENTIALS}
-    os.environ.update(CREDENTIALS)                       # the server process finds them as in a deployment
-    moto = start_moto(Path(bench.workdir) / "moto.log")
-    try:
-        client = moto.client()
-        client.create_bucket(Bucket="attache-bench")
-        alone = [moto_alone(client, "attache-bench", size_mib) for _ in range(2)]
-        best = min(alone, key=lambda r: r["total_s"])
-        config = runner.UPLOAD_CONFIG + f'\n[storage]\nurl = "s3://attache-bench/bench"\nendpoint_url = "{moto.endpoint}"\n'
-        runner.bench_upload(bench, size_mib, config, "upload_s3")
-        result = bench.results["upload_s3"]
-        runner.print_table(
-            f"where the S3 upload's time goes: moto alone (boto3, no Attache; best of {len(alone)})",
-            ["", "seconds", "MiB/s"],
-            [[f"{size_mib} MiB in {PART_SIZE // MIB} MiB parts, one at a time", f"{best['parts_s']:.2f}",
-              f"{best['parts_mib_s']:.0f}"],
-             ["copy to media/<sha256> (server-side copy)", f"{best['copy_s']:.2f}", ""],
-             ["moto alone, total", f"{best['total_s']:.2f}", f"{size_mib / best['total_s']:.0f}"],
-             ["server, plain fetch (POST + one PATCH)", f"{result['fetch_s']:.2f}", f"{result['fetch_mib_s']:.0f}"],
-             ["server, app (tus chunks)", f"{result['app_s']:.2f}", f"{result['app_mib_s']:.0f}"],
-             ["plain fetch / moto alone (1.0: moto is all of it)", f"{best['total_s'] / result['fetch_s']:.2f}", ""]])
-        result["moto_alone"] = alone
-        bench.summary.append([f"upload_s3: moto alone {size_mib} MiB", f"{best['total_s']:.2f} s (parts + copy)",
-                              f"server plain fetch {result['fetch_s']:.2f} s",
-                              f"{best['total_s'] / result['fetch_s']:.2f}", "—"])
-    finally:
-        moto.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with aws_credentials():                              # the server process finds them as in a deployment
+        moto = start_moto(Path(bench.workdir) / "moto.log")
+        try:
+            _run(bench, runner, size_mib, moto)
+        finally:
+            moto.stop()
+
+
+def _run(bench: Any, runner: ModuleType, size_mib: int, moto: Any) -> None:
+    client = moto.client()
+    client.create_bucket(Bucket="attache-bench")
+    alone = [moto_alone(client, "attache-bench", size_mib) for _ in range(2)]
+    best = min(alone, key=lambda r: r["total_s"])
+    config = runner.UPLOAD_CONFIG + f'\n[storage]\nurl = "s3://attache-bench/bench"\nendpoint_url = "{moto.endpoint}"\n'
+    runner.bench_upload(bench, size_mib, config, "upload_s3")
+    result = bench.results["upload_s3"]
+    runner.print_table(
+        f"where the S3 upload's time goes: moto alone (boto3, no Attache; best of {len(alone)})",
+        ["", "seconds", "MiB/s"],
+        [[f"{size_mib} MiB in {PART_SIZE // MIB} MiB parts, one at a time", f"{best['parts_s']:.2f}",
+          f"{best['parts_mib_s']:.0f}"],
+         ["copy to media/<sha256> (server-side copy)", f"{best['copy_s']:.2f}", ""],
+         ["moto alone, total", f"{best['total_s']:.2f}", f"{size_mib / best['total_s']:.0f}"],
+         ["server, plain fetch (POST + one PATCH)", f"{result['fetch_s']:.2f}", f"{result['fetch_mib_s']:.0f}"],
+         ["server, app (tus chunks)", f"{result['app_s']:.2f}", f"{result['app_mib_s']:.0f}"],
+         ["moto alone / plain fetch (1.0: moto is all of it)", f"{best['total_s'] / result['fetch_s']:.2f}", ""]])
+    result["moto_alone"] = alone
+    bench.summary.append([f"upload_s3: moto alone {size_mib} MiB", f"{best['total_s']:.2f} s (parts + copy)",
+                          f"server plain fetch {result['fetch_s']:.2f} s",
+                          f"{best['total_s'] / result['fetch_s']:.2f}", "—"])

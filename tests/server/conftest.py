@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import signal
 import socket
 import uuid
@@ -157,6 +158,29 @@ def upload(client: httpx.Client, name: str, data: bytes, content_type: str = "",
         assert r.status_code == 204, r.text
         offset = int(r.headers["upload-offset"])
     return {"upload_id": uid, "location": f"/api/uploads/{uid}", "offset": offset, "size": len(data)}
+
+
+class BigPdf:
+    """`size` bytes that sniff as a PDF, generated as they are sent (never held whole); `sha256` once sent."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self._hash = size, hashlib.sha256()
+        self._block = os.urandom(1024 * 1024)
+
+    def __iter__(self) -> Iterator[bytes]:
+        head = PDF + self._block[len(PDF):]
+        for i in range(self.size // len(self._block)):
+            piece = head if i == 0 else self._block
+            self._hash.update(piece)
+            yield piece
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+def peak_rss_kb(server: RunningServer) -> int:
+    return int(open(f"/proc/{server.proc.pid}/status").read().split("VmHWM:")[1].split()[0])
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from server.config import ConfigError, load_config
 from server.storage_config import StorageConfig
 from tests.services.tcp_gate import TcpGate
 
-from .conftest import AGENT, PDF, REPO, TEST_CONFIG, TUS, offset_of, partial_patch, patch, send, start_upload, upload_id
+from .conftest import AGENT, PDF, REPO, TEST_CONFIG, BigPdf, peak_rss_kb, TUS, offset_of, partial_patch, patch, send, start_upload, upload_id
 from .test_tus_interop import node, tus_js  # noqa: F401  (the Node fixture and the tus-js-client driver)
 
 MiB = 1024 * 1024
@@ -188,20 +188,10 @@ def test_a_tail_already_inside_a_part_is_not_counted_twice(s3_bucket, tmp_path):
 
 def test_200_mb_in_one_patch_goes_to_the_bucket_without_being_held(server):
     """Memory stays flat in S3 too: 8 MiB parts, one in flight while the next arrives; the hash is right."""
-    size, block = 200 * MiB, os.urandom(MiB)
-    head = PDF + block[len(PDF):]
-    expected = hashlib.sha256()
-
-    def body():
-        for i in range(size // len(block)):
-            piece = head if i == 0 else block
-            expected.update(piece)
-            yield piece
-
+    body = BigPdf(200 * MiB)
     with server.client(AGENT, timeout=300) as c:
-        uid = upload_id(start_upload(c, "big.pdf", size, "application/pdf"))
-        r = patch(c, uid, 0, body(), **{"Content-Length": str(size)})
-    assert r.status_code == 204 and r.headers["upload-offset"] == str(size), r.text
-    assert expected.hexdigest() in server.stored.media_names() and objects(server, uid) == []
-    peak_kb = int(open(f"/proc/{server.proc.pid}/status").read().split("VmHWM:")[1].split()[0])
-    assert peak_kb < 200 * 1024, f"server peak RSS {peak_kb} kB: the body is being held in memory"
+        uid = upload_id(start_upload(c, "big.pdf", body.size, "application/pdf"))
+        r = patch(c, uid, 0, iter(body), **{"Content-Length": str(body.size)})
+    assert r.status_code == 204 and r.headers["upload-offset"] == str(body.size), r.text
+    assert body.sha256 in server.stored.media_names() and objects(server, uid) == []
+    assert peak_rss_kb(server) < 200 * 1024, "the body is being held in memory"

@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,19 +74,28 @@ def start_moto(log: Path, port: int | None = None, timeout: float = 30) -> MotoS
     raise RuntimeError(f"moto_server did not answer within {timeout} s:\n{log.read_text(errors='replace')}")
 
 
+@contextmanager
+def aws_credentials() -> Iterator[None]:
+    """The AWS variables a server process reads (as in a deployment), set while the block runs."""
+    saved = {k: os.environ.get(k) for k in CREDENTIALS}
+    os.environ.update(CREDENTIALS)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def moto(tmp_path_factory) -> Iterator[MotoServer]:
     """One moto_server for the session, with the AWS variables the server processes read."""
-    saved = {k: os.environ.get(k) for k in CREDENTIALS}
-    os.environ.update(CREDENTIALS)
-    server = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
-    yield server
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with aws_credentials():
+        server = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
+        yield server
+        server.stop()
 
 
 @dataclass(frozen=True)
