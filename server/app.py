@@ -24,7 +24,7 @@ from server.blobs import open_blobs
 from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
 from server.config import Config, load_config
 from server.events import Broker, events, ticket
-from server.media import Signer, download, load_secret, thumbnail
+from server.media import Signer, download, thumbnail
 from server.messages import conversation_restrictions, history, send
 from server.middleware import QueryGuard, SecurityHeaders
 from server.openapi import openapi
@@ -60,7 +60,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     uploads = Uploads(store, blobs, config.restrictions, config.upload_expiry, quotas)
     uploads.thumbnails = thumbnails = Thumbnails(store, blobs)   # made when an upload completes
     interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
-    broker, signer = Broker(), Signer(load_secret(data), config.media_link_ttl)
+    broker, signer = Broker(), Signer(blobs.link_secret(), config.media_link_ttl)
     twilio = None
     if config.twilio is not None:                  # [backend] kind = "twilio"
         from server.twilio.wiring import TwilioBackend   # loads the `twilio` library only for this kind

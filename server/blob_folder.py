@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import os
 import re
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -119,6 +120,21 @@ class FolderBlobs:
 
     def check(self) -> None:
         """Nothing to reach: the folders were made above (an unwritable folder fails there, loudly)."""
+
+    def link_secret(self) -> bytes:
+        """`secret`: created once per data folder (0600); stable across restarts so old links keep working."""
+        path = self.root / "secret"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            value = path.read_text().strip()
+            if len(value) < 32:
+                raise RuntimeError(f"{path} is damaged; delete it to create a new one (old media links will break)")
+            return value.encode()
+        value = secrets.token_hex(32)
+        with os.fdopen(fd, "w") as f:
+            f.write(value + "\n")
+        return value.encode()
 
     def path(self, key: str) -> Path:
         return self.root / key

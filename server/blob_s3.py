@@ -40,6 +40,10 @@ class Missing(Exception):
     """The object (or multipart upload) is not there."""
 
 
+class Taken(Exception):
+    """A conditional write found the object already there."""
+
+
 class S3Blobs:
     """`Blobs` over one bucket and key prefix; every S3 call runs in `self.pool`."""
 
@@ -73,6 +77,8 @@ class S3Blobs:
             code, status = str(error.get("Code", "")), e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             if code in ("NoSuchKey", "NoSuchUpload", "404") or (status == 404 and code != "NoSuchBucket"):
                 raise Missing(code) from None
+            if code == "PreconditionFailed":
+                raise Taken(code) from None
             if code in _OUR_FAULT:
                 raise                                   # a bug of ours, not an outage: a 500 and a log line
             raise StorageUnavailable(self.where, _why(code, status)) from None
@@ -91,6 +97,23 @@ class S3Blobs:
             self.call("head_bucket")
         except Missing:
             raise StorageUnavailable(self.where, "the bucket does not exist") from None
+
+    def link_secret(self) -> bytes:
+        """`secret` in the bucket: made once (a conditional PUT, so two processes starting together agree).
+        Whoever can read the bucket can sign links, but could read the files themselves anyway."""
+        import secrets
+        try:
+            value = self.call("get_object", Key=self.key("secret"))["Body"].read()
+        except Missing:
+            try:
+                self.call("put_object", Key=self.key("secret"), Body=secrets.token_hex(32).encode(), IfNoneMatch="*")
+            except Taken:
+                pass                                    # another process made it first: use theirs
+            value = self.call("get_object", Key=self.key("secret"))["Body"].read()
+        if len(value.strip()) < 32:
+            raise StorageUnavailable(self.where, "its 'secret' object is damaged; delete it to make a new one "
+                                                 "(old media links will break)")
+        return value.strip()
 
     # -- complete objects ------------------------------------------------------------------
     async def size(self, key: str) -> int | None:

@@ -86,6 +86,11 @@ class Blobs(Protocol):
         """At start: raise `StorageUnavailable` when the store cannot be used (the process then exits)."""
         ...
 
+    def link_secret(self) -> bytes:
+        """At start: the HMAC key of media links, made once and kept with the files, so every process
+        sharing them signs and checks links alike."""
+        ...
+
     # -- complete objects ------------------------------------------------------------------
     async def size(self, key: str) -> int | None: ...
 

@@ -14,13 +14,10 @@ open in the browser; html/svg/xml always download.
 from __future__ import annotations
 
 import hmac
-import os
 import re
-import secrets
 import time
 import unicodedata
 from hashlib import sha256
-from pathlib import Path
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -34,22 +31,6 @@ from server.common import CONVERSATION_ID, MIME_TYPE, ApiError
 MEDIA_CSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 THUMBNAIL = "\0thumbnail"
-
-
-def load_secret(data_dir: Path) -> bytes:
-    """Created once per data dir (0600); stable across restarts so old links keep working."""
-    path = data_dir / "secret"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        value = path.read_text().strip()
-        if len(value) < 32:
-            raise RuntimeError(f"{path} is damaged; delete it to create a new one (old media links will break)")
-        return value.encode()
-    value = secrets.token_hex(32)
-    with os.fdopen(fd, "w") as f:
-        f.write(value + "\n")
-    return value.encode()
 
 
 class Signer:

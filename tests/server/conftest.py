@@ -75,12 +75,13 @@ def make_server(tmp_path: Path, storage: str, request) -> Iterator:
     bucket = request.getfixturevalue("s3_bucket") if storage == "s3" else None
 
     def make(data: Path | None = None, config_text: str | None = TEST_CONFIG, static_root: Path | None = None,
-             extra: tuple[str, ...] = (), start: bool = True, s3_endpoint: str | None = None) -> Server:
+             extra: tuple[str, ...] = (), start: bool = True, s3_endpoint: str | None = None,
+             s3_prefix: str | None = None) -> Server:
         data = data or tmp_path / "data"
         config = None
         stored: Stored = FolderStored(data)
         if bucket is not None:
-            prefix = "t-" + hashlib.sha256(str(data).encode()).hexdigest()[:16]
+            prefix = s3_prefix or "t-" + hashlib.sha256(str(data).encode()).hexdigest()[:16]
             config_text = (config_text or "") + bucket.config(prefix, s3_endpoint)
             stored = S3Stored(bucket.moto.client(), bucket.name, prefix)
         if config_text is not None:

@@ -17,6 +17,7 @@ class Stored(Protocol):
     def partials(self) -> list[str]: ...
     def thumbnails(self) -> list[str]: ...
     def put_partial(self, name: str, data: bytes) -> None: ...
+    def secret(self) -> bytes: ...
 
 
 class FolderStored:
@@ -42,6 +43,9 @@ class FolderStored:
 
     def put_partial(self, name: str, data: bytes) -> None:
         (self.data / "uploads" / name).write_bytes(data)
+
+    def secret(self) -> bytes:
+        return (self.data / "secret").read_text().strip().encode()
 
 
 class S3Stored:
@@ -78,3 +82,6 @@ class S3Stored:
 
     def put_partial(self, name: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=f"{self.prefix}/uploads/{name}", Body=data)
+
+    def secret(self) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=f"{self.prefix}/secret")["Body"].read().strip()

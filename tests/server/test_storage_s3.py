@@ -71,6 +71,22 @@ def test_an_upload_begun_on_one_process_is_resumed_on_another(make_server, tmp_p
     assert url.split("/")[2] == hashlib.sha256(data).hexdigest()
 
 
+def test_processes_sharing_a_bucket_share_the_media_link_key(make_server, tmp_path):
+    """The key is kept in the bucket (made once), not in each --data folder: a link signed by one process
+    is a valid link for another (which then answers from its own database)."""
+    one = make_server(data=tmp_path / "one", s3_prefix="shared-key")
+    two = make_server(data=tmp_path / "two", s3_prefix="shared-key")
+    assert not (tmp_path / "one" / "secret").exists() and len(one.stored.secret()) == 64
+    with one.client(AGENT) as a, two.client(AGENT) as b:
+        uid = upload_id(start_upload(a, "k.pdf", len(PDF), "application/pdf"))
+        assert patch(a, uid, 0, PDF).status_code == 204
+        url = send(a, "", [uid]).json()["attachments"][0]["url"]
+        assert a.get(url).content == PDF
+        r = b.get(url)            # signature good; this process's own database never saw the message
+        assert r.status_code == 404 and r.json()["error"]["code"] == "media_not_found"
+        assert b.get(url[:-4] + "0000").json()["error"]["code"] == "bad_signature"
+
+
 def test_tus_js_client_resumes_on_another_process_an_upload_cut_on_the_first(node, make_server, tmp_path):  # noqa: F811
     data_dir = tmp_path / "shared"
     config = TEST_CONFIG.replace('max_file_size = "300 MB"', 'max_file_size = "30 MB"')

@@ -153,7 +153,7 @@ def test_thumbnail_links_are_bound_to_their_conversation_and_expire(server, agen
     state = upload(agent, "bound.jpg", jpeg(300, 200), "image/jpeg")
     url = send(agent, "", [state["upload_id"]], cid="here").json()["attachments"][0]["thumbnail"]["url"]
     path, q = link_parts(url)
-    signer = Signer((server.data / "secret").read_text().strip().encode())
+    signer = Signer(server.stored.secret())
     digest = path.rsplit("/", 1)[1]
     with server.client() as anonymous:
         assert anonymous.get(url.replace("c=here", "c=there")).status_code == 403
