@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import tempfile
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -25,7 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from server.blob_s3_parts import PART_SIZE, Partial, S3Writer
+import boto3
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from server.blob_s3_parts import PART_SIZE, Missing, Partial, S3Writer, Taken
 from server.blobs import StorageUnavailable
 
 if TYPE_CHECKING:
@@ -36,21 +43,10 @@ READ_CHUNK = 1024 * 1024
 _OUR_FAULT = ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidArgument", "MalformedXML")
 
 
-class Missing(Exception):
-    """The object (or multipart upload) is not there."""
-
-
-class Taken(Exception):
-    """A conditional write found the object already there."""
-
-
 class S3Blobs:
     """`Blobs` over one bucket and key prefix; every S3 call runs in `self.pool`."""
 
     def __init__(self, storage: StorageConfig) -> None:
-        import boto3
-        from botocore.config import Config as BotoConfig
-
         session = boto3.session.Session()
         self.bucket, self.prefix = storage.bucket, storage.prefix
         self.where = storage.url + (f" at {storage.endpoint_url}" if storage.endpoint_url else "")
@@ -68,8 +64,7 @@ class S3Blobs:
 
     # -- calling S3 ------------------------------------------------------------------------
     def call(self, method: str, **kwargs: Any) -> Any:
-        """One S3 call (in a worker thread); its failures as `Missing` or `StorageUnavailable`."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        """One S3 call (in a worker thread); its failures as `Missing`, `Taken` or `StorageUnavailable`."""
         try:
             return getattr(self.client, method)(Bucket=self.bucket, **kwargs)
         except ClientError as e:
@@ -101,7 +96,6 @@ class S3Blobs:
     def link_secret(self) -> bytes:
         """`secret` in the bucket: made once (a conditional PUT, so two processes starting together agree).
         Whoever can read the bucket can sign links, but could read the files themselves anyway."""
-        import secrets
         try:
             value = self.call("get_object", Key=self.key("secret"))["Body"].read()
         except Missing:
@@ -138,7 +132,6 @@ class S3Blobs:
             body.close()                       # never an await here: a download cut off closes at once
 
     def _read_body(self, body: Any) -> bytes:
-        from botocore.exceptions import BotoCoreError
         try:
             return body.read(READ_CHUNK)
         except (BotoCoreError, OSError) as e:
@@ -149,9 +142,6 @@ class S3Blobs:
 
     async def put_file(self, key: str, path: Path) -> None:
         def upload() -> None:
-            from boto3.exceptions import S3UploadFailedError
-            from boto3.s3.transfer import TransferConfig
-            from botocore.exceptions import BotoCoreError
             try:
                 self.client.upload_file(str(path), self.bucket, self.key(key), Config=TransferConfig(
                     multipart_threshold=64 * 1024 * 1024, multipart_chunksize=PART_SIZE * 2, use_threads=False))

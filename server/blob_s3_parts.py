@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from server.blobs import media_key
+from server.common import ApiError
 
 if TYPE_CHECKING:
     from server.blob_s3 import S3Blobs
@@ -31,6 +32,14 @@ PART_SIZE = 8 * 1024 * 1024        # what a PATCH pushes at a time
 MIN_PART = 5 * 1024 * 1024         # S3's minimum for every part but the last
 HASH_CHUNK = 8 * 1024 * 1024
 _TAIL = re.compile(r"^\.part\.(\d{1,5})$")
+
+
+class Missing(Exception):
+    """The object (or multipart upload) is not there."""
+
+
+class Taken(Exception):
+    """A conditional write found the object already there."""
 
 
 @dataclass
@@ -73,7 +82,6 @@ class Partial:
         return state
 
     def _list_parts(self) -> list[dict[str, Any]]:
-        from server.blob_s3 import Missing
         found: dict[int, dict[str, Any]] = {}
         marker = 0
         while True:
@@ -148,7 +156,6 @@ class Partial:
 
     @staticmethod
     def drop(blobs: S3Blobs, upload_id: str) -> None:
-        from server.blob_s3 import Missing
         if not re.fullmatch(r"[0-9a-f]{32}", upload_id):
             return
         prefix = blobs.key(f"uploads/{upload_id}")
@@ -176,7 +183,6 @@ class S3Writer:
 
     @classmethod
     async def open(cls, blobs: S3Blobs, state: Partial, start: int, size: int, hasher: Any) -> S3Writer:
-        from server.common import ApiError
         if state.offset != start:       # cannot happen under the lock; never write at a wrong offset
             raise ApiError(409, "offset_mismatch", f"The server has {state.offset} bytes, not {start}.",
                            "Ask for the upload's offset (HEAD) and continue from there.", offset=state.offset)
