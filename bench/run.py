@@ -3,6 +3,7 @@
 
     python3 build.py bench [startup|upload|history|matrix ...] [--json FILE]
                            [--upload-mib N] [--compare NAME=URL]
+    python3 build.py bench load [--agents N] [--listeners N] [--processes 1,2]   (bench/load.py)
 
 With no benchmark named, the first three run (matrix, which installs and
 starts a Synapse of its own, only when named: bench/matrix.py). Nothing here asserts a timing: each
@@ -485,8 +486,12 @@ def _bench_upload(bench: Bench, size_mib: int, root: Path, config_text: str, nam
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["load"]:      # no browser: many people over HTTP, with options of its own (bench/load.py)
+        import load
+        return load.main(argv[1:])
     parser = argparse.ArgumentParser(prog="build.py bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmarks", nargs="*", metavar="{startup,upload,upload-s3,history,matrix}", default=[])
+    parser.add_argument("benchmarks", nargs="*", metavar="{startup,upload,upload-s3,history,matrix,load}", default=[])
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--upload-mib", type=int, default=200, help="size of the upload (MiB, default 200)")
     parser.add_argument("--history-sizes", default=",".join(map(str, history.SIZES)),
@@ -497,8 +502,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     unknown = [b for b in args.benchmarks if b not in ("startup", "upload", "upload-s3", "history", "matrix")]
     if unknown:
-        parser.error(f"unknown benchmark(s): {', '.join(unknown)} "
-                     "(choose from startup, upload, upload-s3, history, matrix)")
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)} (choose from startup, upload, upload-s3, history,"
+                     " matrix; load runs alone)")
     chosen = args.benchmarks or ["startup", "upload", "history"]
     executable = os.environ.get("ATTACHE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not (ROOT / "static" / "vendor" / "app.zip").exists():

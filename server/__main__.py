@@ -17,6 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
+from server import slow_headers
 from server.app import begin_shutdown, create_app
 from server.blobs import StorageUnavailable
 from server.config import Config, ConfigError, load_config
@@ -49,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--keepalive", type=float, default=15.0, help=argparse.SUPPRESS)   # seconds, for tests
     p.add_argument("--sweep-interval", type=float, default=None, help=argparse.SUPPRESS)   # seconds, for tests
+    p.add_argument("--stream-heartbeat", type=float, default=None, help=argparse.SUPPRESS)  # seconds, for tests
     return p.parse_args(argv)
 
 
@@ -79,11 +81,12 @@ def banner(config: Config, base: str, data: Path) -> str:
 
 
 def uvicorn_config(app, config: Config, log_level: str) -> uvicorn.Config:
-    """Limits from [server]: concurrent connections (503 beyond) and idle keep-alive seconds."""
+    """Limits from [server]: concurrent connections (503 beyond), idle keep-alive seconds, and the
+    seconds a request's headers may take (server/slow_headers.py: 408 beyond)."""
     # a stalled upload is cancelled after 3 s (it still records its offset); nothing else can hang
     return uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=3, lifespan="on",
                           limit_concurrency=config.limit_concurrency, timeout_keep_alive=config.timeout_keep_alive,
-                          server_header=False)
+                          http=slow_headers.protocol(config.timeout_request_headers), server_header=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"attache: config error: {e}", file=sys.stderr)
         return 2
+    if config.broker_url is not None:
+        from server.redis_broker import check_reachable      # imports redis only with a [broker]
+        problem = check_reachable(config.broker_url)
+        if problem is not None:
+            print(f"attache: {problem}", file=sys.stderr)
+            return 1
     try:
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only
         # when the listening socket says so; without it each kept-alive response
@@ -105,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         app = create_app(config=config, data_dir=args.data, static_root=args.static_root, keepalive=args.keepalive,
-                         sweep_interval=args.sweep_interval)
+                         sweep_interval=args.sweep_interval, stream_heartbeat=args.stream_heartbeat)
     except StorageUnavailable as e:
         print(f"attache: cannot start: the file storage {e.where} cannot be used: {e.why}", file=sys.stderr)
         return 3
@@ -118,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         server.run(sockets=[sock])
     except KeyboardInterrupt:   # uvicorn re-raises Ctrl-C after a clean shutdown; no traceback for that
         return 130
-    return 0
+    return 0 if server.started else 1     # the lifespan failed (a service lost between the check and the start)
 
 
 if __name__ == "__main__":

@@ -19,19 +19,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server import static, sweeper, tus, tus_routes
+from server import events_multi, static, sweeper, tus, tus_routes
 from server.blobs import open_blobs
 from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
 from server.config import Config, load_config
-from server.events import Broker, events, ticket
+from server.events import events, ticket
+from server.live_state import live_state
+from server.locks import upload_lock
 from server.media import Signer, download, thumbnail
 from server.messages import conversation_restrictions, history, send
-from server.middleware import QueryGuard, SecurityHeaders
+from server.middleware import QueryGuard, SecurityHeaders, hsts_mode
 from server.openapi import openapi
+from server.private import private_database, private_dir
 from server.quotas import Quotas
 from server.store import Store
 from server.thumbnails import Thumbnails
-from server.tickets import Tickets
 from server.uploads import Uploads
 
 
@@ -48,19 +50,21 @@ def begin_shutdown(app: Starlette) -> None:
 
 def create_app(config_path: str | Path | None = None, data_dir: str | Path = "data",
                static_root: str | Path | None = None, *, config: Config | None = None,
-               keepalive: float = 15.0, sweep_interval: float | None = None) -> Starlette:
-    """Build the app; raises `ConfigError` for a bad config file."""
+               keepalive: float = 15.0, sweep_interval: float | None = None,
+               stream_heartbeat: float | None = None) -> Starlette:
+    """Build the app; raises `ConfigError` for a bad config file, `StorageUnavailable` for a file storage
+    that cannot be used. Nothing else connects before the lifespan starts."""
     config = config or load_config(config_path)
-    data = Path(data_dir)
-    data.mkdir(parents=True, exist_ok=True)
-    store = Store(data / "attache.sqlite3")
+    data = private_dir(Path(data_dir))
+    store = Store(private_database(data / "attache.sqlite3"))
     quotas = Quotas(store.db, config.max_open_uploads, config.daily_bytes_per_identity, config.upload_expiry)
     blobs = open_blobs(config.storage, data)
     blobs.check()                          # StorageUnavailable: `python -m server` names the store and exits
-    uploads = Uploads(store, blobs, config.restrictions, config.upload_expiry, quotas)
+    live = live_state(config.broker_url, config.max_streams_per_identity, store.last_seq, stream_heartbeat)
+    uploads = Uploads(store, blobs, config.restrictions, config.upload_expiry, quotas, upload_lock(live.redis))
     uploads.thumbnails = thumbnails = Thumbnails(store, blobs)   # made when an upload completes
     interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
-    broker, signer = Broker(), Signer(blobs.link_secret(), config.media_link_ttl)
+    broker, signer = live.broker, Signer(blobs.link_secret(), config.media_link_ttl)
     twilio = None
     if config.twilio is not None:                  # [backend] kind = "twilio"
         from server.twilio.wiring import TwilioBackend   # loads the `twilio` library only for this kind
@@ -68,6 +72,8 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if live.start is not None:
+            await live.start()                 # [broker]: raises when Redis cannot be reached
         await sweeper.sweep_at_start(uploads)  # what expired while the server was down goes first
         sweeping = asyncio.create_task(sweeper.run(uploads, interval))
         backfilling = asyncio.create_task(thumbnails.backfill())
@@ -76,6 +82,8 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         backfilling.cancel()
         await thumbnails.close()
         app.state.broker.close()
+        if live.stop is not None:
+            await live.stop()
         await uploads.wait_idle(2.0)
         if twilio is not None:
             await twilio.aclose()
@@ -89,6 +97,8 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         Route("/api/conversations/{cid}/messages", send, methods=["POST"]),
         Route("/api/conversations/{cid}/events", events),
         Route("/api/conversations/{cid}/events/ticket", ticket, methods=["POST"]),
+        Route("/api/events", events_multi.events),
+        Route(events_multi.TICKET_PATH, events_multi.ticket, methods=["POST"]),
         Route("/api/openapi.json", openapi),
         Route("/media/{sha256}/{filename:path}", download),
         Route("/thumbnails/{sha256}", thumbnail),
@@ -97,7 +107,8 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         *static.page_routes(),
     ]
     middleware = [
-        Middleware(SecurityHeaders, embed_origins=config.embed_origins),
+        Middleware(SecurityHeaders, embed_origins=config.embed_origins,
+                   hsts=hsts_mode(config.auth is not None, config.public_origin)),
         # Bearer tokens, not cookies, authorise the API; credentials only for a proxy that
         # needs cookies, and config validation never lets them meet "*".
         Middleware(CORSMiddleware, allow_origins=list(config.cors_allow_origins),
@@ -110,6 +121,9 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     ]
     handlers = {ApiError: api_error_handler, HTTPException: http_exception_handler, 500: server_error_handler}
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    # No trailing-slash redirects: Starlette builds their Location from the request's Host header,
+    # which the client chooses; a path that is not a route is a 404.
+    app.router.redirect_slashes = False
     app.state.config = config
     app.state.store = store
     app.state.uploads = uploads
@@ -117,8 +131,8 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     app.state.broker = broker
     app.state.signer = signer
     app.state.twilio = twilio          # None unless [backend] kind = "twilio"
-    app.state.tickets = Tickets()
-    app.state.streams = {}             # identity (sub) -> open event streams
+    app.state.tickets = live.tickets           # stream tickets (server.tickets)
+    app.state.slots = live.slots               # open streams per identity (server.slots)
     app.state.static_root = Path(static_root) if static_root is not None else static.SITE_ROOT
     app.state.keepalive = keepalive
     return app

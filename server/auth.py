@@ -5,6 +5,9 @@ already knows who they are and which conversations they may see; it mints a
 short-lived token with that, signed with a key it shares with this server, so
 the server needs no user database and no call back to the portal. Only HS256
 is accepted (never `none`, never an algorithm the token picks for itself).
+With `[auth] audience` a token must name it in `aud` (without it, a token
+that names any audience is meant for another service and is refused); with
+`[auth] issuer` it must carry that `iss`.
 
 In development (no `[auth]` table) the static `[identities]` tokens stand in:
 each identity becomes a principal that may use every conversation.
@@ -41,6 +44,13 @@ class Principal:
 
     def may_use(self, cid: str) -> bool:
         return "*" in self.conversations or cid in self.conversations
+
+
+def upload_owner(principal: Principal) -> str:
+    """Who owns an upload and whose quotas it counts against: role and sub together ("agent:u-1"),
+    since a portal may give an agent and a customer the same `sub`. Roles hold no ':', so the
+    first one separates them; server-side owners (Twilio's "twilio:...") are another namespace."""
+    return f"{principal.role}:{principal.sub}"
 
 
 def unauthorized(message: str, hint: str, code: str = "invalid_token") -> ApiError:
@@ -95,8 +105,17 @@ def _conversations(payload: dict, role: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def verify_token(token: str, secret: bytes) -> Principal:
-    """A Principal from a portal-signed JWT, or ApiError 401 saying what is wrong with it."""
+def _claim_checks(audience: str, issuer: str) -> dict:
+    """PyJWT's keyword arguments for `aud`/`iss`: required and compared when configured."""
+    required = [*REQUIRED_CLAIMS, *(["aud"] if audience else []), *(["iss"] if issuer else [])]
+    return {"audience": audience or None, "issuer": issuer or None, "options": {"require": required}}
+
+
+def verify_token(token: str, secret: bytes, audience: str = "", issuer: str = "") -> Principal:
+    """A Principal from a portal-signed JWT, or ApiError 401 saying what is wrong with it.
+
+    `audience` / `issuer`: what `[auth] audience` / `issuer` say ("" = not configured).
+    """
     if len(token) > MAX_TOKEN:
         raise unauthorized("The access token is too long.", _SIGN_IN_AGAIN)
     try:
@@ -108,18 +127,24 @@ def verify_token(token: str, secret: bytes) -> Principal:
         raise unauthorized(f"The access token is signed with {shown!r}; only {ALGORITHM} is accepted.",
                            "Mint tokens with HS256 and the key in [auth] secret_file.")
     try:
-        payload = jwt.decode(token, secret, algorithms=[ALGORITHM], leeway=LEEWAY,
-                             options={"require": list(REQUIRED_CLAIMS)})
+        payload = jwt.decode(token, secret, algorithms=[ALGORITHM], leeway=LEEWAY, **_claim_checks(audience, issuer))
     except jwt.ExpiredSignatureError:
         raise unauthorized("The access token has expired.", _SIGN_IN_AGAIN, "token_expired") from None
     except jwt.MissingRequiredClaimError as e:
+        setting = {"aud": "audience", "iss": "issuer"}.get(e.claim)
         raise unauthorized(f"The access token lacks the '{e.claim}' claim.",
+                           f"This server's [auth] {setting} requires it in every token." if setting else
                            f"Tokens carry {', '.join(REQUIRED_CLAIMS)} (see README: Deploying).") from None
     except jwt.InvalidSignatureError:
         raise unauthorized("The access token's signature does not match this server's key.",
                            "Sign with the key in [auth] secret_file.") from None
     except jwt.ImmatureSignatureError:
         raise unauthorized("The access token is not valid yet.", "Check the portal's clock.") from None
+    except jwt.InvalidAudienceError:
+        raise unauthorized(*_wrong_audience(audience)) from None
+    except jwt.InvalidIssuerError:
+        raise unauthorized("The access token's 'iss' claim is not this server's [auth] issuer.",
+                           "Mint tokens with the issuer set in [auth] issuer.") from None
     except jwt.InvalidTokenError:
         raise unauthorized("The access token is not valid.", _SIGN_IN_AGAIN) from None
     role = payload["role"]
@@ -128,6 +153,15 @@ def verify_token(token: str, secret: bytes) -> Principal:
                            "Fix the token your portal mints (see README: Deploying).")
     return Principal(_text_claim(payload, "sub", 255), _text_claim(payload, "name", 200), role,
                      _conversations(payload, role), float(payload["exp"]))
+
+
+def _wrong_audience(audience: str) -> tuple[str, str]:
+    if not audience:
+        return ("The access token names an audience ('aud') and this server has none configured: "
+                "it is meant for another service.",
+                "Mint tokens without 'aud', or set [auth] audience to the audience your portal names.")
+    return (f"The access token's 'aud' claim does not name this server's audience ({audience!r}).",
+            "Mint tokens with 'aud' set to [auth] audience.")
 
 
 def bearer_token(request: Request) -> str:
@@ -149,7 +183,7 @@ def authenticate(request: Request) -> Principal:
                 if config.auth else "Send 'Authorization: Bearer <token>' with a token from the server's [identities].")
         raise unauthorized("Missing access token.", hint, "unauthorized")
     if config.auth is not None:
-        return verify_token(token, config.auth.secret)
+        return verify_token(token, config.auth.secret, config.auth.audience, config.auth.issuer)
     principal = _dev_lookup(config, token)
     if principal is None:
         raise unauthorized("Unknown access token.",

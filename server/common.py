@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -35,6 +36,8 @@ _TCHAR = r"[!#$%&'*+.^_`|~0-9A-Za-z-]"
 BLANK_CHARS = "\t\n\v\f\r \x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 VISIBLE_PATTERN = f"[^{BLANK_CHARS}]"
 VISIBLE = re.compile(VISIBLE_PATTERN)
+# A lone UTF-16 surrogate: JSON's "\\ud800" decodes to one, and no UTF-8 encoder takes it.
+SURROGATE = re.compile("[\ud800-\udfff]")
 MIME_TYPE = re.compile(rf"{_TCHAR}+/{_TCHAR}+(?:[ \t]*;[ \t]*{_TCHAR}+="
                    rf"(?:{_TCHAR}+|\"(?:[\t !#-\[\]-~]|\\[\t !-~])*\"))*")
 
@@ -98,15 +101,6 @@ async def server_error_handler(request: Request, exc: Exception) -> JSONResponse
                           "Try again; if it keeps failing, check the server log.")
 
 
-def authenticate(request: Request) -> str:
-    """Compatibility for code that keys data by owner string (uploads): the principal's `sub`.
-
-    New code calls `server.auth.authenticate`, which returns the whole Principal.
-    """
-    from server.auth import authenticate as principal_of   # server.auth imports this module
-    return principal_of(request).sub
-
-
 # -- strict input --------------------------------------------------------------
 def parse_uint(value: str, what: str, status: int = 400, code: str = "invalid_number") -> int:
     """A header or query number: ASCII digits only, at most 19 of them, <= 2**63-1.
@@ -162,8 +156,55 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def surrogate_field(value: Any) -> str | None:
+    """Where decoded JSON holds a lone UTF-16 surrogate (a string or a key), in document order, or None.
+
+    The path reads like `text`, `attachments[0]` or `a.b`; a bad key is shown
+    escaped. Breadth first and without recursion (depth is checked apart).
+    """
+    todo: deque[tuple[Any, str]] = deque([(value, "")])
+    while todo:
+        item, path = todo.popleft()
+        if isinstance(item, str):
+            if SURROGATE.search(item):
+                return path or "(the body)"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                name = f"{path}.{key}" if path else key
+                if SURROGATE.search(key):
+                    return name.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+                todo.append((child, name))
+        elif isinstance(item, list):
+            todo.extend((child, f"{path}[{i}]") for i, child in enumerate(item))
+    return None
+
+
+def scrub_surrogates(value: Any) -> Any:
+    """Decoded JSON with every lone surrogate replaced by U+FFFD: for what another service
+    (Twilio) sends, where refusing would lose a customer's message."""
+    if isinstance(value, str):
+        return SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {scrub_surrogates(k): scrub_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_surrogates(v) for v in value]
+    return value
+
+
+def _refuse_surrogates(data: Any) -> None:
+    """422 naming the field: a lone surrogate would fail in SQLite, a header, a file name or the answer."""
+    field = surrogate_field(data)
+    if field is not None:
+        shown = field if len(field) <= 80 else field[:80] + "..."
+        raise ApiError(422, "invalid_unicode", f"'{shown}' holds a lone UTF-16 surrogate (an unpaired "
+                       "\\ud800-\\udfff escape), which is not text.",
+                       "Send text as UTF-8; a character beyond U+FFFF is a surrogate pair such as "
+                       "\\ud83d\\ude00, never half of one.", field=shown)
+
+
 def parse_json(raw: bytes) -> Any:
-    """JSON from bytes: 400 for anything unparseable, too deeply nested, with NaN or a repeated key."""
+    """JSON from bytes: 400 for anything unparseable, too deeply nested, with NaN or a repeated key;
+    422 for a lone UTF-16 surrogate anywhere in it (naming where)."""
     try:
         data = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
     except RecursionError:
@@ -176,6 +217,7 @@ def parse_json(raw: bytes) -> Any:
         too_deep = _depth(data) > JSON_MAX_DEPTH
     if too_deep:
         raise ApiError(400, "bad_json", f"The request body nests deeper than {JSON_MAX_DEPTH} levels.")
+    _refuse_surrogates(data)
     return data
 
 

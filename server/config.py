@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 _TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix",   # these three: server/backend.py
-           "storage")                                                                     # server/storage_config.py
+           "broker", "storage")                                                 # server/broker_config.py, storage_config.py
 _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
-                "timeout_keep_alive", "max_streams_per_identity")
-_AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl")
+                "timeout_keep_alive", "timeout_request_headers", "max_streams_per_identity", "public_origin")
+_AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl", "audience", "issuer")
 _IDENTITY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _ORIGIN = re.compile(r"^https?://[^/\s]+$")
 _DURATION = re.compile(r"^\s*(\d{1,9}(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
@@ -52,6 +52,8 @@ class AuthConfig:
     secret: bytes = field(repr=False)   # never printed
     secret_file: str
     token_url: str = ""
+    audience: str = ""                  # the `aud` every token must name; "" = tokens carry no `aud`
+    issuer: str = ""                    # the `iss` every token must carry; "" = not checked
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,9 @@ class Config:
     cors_allow_credentials: bool = False
     limit_concurrency: int = 1000
     timeout_keep_alive: int = 5
+    timeout_request_headers: int = 5    # seconds a request's headers may take to arrive (408 beyond)
     max_streams_per_identity: int = 5
+    public_origin: str = ""             # where users reach the server ("https://..." makes HSTS unconditional)
     upload_expiry: float = DEFAULT_UPLOAD_EXPIRY   # seconds an unsent upload is kept after its last activity
     max_open_uploads: int = DEFAULT_MAX_OPEN_UPLOADS          # unfinished uploads per identity at once
     daily_bytes_per_identity: int = DEFAULT_DAILY_BYTES       # bytes an identity may upload per 24 hours
@@ -74,6 +78,7 @@ class Config:
     twilio: TwilioSettings | None = None   # with kind = "twilio": the [twilio] table, secrets read
     matrix: MatrixSettings | None = None   # with kind = "matrix": its settings (the page talks to it)
     storage: StorageConfig | None = None   # [storage]: an S3 bucket for the bytes; None: the --data folder
+    broker_url: str | None = None       # [broker] url (Redis); None: in-process, one process only
 
     @property
     def mode(self) -> str:
@@ -121,6 +126,8 @@ def load_config(path: str | Path | None = None) -> Config:
     if path is not None:
         where, base = str(path), Path(path).resolve().parent
         user = _read(Path(path))
+        from server.broker_config import refuse_shared_database_without_broker   # it needs ConfigError
+        refuse_shared_database_without_broker(user, where)
         unknown = sorted(set(user) - set(_TABLES))
         if unknown:
             raise ConfigError(f"{where}: unknown table or key {unknown[0]!r} (known: {', '.join(_TABLES)})")
@@ -158,11 +165,13 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     if auth is None and not identities:
         raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
     from server.backend import backend_kind, backend_settings   # it needs ConfigError from here
+    from server.broker_config import broker_url
     kind = backend_kind(data, where)
     from server.storage_config import storage_config   # it needs ConfigError from here
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
                   upload_expiry=upload_expiry, **quotas, backend=kind, **backend_settings(kind, data, where, base),
-                  storage=storage_config(data.get("storage"), where), **_server(data.get("server", {}), where))
+                  storage=storage_config(data.get("storage"), where), broker_url=broker_url(data, where),
+                  **_server(data.get("server", {}), where))
 
 
 def _quotas(max_open: object, daily: object, max_file_size: int, where: str) -> dict[str, int]:
@@ -219,7 +228,14 @@ def _auth(table: dict[str, Any], where: str, base: Path) -> tuple[AuthConfig, in
         raise ConfigError(f"{where}: [auth] media_link_ttl: {e}") from None
     if not 10 <= ttl <= 7 * 86400:
         raise ConfigError(f"{where}: [auth] media_link_ttl must be between 10 s and 7 days")
-    return AuthConfig(secret, str(path), token_url), ttl
+    claims = {}
+    for key in ("audience", "issuer"):
+        value = table.get(key, "")
+        if not isinstance(value, str) or len(value) > 255 or value != value.strip():
+            raise ConfigError(f"{where}: [auth] {key} must be the text your portal puts in the token's "
+                              f"'{key[:3]}' claim (or absent)")
+        claims[key] = value
+    return AuthConfig(secret, str(path), token_url, **claims), ttl
 
 
 def _origins(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -235,7 +251,7 @@ def _origins(table: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
 def _bounded_int(table: dict[str, Any], key: str, default: int, low: int, high: int, where: str) -> int:
     value = table.get(key, default)
     try:
-        value = _whole_seconds(parse_duration(value)) if key == "timeout_keep_alive" else value
+        value = _whole_seconds(parse_duration(value)) if key.startswith("timeout_") else value
     except ValueError as e:
         raise ConfigError(f"{where}: [server] {key}: {e}") from None
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
@@ -261,5 +277,15 @@ def _server(table: dict[str, Any], where: str) -> dict[str, Any]:
         "embed_origins": _origins(table, "embed_origins", where),
         "limit_concurrency": _bounded_int(table, "limit_concurrency", 1000, 2, 100_000, where),
         "timeout_keep_alive": _bounded_int(table, "timeout_keep_alive", 5, 1, 300, where),
+        "timeout_request_headers": _bounded_int(table, "timeout_request_headers", 5, 1, 300, where),
         "max_streams_per_identity": _bounded_int(table, "max_streams_per_identity", 5, 1, 1000, where),
+        "public_origin": _public_origin(table, where),
     }
+
+
+def _public_origin(table: dict[str, Any], where: str) -> str:
+    value = table.get("public_origin", "")
+    if not isinstance(value, str) or (value and not _ORIGIN.match(value)):
+        raise ConfigError(f"{where}: [server] public_origin must be an origin such as 'https://chat.example.com' "
+                          "(scheme and host, no path)")
+    return value.lower()

@@ -69,3 +69,11 @@ class LocalUploadLock:
 
     def forget(self, upload_id: str) -> None:
         self._locks.pop(upload_id, None)
+
+
+def upload_lock(redis: object | None) -> UploadLock:
+    """In this process without a broker; with one (`[broker]`, its Redis client), shared by every process."""
+    if redis is None:
+        return LocalUploadLock()
+    from server.redis_state import RedisUploadLock   # imports redis only with a [broker]
+    return RedisUploadLock(redis, UploadBusy)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.auth import Principal, authenticate, require_member
+from server.auth import Principal, authenticate, require_member, upload_owner
 from server.common import CONVERSATION_ID, VISIBLE, ApiError, json_body, parse_after, parse_uint
 from server.media import Signer
 from server.store import UploadRow
@@ -143,7 +143,7 @@ async def send(request: Request) -> Response:
     uploads = []
     for upload_id in ids:     # 409: the upload's state (gone, unfinished) is what stands in the way
         u = state.store.get_upload(upload_id)
-        if u is None or u.owner != principal.sub:
+        if u is None or u.owner != upload_owner(principal):
             raise ApiError(409, "unknown_upload", f"Upload {upload_id[:64]} does not exist (or expired).",
                            "Upload the file again.")
         if not u.complete:

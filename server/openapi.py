@@ -31,7 +31,7 @@ VERSION = "3.2.0"
 
 @dataclass(frozen=True)
 class EventsTicket:
-    """A single-use ticket that opens one conversation's event stream (`?ticket=`)."""
+    """A single-use ticket that opens one event stream (`?ticket=`): one conversation's, or /api/events."""
 
     ticket: str = prop(nonempty=True)
     expires_in: int = prop(minimum=1, description="Seconds it stays valid")
@@ -46,6 +46,7 @@ _ERROR_EXTRAS = {
     "limit": {"type": "integer", "minimum": 0, "description": "That quota's value (429)"},
     "retry_after": {"type": "integer", "minimum": 1, "description": "Seconds until it has room, at the latest "
                                                                      "(429, as Retry-After)"},
+    "conversation": {"type": "string", "description": "The conversation the token does not grant (403)"},
 }
 
 _MESSAGE_EVENT = {

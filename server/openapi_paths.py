@@ -17,6 +17,7 @@ from typing import Any
 from server import tus
 from server.common import CONVERSATION_ID_PATTERN, MAX_UINT, VISIBLE_PATTERN
 from server.config import Config
+from server.events_multi import MAX_CONVERSATIONS, TICKET_PATH
 from server.messages import MAX_PAGE_SIZE, PAGE_SIZE
 from server.tickets import TICKET_TTL
 
@@ -133,6 +134,13 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
     tus_errors = {"tus_headers": True}
     dev = config.auth is None
     event_security = [{"bearer": []}, {"ticket": []}]
+    shared = (503,) if config.broker_url is not None else ()     # [broker]: Redis unreachable for a moment
+    e503 = "The broker (Redis) cannot be reached right now: retry after `Retry-After` seconds"
+    last_event_id = header("Last-Event-ID", digits(), False, "Overrides `after` (EventSource sends it when "
+                                                              "reconnecting)")
+    stream_answer = {"description": "An endless event stream", "content": {
+        "text/event-stream": {"itemSchema": ref("MessageEvent")}}}
+    e429 = f"{config.max_streams_per_identity} streams are open for this user already"
     create_body = {"allOf": [ref("MessageCreate")],
                    "properties": {"attachments": {"maxItems": r.max_files_per_message}},
                    "anyOf": [{"required": ["text"], "properties": {"text": {"pattern": VISIBLE_PATTERN}}},
@@ -211,17 +219,37 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
             "operationId": "streamEvents",
             "summary": f"Server-Sent Events: one `message` event per new message (`id` = its seq), a `: keepalive` "
                        f"comment every {keepalive:g} s; ends when the token expires",
-            "parameters": [cid, after, header("Last-Event-ID", digits(), False, "Overrides `after` (EventSource sends "
-                                              "it when reconnecting)")],
+            "parameters": [cid, after, last_event_id],
             "security": event_security,
-            "responses": {"200": {"description": "An endless event stream", "content": {
-                "text/event-stream": {"itemSchema": ref("MessageEvent")}}},
-                **errors(400, 401, 404, 422, 429, e429=f"{config.max_streams_per_identity} streams are open for "
-                                                       "this user already")}}}, not_for_head=("429",)),
+            "responses": {"200": stream_answer, **errors(400, 401, 404, 422, 429, *shared, e429=e429, e503=e503)}}},
+            not_for_head=("429",)),
         "/api/conversations/{cid}/events/ticket": {"post": {
             "operationId": "createEventsTicket",
             "summary": f"A single-use ticket ({TICKET_TTL} s) to open this conversation's stream", "parameters": [cid],
-            "responses": {"200": json_answer(ref("EventsTicket"), "The ticket"), **errors(400, 401, 404)}}},
+            "responses": {"200": json_answer(ref("EventsTicket"), "The ticket"),
+                          **errors(400, 401, 404, 429, *shared, e429=e429, e503=e503)}}},
+        "/api/events": with_head({"get": {
+            "operationId": "streamConversations",
+            "summary": "Server-Sent Events of every conversation the ticket names, as one stream (counted as one): "
+                       "a `message` event per new message in any of them (`id` = its seq, global, so one `after` "
+                       f"resumes them all), a `: keepalive` comment every {keepalive:g} s; ends when the token "
+                       "that asked for the ticket expires",
+            "parameters": [after, last_event_id], "security": [{"ticket": []}],
+            "responses": {"200": stream_answer, **errors(400, 401, 422, 429, *shared, e429=e429, e503=e503)}}},
+            not_for_head=("429",)),
+        TICKET_PATH: {"post": {
+            "operationId": "createConversationsTicket",
+            "summary": f"A single-use ticket ({TICKET_TTL} s) to open one stream of up to {MAX_CONVERSATIONS} of "
+                       "the caller's conversations (`GET /api/events?ticket=`); repeated ids count once",
+            "requestBody": {"required": True, "content": {JSON: {"schema": {
+                "type": "object", "required": ["conversations"],
+                "properties": {"conversations": {
+                    "type": "array", "minItems": 1, "maxItems": MAX_CONVERSATIONS,
+                    "items": {"type": "string", "pattern": CONVERSATION_ID_PATTERN}}}}}}},
+            "responses": {"200": json_answer(ref("EventsTicket"), "The ticket"),
+                          **errors(400, 401, 403, 413, 422, 429, *shared, e429=e429, e503=e503,
+                                   e403="A conversation the token does not grant (named in `conversation`)",
+                                   e413="Body over 1,000,000 bytes")}}},
         "/api/openapi.json": with_head({"get": {
             "operationId": "getOpenAPI", "summary": "This document", "security": [],
             "responses": {"200": json_answer({"type": "object"}, "OpenAPI document"), **errors(400)}}}),

@@ -20,8 +20,9 @@ from server.config import ConfigError, load_config, parse_duration
 
 
 def mint(secret: bytes, sub: str, role: str, conversations: list[str], name: str = "",
-         ttl: int = 3600, now: float | None = None) -> str:
-    """A signed token; ValueError for what the server would refuse."""
+         ttl: int = 3600, now: float | None = None, audience: str = "", issuer: str = "") -> str:
+    """A signed token; ValueError for what the server would refuse. `audience`/`issuer`:
+    the server's `[auth] audience`/`issuer` (claims `aud`/`iss`, left out when empty)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not conversations or len(conversations) > MAX_CONVERSATIONS:
@@ -35,7 +36,8 @@ def mint(secret: bytes, sub: str, role: str, conversations: list[str], name: str
         raise ValueError("--sub must not be empty")
     issued = int(time.time() if now is None else now)
     claims = {"sub": sub, "name": name or sub, "role": role, "conversations": conversations,
-              "iat": issued, "exp": issued + ttl}
+              "iat": issued, "exp": issued + ttl,
+              **({"aud": audience} if audience else {}), **({"iss": issuer} if issuer else {})}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -56,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         ttl = int(parse_duration(args.ttl))
         if ttl <= 0:
             raise ValueError("--ttl must be longer than 0 s")
-        print(mint(config.auth.secret, args.sub, args.role, args.conversation, args.name, ttl))
+        print(mint(config.auth.secret, args.sub, args.role, args.conversation, args.name, ttl,
+                   audience=config.auth.audience, issuer=config.auth.issuer))
     except (ConfigError, ValueError) as e:
         print(f"build.py token: {e}", file=sys.stderr)
         return 2

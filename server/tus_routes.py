@@ -13,14 +13,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server import tus
-from server.common import ApiError, authenticate, check_content_type, error_response, parse_uint
+from server.auth import authenticate, upload_owner
+from server.common import ApiError, check_content_type, error_response, parse_uint
 from server.pump import body, drain
 from server.store import UploadRow
 from server.uploads import Uploads, clean_name
 
 def owner_of(request: Request) -> str:
-    """Who owns the uploads this request makes or touches (the one place that decides)."""
-    return authenticate(request)
+    """Who owns the uploads this request makes or touches, and whose quotas they count against."""
+    return upload_owner(authenticate(request))
 
 
 def _uploads(request: Request) -> Uploads:

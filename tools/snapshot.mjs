@@ -29,7 +29,10 @@ if (!pyodideDir || !key || !out || !pycOut || zips.length === 0) {
 }
 const indexURL = path.resolve(pyodideDir) + "/";
 const { loadPyodide } = await import(pathToFileURL(indexURL + "pyodide.mjs").href);
-const py = await loadPyodide({ indexURL, _makeSnapshot: true });
+// The snapshot is a public asset: nothing of this machine may go into it. Without
+// _sysExecutable, Emscripten takes Node's argv[1] (this script's absolute path) for
+// sys.executable and the `_` environment variable; the page's own default instead.
+const py = await loadPyodide({ indexURL, _makeSnapshot: true, _sysExecutable: "./this.program" });
 
 // Where PyScript's [files] "./x.zip" = "./*" unpacks them in the page.
 const HOME = "/home/pyodide";

@@ -23,6 +23,7 @@ from twilio.http import AsyncHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
+from server.common import scrub_surrogates
 from server.twilio.problems import McsError
 from server.twilio.settings import TwilioSettings
 
@@ -124,7 +125,7 @@ class Mcs:
 
 def _json(response: httpx.Response, what: str) -> dict[str, Any]:
     try:
-        data = response.json()
+        data = scrub_surrogates(response.json())   # names and messages reach files, headers, answers
     except ValueError:
         data = None
     if response.status_code >= 400:

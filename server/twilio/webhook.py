@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from twilio.request_validator import RequestValidator
 
-from server.common import ApiError, capped_body, error_response
+from server.common import ApiError, capped_body, error_response, scrub_surrogates
 from server.twilio.bridge import CONVERSATION_SID, TwilioBridge, our_mark
 from server.twilio.ledger import KeyedLocks
 from server.twilio.problems import from_exception
@@ -122,8 +122,9 @@ async def _message(bridge: TwilioBridge, ingest: Ingest, owner_prefix: str, form
 
 
 def _media(value: str) -> list[dict[str, Any]]:
+    """The `Media` field's items; a lone surrogate in a name becomes U+FFFD (the message is kept)."""
     try:
-        items = json.loads(value) if value else []
+        items = scrub_surrogates(json.loads(value)) if value else []
     except ValueError:
         return []
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from starlette.routing import Route
 
 from server.auth import Principal
-from server.events import Broker
+from server.broker import Broker
 from server.media import Signer
 from server.messages import message_json
 from server.store import Store, UploadRow

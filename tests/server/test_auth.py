@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from .conftest import REPO, send
-from .production import PROD_CONFIG, SECRET, agent_all, agent_c1, bearer, mint, prod  # noqa: F401
+from .production import PROD_CONFIG, SECRET, agent_all, agent_c1, bearer, mint, prod, shared_server  # noqa: F401
 
 HISTORY = "/api/conversations/c1/messages"
 
@@ -37,6 +37,8 @@ def _none_token() -> str:
     (lambda: mint(conversations="c1"), "invalid_token", "conversations"),
     (lambda: mint(conversations=["../etc"]), "invalid_token", "conversations"),
     (lambda: mint(name="Ann\r\nX-Evil: 1"), "invalid_token", "name"),
+    (lambda: mint(sub="u-\ud800"), "invalid_token", "'sub'"),           # a lone surrogate: 401, not 500
+    (lambda: mint(name="Ann \udfff"), "invalid_token", "'name'"),
     (lambda: mint(nbf=4102444800), "invalid_token", "not valid yet"),
     (lambda: "not-a-jwt", "invalid_token", "not a signed token"),
     (lambda: "agent-dev-token", "invalid_token", "not a signed token"),
@@ -144,3 +146,45 @@ def _run_main(*args):
 def _build_token(*args):
     return subprocess.run([sys.executable, str(REPO / "build.py"), "token", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
+
+
+def test_a_token_naming_an_audience_is_refused_without_one_configured(prod):
+    """PyJWT refuses any `aud` unless told which: now said plainly (the README used to say it was ignored)."""
+    with prod.client(bearer(mint(conversations=["c1"], aud="other-service"))) as c:
+        r = c.get(HISTORY)
+    assert r.status_code == 401 and "audience" in r.json()["error"]["message"]
+    assert "[auth] audience" in r.json()["error"]["hint"]
+
+
+AUDIENCE_CONFIG = PROD_CONFIG + 'audience = "attache"\nissuer = "https://portal.example.com"\n'
+
+
+@pytest.fixture(scope="module")
+def prod_aud(tmp_path_factory):
+    yield from shared_server(tmp_path_factory, AUDIENCE_CONFIG)
+
+
+@pytest.mark.parametrize("claims,status,words", [
+    ({"aud": "attache", "iss": "https://portal.example.com"}, 200, ""),
+    ({"aud": ["crm", "attache"], "iss": "https://portal.example.com"}, 200, ""),
+    ({"iss": "https://portal.example.com"}, 401, "lacks the 'aud' claim"),
+    ({"aud": "crm", "iss": "https://portal.example.com"}, 401, "'aud' claim does not name"),
+    ({"aud": "attache"}, 401, "lacks the 'iss' claim"),
+    ({"aud": "attache", "iss": "https://evil.example"}, 401, "'iss' claim is not"),
+])
+def test_configured_audience_and_issuer_are_required_and_checked(prod_aud, claims, status, words):
+    with prod_aud.client(bearer(mint(conversations=["c1"], **claims))) as c:
+        r = c.get(HISTORY)
+    assert r.status_code == status, r.text
+    if words:
+        assert words in r.json()["error"]["message"] and r.json()["error"]["hint"]
+
+
+def test_build_py_token_mints_the_configured_audience_and_issuer(tmp_path):
+    from server.tokens import mint as portal_mint
+
+    token = portal_mint(SECRET, "u-1", "agent", ["*"], audience="attache", issuer="https://portal.example.com")
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert (claims["aud"], claims["iss"]) == ("attache", "https://portal.example.com")
+    assert "aud" not in json.loads(base64.urlsafe_b64decode(portal_mint(SECRET, "u-1", "agent", ["*"])
+                                                            .split(".")[1] + "=="))

@@ -36,16 +36,18 @@ room = "#support:matrix.example"
 """
 
 
-@pytest.fixture(params=["development", "production", "twilio", "matrix"])
+@pytest.fixture(params=["development", "production", "twilio", "matrix", "broker"])
 def built(request, tmp_path):
-    """(app, its document) for a development, a production, a Twilio-bridged and a Matrix config
-    (the page talks to the homeserver; the server's own routes are the same)."""
+    """(app, its document) for a development, a production, a Twilio-bridged, a Matrix config
+    (the page talks to the homeserver; the server's own routes are the same) and one with a [broker] (503s)."""
     (tmp_path / "jwt.key").write_bytes(SECRET)
     config = tmp_path / "config.toml"
     if request.param == "twilio":      # the bridge is built, never called: no Twilio needed
         config = write_twilio_config(tmp_path, "https://conversations.twilio.test", "https://mcs.twilio.test")
     elif request.param == "matrix":    # production: no static Matrix tokens
         config.write_text(PROD_CONFIG + MATRIX_TABLES)
+    elif request.param == "broker":    # nothing connects to Redis before the lifespan starts
+        config.write_text(PROD_CONFIG + '[broker]\nurl = "redis://127.0.0.1:9/0"\n')
     else:
         config.write_text(TEST_CONFIG if request.param == "development" else PROD_CONFIG)
     app = create_app(config, data_dir=tmp_path / "data")
@@ -221,3 +223,11 @@ def test_each_event_of_the_stream_fits(prod, doc, ann):
                 event[field] = value.removeprefix(" ")
     assert check_event(doc, event) == first
     check(doc, ann.get(url + "/events", params={"ticket": "used-or-never-issued"}, headers={"Authorization": ""}))
+
+
+def test_only_a_server_with_a_broker_documents_its_503s(built):
+    app, doc = built
+    ticket = doc["paths"]["/api/events/ticket"]["post"]["responses"]
+    assert ("503" in ticket) == (app.state.config.broker_url is not None)
+    if "503" in ticket:
+        assert ticket["503"]["headers"]["Retry-After"]["required"]

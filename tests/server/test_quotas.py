@@ -88,6 +88,19 @@ def test_daily_bytes_count_from_creation_and_a_cancel_gives_back_what_was_never_
         assert start_upload(other, "e.txt", 600_000, "text/plain").status_code == 201
 
 
+def test_an_agent_and_a_customer_with_the_same_sub_have_their_own_quotas_and_uploads(small):
+    """Quotas were keyed on `sub` alone: a customer whose sub equals an agent's used the agent's quota
+    (and could resume or cancel the agent's uploads). The owner is now role and sub."""
+    with small.client(bearer(mint("u-twin", "customer", ["c1"]))) as customer, \
+            small.client(bearer(mint("u-twin", "agent", ["c1"]))) as agent:
+        first = start_upload(customer, "a.txt", 600_000, "text/plain")
+        assert first.status_code == 201
+        assert start_upload(customer, "b.txt", 600_000, "text/plain").status_code == 429
+        assert start_upload(agent, "b.txt", 600_000, "text/plain").status_code == 201     # a day of its own
+        assert agent.head(first.headers["location"], headers=TUS).status_code == 404      # not the agent's
+        assert customer.head(first.headers["location"], headers=TUS).status_code == 200
+
+
 def test_malformed_headers_are_400_even_over_quota(small):
     with client(small, "u-full") as c:
         for i in range(3):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
-import pytest
 
 from server.auth import Principal
-from server.common import ApiError
-from server.tickets import Tickets
+from server.tickets import PER_IDENTITY, Grant, Tickets
 
 from .conftest import lines, read_events, send
 from .production import agent_c1, bearer, customer_c1, mint, prod  # noqa: F401
@@ -54,16 +53,13 @@ def test_no_token_in_the_events_url_in_production(prod):
 def test_tickets_expire_and_are_single_use():
     now = [1000.0]
     tickets = Tickets(ttl=30, clock=lambda: now[0])
-    ann = Principal("u-ann", "Ann", "customer", ("c1",))
-    first, second = tickets.issue(ann, "c1"), tickets.issue(ann, "c1")
+    grant = Grant(Principal("u-ann", "Ann", "customer", ("c1",)), ("c1",))
+    first, second = asyncio.run(tickets.issue(grant)), asyncio.run(tickets.issue(grant))
     assert first != second
-    assert tickets.redeem(first, "c1") == ann
-    with pytest.raises(ApiError):
-        tickets.redeem(first, "c1")
+    assert asyncio.run(tickets.redeem(first)) == grant
+    assert asyncio.run(tickets.redeem(first)) is None
     now[0] += 30
-    with pytest.raises(ApiError) as refused:
-        tickets.redeem(second, "c1")
-    assert refused.value.status == 401
+    assert asyncio.run(tickets.redeem(second)) is None
 
 
 def test_event_streams_per_identity_are_capped(prod, customer_c1, agent_c1):
@@ -106,3 +102,43 @@ def test_the_stream_ends_when_the_token_expires(prod):
             assert r.status_code == 200
             rest = list(lines(r))                                           # returns once the server ends it
     assert rest[0] == "retry: 1000"
+
+
+def test_an_expired_token_gets_no_byte_of_the_stream(prod, agent_c1):
+    """Issue 18: the token's expiry is checked before the backlog (a token a few seconds past `exp` still
+    passes the 5 s leeway of the ticket request)."""
+    send(agent_c1, "history with fresh media links", cid="c1")
+    expired = bearer(mint("u-ann", "customer", ["c1"], ttl=-2))
+    with prod.client(expired) as late, httpx.Client(base_url=prod.url, timeout=10) as anonymous:
+        ticket = get_ticket(late)
+        for r in (anonymous.get(EVENTS, params={"ticket": ticket, "after": "0"}),
+                  late.get(EVENTS, params={"after": "0"}),
+                  anonymous.get("/api/events", params={"after": "0", "ticket": late.post(
+                      "/api/events/ticket", json={"conversations": ["c1"]}).json()["ticket"]})):
+            assert r.status_code == 401 and r.json()["error"]["code"] == "token_expired"
+            assert "retry:" not in r.text
+
+
+def test_one_identity_cannot_push_out_anothers_tickets(prod, customer_c1, agent_c1):
+    """Issue 18: each identity holds at most PER_IDENTITY tickets; beyond, its own oldest goes."""
+    anns = get_ticket(customer_c1)
+    bobs = [get_ticket(agent_c1) for _ in range(PER_IDENTITY + 5)]
+    with httpx.Client(base_url=prod.url, timeout=10) as anonymous:
+        assert anonymous.get(EVENTS, params={"ticket": bobs[0]}).status_code == 401        # Bob's own oldest
+        for ticket in (anns, bobs[-1]):
+            with anonymous.stream("GET", EVENTS, params={"ticket": ticket}) as r:
+                assert r.status_code == 200
+
+
+def test_the_table_stays_bounded_per_identity_and_overall():
+    tickets = Tickets(per_identity=3, limit=10)
+    grant = lambda sub: Grant(Principal(sub, sub, "agent", ("*",)), ("c1",))   # noqa: E731
+    issue = lambda sub: asyncio.run(tickets.issue(grant(sub)))                  # noqa: E731
+    first_of = {sub: issue(sub) for sub in ("a", "b", "c", "d")}
+    mine = [issue("a") for _ in range(3)]                    # a's first goes, nobody else's
+    assert asyncio.run(tickets.redeem(first_of["a"])) is None
+    assert len(tickets._open) == 6 and all(len(t) <= 3 for t in tickets._by_sub.values())
+    for sub in "efghi":
+        issue(sub)                                            # 11 would be over the overall bound of 10
+    assert len(tickets._open) == 10 and asyncio.run(tickets.redeem(first_of["b"])) is None
+    assert asyncio.run(tickets.redeem(mine[-1])) == grant("a")

@@ -222,3 +222,17 @@ def test_dist_writes_a_static_bundle_and_keeps_the_portal_config(source, tmp_pat
     for name in ("index.html", "pyscript.toml", "attache.js"):
         for ref in referenced((out / name).read_text()):
             assert (out / ref).is_file()
+
+
+def test_the_built_site_holds_nothing_of_the_build_machine():
+    """The snapshot is a public asset: Emscripten put Node's argv[1] (this checkout's absolute path)
+    into sys.executable and the `_` environment variable of the heap it copies."""
+    site = ROOT / "build" / "site"
+    if not (site / "manifest.json").exists():
+        pytest.skip("no site built here: run `python3 build.py setup`")
+    manifest = json.loads((site / "manifest.json").read_text())
+    assert manifest["snapshot"], "the site has no snapshot to check"
+    here = str(ROOT).encode()
+    leaks = [p.relative_to(site).as_posix() for p in site.rglob("*")
+             if p.is_file() and p.suffix not in (".br", ".gz") and here in p.read_bytes()]
+    assert leaks == []

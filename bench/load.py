@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""Many people at once: N agents each send files while M listeners follow live.
+
+    python3 build.py bench load [--agents 200] [--listeners 100] [--files 2] [--file-mib 1]
+                                [--processes 1,2]
+
+Production mode (every person their own signed identity), over real HTTP to
+real server processes on 127.0.0.1. Each agent uploads its files with tus
+(create + one PATCH) and sends each in a message, a photo (JPEG, thumbnailed
+by the server) then a PDF, every file's bytes distinct; each listener follows one
+conversation over the event stream (a ticket, then SSE). A message counts as
+*seen* when its listener reads its frame; send->seen runs from the moment the
+agent starts the POST of the message. Nothing may be lost or seen twice.
+
+`--processes 1` is the embedded default (SQLite, the data folder, one
+process): the baseline. `--processes 2` (and 3, ...) runs that many server
+processes on shared PostgreSQL, Redis and S3 (started here, as the tests start
+them), every request sent to a process picked at random: no sticky sessions.
+Where the time goes is reported per phase (upload, POST, POST answered ->
+seen) and as CPU seconds per process, this client included: on a 2-core
+machine the client's own work competes with the servers'.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from server.tokens import mint  # noqa: E402
+
+KEY = os.urandom(32).hex().encode()
+CONVERSATION_IDS = [f"load-{i:03d}" for i in range(1000)]
+
+
+@dataclass
+class Process:
+    port: int
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Run:
+    sent: dict[str, float] = field(default_factory=dict)         # idempotency key -> POST started
+    answered: dict[str, float] = field(default_factory=dict)     # idempotency key -> POST answered
+    uploaded: list[float] = field(default_factory=list)          # seconds per upload (create + PATCH)
+    seen: dict[str, list[float]] = field(default_factory=dict)   # idempotency key -> times its listener saw it
+    errors: list[str] = field(default_factory=list)
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc (Linux), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def write_config(folder: Path, shared: str, streams: int) -> Path:
+    (folder / "jwt.key").write_bytes(KEY)
+    config = folder / "config.toml"
+    config.write_text(
+        '[attachments]\nmax_file_size = "25 MB"\ndaily_bytes_per_identity = "5 GB"\nmax_open_uploads = 20\n\n'
+        f"[server]\nlimit_concurrency = 4000\nmax_streams_per_identity = {streams}\n\n"
+        '[auth]\nsecret_file = "jwt.key"\ntoken_url = "/attache/token"\n\n' + shared)
+    return config
+
+
+def start_process(folder: Path, config: Path, index: int) -> Process:
+    port = free_port()
+    data = folder / f"data{index}"
+    log = folder / f"server{index}.log"
+    out = open(log, "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+                             "--data", str(data), "--config", str(config), "--log-level", "warning"],
+                            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    process = Process(port, proc, log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server {index} exited: {log.read_text(errors='replace')[-2000:]}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(process.url + "/api/restrictions", timeout=1).status_code == 200:
+                return process
+        time.sleep(0.1)
+    raise RuntimeError(f"server {index} did not answer within 60 s")
+
+
+def token(sub: str, role: str, conversations: list[str]) -> str:
+    return mint(KEY, sub, role, conversations, sub, 3600)
+
+
+async def listen(urls: list[str], who: str, cid: str, run: Run, ready: asyncio.Event, done: asyncio.Event,
+                 client: httpx.AsyncClient) -> None:
+    """One customer following `cid` live on a process picked at random (again after any drop)."""
+    headers = {"Authorization": f"Bearer {token(who, 'customer', [cid])}"}
+    after = 0
+    while not done.is_set():
+        base = random.choice(urls)
+        try:
+            ticket = await client.post(f"{base}/api/conversations/{cid}/events/ticket", headers=headers)
+            ticket.raise_for_status()
+            url = f"{base}/api/conversations/{cid}/events"
+            params = {"ticket": ticket.json()["ticket"], "after": str(after)}
+            async with client.stream("GET", url, params=params, timeout=httpx.Timeout(10, read=None)) as stream:
+                ready.set()
+                data = ""
+                async for line in stream.aiter_lines():
+                    if line.startswith("data: "):
+                        data = line[6:]
+                    elif line == "" and data:
+                        import json
+                        message = json.loads(data)
+                        data = ""
+                        after = max(after, message["seq"])
+                        run.seen.setdefault(message["idempotency_key"], []).append(time.perf_counter())
+                    if done.is_set():
+                        return
+        except (httpx.HTTPError, KeyError) as error:
+            run.errors.append(f"listener {who}: {error!r}")
+            await asyncio.sleep(0.2)
+
+
+def photo(mib: int) -> bytes:
+    """A JPEG of about `mib` MiB (noise compresses little), so every other file is thumbnailed as photos are."""
+    from PIL import Image   # noqa: PLC0415 (the server's own dependency)
+    import io   # noqa: PLC0415
+    side = int((mib * 1024 * 1024 / 2.2) ** 0.5)
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def unique(kind: str, payload: bytes) -> bytes:
+    """The same bytes made distinct (media are deduplicated by sha256): a JPEG comment segment, or a PDF tail."""
+    tag = uuid.uuid4().bytes
+    return payload[:2] + b"\xff\xfe\x00\x12" + tag + payload[2:] if kind == "jpg" else payload + tag
+
+
+FILE_TYPES = {"jpg": "image/jpeg", "pdf": "application/pdf"}
+
+
+async def agent(urls: list[str], who: str, cid: str, files: int, payloads: dict[str, bytes], run: Run,
+                client: httpx.AsyncClient) -> None:
+    headers = {"Authorization": f"Bearer {token(who, 'agent', [cid])}"}
+    for n in range(files):
+        kind = "jpg" if n % 2 == 0 else "pdf"
+        payload = unique(kind, payloads[kind])
+        meta = "filename " + base64.b64encode(f"{who}-{n}.{kind}".encode()).decode() + ",filetype " + \
+            base64.b64encode(FILE_TYPES[kind].encode()).decode()
+        try:
+            base = random.choice(urls)
+            began = time.perf_counter()
+            created = await client.post(f"{base}/api/uploads", headers={
+                **headers, "Tus-Resumable": "1.0.0", "Upload-Length": str(len(payload)), "Upload-Metadata": meta})
+            created.raise_for_status()
+            location = created.headers["location"]
+            patched = await client.patch(httpx.URL(base).join(location), content=payload, headers={
+                **headers, "Tus-Resumable": "1.0.0", "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream"})
+            patched.raise_for_status()
+            run.uploaded.append(time.perf_counter() - began)
+            key = uuid.uuid4().hex
+            base = random.choice(urls)
+            run.sent[key] = time.perf_counter()
+            sent = await client.post(f"{base}/api/conversations/{cid}/messages", headers=headers, json={
+                "idempotency_key": key, "text": f"from {who}", "attachments": [location.rsplit("/", 1)[-1]]})
+            sent.raise_for_status()
+            run.answered[key] = time.perf_counter()
+        except httpx.HTTPError as error:
+            run.errors.append(f"agent {who}: {error!r}")
+
+
+async def drive(urls: list[str], agents: int, listeners: int, files: int, payloads: dict[str, bytes]) -> tuple[Run, float]:
+    run = Run()
+    limits = httpx.Limits(max_connections=agents + listeners + 50, max_keepalive_connections=agents + listeners)
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(120)) as client:
+        done = asyncio.Event()
+        readies = [asyncio.Event() for _ in range(listeners)]
+        listening = [asyncio.create_task(listen(urls, f"customer-{i}", CONVERSATION_IDS[i], run, readies[i], done,
+                                                client)) for i in range(listeners)]
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
+        began = time.perf_counter()
+        await asyncio.gather(*(agent(urls, f"agent-{i}", CONVERSATION_IDS[i % listeners], files, payloads, run, client)
+                               for i in range(agents)))
+        deadline = time.perf_counter() + 30
+        while time.perf_counter() < deadline and any(k not in run.seen for k in run.sent):
+            await asyncio.sleep(0.05)
+        wall = time.perf_counter() - began
+        done.set()
+        for task in listening:
+            task.cancel()
+        await asyncio.gather(*listening, return_exceptions=True)
+    return run, wall
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners: int, files: int,
+            payloads: dict[str, bytes], log) -> dict:
+    before = {pid: cpu_seconds(pid) for pid in [*pids, os.getpid()]}
+    run, wall = asyncio.run(drive(urls, agents, listeners, files, payloads))
+    cpu = {pid: cpu_seconds(pid) - t for pid, t in before.items()}
+    seen_once = {k: v[0] for k, v in run.seen.items() if k in run.sent}
+    lost = [k for k in run.sent if k not in run.seen]
+    doubled = [k for k, v in run.seen.items() if len(v) > 1]
+    to_seen = [seen_once[k] - run.sent[k] for k in seen_once]
+    post = [run.answered[k] - run.sent[k] for k in run.answered]
+    answered_to_seen = [seen_once[k] - run.answered[k] for k in seen_once if k in run.answered]
+    result = {
+        "variant": name, "processes": len(urls), "messages": len(run.sent), "lost": len(lost),
+        "doubled": len(doubled), "errors": len(run.errors), "wall_s": wall,
+        "send_seen_p50_s": percentile(to_seen, 50), "send_seen_p95_s": percentile(to_seen, 95),
+        "send_seen_max_s": max(to_seen, default=float("nan")),
+        "post_p50_s": percentile(post, 50), "post_p95_s": percentile(post, 95),
+        "answered_seen_p95_s": percentile(answered_to_seen, 95),
+        "upload_p50_s": percentile(run.uploaded, 50), "upload_p95_s": percentile(run.uploaded, 95),
+        "cpu_s": {("client" if pid == os.getpid() else f"server {pids.index(pid)}"): round(t, 1)
+                  for pid, t in cpu.items()},
+    }
+    log(f"  {name}: {len(run.sent)} messages, lost {len(lost)}, doubled {len(doubled)}, errors {len(run.errors)}, "
+        f"wall {wall:.1f} s")
+    log(f"    send->seen p50 {result['send_seen_p50_s']:.3f} s, p95 {result['send_seen_p95_s']:.3f} s, "
+        f"max {result['send_seen_max_s']:.3f} s; POST p50 {result['post_p50_s']:.3f} s p95 "
+        f"{result['post_p95_s']:.3f} s; answered->seen p95 {result['answered_seen_p95_s']:.3f} s")
+    log(f"    upload (create+PATCH) p50 {result['upload_p50_s']:.3f} s p95 {result['upload_p95_s']:.3f} s; "
+        f"CPU s {result['cpu_s']}")
+    for line in run.errors[:5]:
+        log(f"    error: {line}")
+    return result
+
+
+def shared_services(folder: Path, stack: contextlib.ExitStack) -> str:
+    """PostgreSQL, Redis and S3 started as the tests start them; the config tables naming them."""
+    from tests.services import postgres, redis, s3   # noqa: PLC0415 (only the cluster variant needs them)
+    database = stack.enter_context(postgres.running(folder / "pg"))
+    broker = stack.enter_context(redis.running())
+    bucket = stack.enter_context(s3.running())
+    return (f'[database]\nurl = "{postgres.new_database(database, "load")}"\n\n'
+            f'[broker]\nurl = "{broker}"\n\n'
+            f'[storage]\nurl = "s3://{s3.new_bucket(bucket, "load")}/bench"\nendpoint_url = "{bucket}"\n')
+
+
+def run(processes: list[int], agents: int, listeners: int, files: int, file_mib: int, log) -> list[dict]:
+    payloads = {"jpg": photo(file_mib), "pdf": b"%PDF-1.7\n" + os.urandom(file_mib * 1024 * 1024 - 9)}
+    results = []
+    for count in processes:
+        folder = Path(tempfile.mkdtemp(prefix="attache-load-"))
+        started: list[Process] = []
+        with contextlib.ExitStack() as stack:
+            try:
+                shared = "" if count == 1 else shared_services(folder, stack)
+                config = write_config(folder, shared, streams=5)
+                started = [start_process(folder, config, i) for i in range(count)]
+                name = "embedded default, 1 process" if count == 1 else f"shared services, {count} processes"
+                log(f"\n{name}: {agents} agents x {files} files of {file_mib} MiB, {listeners} listeners")
+                results.append(measure(name, [p.url for p in started], [p.proc.pid for p in started],
+                                       agents, listeners, files, payloads, log))
+            finally:
+                for p in started:
+                    p.proc.terminate()
+                for p in started:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        p.proc.wait(15)
+                shutil.rmtree(folder, ignore_errors=True)
+    base = results[0]["send_seen_p95_s"] if results else float("nan")
+    log("\n| variant | send->seen p50 | p95 | ratio (p95 / 1 process) | lost | doubled | wall |")
+    log("|---|---|---|---|---|---|---|")
+    for r in results:
+        log(f"| {r['variant']} | {r['send_seen_p50_s']:.3f} s | {r['send_seen_p95_s']:.3f} s | "
+            f"{r['send_seen_p95_s'] / base:.2f} | {r['lost']} | {r['doubled']} | {r['wall_s']:.1f} s |")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog="build.py bench load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--agents", type=int, default=200)
+    parser.add_argument("--listeners", type=int, default=100)
+    parser.add_argument("--files", type=int, default=2, help="files per agent, one message each")
+    parser.add_argument("--file-mib", type=int, default=1)
+    parser.add_argument("--processes", default="1,2", help="server processes per variant (1 = embedded default)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.listeners <= len(CONVERSATION_IDS):
+        parser.error(f"--listeners must be 1..{len(CONVERSATION_IDS)}")
+    results = run([int(p) for p in args.processes.split(",")], args.agents, args.listeners, args.files,
+                  args.file_mib, lambda text="": print(text, flush=True))
+    bad = [r for r in results if r["lost"] or r["doubled"]]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Two server processes sharing one database (the --data folder's SQLite) and one real Redis ([broker]):
+tickets, stream counts and live messages cross processes; a killed process's listeners resume on the
+other; Redis stopped and started under running servers costs latency, never a message."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, RunningServer, free_port
+from tests.services.redis import redis_service  # noqa: F401  (session fixture)
+
+from .conftest import lines, send
+from .production import PROD_CONFIG, SECRET, bearer, mint
+
+HEARTBEAT = "0.5"      # stream counts lapse 2 s after their process dies (4 heartbeats)
+
+
+def broker_config(url: str) -> str:
+    return PROD_CONFIG + f'\n[broker]\nurl = "{url}"\n'
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, redis_service) -> Iterator[tuple[RunningServer, RunningServer]]:
+    """Processes A and B: one data folder, one Redis."""
+    root = tmp_path_factory.mktemp("cluster")
+    (root / "jwt.key").write_bytes(SECRET)
+    config = root / "config.toml"
+    config.write_text(broker_config(redis_service.url))
+    servers = [RunningServer(root / "data", config, log=root / f"server-{name}.log",
+                             extra=("--stream-heartbeat", HEARTBEAT, "--keepalive", "1"))
+               for name in "ab"]
+    for server in servers:
+        server.start()
+    yield servers[0], servers[1]
+    for server in servers:
+        server.stop()
+
+
+def client(server: RunningServer, token: str) -> httpx.Client:
+    return server.client(bearer(token))
+
+
+def ticket(c: httpx.Client, path: str, **kwargs) -> str:
+    r = c.post(path, **kwargs)
+    assert r.status_code == 200, r.text
+    return r.json()["ticket"]
+
+
+def read_events(response: httpx.Response, count: int, timeout: float = 20) -> list[dict]:
+    """`count` message events, or a failure once `timeout` seconds pass (the servers send a keepalive every
+    second, so a missing message fails here instead of hanging)."""
+    deadline = time.monotonic() + timeout
+    events, current = [], {}
+    for line in lines(response):
+        assert time.monotonic() < deadline, f"only {len(events)} of {count} events within {timeout} s"
+        if line == "":
+            if current.get("event") == "message":
+                events.append({"id": int(current["id"]), "data": json.loads(current["data"])})
+                if len(events) == count:
+                    return events
+            current = {}
+        elif not line.startswith(":"):
+            field, _, value = line.partition(":")
+            current[field] = value.removeprefix(" ")
+    raise AssertionError(f"the stream ended after {len(events)} of {count} events")
+
+
+def wait_for_status(call, status: int, timeout: float = 20) -> httpx.Response:
+    """Repeat `call()` until it answers `status` (a state reached by the servers, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = call()
+        if r.status_code == status or time.monotonic() > deadline:
+            return r
+        time.sleep(0.1)
+
+
+def test_a_ticket_from_one_process_opens_a_stream_on_the_other_once(cluster):
+    a, b = cluster
+    with client(a, mint("u-x1", "agent", ["x1"])) as on_a, httpx.Client(base_url=b.url, timeout=10) as anon:
+        t = ticket(on_a, "/api/conversations/x1/events/ticket")
+        with anon.stream("GET", "/api/conversations/x1/events", params={"ticket": t}) as r:
+            assert r.status_code == 200 and next(lines(r)) == "retry: 1000"
+            m = send(on_a, "sent on A", cid="x1").json()              # published by A, heard by B
+            assert read_events(r, 1)[0]["data"] == m
+        again = httpx.get(a.url + "/api/conversations/x1/events", params={"ticket": t}, timeout=10)
+        assert again.status_code == 401 and again.json()["error"]["code"] == "invalid_ticket"
+
+
+def test_one_stream_of_many_conversations_across_processes(cluster):
+    a, b = cluster
+    with client(a, mint("u-x2", "agent", ["x2a", "x2b", "x2c"])) as on_a, \
+            httpx.Client(base_url=b.url, timeout=10) as anon:
+        before = send(on_a, "before", cid="x2a").json()
+        t = ticket(on_a, "/api/events/ticket", json={"conversations": ["x2a", "x2b"]})
+        with anon.stream("GET", "/api/events", params={"ticket": t, "after": before["seq"] - 1}) as r:
+            assert read_events(r, 1)[0]["data"] == before                # the backlog, from the database
+            sent = [send(on_a, "in b", cid="x2b").json(), send(on_a, "not followed", cid="x2c").json(),
+                    send(on_a, "in a", cid="x2a").json()]
+            got = read_events(r, 2)
+        assert [e["data"] for e in got] == [sent[0], sent[2]]
+        assert [e["id"] for e in got] == [sent[0]["seq"], sent[2]["seq"]]
+
+
+def test_stream_counts_are_shared_by_the_processes(cluster):
+    """PROD_CONFIG: max_streams_per_identity = 2, one stream on each process."""
+    a, b = cluster
+    token = mint("u-x3", "customer", ["x3"])
+    with client(a, token) as on_a, client(b, token) as on_b:
+        with on_a.stream("GET", "/api/conversations/x3/events") as first, \
+                on_b.stream("GET", "/api/events", params={
+                    "ticket": ticket(on_b, "/api/events/ticket", json={"conversations": ["x3"]})}) as second:
+            assert first.status_code == 200 and second.status_code == 200
+            assert next(lines(first)) == "retry: 1000" and next(lines(second)) == "retry: 1000"
+            for c in (on_a, on_b):
+                r = c.post("/api/conversations/x3/events/ticket")
+                assert r.status_code == 429 and r.headers["retry-after"].isdigit()
+                assert r.json()["error"]["code"] == "too_many_streams"
+        r = wait_for_status(lambda: on_b.post("/api/conversations/x3/events/ticket"), 200)   # given back
+        assert r.status_code == 200, r.text
+
+
+def test_a_killed_process_loses_no_message_and_doubles_none(cluster):
+    a, b = cluster
+    token = mint("u-x4", "customer", ["x4"])
+    try:
+        killed_and_resumed(a, b, token)
+    finally:
+        if b.proc is None or b.proc.poll() is not None:
+            b.start()                                                   # for the tests after this one
+
+
+def killed_and_resumed(a: RunningServer, b: RunningServer, token: str) -> None:
+    with client(a, token) as on_a, client(b, token) as on_b, contextlib.ExitStack() as streams:
+        r, r2 = (streams.enter_context(on_b.stream("GET", "/api/conversations/x4/events", params={"after": "0"}))
+                 for _ in range(2))
+        assert r.status_code == 200 and r2.status_code == 200
+        first = send(on_a, "one", cid="x4").json()
+        seen = read_events(r, 1)
+        assert [e["id"] for e in seen] == [first["seq"]]
+        b.stop(signal.SIGKILL)                                          # the listener's process dies
+        missed = [send(on_a, f"while down {i}", cid="x4").json() for i in range(3)]
+        # its two streams stop counting by themselves (no process is left to give them back)
+        assert wait_for_status(lambda: on_a.post("/api/conversations/x4/events/ticket"), 200).status_code == 200
+        t = ticket(on_a, "/api/conversations/x4/events/ticket")
+        with httpx.Client(base_url=a.url, timeout=10) as anon:
+            with anon.stream("GET", "/api/conversations/x4/events", params={"ticket": t},
+                             headers={"Last-Event-ID": str(seen[-1]["id"])}) as resumed:
+                got = read_events(resumed, 3)
+                live = send(on_a, "after", cid="x4").json()
+                got += read_events(resumed, 1)
+        assert [e["data"] for e in got] == [*missed, live]               # nothing lost, nothing twice
+
+
+def test_a_lost_doorbell_costs_latency_not_the_message(cluster, tmp_path):
+    """A writer that never rings Redis (a third process on the same database without [broker], as a process
+    killed between its commit and its publish would be): listeners still get the message, by their resync."""
+    a, _ = cluster
+    silent = RunningServer(a.data, a.config.with_name("silent.toml"), log=tmp_path / "silent.log")
+    silent.config.write_text(PROD_CONFIG)
+    token = mint("u-x5", "agent", ["x5"])
+    silent.start()
+    try:
+        with client(a, token) as on_a, client(silent, token) as on_silent:
+            with on_a.stream("GET", "/api/conversations/x5/events") as r:
+                assert next(lines(r)) == "retry: 1000"
+                m = send(on_silent, "no doorbell", cid="x5").json()
+                assert read_events(r, 1)[0]["data"] == m
+    finally:
+        silent.stop()
+
+
+def test_redis_lost_and_back_under_running_servers(cluster, redis_service):
+    a, b = cluster
+    token = mint("u-x6", "agent", ["x6"])
+    with client(a, token) as on_a, client(b, token) as on_b:
+        with on_b.stream("GET", "/api/conversations/x6/events") as r:
+            assert next(lines(r)) == "retry: 1000"
+            redis_service.stop()
+            try:
+                refused = on_a.post("/api/conversations/x6/events/ticket")
+                assert refused.status_code == 503 and refused.headers["retry-after"].isdigit()
+                assert refused.json()["error"]["code"] == "broker_unavailable"
+                m = send(on_a, "while Redis is away", cid="x6")
+                assert m.status_code == 201                            # stored: the database is the truth
+                assert read_events(r, 1)[0]["data"] == m.json()          # B reads the database meanwhile
+                assert "lost the broker (Redis) at " + redis_service.url in b.output()
+            finally:
+                redis_service.start()
+            assert wait_for_status(lambda: on_a.post("/api/conversations/x6/events/ticket"), 200).status_code == 200
+            back = send(on_a, "Redis is back", cid="x6").json()
+            assert read_events(r, 1)[0]["data"] == back
+
+
+def test_an_unreachable_broker_at_start_is_named_without_its_password(tmp_path):
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(PROD_CONFIG + f'\n[broker]\nurl = "redis://:s3cret-pw@127.0.0.1:{port}/0"\n')
+    (tmp_path / "jwt.key").write_bytes(SECRET)
+    run = subprocess.run([sys.executable, "-m", "server", "--port", "0", "--config", str(config),
+                          "--data", str(tmp_path / "data")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert f"cannot reach the broker (Redis) at redis://127.0.0.1:{port}/0" in run.stderr
+    assert "s3cret-pw" not in run.stdout + run.stderr
