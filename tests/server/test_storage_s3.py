@@ -17,6 +17,7 @@ from server.blob_s3 import S3Blobs
 from server.blob_s3_parts import MIN_PART, PART_SIZE
 from server.config import ConfigError, load_config
 from server.storage_config import StorageConfig
+from tests.services.redis import redis_service  # noqa: F401  (session fixture: a real redis-server)
 from tests.services.tcp_gate import TcpGate
 
 from .conftest import AGENT, PDF, REPO, TEST_CONFIG, BigPdf, peak_rss_kb, TUS, offset_of, partial_patch, patch, send, start_upload, upload_id
@@ -211,3 +212,30 @@ def test_200_mb_in_one_patch_goes_to_the_bucket_without_being_held(server):
     assert r.status_code == 204 and r.headers["upload-offset"] == str(body.size), r.text
     assert body.sha256 in server.stored.media_names() and objects(server, uid) == []
     assert peak_rss_kb(server) < 200 * 1024, "the body is being held in memory"
+
+
+def test_two_patches_of_one_upload_on_two_processes_cannot_interleave(make_server, tmp_path, redis_service):
+    """With a [broker], the upload lock is shared: a PATCH on another process while one runs is 423."""
+    import redis
+
+    from server.redis_state import PREFIX
+    data_dir, config = tmp_path / "shared", TEST_CONFIG + f'\n[broker]\nurl = "{redis_service.url}"\n'
+    one, two = make_server(data=data_dir, config_text=config), make_server(data=data_dir, config_text=config)
+    data = PDF + os.urandom(4 * MiB)
+    held = redis.Redis.from_url(redis_service.url)
+    with one.client(AGENT) as a, two.client(AGENT) as b:
+        uid = upload_id(start_upload(a, "both.pdf", len(data), "application/pdf"))
+        with partial_patch(one, uid, data, MiB):                      # process one writes, stalled mid-body
+            deadline = time.monotonic() + 10
+            while not held.exists(f"{PREFIX}upload-lock:{uid}") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            r = patch(b, uid, 0, data)                                # the same upload from process two
+            assert r.status_code == 423 and r.json()["error"]["code"] == "upload_locked", r.text
+            assert r.headers["retry-after"].isdigit()
+        deadline = time.monotonic() + 10                              # one's client went: it keeps 1 MiB
+        while offset_of(b, uid) != MiB and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert patch(b, uid, MiB, data[MiB:]).status_code == 204
+        url = send(b, "", [uid]).json()["attachments"][0]["url"]
+        assert a.get(url).content == data
+    held.close()
