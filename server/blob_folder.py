@@ -164,7 +164,7 @@ class FolderBlobs:
             f.close()                          # never an await here: a download cut off closes at once
 
     async def put(self, key: str, data: bytes) -> None:
-        tmp = self.scratch()
+        tmp = self.scratch(key.split("/")[0])
         tmp.write_bytes(data)
         await self.put_file(key, tmp)
 
@@ -178,8 +178,8 @@ class FolderBlobs:
     async def local(self, key: str) -> AsyncIterator[Path]:
         yield self.path(key)
 
-    def scratch(self) -> Path:
-        path = self.parts / f"scratch-{uuid.uuid4().hex}.tmp"
+    def scratch(self, folder: str = "uploads") -> Path:
+        path = self.root / folder / f"scratch-{uuid.uuid4().hex}.tmp"   # beside its destination: a rename
         path.touch()
         return path
 

@@ -165,7 +165,7 @@ class S3Blobs:
         finally:
             path.unlink(missing_ok=True)
 
-    def scratch(self) -> Path:
+    def scratch(self, folder: str = "uploads") -> Path:
         fd, name = tempfile.mkstemp(prefix="attache-", suffix=".tmp")
         os.close(fd)
         return Path(name)

@@ -110,8 +110,9 @@ class Blobs(Protocol):
         """A local file holding `key`'s bytes while the block runs (for Pillow, which wants a file)."""
         ...
 
-    def scratch(self) -> Path:
-        """A new, empty local file for bytes on their way in (ingest, thumbnails); `put_file` takes it."""
+    def scratch(self, folder: str = "uploads") -> Path:
+        """A new, empty local file for bytes on their way in to `folder` (ingest: "uploads", a thumbnail:
+        "thumbnails"); `put_file` takes it."""
         ...
 
     # -- partial uploads -------------------------------------------------------------------

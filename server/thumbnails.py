@@ -102,7 +102,7 @@ class Thumbnails:
 
     async def _make(self, sha: str) -> tuple[int, int]:
         """The original from the store, the WebP made in the worker, then stored beside it."""
-        out = self.blobs.scratch()
+        out = self.blobs.scratch("thumbnails")
         try:
             async with self.blobs.local(media_key(sha)) as src:
                 size = await asyncio.get_running_loop().run_in_executor(self._pool, make_safely, src, out)
