@@ -179,9 +179,7 @@ class FolderBlobs:
         yield self.path(key)
 
     def scratch(self, folder: str = "uploads") -> Path:
-        path = self.root / folder / f"scratch-{uuid.uuid4().hex}.tmp"   # beside its destination: a rename
-        path.touch()
-        return path
+        return self.root / folder / f"scratch-{uuid.uuid4().hex}.tmp"   # beside its destination: a rename
 
     # -- partial uploads -------------------------------------------------------------------
     async def begin(self, upload_id: str) -> None:

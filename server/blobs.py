@@ -111,8 +111,8 @@ class Blobs(Protocol):
         ...
 
     def scratch(self, folder: str = "uploads") -> Path:
-        """A new, empty local file for bytes on their way in to `folder` (ingest: "uploads", a thumbnail:
-        "thumbnails"); `put_file` takes it."""
+        """A new local file name (the file may not exist yet) for bytes on their way in to `folder`
+        (ingest: "uploads", a thumbnail: "thumbnails"); `put_file` takes the file."""
         ...
 
     # -- partial uploads -------------------------------------------------------------------

@@ -43,6 +43,7 @@ async def ingest(uploads: Uploads, owner: str, name: str, declared_type: str,
     uploads.judge_start(name, 1, declared_type)            # a refused type costs no download
     limit = uploads.restrictions.max_file_size
     tmp = uploads.blobs.scratch()
+    tmp.touch()
     sink = Sink(tmp, 0, hashlib.sha256())
     size = 0
     try:
