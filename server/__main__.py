@@ -19,6 +19,7 @@ import uvicorn
 
 from server import slow_headers
 from server.app import begin_shutdown, create_app
+from server.blobs import StorageUnavailable
 from server.config import Config, ConfigError, load_config
 from server.middleware import install_log_redaction
 from server.static import SITE_ROOT
@@ -73,6 +74,9 @@ def banner(config: Config, base: str, data: Path) -> str:
         lines += [f"  backend:  Twilio Conversations service {t.chat_service_sid} (open {base}/?conversation=CH...)",
                   f"  webhook:  set the service's Post-Event URL to {t.webhook_url} (onMessageAdded)"]
     lines.append(f"  config:   {config.source}   data: {data}")
+    if config.storage is not None:
+        lines.append(f"  files:    {config.storage.url}" + (f" at {config.storage.endpoint_url}"
+                                                            if config.storage.endpoint_url else ""))
     return "\n".join(lines)
 
 
@@ -108,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"attache: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
-    app = create_app(config=config, data_dir=args.data, static_root=args.static_root, keepalive=args.keepalive,
-                     sweep_interval=args.sweep_interval, stream_heartbeat=args.stream_heartbeat)
+    try:
+        app = create_app(config=config, data_dir=args.data, static_root=args.static_root, keepalive=args.keepalive,
+                         sweep_interval=args.sweep_interval, stream_heartbeat=args.stream_heartbeat)
+    except StorageUnavailable as e:
+        print(f"attache: cannot start: the file storage {e.where} cannot be used: {e.why}", file=sys.stderr)
+        return 3
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(banner(config, f"http://{host}:{port}", Path(args.data).resolve()), flush=True)

@@ -22,11 +22,12 @@ from app.core.restrictions import Restrictions, parse_size
 
 if TYPE_CHECKING:
     from server.matrix_config import MatrixSettings
+    from server.storage_config import StorageConfig
     from server.twilio.settings import TwilioSettings
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 _TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix",   # these three: server/backend.py
-           "broker")                                                            # server/broker_config.py
+           "broker", "storage")                                                 # server/broker_config.py, storage_config.py
 _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
                 "timeout_keep_alive", "timeout_request_headers", "max_streams_per_identity", "public_origin")
 _AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl", "audience", "issuer")
@@ -76,6 +77,7 @@ class Config:
     backend: str = "reference"          # [backend] kind
     twilio: TwilioSettings | None = None   # with kind = "twilio": the [twilio] table, secrets read
     matrix: MatrixSettings | None = None   # with kind = "matrix": its settings (the page talks to it)
+    storage: StorageConfig | None = None   # [storage]: an S3 bucket for the bytes; None: the --data folder
     broker_url: str | None = None       # [broker] url (Redis); None: in-process, one process only
 
     @property
@@ -165,9 +167,11 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     from server.backend import backend_kind, backend_settings   # it needs ConfigError from here
     from server.broker_config import broker_url
     kind = backend_kind(data, where)
+    from server.storage_config import storage_config   # it needs ConfigError from here
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
                   upload_expiry=upload_expiry, **quotas, backend=kind, **backend_settings(kind, data, where, base),
-                  broker_url=broker_url(data, where), **_server(data.get("server", {}), where))
+                  storage=storage_config(data.get("storage"), where), broker_url=broker_url(data, where),
+                  **_server(data.get("server", {}), where))
 
 
 def _quotas(max_open: object, daily: object, max_file_size: int, where: str) -> dict[str, int]:
