@@ -14,6 +14,9 @@ benchmark prints a table and the end prints a Markdown summary for README.md.
   (served by http.server), cold (a new browser context) and warm (the same
   context again, no routes so the HTTP cache stays on), with the bytes
   transferred; `--compare before=URL` measures another running build too.
+- upload-s3 (bench/storage.py, only when named): the same upload with the
+  server's bytes in an S3 bucket (moto_server), beside moto's own rate for
+  the same bytes sent straight by boto3 (what the stand-in can take at all).
 - upload: one large file sent through the app UI (Attach file -> Send ->
   the delivered message) against the same file sent with plain fetch (tus
   creation POST /api/uploads, one PATCH) from the same page, 5 of each,
@@ -369,29 +372,30 @@ def ram_dir(need: int) -> Path | None:
     return None
 
 
-def bench_upload(bench: Bench, size_mib: int) -> None:
-    log(f"\n== upload: {size_mib} MiB through the app vs plain fetch ==")
+def bench_upload(bench: Bench, size_mib: int, config_text: str = UPLOAD_CONFIG, name: str = "upload") -> None:
+    """The --data folder by default; bench/storage.py passes a config with [storage] (S3) and name "upload_s3"."""
+    log(f"\n== {name}: {size_mib} MiB through the app vs plain fetch ==")
     # The file and the server's data live in RAM where possible: this VM's disk swings by ±50% from
     # one 200 MiB write to the next, which would drown the page's own overhead (what this measures).
     ram = ram_dir(4 * size_mib * MIB)
     root = ram or bench.workdir
     log(f"  file and server data on {'a RAM disk (' + str(ram) + ')' if ram else 'disk (no RAM disk found)'}")
     try:
-        _bench_upload(bench, size_mib, root)
+        _bench_upload(bench, size_mib, root, config_text, name)
     finally:
         if ram is not None:
             shutil.rmtree(ram, ignore_errors=True)
-    bench.results["upload"]["storage"] = "ram" if ram else "disk"
+    bench.results[name]["storage"] = "ram" if ram else "disk"
 
 
-def _bench_upload(bench: Bench, size_mib: int, root: Path) -> None:
+def _bench_upload(bench: Bench, size_mib: int, root: Path, config_text: str, name: str) -> None:
     path = root / "upload" / "bench-upload.bin"
     path.parent.mkdir(parents=True)
     t = time.perf_counter()
     make_big_file(path, size_mib)
     log(f"  wrote {path.name} ({size_mib} MiB) in {time.perf_counter() - t:.1f} s")
     size = path.stat().st_size
-    server = bench.server("upload", UPLOAD_CONFIG, root)
+    server = bench.server(name, config_text, root)
     trips = round_trips_ms(server)
     context, page = open_app(bench, server, "bench-upload")
     heap_start = heap(page)
@@ -458,7 +462,7 @@ def _bench_upload(bench: Bench, size_mib: int, root: Path) -> None:
     bench.summary.append(["API round trip", f"{trips['keepalive_ms']:.1f} ms per request on a keep-alive connection",
                           f"{trips['new_connection_ms']:.1f} ms on a new connection",
                           f"{trips['keepalive_ms'] / trips['new_connection_ms']:.1f}x", "—"])
-    bench.results["upload"] = {
+    bench.results[name] = {
         "round_trip": trips,
         "size_bytes": size,
         "app_s": app_s, "fetch_s": fetch_s, "app_mib_s": app_rate, "fetch_mib_s": fetch_rate, "ratio": ratio,
@@ -469,7 +473,7 @@ def _bench_upload(bench: Bench, size_mib: int, root: Path) -> None:
         "heap_start_bytes": heap_start, "heap_end_bytes": heap_end, "heap_growth_bytes": growth,
         "heap_growth_per_upload_bytes": heap_runs,
     }
-    bench.summary.append([f"upload {size_mib} MiB", f"app {app_s:.2f} s, {app_rate:.0f} MiB/s",
+    bench.summary.append([f"{name} {size_mib} MiB", f"app {app_s:.2f} s, {app_rate:.0f} MiB/s",
                           f"plain fetch {fetch_s:.2f} s, {fetch_rate:.0f} MiB/s",
                           f"{ratio:.2f} (run by run {median(pair_ratios):.2f})", f"≥ {UPLOAD_GOAL_RATIO}"])
     bench.summary.append(["upload heap", f"Wasm heap +{growth / MIB:.1f} MiB over {UPLOAD_RUNS} app uploads",
@@ -487,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         import load
         return load.main(argv[1:])
     parser = argparse.ArgumentParser(prog="build.py bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("benchmarks", nargs="*", metavar="{startup,upload,history,matrix,load}", default=[])
+    parser.add_argument("benchmarks", nargs="*", metavar="{startup,upload,upload-s3,history,matrix,load}", default=[])
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--upload-mib", type=int, default=200, help="size of the upload (MiB, default 200)")
     parser.add_argument("--history-sizes", default=",".join(map(str, history.SIZES)),
@@ -496,10 +500,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", action="append", default=[], metavar="NAME=URL",
                         help="startup: also measure the page at URL (e.g. another build's server), interleaved")
     args = parser.parse_args(argv)
-    unknown = [b for b in args.benchmarks if b not in ("startup", "upload", "history", "matrix")]
+    unknown = [b for b in args.benchmarks if b not in ("startup", "upload", "upload-s3", "history", "matrix")]
     if unknown:
-        parser.error(f"unknown benchmark(s): {', '.join(unknown)} (choose from startup, upload, history, matrix;"
-                     " load runs alone)")
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)} (choose from startup, upload, upload-s3, history,"
+                     " matrix; load runs alone)")
     chosen = args.benchmarks or ["startup", "upload", "history"]
     executable = os.environ.get("ATTACHE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not (ROOT / "static" / "vendor" / "app.zip").exists():
@@ -519,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
                     bench_startup(bench, dict(item.split("=", 1) for item in args.compare))
                 if "upload" in chosen:
                     bench_upload(bench, args.upload_mib)
+                if "upload-s3" in chosen:
+                    import storage  # bench/storage.py: the same upload into an S3 bucket (moto)
+                    storage.run(bench, sys.modules[__name__], args.upload_mib)
                 if "history" in chosen:
                     sizes = tuple(int(x) for x in args.history_sizes.split(","))
                     bench.results["history"] = history.run(bench, sizes, log, print_table, READY_TIMEOUT_MS)

@@ -19,6 +19,7 @@ import uvicorn
 
 from server import slow_headers
 from server.app import begin_shutdown, create_app
+from server.blobs import StorageUnavailable
 from server.config import Config, ConfigError, load_config
 from server.database import DatabaseUnavailable, shown_url
 from server.middleware import install_log_redaction
@@ -76,6 +77,9 @@ def banner(config: Config, base: str, data: Path) -> str:
     lines.append(f"  config:   {config.source}   data: {data}")
     if config.database_url is not None:
         lines.append(f"  database: {shown_url(config.database_url)}")
+    if config.storage is not None:
+        lines.append(f"  files:    {config.storage.url}" + (f" at {config.storage.endpoint_url}"
+                                                            if config.storage.endpoint_url else ""))
     return "\n".join(lines)
 
 
@@ -117,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseUnavailable as e:
         print(f"attache: cannot start: the database {e.where} cannot be used: {e.why}", file=sys.stderr)
         return 1                         # as for an unreachable broker
+    except StorageUnavailable as e:
+        print(f"attache: cannot start: the file storage {e.where} cannot be used: {e.why}", file=sys.stderr)
+        return 3
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(banner(config, f"http://{host}:{port}", Path(args.data).resolve()), flush=True)

@@ -20,12 +20,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server import events_multi, static, sweeper, tus, tus_routes
+from server.blobs import open_blobs
 from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
 from server.config import Config, load_config
 from server.database import open_database
 from server.events import events, ticket
 from server.live_state import live_state
-from server.media import Signer, download, load_secret, thumbnail
+from server.locks import upload_lock
+from server.media import Signer, download, thumbnail
 from server.messages import conversation_restrictions, history, send
 from server.middleware import QueryGuard, SecurityHeaders, hsts_mode
 from server.openapi import openapi
@@ -52,17 +54,20 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
                keepalive: float = 15.0, sweep_interval: float | None = None,
                stream_heartbeat: float | None = None) -> Starlette:
     """Build the app; raises `ConfigError` for a bad config file, `DatabaseUnavailable` when the database
-    cannot be reached or migrated (the one service connected here); Redis connects when the lifespan starts."""
+    cannot be reached or migrated, `StorageUnavailable` for a file storage that cannot be used. Nothing else
+    connects before the lifespan starts (Redis)."""
     config = config or load_config(config_path)
     data = private_dir(Path(data_dir))
     database = open_database(config.database_url, private_database(data / "attache.sqlite3"))   # or DatabaseUnavailable
     store = Store(database)
     quotas = Quotas(database, config.max_open_uploads, config.daily_bytes_per_identity, config.upload_expiry)
-    uploads = Uploads(store, data, config.restrictions, config.upload_expiry, quotas)
-    uploads.thumbnails = thumbnails = Thumbnails(store, uploads.media, data)   # made when an upload completes
-    interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
+    blobs = open_blobs(config.storage, data)
+    blobs.check()                          # StorageUnavailable: `python -m server` names the store and exits
     live = live_state(config.broker_url, config.max_streams_per_identity, store.last_seq, stream_heartbeat)
-    broker, signer = live.broker, Signer(load_secret(data), config.media_link_ttl)
+    uploads = Uploads(store, blobs, config.restrictions, config.upload_expiry, quotas, upload_lock(live.redis))
+    uploads.thumbnails = thumbnails = Thumbnails(store, blobs)   # made when an upload completes
+    interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
+    broker, signer = live.broker, Signer(blobs.link_secret(), config.media_link_ttl)
     twilio = None
     if config.twilio is not None:                  # [backend] kind = "twilio"
         from server.twilio.wiring import TwilioBackend   # loads the `twilio` library only for this kind
@@ -72,7 +77,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if live.start is not None:
             await live.start()                 # [broker]: raises when Redis cannot be reached
-        sweeper.sweep(uploads)                 # what expired while the server was down goes first
+        await sweeper.sweep_at_start(uploads)  # what expired while the server was down goes first
         sweeping = asyncio.create_task(sweeper.run(uploads, interval))
         backfilling = asyncio.create_task(thumbnails.backfill())
         yield

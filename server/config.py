@@ -22,11 +22,12 @@ from app.core.restrictions import Restrictions, parse_size
 
 if TYPE_CHECKING:
     from server.matrix_config import MatrixSettings
+    from server.storage_config import StorageConfig
     from server.twilio.settings import TwilioSettings
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 _TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix",   # these three: server/backend.py
-           "broker", "database")                                        # server/broker_config.py, database_config.py
+           "broker", "database", "storage")                   # server/broker_config.py, database_config.py, storage_config.py
 _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
                 "timeout_keep_alive", "timeout_request_headers", "max_streams_per_identity", "public_origin")
 _AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl", "audience", "issuer")
@@ -77,6 +78,7 @@ class Config:
     twilio: TwilioSettings | None = None   # with kind = "twilio": the [twilio] table, secrets read
     matrix: MatrixSettings | None = None   # with kind = "matrix": its settings (the page talks to it)
     database_url: str | None = field(default=None, repr=False)   # [database] PostgreSQL; None: SQLite in --data
+    storage: StorageConfig | None = None   # [storage]: an S3 bucket for the bytes; None: the --data folder
     broker_url: str | None = None       # [broker] url (Redis); None: in-process, one process only
 
     @property
@@ -167,10 +169,12 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     from server.broker_config import broker_url
     kind = backend_kind(data, where)
     from server.database_config import database_url   # it needs ConfigError from here
-    database = database_url(data.get("database"), where, storage="storage" in data)
+    from server.storage_config import storage_config
+    storage = storage_config(data.get("storage"), where)
+    database = database_url(data.get("database"), where, storage=storage is not None)
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
                   upload_expiry=upload_expiry, **quotas, backend=kind, **backend_settings(kind, data, where, base),
-                  broker_url=broker_url(data, where), database_url=database,
+                  storage=storage, broker_url=broker_url(data, where), database_url=database,
                   **_server(data.get("server", {}), where))
 
 

@@ -9,14 +9,13 @@ to it by id like any other.
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING
 
 from app.core.sniff import HEAD_SIZE
+from server.blob_folder import FLUSH_BYTES, Sink
+from server.blobs import media_key
 from server.common import ApiError
-from server.pump import FLUSH_BYTES, Sink, read_prefix
 
 if TYPE_CHECKING:
     from server.store import UploadRow
@@ -35,7 +34,7 @@ async def _pieces(chunks: AsyncIterable[bytes] | bytes) -> AsyncIterator[bytes]:
 
 async def ingest(uploads: Uploads, owner: str, name: str, declared_type: str,
                  chunks: AsyncIterable[bytes] | bytes) -> UploadRow:
-    """Spool to a scratch file (hashing as it goes), then create, judge and complete the upload.
+    """Spool to a local scratch file (hashing as it goes), then create, judge and complete the upload.
 
     Raises ApiError (413 too_large, 415 type_not_accepted / type_mismatch,
     422 empty / invalid_name) and leaves nothing behind when refused. The
@@ -43,7 +42,7 @@ async def ingest(uploads: Uploads, owner: str, name: str, declared_type: str,
     """
     uploads.judge_start(name, 1, declared_type)            # a refused type costs no download
     limit = uploads.restrictions.max_file_size
-    tmp = uploads.parts / f"ingest-{uuid.uuid4().hex}.tmp"
+    tmp = uploads.blobs.scratch()
     tmp.touch()
     sink = Sink(tmp, 0, hashlib.sha256())
     size = 0
@@ -59,17 +58,24 @@ async def ingest(uploads: Uploads, owner: str, name: str, declared_type: str,
         sink.close()
         tmp.unlink(missing_ok=True)
         raise
-    sink.close()
     try:
-        u = uploads.create(owner, name, size, declared_type)   # empty and the rest, as at tus creation
+        u = await uploads.create(owner, name, size, declared_type)   # empty and the rest, as at tus creation
     except ApiError:
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, uploads.part_path(u.id))
+    digest = sink.hasher.hexdigest()
+
+    async def moved() -> str:
+        await uploads.blobs.put_file(media_key(digest), tmp)
+        await uploads.blobs.drop(u.id)           # the empty partial `create` began
+        return digest
     try:
-        uploads.judge(u, read_prefix(uploads.part_path(u.id), HEAD_SIZE))
-    except ApiError:
-        uploads.discard(u)
+        with open(tmp, "rb") as f:
+            uploads.judge(u, f.read(HEAD_SIZE))
+        await uploads.complete(u, moved())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        if uploads.store.get_upload(u.id) is not None:
+            await uploads.discard(u)
         raise
-    await uploads.complete(u, sink.hasher)
     return u

@@ -14,40 +14,23 @@ open in the browser; html/svg/xml always download.
 from __future__ import annotations
 
 import hmac
-import os
 import re
-import secrets
 import time
 import unicodedata
 from hashlib import sha256
-from pathlib import Path
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 
 from app.core.media import opens_inline
+from server.blob_response import blob_response
+from server.blobs import media_key, thumbnail_key
 from server.common import CONVERSATION_ID, MIME_TYPE, ApiError
 
 MEDIA_CSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 THUMBNAIL = "\0thumbnail"
-
-
-def load_secret(data_dir: Path) -> bytes:
-    """Created once per data dir (0600); stable across restarts so old links keep working."""
-    path = data_dir / "secret"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        value = path.read_text().strip()
-        if len(value) < 32:
-            raise RuntimeError(f"{path} is damaged; delete it to create a new one (old media links will break)")
-        return value.encode()
-    value = secrets.token_hex(32)
-    with os.fdopen(fd, "w") as f:
-        f.write(value + "\n")
-    return value.encode()
 
 
 class Signer:
@@ -122,13 +105,9 @@ async def download(request: Request) -> Response:
     digest = request.path_params["sha256"]
     name = request.path_params["filename"]
     cid, left = _signed(request, digest, name)
-    path = state.uploads.media_path(digest)
     content_type = state.store.attached_media_type(digest, name, cid)
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        stat = None
-    if stat is None or content_type is None:
+    size = None if content_type is None else await state.uploads.blobs.size(media_key(digest))
+    if size is None or content_type is None:
         raise ApiError(404, "media_not_found", f"{name} is no longer on the server.")
     if not MIME_TYPE.fullmatch(content_type):      # a v1 data dir may hold anything here
         content_type = "application/octet-stream"
@@ -136,7 +115,7 @@ async def download(request: Request) -> Response:
     headers = _headers(content_disposition(kind, name), left)
     if content_type.startswith("text/") and "charset" not in content_type:
         content_type += "; charset=utf-8"
-    return FileResponse(path, media_type=content_type, headers=headers, stat_result=stat)
+    return blob_response(request, state.uploads.blobs, media_key(digest), size, content_type, headers, digest)
 
 
 async def thumbnail(request: Request) -> Response:
@@ -144,11 +123,9 @@ async def thumbnail(request: Request) -> Response:
     state = request.app.state
     digest = request.path_params["sha256"]
     cid, left = _signed(request, digest, THUMBNAIL)
-    path = state.thumbnails.path(digest)
-    try:
-        stat = path.stat() if state.store.attached_in(digest, cid) else None
-    except FileNotFoundError:
-        stat = None
-    if stat is None:
+    key = thumbnail_key(digest)
+    size = await state.uploads.blobs.size(key) if state.store.attached_in(digest, cid) else None
+    if size is None:
         raise ApiError(404, "media_not_found", "This thumbnail is no longer on the server.")
-    return FileResponse(path, media_type="image/webp", headers=_headers("inline", left), stat_result=stat)
+    return blob_response(request, state.uploads.blobs, key, size, "image/webp", _headers("inline", left),
+                         f"{digest}.webp")

@@ -28,8 +28,10 @@ _ERRORS = {400: "Malformed request: a repeated or array query parameter, a heade
            409: "Conflict with the current state", 410: "Expired and deleted",
            412: "A tus version other than 1.0.0 (carries `Tus-Version`)", 413: "Too large",
            415: "Type not accepted, or the content does not match the name or declared type",
-           422: "Invalid request", 429: "Too many: see `Retry-After` and the problem's message",
-           503: "Server stopping; the bytes so far are kept (carries `offset`)"}
+           422: "Invalid request", 423: "Another request (perhaps on another server process) is writing this upload",
+           429: "Too many: see `Retry-After` and the problem's message",
+           503: "Server stopping (carries `offset`), or the file storage unreachable (`storage_unavailable`): "
+                "retry after `Retry-After`; the bytes stored so far are kept"}
 _INT = {"type": "integer", "minimum": 0, "maximum": MAX_UINT}
 _RETRY_AFTER = {"Retry-After": {"required": True, "description": "Seconds to wait", "schema": {"type": "integer"}}}
 _TUS = {"Tus-Resumable": {"required": True, "schema": {"type": "string", "const": tus.TUS_VERSION}}}
@@ -69,7 +71,7 @@ def errors(*statuses: int, tus_headers: bool = False, **descriptions: str) -> di
             headers["WWW-Authenticate"] = {"required": True, "schema": {"type": "string"}}
         if status == 412:
             headers["Tus-Version"] = {"required": True, "schema": {"type": "string", "const": tus.TUS_VERSION}}
-        if status in (429, 503):
+        if status in (423, 429, 503):
             headers.update(_RETRY_AFTER)
         out[str(status)] = json_answer(ref("Error"), descriptions.get(f"e{status}", _ERRORS[status]), headers)
     return out
@@ -177,19 +179,19 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
                          **_TUS, **offset, "Upload-Length": {"required": True, "schema": _INT},
                          "Upload-Metadata": {"required": True, "schema": {"type": "string"}}, **expires}},
                          **{s: {k: v for k, v in a.items() if k != "content"}
-                            for s, a in errors(400, 401, 404, 410, 412, **tus_errors).items()}}},
+                            for s, a in errors(400, 401, 404, 410, 412, 503, **tus_errors).items()}}},
             "patch": {"operationId": "appendUpload",
                       "summary": "Append at Upload-Offset; the first 4096 bytes are judged, a refusal terminates",
                       "parameters": [tus_resumable, header("Upload-Offset", digits())],
                       "requestBody": {"required": True, "content": {"application/offset+octet-stream": {
                           "schema": {"type": "string", "format": "binary"}}}},
                       "responses": {"204": {"description": "Stored", "headers": {**_TUS, **offset, **expires}},
-                                    **errors(400, 401, 404, 409, 410, 412, 413, 415, 503, **tus_errors,
+                                    **errors(400, 401, 404, 409, 410, 412, 413, 415, 423, 503, **tus_errors,
                                              e409="Offset mismatch (carries the server's `offset`)")}},
             "delete": {"operationId": "terminateUpload", "summary": "tus termination (not once a message uses it)",
                        "parameters": [tus_resumable],
                        "responses": {"204": {"description": "Terminated", "headers": dict(_TUS)},
-                                     **errors(400, 401, 404, 409, 410, 412, **tus_errors)}}},
+                                     **errors(400, 401, 404, 409, 410, 412, 423, 503, **tus_errors)}}},
         "/api/conversations/{cid}/restrictions": {
             "parameters": [cid],
             **with_head({"get": {
@@ -259,7 +261,8 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
               "description": "Conversation"},
              {"name": "e", "in": "query", "required": True, "schema": _INT, "description": "Expiry (unix time)"},
              {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}}],
-            errors(400, 403, 404, e400="Repeated query parameter, or malformed Range (plain text)")),
+            errors(400, 403, 404, 503, e400="Repeated query parameter, or malformed Range (plain text)",
+                   e503="The file storage is unreachable: retry after `Retry-After`")),
         "/thumbnails/{sha256}": _file(
             "getThumbnail", "An image attachment's thumbnail (a signed link from a message, no token)", "image/webp",
             [{"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -267,7 +270,8 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
               "description": "Conversation"},
              {"name": "e", "in": "query", "required": True, "schema": _INT, "description": "Expiry (unix time)"},
              {"name": "sig", "in": "query", "required": True, "schema": {"type": "string"}}],
-            errors(400, 403, 404, e400="Repeated query parameter, or malformed Range (plain text)")),
+            errors(400, 403, 404, 503, e400="Repeated query parameter, or malformed Range (plain text)",
+                   e503="The file storage is unreachable: retry after `Retry-After`")),
         "/attache-config.json": with_head({"get": {
             "operationId": "getPageConfig", "security": [],
             "summary": "What the page needs: " + ("the development identities and their tokens" if dev

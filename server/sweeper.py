@@ -5,22 +5,23 @@ otherwise fill the disk forever. The clock is each upload's last activity
 (creation, every PATCH), so an upload in progress never expires under its
 client. A file sent in a message is never swept: its row is excluded here,
 and media files are shared by sha256, so one is deleted only when no
-remaining upload row claims it. The sweep runs on the event loop, like every
-other database statement, so it never interleaves with an upload completing.
+remaining upload row claims it. Bytes a completion is storing are never taken:
+only media stored before the expiry are considered, and an upload held by a
+running request (its `UploadLock`) is left alone. A store that cannot be
+reached fails the sweep, which is tried again next time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from dataclasses import dataclass
 
+from server.blobs import StorageUnavailable, media_key
 from server.uploads import Uploads
 
 log = logging.getLogger("attache.sweeper")
-_PART = re.compile(r"^([0-9a-f]{32})\.part$")
 
 
 @dataclass
@@ -36,39 +37,38 @@ def default_interval(expiry: float) -> float:
     return min(max(expiry / 10, 1.0), 3600.0)
 
 
-def sweep(uploads: Uploads, now: float | None = None) -> Swept:
+async def sweep(uploads: Uploads, now: float | None = None) -> Swept:
     now = time.time() if now is None else now
     before = now - uploads.expiry
-    store, swept = uploads.store, Swept()
+    store, blobs, swept = uploads.store, uploads.blobs, Swept()
     for u in store.stale_uploads(before):
-        if uploads.busy(u.id):              # a PATCH is running: it is not abandoned
+        if await uploads.locks.held(u.id):      # a PATCH is running: it is not abandoned
             continue
-        had_media = u.sha256 is not None and uploads.media_path(u.sha256).exists()
-        uploads.discard(u)
+        had_media = u.sha256 is not None and await blobs.size(media_key(u.sha256)) is not None
+        await uploads.discard(u)
         if u.complete:
             swept.complete += 1
-            swept.media += had_media and not uploads.media_path(u.sha256).exists()
+            swept.media += had_media and await blobs.size(media_key(u.sha256)) is None
         else:
             swept.partial += 1
     known = store.upload_ids()
-    for path in uploads.parts.iterdir():
-        match = _PART.match(path.name)
-        orphan = (match is None or match.group(1) not in known) if path.name.endswith((".part", ".tmp")) else False
-        if orphan and _older(path, before):
-            path.unlink(missing_ok=True)
+    for name in await blobs.stale_partials(before):
+        if name not in known:
+            await blobs.drop(name)
             swept.orphans += 1
-    for path in uploads.media.iterdir():
-        if _older(path, before) and not store.media_in_use(path.name):
-            path.unlink(missing_ok=True)
+    for sha in await blobs.stale_media(before):
+        if not store.media_in_use(sha):
+            await blobs.delete(media_key(sha))
             swept.orphans += 1
     return swept
 
 
-def _older(path, before: float) -> bool:
+async def sweep_at_start(uploads: Uploads) -> None:
+    """Before the first request; a store lost since the start-up check only delays it to the next run."""
     try:
-        return path.stat().st_mtime < before
-    except FileNotFoundError:
-        return False
+        await sweep(uploads)
+    except StorageUnavailable as e:
+        log.warning("upload sweep skipped: %s", e.message)
 
 
 async def run(uploads: Uploads, interval: float) -> None:
@@ -76,7 +76,10 @@ async def run(uploads: Uploads, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            swept = sweep(uploads)
+            swept = await sweep(uploads)
+        except StorageUnavailable as e:
+            log.warning("upload sweep skipped: %s", e.message)
+            continue
         except Exception:
             log.exception("upload sweep failed")
             continue

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image, ImageOps
 
 from app.core.media import thumbnail_ok
+from server.blobs import Blobs, StorageUnavailable, media_key, thumbnail_key
 
 if TYPE_CHECKING:
     from server.store import Store, UploadRow
@@ -84,24 +85,34 @@ def make_safely(src: Path, dst: Path) -> tuple[int, int]:
 class Thumbnails:
     """Schedules, records and forgets thumbnails; every method runs on the event loop's thread."""
 
-    def __init__(self, store: Store, media: Path, data_dir: Path) -> None:
-        self.store, self.media = store, media
-        self.dir = data_dir / "thumbnails"
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, store: Store, blobs: Blobs) -> None:
+        self.store, self.blobs = store, blobs
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnails")
         self._pending: dict[str, asyncio.Future[Any]] = {}
-
-    def path(self, sha256: str) -> Path:
-        return self.dir / f"{sha256}.webp"
 
     def schedule(self, u: UploadRow) -> None:
         """A complete upload: make its thumbnail in the worker (once per sha256) if it is a raster image."""
         sha = u.sha256
         if sha is None or not thumbnail_ok(u.content_type) or sha in self._pending or self._known(sha):
             return
-        future = asyncio.get_running_loop().run_in_executor(self._pool, make_safely, self.media / sha, self.path(sha))
+        future = asyncio.ensure_future(self._make(sha))
         self._pending[sha] = future
         future.add_done_callback(lambda f: self._record(sha, f))   # runs before any waiter resumes
+
+    async def _make(self, sha: str) -> tuple[int, int]:
+        """The original from the store, the WebP made in the worker, then stored beside it."""
+        out = self.blobs.scratch("thumbnails")
+        try:
+            async with self.blobs.local(media_key(sha)) as src:
+                size = await asyncio.get_running_loop().run_in_executor(self._pool, make_safely, src, out)
+            if size != (0, 0):
+                await self.blobs.put_file(thumbnail_key(sha), out)
+            return size
+        except StorageUnavailable as e:
+            log.warning("no thumbnail for %s yet: %s", sha, e.message)   # made again by the next backfill
+            raise
+        finally:
+            out.unlink(missing_ok=True)
 
     async def wait(self, uploads: list[UploadRow], timeout: float = SEND_WAIT) -> None:
         """Until the thumbnails of `uploads` being made are done (or `timeout`): a message then carries them."""
@@ -109,17 +120,17 @@ class Thumbnails:
         if futures:
             await asyncio.wait(futures, timeout=timeout)
 
-    def forget(self, sha256: str) -> None:
+    async def forget(self, sha256: str) -> None:
         """The media file is gone: so is its thumbnail."""
         self.store.forget_thumbnail(sha256)
-        self.path(sha256).unlink(missing_ok=True)
+        await self.blobs.delete(thumbnail_key(sha256))
 
     async def backfill(self) -> None:
         """Images stored before thumbnails existed (or while the server stopped mid-way) get theirs now."""
         for u in self.store.uploads_without_thumbnail():
             self.schedule(u)
             if u.sha256 in self._pending:
-                await self._pending[u.sha256]       # one at a time: the loop stays free for requests
+                await asyncio.wait([self._pending[u.sha256]])   # one at a time: the loop stays free for requests
 
     async def close(self, timeout: float = 2.0) -> None:
         """At shutdown: let a thumbnail being made finish and be recorded (briefly), drop the queue."""
@@ -132,13 +143,19 @@ class Thumbnails:
 
     def _record(self, sha256: str, future: asyncio.Future[Any]) -> None:
         self._pending.pop(sha256, None)
-        if future.cancelled():
+        if future.cancelled() or future.exception() is not None:
             return
         width, height = future.result()
         if not self.store.media_in_use(sha256):      # discarded while it was being made
-            self.path(sha256).unlink(missing_ok=True)
+            asyncio.ensure_future(self.blobs.delete(thumbnail_key(sha256))).add_done_callback(_quiet)
             return
         self.store.record_thumbnail(sha256, width, height)
+
+
+def _quiet(future: asyncio.Future[Any]) -> None:
+    """A thumbnail that could not be deleted is an orphan of a few kB: logged, never raised."""
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("thumbnail not deleted: %s", future.exception())
 
 
 # -- the seams in server/uploads.py (one call each) -------------------------------------------------
@@ -149,8 +166,8 @@ def on_complete(uploads: Uploads, u: UploadRow) -> None:
         thumbnails.schedule(u)
 
 
-def on_media_deleted(uploads: Uploads, sha256: str) -> None:
+async def on_media_deleted(uploads: Uploads, sha256: str) -> None:
     """Called when a media file is deleted (its last upload expired or was terminated)."""
     thumbnails = getattr(uploads, "thumbnails", None)
     if thumbnails is not None:
-        thumbnails.forget(sha256)
+        await thumbnails.forget(sha256)

@@ -57,7 +57,7 @@ async def create(request: Request) -> Response:
     declared = check_content_type(meta.get(field, ""), field)
     name = clean_name(meta.get("filename", meta.get("name", "")))
     uploads = _uploads(request)
-    u = uploads.create(owner, name, size, declared, metered=True)
+    u = await uploads.create(owner, name, size, declared, metered=True)
     return Response(status_code=201, headers={"Location": f"{tus.UPLOADS_PATH}/{u.id}",
                                               **_expiry_headers(uploads, u)})
 

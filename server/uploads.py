@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
 import time
 import unicodedata
-from collections.abc import AsyncIterable, AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable
 from typing import Any
 
 from app.core.models import FileInfo
 from app.core.restrictions import Restrictions, check
 from app.core.sniff import HEAD_SIZE, effective_type
+from server.blobs import Blobs, StoredFile, media_key
 from server.common import ApiError
 from server.ingest import ingest as _ingest
-from server.pump import beyond, hash_file, receive
+from server.locks import LocalUploadLock, UploadBusy, UploadLock
+from server.pump import beyond, receive
 from server.quotas import Quotas
 from server.store import Store, UploadRow
 from server.thumbnails import on_complete, on_media_deleted
@@ -48,27 +48,22 @@ def clean_name(name: object) -> str:
 
 
 class Uploads:
-    """Owns partial files, media files, the in-process incremental hashers and per-upload locks."""
+    """Owns the rules over partial uploads and media (bytes in `blobs`, one writer per upload by `locks`)
+    and the in-process incremental hashers."""
 
-    def __init__(self, store: Store, data_dir: Path, restrictions: Restrictions, expiry: float,
-                 quotas: Quotas | None = None) -> None:
-        self.store, self.restrictions, self.expiry, self.quotas = store, restrictions, expiry, quotas
-        self.parts = data_dir / "uploads"
-        self.media = data_dir / "media"
-        self.parts.mkdir(parents=True, exist_ok=True)
-        self.media.mkdir(parents=True, exist_ok=True)
-        self._locks: dict[str, asyncio.Lock] = {}
+    def __init__(self, store: Store, blobs: Blobs, restrictions: Restrictions, expiry: float,
+                 quotas: Quotas | None = None, locks: UploadLock | None = None) -> None:
+        self.store, self.blobs, self.restrictions, self.expiry, self.quotas = store, blobs, restrictions, expiry, quotas
+        self.locks: UploadLock = locks or LocalUploadLock()
         self._active = 0                 # PATCH bodies being received right now
         self._terminating: set[str] = set()
         self.stopping = False            # set at shutdown: running PATCHes keep what they have and stop
         # upload id -> (bytes hashed so far, hasher); lost on restart, then we rehash from disk.
         self._hashers: dict[str, tuple[int, Any]] = {}
 
-    def part_path(self, upload_id: str) -> Path:
-        return self.parts / f"{upload_id}.part"
-
-    def media_path(self, sha256: str) -> Path:
-        return self.media / sha256
+    def media(self, sha256: str) -> StoredFile:
+        """A complete file's bytes, read on demand."""
+        return StoredFile(self.blobs, media_key(sha256))
 
     # -- lookups and housekeeping -------------------------------------------
     def expires_at(self, u: UploadRow) -> float | None:
@@ -83,54 +78,45 @@ class Uploads:
     def terminating(self, upload_id: str) -> bool:
         return upload_id in self._terminating
 
-    def busy(self, upload_id: str) -> bool:
-        lock = self._locks.get(upload_id)
-        return lock is not None and lock.locked()
-
-    def owned(self, upload_id: str, owner: str) -> UploadRow:
+    async def owned(self, upload_id: str, owner: str) -> UploadRow:
         """The owner's upload, else 404 (others' uploads do not exist for them); 410 once expired."""
         u = self.store.get_upload(upload_id) if _UPLOAD_ID.match(upload_id) else None
         if u is None or u.owner != owner:
             raise ApiError(404, "upload_not_found", f"Upload {upload_id} does not exist.",
                            "Start the upload again.")
         expires = self.expires_at(u)
-        if expires is not None and time.time() > expires and not self.busy(u.id):
-            self.discard(u)
+        if expires is not None and time.time() > expires and not await self.locks.held(u.id):
+            await self.discard(u)
             raise ApiError(410, "upload_expired", f"The upload of {u.name} expired and was deleted.",
                            "Start the upload again.")
         return u
 
-    def reconcile(self, u: UploadRow) -> None:
-        """Make the partial file and the recorded offset agree after a crash.
+    async def reconcile(self, u: UploadRow) -> None:
+        """Make the stored bytes and the recorded offset agree (after a crash, or another process's PATCH).
 
-        The file is written before the offset is recorded, so a longer file is
-        trimmed; a shorter one (lost page cache) lowers the offset.
+        What the store holds is the truth (blobs.reconcile: the folder trims a
+        longer file, S3 counts its parts). An upload found whole is completed here.
         """
         if u.complete:
             return
-        path = self.part_path(u.id)
-        try:
-            actual = path.stat().st_size
-        except FileNotFoundError:
-            path.touch()
-            actual = 0
-        if actual > u.offset:
-            os.truncate(path, u.offset)
-        elif actual < u.offset:
+        actual = await self.blobs.reconcile(u.id, u.offset)
+        if actual != u.offset:
             self._hashers.pop(u.id, None)
             self.set_offset(u, actual)
+        if u.offset == u.size:
+            await self.complete(u, self.blobs.finish(u.id))
 
-    def discard(self, u: UploadRow) -> None:
-        """Forget an unsent upload: its partial file, its row, and its media file if no other row shares it."""
-        self.part_path(u.id).unlink(missing_ok=True)
+    async def discard(self, u: UploadRow) -> None:
+        """Forget an unsent upload: its partial bytes, its row, and its media file if no other row shares it."""
         self.store.delete_upload(u.id)
         self._hashers.pop(u.id, None)
-        self._locks.pop(u.id, None)      # a waiter holding the old lock finds no row and answers 404
+        self.locks.forget(u.id)          # a waiter holding the old lock finds no row and answers 404
         if self.quotas is not None and not u.complete:
             self.quotas.settle(u.id, u.offset)   # bytes never received no longer count against the day
         if u.sha256 is not None and not self.store.media_in_use(u.sha256):
-            self.media_path(u.sha256).unlink(missing_ok=True)
-            on_media_deleted(self, u.sha256)
+            await on_media_deleted(self, u.sha256)
+            await self.blobs.delete(media_key(u.sha256))
+        await self.blobs.drop(u.id)
 
     # -- operations ----------------------------------------------------------
     def judge_start(self, name: str, size: int, declared: str) -> FileInfo:
@@ -141,7 +127,7 @@ class Uploads:
             raise ApiError.from_problem(problems[0])
         return info
 
-    def create(self, owner: str, name: str, size: int, declared: str, metered: bool = False) -> UploadRow:
+    async def create(self, owner: str, name: str, size: int, declared: str, metered: bool = False) -> UploadRow:
         """A new upload at offset 0, once `judge_start` lets it begin and, when `metered`
         (a client's tus creation), the owner's quotas have room for it (else 429)."""
         info = self.judge_start(name, size, declared)
@@ -151,28 +137,29 @@ class Uploads:
         u = self.store.create_upload(owner, info.name, size, declared, effective_type(info))
         if quotas is not None:
             quotas.charge(u.id, owner, size)
-        self.part_path(u.id).touch()
+        await self.blobs.begin(u.id)
         return u
 
     async def state(self, upload_id: str, owner: str) -> UploadRow:
         """Where to resume; while a PATCH runs, what is recorded (without waiting for it)."""
-        u = self.owned(upload_id, owner)
+        u = await self.owned(upload_id, owner)
         if u.complete:
             return u
-        lock = self._lock(u.id)
-        if not lock.locked():
-            async with lock:
-                u = self.owned(u.id, owner)
-                self.reconcile(u)
+        try:
+            async with self.locks.hold(u.id, wait=False):
+                u = await self.owned(u.id, owner)
+                await self.reconcile(u)
+        except UploadBusy:
+            pass
         return u
 
     async def append(self, upload_id: str, owner: str, offset: int, length: int | None,
                      chunks: AsyncIterator[bytes]) -> tuple[UploadRow, bool]:
         """Write `chunks` at `offset`; returns (upload, interrupted by shutdown). Raises ApiError to refuse."""
-        u = self.owned(upload_id, owner)
-        async with self._lock(u.id):
-            u = self.owned(u.id, owner)          # may have changed while we waited
-            self.reconcile(u)
+        u = await self.owned(upload_id, owner)
+        async with self.locks.hold(u.id):
+            u = await self.owned(u.id, owner)    # may have changed while we waited
+            await self.reconcile(u)
             if u.complete and offset == u.size:  # a retried final PATCH: nothing left to do
                 async for chunk in chunks:
                     if chunk:
@@ -191,18 +178,18 @@ class Uploads:
 
     async def terminate(self, upload_id: str, owner: str) -> None:
         """tus termination: a running PATCH stops at its next chunk, then everything of the upload goes."""
-        u = self.owned(upload_id, owner)
+        u = await self.owned(upload_id, owner)
         if self.store.is_attached(u.id):
             raise ApiError(409, "upload_attached", f"{u.name} is attached to a sent message and stays.")
         self._terminating.add(u.id)
         try:
-            async with self._lock(u.id):
+            async with self.locks.hold(u.id):
                 u2 = self.store.get_upload(u.id)
                 if u2 is not None:
-                    self.discard(u2)
+                    await self.discard(u2)
         finally:
             self._terminating.discard(u.id)
-            self._locks.pop(u.id, None)
+            self.locks.forget(u.id)
 
     async def ingest(self, owner: str, name: str, declared_type: str,
                      chunks: AsyncIterable[bytes] | bytes) -> UploadRow:
@@ -210,8 +197,7 @@ class Uploads:
         return await _ingest(self, owner, name, declared_type, chunks)
 
     def set_offset(self, u: UploadRow, offset: int, hasher: Any = None) -> None:
-        """Record how far the file is good; the head verdict only counts once its bytes are there."""
-        os.truncate(self.part_path(u.id), offset)
+        """Record how far the stored bytes are good; the head verdict only counts once its bytes are there."""
         u.offset = offset
         if offset < min(HEAD_SIZE, u.size):
             u.head_checked = False
@@ -228,26 +214,28 @@ class Uploads:
         u.content_type = effective_type(info)
         u.head_checked = True
 
-    async def complete(self, u: UploadRow, hasher: Any) -> None:
-        """Name the bytes by their sha256 and move them into media/ (deduplicated)."""
-        part = self.part_path(u.id)
-        if hasher is not None:
-            digest = hasher.hexdigest()
-        else:
-            digest = await asyncio.get_running_loop().run_in_executor(None, hash_file, part)
-        # No await from here to the row update: the sweeper (on this loop) never sees
-        # a media file that no row claims yet.
-        os.replace(part, self.media_path(digest))   # same bytes, same name: replacing is harmless
+    async def complete(self, u: UploadRow, moved: Awaitable[str]) -> None:
+        """`moved` names the bytes by their sha256 in media/ (deduplicated); then the row says so.
+
+        Media are stored before a row claims them; the sweeper only deletes media
+        older than the expiry, so it never takes one a completion is claiming.
+        A head never judged (its bytes could not be read back) is judged now.
+        """
+        digest = await moved
+        if not u.head_checked:
+            try:
+                self.judge(u, b"".join([c async for c in self.blobs.read(media_key(digest), 0, HEAD_SIZE)]))
+            except ApiError:
+                await self.discard(u)
+                if not self.store.media_in_use(digest):
+                    await self.blobs.delete(media_key(digest))
+                raise
         u.offset = u.size
         u.sha256 = digest
         self.store.update_upload(u)
         on_complete(self, u)                         # its thumbnail, in a worker thread
         self._hashers.pop(u.id, None)
-        self._locks.pop(u.id, None)
-
-    def _lock(self, upload_id: str) -> asyncio.Lock:
-        """One writer per upload; a second PATCH waits, then usually gets 409."""
-        return self._locks.setdefault(upload_id, asyncio.Lock())
+        self.locks.forget(u.id)
 
     async def wait_idle(self, timeout: float) -> None:
         """At shutdown: let cancelled PATCHes record their offset before the database closes."""

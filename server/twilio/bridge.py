@@ -14,8 +14,8 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import AsyncIterator
+from typing import Any, Protocol, Sequence
 
 import httpx
 from twilio.base import values
@@ -38,11 +38,19 @@ NON_CHAT_TEXT_LIMIT = 1600        # conversations-limits: "WhatsApp and SMS: 160
 MAX_KEY = 200
 
 
+class FileBytes(Protocol):
+    """A stored file's bytes, read on demand (server.blobs.StoredFile: the --data folder or a bucket)."""
+
+    async def head(self, n: int) -> bytes: ...
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+
 @dataclass(frozen=True)
 class OutgoingFile:
-    """A stored, complete upload: where its bytes are, its name and the type we believe."""
+    """A stored, complete upload: its bytes, its name and the type we believe."""
 
-    path: Path
+    source: FileBytes
     name: str
     content_type: str
     size: int
@@ -122,7 +130,7 @@ class TwilioBridge:
                            f"{rules.strictest.label} takes {NON_CHAT_TEXT_LIMIT:,}.",
                            "Split it into several messages.", retryable=False)
         for f in files:
-            problems = rules.check(FileInfo(f.name, f.size, f.content_type, _head(f.path)))
+            problems = rules.check(FileInfo(f.name, f.size, f.content_type, await f.source.head(HEAD_SIZE)))
             if problems:
                 raise ApiError.from_problem(problems[0], retryable=False, limit=rules.describe())
         body_parts: list[tuple[str, OutgoingFile | None]]
@@ -147,7 +155,7 @@ class TwilioBridge:
         media_sid = row.media_sid if row else None
         try:
             if f is not None and not media_sid:
-                media_sid = await self.mcs.upload(f.path, f.content_type, f.size)
+                media_sid = await self.mcs.upload(f.source.chunks(), f.content_type, f.size)
             self.ledger.posting(cid, key, part, media_sid)
             attributes = json.dumps({ATTRIBUTE: {"key": key, "part": part, "parts": parts}})
             message = await self.conversation(cid).messages.create_async(
@@ -186,11 +194,6 @@ def our_mark(attributes: Any) -> tuple[str, int] | None:
     if isinstance(mark, dict) and isinstance(mark.get("key"), str) and isinstance(mark.get("part"), int):
         return mark["key"], mark["part"]
     return None
-
-
-def _head(path: Path) -> bytes:
-    with path.open("rb") as f:
-        return f.read(HEAD_SIZE)
 
 
 def _iso(value: Any) -> str:

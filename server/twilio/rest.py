@@ -16,10 +16,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response as TwilioResponse
@@ -86,11 +84,11 @@ class Mcs:
         self.url = f"{settings.media_base_url}/v1/Services/{settings.chat_service_sid}/Media"
         self.auth = httpx.BasicAuth(settings.api_key_sid, settings.api_key_secret.reveal())
 
-    async def upload(self, path: Path, content_type: str, size: int) -> str:
-        """Stream the file as the raw body; the new MediaSid ("ME...")."""
+    async def upload(self, chunks: AsyncIterator[bytes], content_type: str, size: int) -> str:
+        """Stream the file's bytes as the raw body; the new MediaSid ("ME...")."""
         headers = {"Content-Type": content_type or "application/octet-stream", "Content-Length": str(size),
                    "Accept": "application/json"}
-        response = await self.http.post(self.url, content=_file_chunks(path), headers=headers, auth=self.auth)
+        response = await self.http.post(self.url, content=chunks, headers=headers, auth=self.auth)
         data = _json(response, "upload media")
         sid = data.get("sid")
         if not isinstance(sid, str) or not sid.startswith("ME"):
@@ -123,16 +121,6 @@ class Mcs:
                 if received > limit:
                     raise McsError(413, None, f"The customer's file is over {limit:,} bytes.")
                 yield chunk
-
-
-async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
-    """Read in a worker thread so a 150 MB file never blocks the event loop or sits in RAM."""
-    f = await anyio.to_thread.run_sync(path.open, "rb")
-    try:
-        while chunk := await anyio.to_thread.run_sync(f.read, CHUNK):
-            yield chunk
-    finally:
-        await anyio.to_thread.run_sync(f.close)
 
 
 def _json(response: httpx.Response, what: str) -> dict[str, Any]:

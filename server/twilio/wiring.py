@@ -70,7 +70,7 @@ class TwilioBackend:
         A retry with the same key finds what the first attempt created (the
         bridge's ledger, then Twilio's recent messages), so it never posts twice.
         """
-        files = [OutgoingFile(self.uploads.media_path(u.sha256 or ""), u.name, u.content_type, u.size)
+        files = [OutgoingFile(self.uploads.media(u.sha256 or ""), u.name, u.content_type, u.size)
                  for u in uploads]
         await self.bridge.send(cid, principal.name, text, files, key)
 

@@ -7,6 +7,8 @@ what ships: routing, middleware, streaming, signals.
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
 import signal
 import socket
 import uuid
@@ -18,9 +20,13 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT as REPO
-from tests.conftest import RunningServer as Server
+from tests.conftest import RunningServer
 from tests.services.postgres import database_table, postgres, url_for  # noqa: F401  (postgres: a fixture)
+from tests.services.s3 import moto, s3_bucket  # noqa: F401  (fixtures: moto_server once, a bucket per module)
 
+from .stored import FolderStored, S3Stored, Stored
+
+STORAGES = ["folder", "s3"]   # a module that tests bytes runs with both: `storage` fixture over STORAGES
 AGENT = {"Authorization": "Bearer agent-dev-token"}
 CUSTOMER = {"Authorization": "Bearer customer-dev-token"}
 
@@ -45,6 +51,21 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 
       b"\x00" * 64 + b"PE\x00\x00L\x01" + b"\x00" * 200
 
 
+class Server(RunningServer):
+    """A test server and a view of what it stored (`stored`), in the folder or the bucket."""
+
+    def __init__(self, *args, stored: Stored, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stored = stored
+
+
+@pytest.fixture
+def storage() -> str:
+    """Where servers keep bytes: "folder" (--data) here; modules that test bytes also run "s3"
+    (they define `storage` over STORAGES)."""
+    return "folder"
+
+
 @pytest.fixture(scope="module")
 def database_kind() -> str:
     """The servers' database: SQLite (the default); a module that imports
@@ -59,20 +80,41 @@ def database_url(database_kind: str, request: pytest.FixtureRequest) -> str | No
 
 
 @pytest.fixture
-def make_server(tmp_path: Path, database_url: str | None, request: pytest.FixtureRequest) -> Iterator:
+def make_server(tmp_path: Path, storage: str, database_url: str | None, request) -> Iterator:
     """Factory: `make_server(data=..., config_text=..., static_root=...)`; all are stopped at the end.
-    Every server of a test shares the test's database (`database_url`)."""
+
+    With storage "s3", the config gains a [storage] table: this module's bucket, a key
+    prefix per data folder (a restarted server finds its files again); and, as files in a
+    bucket need a shared database, a PostgreSQL one. Every server of a test shares its database."""
     servers: list[Server] = []
+    bucket = request.getfixturevalue("s3_bucket") if storage == "s3" else None
+    if bucket is not None and database_url is None:
+        database_url = url_for("postgresql", request)
+    tables: dict[bool, str] = {}
+
+    def shared_tables(config_text: str) -> str:
+        """[database] (and a [broker] unless the config names one): the same for every server of the test."""
+        own_broker = "[broker]" in config_text
+        if own_broker not in tables:
+            tables[own_broker] = database_table(database_url, request, config_text)
+        return tables[own_broker]
 
     def make(data: Path | None = None, config_text: str | None = TEST_CONFIG, static_root: Path | None = None,
-             extra: tuple[str, ...] = (), start: bool = True) -> Server:
+             extra: tuple[str, ...] = (), start: bool = True, s3_endpoint: str | None = None,
+             s3_prefix: str | None = None) -> Server:
+        data = data or tmp_path / "data"
         config = None
+        stored: Stored = FolderStored(data)
+        if bucket is not None:
+            prefix = s3_prefix or "t-" + hashlib.sha256(str(data).encode()).hexdigest()[:16]
+            config_text = (config_text or "") + bucket.config(prefix, s3_endpoint)
+            stored = S3Stored(bucket.moto.client(), bucket.name, prefix)
         if database_url is not None:
-            config_text = (config_text or "") + database_table(database_url, request)
+            config_text = (config_text or "") + shared_tables(config_text or "")
         if config_text is not None:
             config = tmp_path / f"config{len(servers)}.toml"
             config.write_text(config_text)
-        server = Server(data or tmp_path / "data", config, static_root, tmp_path / f"server{len(servers)}.log", extra)
+        server = Server(data, config, static_root, tmp_path / f"server{len(servers)}.log", extra, stored=stored)
         servers.append(server)
         return server.start() if start else server
 
@@ -144,6 +186,29 @@ def upload(client: httpx.Client, name: str, data: bytes, content_type: str = "",
         assert r.status_code == 204, r.text
         offset = int(r.headers["upload-offset"])
     return {"upload_id": uid, "location": f"/api/uploads/{uid}", "offset": offset, "size": len(data)}
+
+
+class BigPdf:
+    """`size` bytes that sniff as a PDF, generated as they are sent (never held whole); `sha256` once sent."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self._hash = size, hashlib.sha256()
+        self._block = os.urandom(1024 * 1024)
+
+    def __iter__(self) -> Iterator[bytes]:
+        head = PDF + self._block[len(PDF):]
+        for i in range(self.size // len(self._block)):
+            piece = head if i == 0 else self._block
+            self._hash.update(piece)
+            yield piece
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+def peak_rss_kb(server: RunningServer) -> int:
+    return int(open(f"/proc/{server.proc.pid}/status").read().split("VmHWM:")[1].split()[0])
 
 
 @contextmanager

@@ -11,9 +11,13 @@ import pytest
 
 from server.config import ConfigError, load_config, parse_duration
 
-from tests.services.postgres import both_databases  # noqa: F401  (fixture: these tests on SQLite and PostgreSQL)
+from .conftest import AGENT, PDF, PNG, REPO, STORAGES, TEST_CONFIG, TUS, patch, send, start_upload, upload, upload_id
 
-from .conftest import AGENT, PDF, PNG, REPO, TEST_CONFIG, TUS, patch, send, start_upload, upload, upload_id
+
+@pytest.fixture(params=STORAGES)
+def storage(request) -> str:
+    """The sweeper's tests run against the --data folder and an S3 bucket (moto)."""
+    return request.param
 
 SHORT = TEST_CONFIG.replace("max_files_per_message = 2", 'max_files_per_message = 2\nupload_expiry = "1s"')
 
@@ -31,8 +35,8 @@ def wait_until(condition, timeout: float = 20) -> bool:
     return True
 
 
-def media(server, data: bytes):
-    return server.data / "media" / hashlib.sha256(data).hexdigest()
+def media(server, data: bytes) -> bytes | None:
+    return server.stored.media(hashlib.sha256(data).hexdigest())
 
 
 def test_the_sweeper_deletes_unsent_uploads_and_never_a_sent_file(make_server, tmp_path):
@@ -47,9 +51,9 @@ def test_the_sweeper_deletes_unsent_uploads_and_never_a_sent_file(make_server, t
         unsent = upload(c, "unsent.pdf", report)["upload_id"]
         same_bytes = upload(c, "copy.png", PNG)["upload_id"]     # shares the sent file's media
         assert wait_until(lambda: all(gone(c, uid) for uid in (partial, unsent, same_bytes)))
-        assert not (data / "uploads" / f"{partial}.part").exists()      # the partial upload's bytes
-        assert not media(server, report).exists()                       # the unsent upload's media
-        assert media(server, PNG).read_bytes() == PNG                   # still used by the sent one
+        assert server.stored.partials() == []                           # the partial upload's bytes
+        assert media(server, report) is None                            # the unsent upload's media
+        assert media(server, PNG) == PNG                                # still used by the sent one
         assert c.get(url).content == PNG
         assert c.head(f"/api/uploads/{sent}", headers=TUS).status_code == 200
     server.stop()
@@ -72,7 +76,7 @@ def test_an_expired_upload_is_410_and_gone_before_any_sweep(make_server):
         time.sleep(1.5)                                                  # past the 1 s expiry
         r = patch(c, uid, 10, PDF[10:])
         assert r.status_code == 410 and r.json()["error"]["code"] == "upload_expired"
-        assert not (server.data / "uploads" / f"{uid}.part").exists()
+        assert server.stored.partials() == []
         assert c.head(f"/api/uploads/{uid}", headers=TUS).status_code == 404   # and then unknown
         r = send(c, "too late", [uid])
         assert r.status_code == 409 and r.json()["error"]["code"] == "unknown_upload"
@@ -85,11 +89,10 @@ def test_uploads_that_expired_while_the_server_was_down_are_swept_at_start(make_
         uid = upload_id(start_upload(c, "left.pdf", len(PDF), "application/pdf"))
         assert patch(c, uid, 0, PDF[:10]).status_code == 204
     first.stop()
-    orphan = data / "uploads" / ("f" * 32 + ".part")                # a crash left a file no row knows
-    orphan.write_bytes(b"x")
+    first.stored.put_partial("f" * 32 + ".part", b"x")              # a crash left a file no row knows
     time.sleep(1.5)
-    make_server(data=data, config_text=SHORT, extra=("--sweep-interval", "3600"))
-    assert list((data / "uploads").iterdir()) == []                 # swept before the first request
+    second = make_server(data=data, config_text=SHORT, extra=("--sweep-interval", "3600"))
+    assert second.stored.partials() == []                           # swept before the first request
 
 
 @pytest.mark.parametrize("text,seconds", [("24h", 86400), ("30m", 1800), ("7d", 604800), ("90s", 90), ("90", 90),

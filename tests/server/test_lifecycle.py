@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from .conftest import AGENT, PDF, PNG, REPO, offset_of, partial_patch, patch, send, start_upload, upload, upload_id
+from .conftest import AGENT, PDF, PNG, REPO, BigPdf, peak_rss_kb, offset_of, partial_patch, patch, send, start_upload, upload, upload_id
 
 
 def test_restart_keeps_messages_media_and_partial_uploads(make_server, tmp_path):
@@ -137,25 +137,15 @@ def test_200_mb_in_one_patch_streams_without_holding_it(make_server):
     """Memory stays flat (the body never sits in RAM) and the hash is right."""
     server = make_server()
     size = 200 * 1024 * 1024
-    block = os.urandom(1024 * 1024)
-    head = PDF + block[len(PDF):]
-    expected = hashlib.sha256()
-
-    def body():
-        for i in range(size // len(block)):
-            piece = head if i == 0 else block
-            expected.update(piece)
-            yield piece
-
+    body = BigPdf(size)
     with server.client(AGENT, timeout=120) as c:
         uid = upload_id(start_upload(c, "big.pdf", size, "application/pdf"))
         started = time.monotonic()
-        r = patch(c, uid, 0, body(), **{"Content-Length": str(size)})
+        r = patch(c, uid, 0, iter(body), **{"Content-Length": str(size)})
         elapsed = time.monotonic() - started
     assert r.status_code == 204 and r.headers["upload-offset"] == str(size), r.text
-    assert (server.data / "media" / expected.hexdigest()).stat().st_size == size
-    status = open(f"/proc/{server.proc.pid}/status").read()
-    peak_kb = int(status.split("VmHWM:")[1].split()[0])
+    assert (server.data / "media" / body.sha256).stat().st_size == size
+    peak_kb = peak_rss_kb(server)
     print(f"200 MB PATCH: {elapsed:.2f}s ({size / elapsed / 1e6:.0f} MB/s), server peak RSS {peak_kb // 1024} MB")
     assert peak_kb < 120 * 1024, f"server peak RSS {peak_kb} kB: the body is being held in memory"
 

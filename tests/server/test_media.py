@@ -6,9 +6,14 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.services.postgres import both_databases  # noqa: F401  (fixture: these tests on SQLite and PostgreSQL)
+from .conftest import PDF, PNG, STORAGES, send, upload
 
-from .conftest import PDF, PNG, send, upload
+
+@pytest.fixture(params=STORAGES)
+def storage(request) -> str:
+    """Every test here runs against the --data folder and an S3 bucket (moto)."""
+    return request.param
+
 
 MEDIA_CSP = "sandbox; default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'"
 HTML = b"<!doctype html><html><script>alert(document.cookie)</script></html>"
@@ -72,3 +77,20 @@ def test_range_requests_for_media(agent):
     att = attach(agent, "report.pdf", PDF, "application/pdf")
     r = agent.get(att["url"], headers={"Range": "bytes=0-3"})
     assert r.status_code == 206 and r.content == PDF[:4]
+
+
+def test_ranges_conditionals_and_head_are_answered_from_either_store(agent):
+    att = attach(agent, "report.pdf", PDF, "application/pdf")
+    r = agent.get(att["url"], headers={"Range": "bytes=-5"})
+    assert r.status_code == 206 and r.content == PDF[-5:]
+    assert r.headers["content-range"] == f"bytes {len(PDF) - 5}-{len(PDF) - 1}/{len(PDF)}"
+    assert r.headers["x-content-type-options"] == "nosniff" and r.headers["content-security-policy"] == MEDIA_CSP
+    r = agent.get(att["url"], headers={"Range": f"bytes={len(PDF)}-"})
+    assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{len(PDF)}"
+    assert agent.get(att["url"], headers={"Range": "pages=1-2"}).status_code == 400
+    whole = agent.get(att["url"], headers={"Range": "bytes=0-1,4-5"})          # several ranges: the whole file
+    assert whole.status_code == 200 and whole.content == PDF
+    r = agent.get(att["url"], headers={"If-None-Match": whole.headers["etag"]})
+    assert r.status_code == 304 and r.content == b""
+    r = agent.head(att["url"])
+    assert r.status_code == 200 and r.content == b"" and r.headers["content-length"] == str(len(PDF))

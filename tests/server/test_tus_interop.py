@@ -15,7 +15,14 @@ import time
 
 import pytest
 
-from .conftest import AGENT, EXE, PDF, REPO, TUS, offset_of, partial_patch, send, start_upload, upload_id
+from .conftest import AGENT, STORAGES, EXE, PDF, REPO, TUS, offset_of, partial_patch, send, start_upload, upload_id
+
+
+@pytest.fixture(params=STORAGES)
+def storage(request) -> str:
+    """Every test here runs against the --data folder and an S3 bucket (moto)."""
+    return request.param
+
 
 SCRIPT = REPO / "tests" / "server" / "tus_client.cjs"
 CONFIG = """
@@ -107,7 +114,7 @@ def test_tus_js_client_terminates(node, tus_server, tmp_path):
     uid = result["url"].rsplit("/", 1)[-1]
     with tus_server.client(AGENT) as c:
         assert c.head(f"/api/uploads/{uid}", headers=TUS).status_code == 404
-    assert list((tus_server.data / "uploads").iterdir()) == []
+    assert tus_server.stored.partials() == []
 
 
 @pytest.mark.parametrize("data,name,type_,status,code", [
@@ -121,4 +128,4 @@ def test_tus_js_client_sees_our_refusals(node, tus_server, tmp_path, data, name,
     assert result["tusResumable"] == "1.0.0"
     error = json.loads(result["body"])["error"]
     assert error["code"] == code and name in error["message"] and error["hint"]
-    assert list((tus_server.data / "uploads").iterdir()) == []
+    assert tus_server.stored.partials() == []

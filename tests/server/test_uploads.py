@@ -7,9 +7,13 @@ import os
 
 import pytest
 
-from tests.services.postgres import both_databases  # noqa: F401  (fixture: these tests on SQLite and PostgreSQL)
+from .conftest import EXE, STORAGES, PDF, PNG, TUS, offset_of, patch, send, start_upload, upload, upload_id
 
-from .conftest import EXE, PDF, PNG, TUS, offset_of, patch, send, start_upload, upload, upload_id
+
+@pytest.fixture(params=STORAGES)
+def storage(request) -> str:
+    """Every test here runs against the --data folder and an S3 bucket (moto)."""
+    return request.param
 
 
 def attachment(client, uid: str) -> dict:
@@ -27,9 +31,8 @@ def test_small_upload_in_one_patch(server, agent):
     r = patch(agent, uid, 0, PNG)
     assert r.status_code == 204 and r.content == b""
     assert r.headers["upload-offset"] == str(len(PNG)) and r.headers["tus-resumable"] == "1.0.0"
-    media = server.data / "media" / hashlib.sha256(PNG).hexdigest()
-    assert media.read_bytes() == PNG
-    assert not (server.data / "uploads" / f"{uid}.part").exists()
+    assert server.stored.media(hashlib.sha256(PNG).hexdigest()) == PNG
+    assert server.stored.partials() == []
     att = attachment(agent, uid)
     assert (att["id"], att["name"], att["size"], att["content_type"]) == (uid, "pixel.png", len(PNG), "image/png")
 
@@ -47,7 +50,8 @@ def test_multi_chunk_upload_with_head_between_chunks(server, agent):
             break
     assert off == len(data)
     assert attachment(agent, uid)["content_type"] == "application/pdf"
-    assert (server.data / "media" / hashlib.sha256(data).hexdigest()).read_bytes() == data
+    assert server.stored.media(hashlib.sha256(data).hexdigest()) == data
+    assert server.stored.partials() == []
 
 
 def test_wrong_offset_is_409_with_the_server_offset(agent):
@@ -132,8 +136,8 @@ def test_renamed_exe_is_refused_at_the_first_patch_and_terminated(server, agent)
     err = r.json()["error"]
     assert err["code"] == "type_mismatch" and "photo.png" in err["message"]
     assert agent.head(f"/api/uploads/{uid}", headers=TUS).status_code == 404
-    assert list((server.data / "uploads").iterdir()) == []
-    assert list((server.data / "media").iterdir()) == []
+    assert server.stored.partials() == []
+    assert server.stored.media_names() == []
 
 
 def test_content_is_judged_even_when_the_head_arrives_in_pieces(server, agent):
@@ -141,7 +145,7 @@ def test_content_is_judged_even_when_the_head_arrives_in_pieces(server, agent):
     assert patch(agent, uid, 0, EXE[:10]).status_code == 204
     r = patch(agent, uid, 10, EXE[10:])
     assert r.status_code == 415 and r.json()["error"]["code"] == "type_mismatch"
-    assert list((server.data / "uploads").iterdir()) == []
+    assert server.stored.partials() == []
 
 
 def test_unknown_name_is_judged_by_content(agent):
@@ -164,7 +168,7 @@ def test_same_content_twice_is_stored_once(server, agent):
     a = upload(agent, "a.png", PNG)
     b = upload(agent, "b.png", PNG)
     assert a["upload_id"] != b["upload_id"]
-    assert len(list((server.data / "media").iterdir())) == 1
+    assert len(server.stored.media_names()) == 1
 
 
 def test_names_lose_directories_and_control_characters(agent):

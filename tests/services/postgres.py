@@ -121,12 +121,15 @@ def both_databases(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def database_table(url: str | None, request: pytest.FixtureRequest) -> str:
+def database_table(url: str | None, request: pytest.FixtureRequest, config_text: str = "") -> str:
     """The config text that points a server at `url` ("" for the default SQLite). A PostgreSQL database
     means several processes, which the server only accepts with a [broker]: a Redis of the test's (or
-    module's) own, so no stream counts or tickets of another test's servers are seen, as with SQLite."""
+    module's) own, so no stream counts or tickets of another test's servers are seen, as with SQLite;
+    none when `config_text` (what this is added to) names its own [broker]."""
     if url is None:
         return ""
+    if "[broker]" in config_text:
+        return f'\n[database]\nurl = "{url}"\n'
     from tests.services.redis import RedisService
     broker = RedisService().start()
     request.addfinalizer(broker.cleanup)

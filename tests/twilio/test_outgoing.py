@@ -8,6 +8,8 @@ import json
 import httpx
 import pytest
 
+from server.blob_folder import FolderBlobs
+from server.blobs import StoredFile, media_key
 from server.common import ApiError
 from server.twilio import OutgoingFile, TwilioBridge
 from tests.twilio.rig import KEY_SECRET, KEY_SID, participants
@@ -18,10 +20,16 @@ BASIC = "Basic " + base64.b64encode(f"{KEY_SID}:{KEY_SECRET}".encode()).decode()
 
 
 def png_file(tmp_path, size: int = len(PNG), name: str = "photo.png") -> OutgoingFile:
-    path = tmp_path / name
+    """A stored file (in a --data folder's media/), as the bridge gets one from the server."""
     unique = PNG[:16] + secrets.token_bytes(16) + PNG[16:]   # tell this test's uploads from the others'
-    path.write_bytes((unique * (size // len(unique) + 1))[:size])
-    return OutgoingFile(path, name, "image/png", size)
+    data = (unique * (size // len(unique) + 1))[:size]
+    blobs = FolderBlobs(tmp_path)
+    (tmp_path / media_key(name)).write_bytes(data)
+    return OutgoingFile(StoredFile(blobs, media_key(name)), name, "image/png", size)
+
+
+def stored_bytes(tmp_path, f: OutgoingFile) -> bytes:
+    return (tmp_path / media_key(f.name)).read_bytes()
 
 
 async def test_send_uploads_to_mcs_then_creates_the_message(bridge, fake, tmp_path, contract):
@@ -29,9 +37,9 @@ async def test_send_uploads_to_mcs_then_creates_the_message(bridge, fake, tmp_pa
     f = png_file(tmp_path)
     sent = await bridge.send(cid, "agent", "Here is the photo", [f], "key-1")
 
-    [upload] = [r for r in fake.calls("POST", "/Media") if r.body == f.path.read_bytes()]   # the session shares the fake
+    [upload] = [r for r in fake.calls("POST", "/Media") if r.body == stored_bytes(tmp_path, f)]   # the session shares the fake
     assert upload.path == f"/v1/Services/{bridge.settings.chat_service_sid}/Media"
-    assert upload.body == f.path.read_bytes()
+    assert upload.body == stored_bytes(tmp_path, f)
     assert upload.headers["content-type"] == "image/png"
     assert upload.headers["authorization"] == BASIC
     [create] = fake.calls("POST", f"/v1/Conversations/{cid}/Messages")
@@ -68,7 +76,7 @@ async def test_retried_send_does_not_post_twice(bridge, fake, tmp_path, contract
     again = await bridge.send(cid, "agent", "once", [f], "key-retry")
     assert again == first
     assert len(fake.messages(cid)) == 1 and len(fake.calls("POST", f"/{cid}/Messages")) == 1
-    assert len([r for r in fake.calls("POST", "/Media") if r.body == f.path.read_bytes()]) == 1
+    assert len([r for r in fake.calls("POST", "/Media") if r.body == stored_bytes(tmp_path, f)]) == 1
 
 
 class LoseCreateAnswer(httpx.AsyncBaseTransport):
@@ -104,7 +112,7 @@ async def test_retry_after_a_lost_answer_finds_the_message(settings, fake, tmp_p
         await bridge.aclose()
     assert len(fake.messages(cid)) == 1 and sent.parts[0].message_sid == fake.messages(cid)[0]["sid"]
     assert fake.calls("GET", f"/{cid}/Messages")[-1].query == {"Order": "desc", "PageSize": "50"}
-    assert len([r for r in fake.calls("POST", "/Media") if r.body == f.path.read_bytes()]) == 1
+    assert len([r for r in fake.calls("POST", "/Media") if r.body == stored_bytes(tmp_path, f)]) == 1
 
 
 def _admin():

@@ -1,0 +1,245 @@
+"""The S3 store itself: tusd-style parts and tails, resuming on another process, a bucket lost and found,
+and refusals at start. (The upload, tus, media, thumbnail and sweeper tests run against S3 too.)"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from server.blob_s3 import S3Blobs
+from server.blob_s3_parts import MIN_PART, PART_SIZE
+from server.config import ConfigError, load_config
+from server.storage_config import StorageConfig
+from tests.services.postgres import database_table
+from tests.services.redis import redis_service  # noqa: F401  (session fixture: a real redis-server)
+from tests.services.tcp_gate import TcpGate
+
+from .conftest import AGENT, PDF, REPO, TEST_CONFIG, BigPdf, peak_rss_kb, TUS, offset_of, partial_patch, patch, send, start_upload, upload_id
+from .test_tus_interop import node, tus_js  # noqa: F401  (the Node fixture and the tus-js-client driver)
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def storage() -> str:
+    return "s3"
+
+
+def objects(server, uid: str) -> list[str]:
+    """The upload's objects in the bucket (names after uploads/), and its unfinished multipart upload."""
+    return [n for n in server.stored.partials() if n.startswith(uid)]
+
+
+def test_small_patches_wait_as_a_tail_and_become_parts_past_the_minimum(server, agent):
+    data = PDF + os.urandom(9 * MiB)
+    uid = upload_id(start_upload(agent, "big.pdf", len(data), "application/pdf"))
+    assert objects(server, uid) == []                                 # nothing until a byte arrives
+    assert patch(agent, uid, 0, data[:MiB]).status_code == 204
+    assert objects(server, uid) == [f"{uid}.part.1"]                  # under 5 MiB: a tail, no multipart yet
+    assert patch(agent, uid, MiB, data[MiB:6 * MiB]).status_code == 204
+    # 6 MiB with the tail prepended: part 1 of the multipart upload; the tail is gone
+    assert objects(server, uid) == [f"{uid} (multipart)", f"{uid}.info"]
+    assert offset_of(agent, uid) == 6 * MiB
+    assert patch(agent, uid, 6 * MiB, data[6 * MiB:6 * MiB + 10]).status_code == 204
+    assert objects(server, uid) == [f"{uid} (multipart)", f"{uid}.info", f"{uid}.part.2"]
+    r = patch(agent, uid, 6 * MiB + 10, data[6 * MiB + 10:])
+    assert r.status_code == 204 and r.headers["upload-offset"] == str(len(data))
+    assert objects(server, uid) == []                                 # assembled, copied to media, cleaned
+    assert server.stored.media(hashlib.sha256(data).hexdigest()) == data
+
+
+def test_an_upload_begun_on_one_process_is_resumed_on_another(make_server, tmp_path):
+    """Two processes share the bucket and the database file; the offset is what S3 holds."""
+    data_dir = tmp_path / "shared"
+    one, two = make_server(data=data_dir), make_server(data=data_dir)
+    data = PDF + os.urandom(10 * MiB)
+    with one.client(AGENT) as a, two.client(AGENT) as b:
+        uid = upload_id(start_upload(a, "moved.pdf", len(data), "application/pdf"))
+        assert patch(a, uid, 0, data[:3 * MiB]).status_code == 204       # a tail, on process one
+        assert offset_of(b, uid) == 3 * MiB                              # process two sees it
+        assert patch(b, uid, 3 * MiB, data[3 * MiB:9 * MiB]).status_code == 204   # two prepends the tail
+        assert offset_of(a, uid) == 9 * MiB
+        r = patch(a, uid, 9 * MiB, data[9 * MiB:])        # one saw only the first bytes: it hashes by reading back
+        assert r.status_code == 204
+        url = send(b, "from two processes", [uid]).json()["attachments"][0]["url"]
+        assert a.get(url).content == data and b.get(url).content == data
+    assert url.split("/")[2] == hashlib.sha256(data).hexdigest()
+
+
+def test_processes_sharing_a_bucket_share_the_media_link_key(make_server, tmp_path):
+    """The key is kept in the bucket (made once), not in each --data folder: a link signed by one process
+    is a valid link for another (both share the database, as [storage] requires)."""
+    one = make_server(data=tmp_path / "one", s3_prefix="shared-key")
+    two = make_server(data=tmp_path / "two", s3_prefix="shared-key")
+    assert not (tmp_path / "one" / "secret").exists() and len(one.stored.secret()) == 64
+    with one.client(AGENT) as a, two.client(AGENT) as b:
+        uid = upload_id(start_upload(a, "k.pdf", len(PDF), "application/pdf"))
+        assert patch(a, uid, 0, PDF).status_code == 204
+        url = send(a, "", [uid]).json()["attachments"][0]["url"]
+        assert a.get(url).content == PDF
+        assert b.get(url).content == PDF          # signed by one, good on the other
+        assert b.get(url[:-4] + "0000").json()["error"]["code"] == "bad_signature"
+
+
+def test_tus_js_client_resumes_on_another_process_an_upload_cut_on_the_first(node, make_server, tmp_path):  # noqa: F811
+    data_dir = tmp_path / "shared"
+    config = TEST_CONFIG.replace('max_file_size = "300 MB"', 'max_file_size = "30 MB"')
+    one, two = make_server(data=data_dir, config_text=config), make_server(data=data_dir, config_text=config)
+    data = PDF + os.urandom(7 * MiB)
+    with one.client(AGENT) as a:
+        uid = upload_id(start_upload(a, "cut.pdf", len(data), "application/pdf"))
+        with partial_patch(one, uid, data, 2 * MiB):
+            pass                                                         # dropped after 2 MiB
+        deadline = time.monotonic() + 10
+        while offset_of(a, uid) != 2 * MiB and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert offset_of(a, uid) == 2 * MiB
+    url = f"{two.url}/api/uploads/{uid}"
+    result = tus_js(node, two, tmp_path, data, "cut.pdf", "application/pdf", "resume", uploadUrl=url)
+    assert result["ok"] is True and result["patches"] == [2 * MiB], result
+    with two.client(AGENT) as b:
+        att = send(b, "", [uid]).json()["attachments"][0]
+        assert b.get(att["url"]).content == data
+
+
+def test_a_lost_bucket_is_503_with_retry_after_and_nothing_stored_is_lost(make_server, s3_bucket, tmp_path):
+    gate = TcpGate(("127.0.0.1", int(s3_bucket.moto.endpoint.rsplit(":", 1)[1]))).open()
+    server = make_server(s3_endpoint=gate.url)
+    data = PDF + os.urandom(3 * MiB)
+    try:
+        with server.client(AGENT, timeout=60) as c:
+            uid = upload_id(start_upload(c, "through.pdf", len(data), "application/pdf"))
+            assert patch(c, uid, 0, data[:MiB]).status_code == 204          # stored before the outage
+            gate.close()
+            for r in (c.head(f"/api/uploads/{uid}", headers=TUS), patch(c, uid, MiB, data[MiB:2 * MiB])):
+                assert r.status_code == 503 and r.headers["retry-after"].isdigit(), r.text
+            assert patch(c, uid, MiB, data[MiB:]).json()["error"]["code"] == "storage_unavailable"
+            gate.open()                                                      # back: nothing to restart
+            assert offset_of(c, uid) == MiB                                  # the 204'd bytes are all there
+            assert patch(c, uid, MiB, data[MiB:]).status_code == 204
+            url = send(c, "", [uid]).json()["attachments"][0]["url"]
+            gate.close()
+            r = c.get(url)
+            assert r.status_code == 503 and "retry-after" in r.headers
+            gate.open()
+            assert c.get(url).content == data
+        assert "Traceback" not in server.output()
+    finally:
+        gate.close()
+
+
+def start_refused(tmp_path, storage: str) -> subprocess.CompletedProcess:
+    config = tmp_path / "storage.toml"
+    config.write_text(storage)
+    return subprocess.run([sys.executable, "-m", "server", "--port", "0", "--config", str(config), "--data",
+                           str(tmp_path / "d")], cwd=REPO, capture_output=True, text=True, timeout=60)
+
+
+def test_an_unreachable_store_at_start_is_named_and_the_process_exits(tmp_path, moto, postgres, request):
+    gate = TcpGate(("127.0.0.1", 9))                                     # nothing listens behind it
+    shared = database_table(postgres.fresh_database(), request)          # [storage] needs a shared database
+    done = start_refused(tmp_path, f'[storage]\nurl = "s3://files/prod"\nendpoint_url = "{gate.url}"\n' + shared)
+    assert done.returncode == 3
+    assert f"the file storage s3://files/prod at {gate.url} cannot be used" in done.stderr
+    done = start_refused(tmp_path, f'[storage]\nurl = "s3://no-such-bucket/x"\nendpoint_url = "{moto.endpoint}"\n'
+                         + shared)
+    assert done.returncode == 3 and "s3://no-such-bucket/x" in done.stderr and "does not exist" in done.stderr
+
+
+@pytest.mark.parametrize("table,message", [
+    ('url = "/srv/files"', "url must name an S3 bucket"),
+    ('url = "s3://Bad_Bucket/x"', "not a valid bucket name"),
+    ('url = "s3://files/a//../b"', "key prefix"),
+    ('url = "s3://files"\nendpoint_url = "https://key:secret@s3.example"', "without credentials"),
+    ('url = "s3://files"\nregion = "Mars"', "region"),
+    ('url = "s3://files"\naccess_key = "AKIA..."', "unknown key 'access_key'"),
+])
+def test_storage_config_errors_say_what_to_write(tmp_path, table, message):
+    path = tmp_path / "c.toml"
+    path.write_text(f"[storage]\n{table}\n")
+    with pytest.raises(ConfigError, match=r"\[storage\]") as error:
+        load_config(path)
+    assert message in str(error.value)
+
+
+def test_storage_config_reads_bucket_prefix_and_endpoint(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[storage]\nurl = "s3://attache-files/prod/eu/"\nendpoint_url = "http://127.0.0.1:9000"\n'
+                    '[database]\nurl = "postgresql://attache@db.internal/attache"\n'
+                    '[broker]\nurl = "redis://cache.internal:6379/0"\n')
+    storage = load_config(path).storage
+    assert (storage.bucket, storage.prefix, storage.endpoint_url) == ("attache-files", "prod/eu", "http://127.0.0.1:9000")
+    assert storage.url == "s3://attache-files/prod/eu" and load_config(None).storage is None
+
+
+# -- in process: a crash between a part and the tail's deletion --------------------------------------------
+def run(coro):
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def test_a_tail_already_inside_a_part_is_not_counted_twice(s3_bucket, tmp_path):
+    blobs = S3Blobs(StorageConfig(s3_bucket.name, tmp_path.name, s3_bucket.moto.endpoint))
+    client, uid = s3_bucket.moto.client(), "a" * 32
+    first, second = os.urandom(MiB), os.urandom(MIN_PART)
+
+    async def write(start: int, data: bytes) -> int:
+        assert await blobs.reconcile(uid, start) == start
+        writer = await blobs.writer(uid, start, PART_SIZE * 2, None)
+        await writer.add(data)
+        await writer.flush()
+        return writer.written
+
+    assert run(write(0, first)) == MiB
+    tail = f"{tmp_path.name}/uploads/{uid}.part.1"
+    kept = client.get_object(Bucket=s3_bucket.name, Key=tail)["Body"].read()
+    assert run(write(MiB, second)) == MIN_PART                     # tail + these bytes became part 1
+    client.put_object(Bucket=s3_bucket.name, Key=tail, Body=kept)  # as if the process died before deleting it
+    assert run(blobs.reconcile(uid, 0)) == MiB + MIN_PART
+    run(blobs.drop(uid))
+    assert client.list_objects_v2(Bucket=s3_bucket.name, Prefix=f"{tmp_path.name}/").get("KeyCount") == 0
+
+
+def test_200_mb_in_one_patch_goes_to_the_bucket_without_being_held(server):
+    """Memory stays flat in S3 too: 8 MiB parts, one in flight while the next arrives; the hash is right."""
+    body = BigPdf(200 * MiB)
+    with server.client(AGENT, timeout=300) as c:
+        uid = upload_id(start_upload(c, "big.pdf", body.size, "application/pdf"))
+        r = patch(c, uid, 0, iter(body), **{"Content-Length": str(body.size)})
+    assert r.status_code == 204 and r.headers["upload-offset"] == str(body.size), r.text
+    assert body.sha256 in server.stored.media_names() and objects(server, uid) == []
+    assert peak_rss_kb(server) < 200 * 1024, "the body is being held in memory"
+
+
+def test_two_patches_of_one_upload_on_two_processes_cannot_interleave(make_server, tmp_path, redis_service):
+    """With a [broker], the upload lock is shared: a PATCH on another process while one runs is 423."""
+    import redis
+
+    from server.redis_state import PREFIX
+    data_dir, config = tmp_path / "shared", TEST_CONFIG + f'\n[broker]\nurl = "{redis_service.url}"\n'
+    one, two = make_server(data=data_dir, config_text=config), make_server(data=data_dir, config_text=config)
+    data = PDF + os.urandom(4 * MiB)
+    held = redis.Redis.from_url(redis_service.url)
+    with one.client(AGENT) as a, two.client(AGENT) as b:
+        uid = upload_id(start_upload(a, "both.pdf", len(data), "application/pdf"))
+        with partial_patch(one, uid, data, MiB):                      # process one writes, stalled mid-body
+            deadline = time.monotonic() + 10
+            while not held.exists(f"{PREFIX}upload-lock:{uid}") and time.monotonic() < deadline:
+                time.sleep(0.02)
+            r = patch(b, uid, 0, data)                                # the same upload from process two
+            assert r.status_code == 423 and r.json()["error"]["code"] == "upload_locked", r.text
+            assert r.headers["retry-after"].isdigit()
+        deadline = time.monotonic() + 10                              # one's client went: it keeps 1 MiB
+        while offset_of(b, uid) != MiB and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert patch(b, uid, MiB, data[MiB:]).status_code == 204
+        url = send(b, "", [uid]).json()["attachments"][0]["url"]
+        assert a.get(url).content == data
+    held.close()
