@@ -54,9 +54,9 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 
 class Server(RunningServer):
     """A test server and a view of what it stored (`stored`), in the folder or the bucket."""
 
-    def __init__(self, *args, stored: Stored, **kwargs) -> None:
+    def __init__(self, *args, stored: Stored, database_url: str | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.stored = stored
+        self.stored, self.database_url = stored, database_url     # database_url None: SQLite in `data`
 
 
 @pytest.fixture
@@ -114,7 +114,8 @@ def make_server(tmp_path: Path, storage: str, database_url: str | None, request)
         if config_text is not None:
             config = tmp_path / f"config{len(servers)}.toml"
             config.write_text(config_text)
-        server = Server(data, config, static_root, tmp_path / f"server{len(servers)}.log", extra, stored=stored)
+        server = Server(data, config, static_root, tmp_path / f"server{len(servers)}.log", extra, stored=stored,
+                        database_url=database_url)
         servers.append(server)
         return server.start() if start else server
 

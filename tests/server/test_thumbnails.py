@@ -14,9 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from PIL import Image
+from sqlalchemy import text
 
 from app.core.restrictions import Restrictions
 from server import thumbnails
+from server.database import open_database
 from server.blob_folder import FolderBlobs
 from server.media import Signer
 from server.store import Store
@@ -203,8 +205,9 @@ def test_images_from_before_thumbnails_get_them_after_a_restart(server, agent, s
     state = upload(agent, "old.png", png_bytes(640, 480), "image/png")
     assert send(agent, "", [state["upload_id"]], cid="v1").json()["attachments"][0]["thumbnail"]
     server.stop()
-    with sqlite3.connect(server.data / "attache.sqlite3") as db:       # as a data dir from before this version
-        db.execute("DELETE FROM thumbnails")
+    database = open_database(server.database_url, server.data / "attache.sqlite3")
+    database.run(text("DELETE FROM thumbnails"))                       # as a data dir from before this version
+    database.close()
     if storage == "folder":               # (in S3 the row alone decides: a thumbnail is made again over it)
         for path in (server.data / "thumbnails").iterdir():
             path.unlink()
