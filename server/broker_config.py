@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from server.config import ConfigError
+from server.config import ConfigError, service_table
 
 BROKER_KEYS = ("url",)
 SCHEMES = ("redis", "rediss", "unix")
@@ -33,15 +33,9 @@ def without_password(url: str) -> str:
 
 def broker_url(data: dict[str, Any], where: str) -> str | None:
     """`[broker] url`, checked; None without a [broker] table (the in-process broker)."""
-    table = data.get("broker")
-    if table is None:
+    if data.get("broker") is None:
         return None
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [broker] must be a table")
-    unknown = sorted(set(table) - set(BROKER_KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: [broker] unknown key {unknown[0]!r} (known: {', '.join(BROKER_KEYS)})")
-    url = table.get("url")
+    url = service_table(data["broker"], "broker", BROKER_KEYS, where).get("url")
     if not isinstance(url, str) or urlsplit(url).scheme not in SCHEMES or not (urlsplit(url).netloc or
                                                                                  urlsplit(url).path):
         raise ConfigError(f"{where}: [broker] url must be a Redis URL such as 'redis://cache.internal:6379/0' "

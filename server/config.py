@@ -86,6 +86,16 @@ class Config:
         return "production" if self.auth is not None else "development"
 
 
+def service_table(table: object, name: str, keys: tuple[str, ...], where: str) -> dict[str, Any]:
+    """A service's table ([broker], [database]): a table holding only the keys it knows."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [{name}] must be a table")
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        raise ConfigError(f"{where}: [{name}] unknown key {unknown[0]!r} (known: {', '.join(keys)})")
+    return table
+
+
 def parse_duration(value: object) -> float:
     """'24h', '30m', '7d', '90s' or a number of seconds -> seconds (> 0); ValueError otherwise."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

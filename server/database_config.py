@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from server.config import ConfigError
+from server.config import ConfigError, service_table
 
 KEYS = ("url",)
 SCHEMES = ("postgresql", "postgres")
@@ -30,12 +30,7 @@ def database_url(table: object, where: str, storage: bool) -> str | None:
                               "messages and uploads that point at them must be shared too, or each process would "
                               f"know only its own; add [database] url = \"{EXAMPLE}\"")
         return None
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [database] must be a table")
-    unknown = sorted(set(table) - set(KEYS))
-    if unknown:
-        raise ConfigError(f"{where}: [database] unknown key {unknown[0]!r} (known: {', '.join(KEYS)})")
-    return _url(table.get("url"), where)
+    return _url(service_table(table, "database", KEYS, where).get("url"), where)
 
 
 def _url(value: Any, where: str) -> str:
