@@ -1,10 +1,21 @@
 // Attache's Pyodide loader. PyScript's `interpreter` setting names this module
 // instead of pyodide.mjs, and PyScript calls its loadPyodide with its own options.
-// We add the memory snapshot build.py made (Python with jinja2 and our pure modules
-// already imported), fetched while the runtime downloads. A snapshot that is
-// missing, unreadable or made for other inputs (another Pyodide build, other
-// libraries or app code) is not used: Python then starts the normal, slower way,
-// and the console says why. build.py fills in the three names below.
+//
+// Python starts when this module is evaluated (index.html runs it as a module
+// script right after static/early.mjs; attache.js imports it first), not when
+// PyScript asks for it: PyScript first reads its config and opens IndexedDB, and
+// Python's start no longer waits for that. loadPyodide hands PyScript the
+// interpreter so started, with Python's output going to PyScript's handlers.
+//
+// The start restores the memory snapshot build.py made (Python with jinja2 and our
+// pure modules already imported). After a start from the network, a decoded copy
+// is kept in the origin private file system (OPFS) once the page is idle: the HTTP
+// cache holds the snapshot Brotli-encoded and decoding its 30 MiB costs more than
+// reading the copy. A snapshot that is missing, unreadable or made for other
+// inputs (another Pyodide build, other libraries or app code) is not used: Python
+// then starts the normal, slower way, and the console says why. A kept copy that
+// does not match (size, key) is deleted and the network's used. build.py fills in
+// the names below.
 import { loadPyodide as load, version } from "@PYODIDE@/pyodide.mjs";
 
 export { version };
@@ -12,40 +23,146 @@ export { version };
 const INDEX_URL = new URL("@PYODIDE@/", import.meta.url).href;
 const SNAPSHOT_URL = new URL("@SNAPSHOT@", import.meta.url).href;
 const SNAPSHOT_KEY = "@KEY@";
+const SNAPSHOT_SIZE = Number("@SIZE@");
 const KEY_QUERY = "import sys; getattr(sys.modules.get('_attache_snapshot'), 'key', '')";
+// the kept copy: OPFS folder, and the file named as the asset (its name carries its hash)
+const KEPT_FOLDER = "attache-snapshot";
+const KEPT_NAME = SNAPSHOT_URL.slice(SNAPSHOT_URL.lastIndexOf("/") + 1);
 
 class Unusable extends Error {}
 
-async function fetchSnapshot() {
+// PyScript's output handlers, once it asks for the interpreter; the console until then
+const output = { stdout: (text) => console.log(text), stderr: (text) => console.error(text) };
+const io = { stdout: (text) => output.stdout(text), stderr: (text) => output.stderr(text) };
+
+function mark(name) {
+  performance.mark(`attache:${name}`);
+}
+
+function started(how, source) {
+  // read by the tests and the benchmarks: which way Python started, and when
+  const root = globalThis.document?.documentElement;
+  if (root) {
+    root.dataset.pythonStart = how;
+    if (source) root.dataset.pythonSnapshot = source;
+  }
+  mark(`python-${how}`);
+}
+
+async function keptFolder(create) {
+  const root = await navigator.storage.getDirectory();
+  return root.getDirectoryHandle(KEPT_FOLDER, { create });
+}
+
+async function keptSnapshot() {
+  // the decoded copy a previous start kept, or null (none, another build's, no OPFS)
+  try {
+    const file = await (await (await keptFolder(false)).getFileHandle(KEPT_NAME)).getFile();
+    if (file.size === SNAPSHOT_SIZE) return new Uint8Array(await file.arrayBuffer());
+    await forgetKept();
+  } catch {
+    // no copy kept (NotFoundError), or no OPFS here (an insecure context, an old browser)
+  }
+  return null;
+}
+
+async function forgetKept() {
+  try {
+    await (await keptFolder(false)).removeEntry(KEPT_NAME);
+  } catch {
+    // nothing to remove
+  }
+}
+
+async function keep(bytes) {
+  // write the copy (atomically: a writable commits on close), then drop other builds' copies
+  const folder = await keptFolder(true);
+  const writable = await (await folder.getFileHandle(KEPT_NAME, { create: true })).createWritable();
+  await writable.write(bytes);
+  await writable.close();
+  for await (const name of folder.keys()) {
+    if (name !== KEPT_NAME) await folder.removeEntry(name).catch(() => {});
+  }
+  mark("snapshot-kept");
+}
+
+function keepWhenIdle(bytes) {
+  const idle = globalThis.requestIdleCallback ?? ((run) => setTimeout(run, 1000));
+  idle(() => keep(bytes).catch((error) => console.info(`Attache: the snapshot copy was not kept (${error.message || error}).`)),
+       { timeout: 10000 });
+}
+
+async function networkSnapshot() {
   const response = await fetch(SNAPSHOT_URL);
   if (!response.ok) throw new Unusable(`no snapshot at ${SNAPSHOT_URL} (HTTP ${response.status})`);
   return new Uint8Array(await response.arrayBuffer());
 }
 
-function mark(how) {
-  // read by the tests and the benchmarks: which way Python started, and when
-  const root = globalThis.document?.documentElement;
-  if (root) root.dataset.pythonStart = how;
-  performance.mark(`attache:python-${how}`);
+async function restore(snapshot, settings) {
+  const py = await load({ ...settings, _loadSnapshot: snapshot });
+  const key = py.runPython(KEY_QUERY);
+  if (key !== SNAPSHOT_KEY) {
+    throw new Unusable(`the snapshot was made for other inputs (key ${key || "none"}, expected ${SNAPSHOT_KEY})`);
+  }
+  return py;
 }
 
-export async function loadPyodide(options = {}) {
-  const started = performance.now();
-  const settings = { ...options, indexURL: INDEX_URL };
+function preloadNotNeeded() {
+  // the page preloads the snapshot (a cold start needs it at once); with a kept copy the
+  // preload is dropped, so the browser does not warn of a preload never used
+  if (!document.querySelector(`link[rel=preload][href$="${KEPT_NAME}"]`)) return;
+  fetch(SNAPSHOT_URL).then((response) => response.body?.cancel()).catch(() => {});
+}
+
+async function fromSnapshot(settings) {
+  // the kept copy if there is one (read while Pyodide fetches its own files), else the network's
+  const kept = keptSnapshot();
+  const first = kept.then((bytes) => bytes ?? networkSnapshot());
   try {
-    const py = await load({ ...settings, _loadSnapshot: fetchSnapshot() });
-    const key = py.runPython(KEY_QUERY);
-    if (key !== SNAPSHOT_KEY) {
-      throw new Unusable(`the snapshot was made for other inputs (key ${key || "none"}, expected ${SNAPSHOT_KEY})`);
+    const py = await restore(first, settings);
+    if (await kept) {
+      preloadNotNeeded();
+      return [py, "kept"];
     }
-    mark("snapshot");
-    console.info(`Attache: Python restored from its memory snapshot in ${Math.round(performance.now() - started)} ms.`);
+    keepWhenIdle(await first);
+    return [py, "network"];
+  } catch (error) {
+    if (!(await kept)) throw error;
+    console.info(`Attache: the snapshot copy kept in this browser was not usable (${error.message || error}); downloading it.`);
+    await forgetKept();
+    const bytes = networkSnapshot();
+    const py = await restore(bytes, settings);
+    keepWhenIdle(await bytes);
+    return [py, "network"];
+  }
+}
+
+async function start() {
+  mark("python-boot");
+  const begun = performance.now();
+  const settings = { indexURL: INDEX_URL, ...io };
+  try {
+    const [py, source] = await fromSnapshot(settings);
+    started("snapshot", source);
+    const from = source === "kept" ? "the copy kept in this browser" : "downloaded";
+    console.info(`Attache: Python restored from its memory snapshot (${from}) in ${Math.round(performance.now() - begun)} ms.`);
     return py;
   } catch (error) {
     const why = error instanceof Unusable ? error.message : `the snapshot cannot be used: ${error.message || error}`;
     console.warn(`Attache: ${why.trim()}; starting Python without it (slower).`);
     const py = await load(settings);
-    mark("fallback");
+    started("fallback");
     return py;
   }
+}
+
+const python = start();
+
+/** PyScript's: the interpreter started above. Its options name the output handlers; the
+ * page has no `packages` (pyscript.toml has [files] only), so nothing else applies. */
+export async function loadPyodide(options = {}) {
+  mark("python-asked");
+  if (options.stdout) output.stdout = options.stdout;
+  if (options.stderr) output.stderr = options.stderr;
+  return python;
 }

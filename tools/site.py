@@ -42,6 +42,7 @@ MIN_SAVING = 0.05       # keep a compressed copy only if it is at least 5% small
 BIG = 16 * 1024 * 1024  # above this, faster (slightly larger) compression: the snapshot changes with the app
 _REFERENCE = re.compile(r"""(["'])\./([^"'\s*]+)\1""")
 PRELOAD_MARK = "<!-- preload: filled in by build.py -->"
+LOADER_MARK = "<!-- python: filled in by build.py (static/pyodide-loader.mjs starts Python at once) -->"
 _STATIC_IMPORT = re.compile(r"""(?:\bfrom|\bimport)\s*["'](\./[^"']+\.js)["']""")
 _DYNAMIC_IMPORT = re.compile(r"""\bimport\(\s*["'](\./[^"']+\.js)["']\s*\)""")
 # PyScript chunks that PyScript imports dynamically on every start of a page like ours
@@ -167,11 +168,13 @@ def rewrite(text: str, replace) -> str:
 
 def loader_module(site: Site, source_root: Path, pyodide_dir: str, snapshot: Path, key: str) -> tuple[str, str]:
     """Our loader (beside the assets), naming the Pyodide directory and the snapshot: (loader, snapshot)."""
-    snapshot_rel = site.put_bytes("snapshot.bin", snapshot.read_bytes())
+    data = snapshot.read_bytes()
+    snapshot_rel = site.put_bytes("snapshot.bin", data)
     text = (source_root / LOADER_TEMPLATE).read_text()
     text = (text.replace("@PYODIDE@", "./" + Path(pyodide_dir).name)
                 .replace("@SNAPSHOT@", "./" + Path(snapshot_rel).name)
-                .replace("@KEY@", key))
+                .replace("@KEY@", key)
+                .replace("@SIZE@", str(len(data))))
     return site.put_bytes("attache-pyodide.mjs", text.encode()), snapshot_rel
 
 
@@ -232,9 +235,9 @@ def assemble(source_root: Path, site_root: Path, snapshot: Path | None, snapshot
     if core:
         modules = [path.relative_to(site_root).as_posix() for path in module_graph(site_root / core.group(1))]
     fetched.insert(0, "pyscript.toml")     # PyScript fetches its config only once its own code has run
-    if loader:
-        modules.append(loader)
     html = html.replace(PRELOAD_MARK, preload_tags(site, fetched, modules))
+    # the loader runs as a module script of its own, before PyScript's: Python starts at once
+    html = html.replace(LOADER_MARK, f'<script type="module" src="./{loader}"></script>' if loader else "")
     element = element_module(rewrite((source_root / ELEMENT_SOURCE).read_text(),
                                      lambda rel: asset_for(site, source_root, rel)), toml)
     for name, text in (("index.html", html), ("pyscript.toml", toml), ("attache.js", element)):

@@ -4,8 +4,12 @@ the normal way and the console says why. Every file the page loads, apart from
 the two pages, its config and the API, is a content-hashed, immutable asset."""
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from urllib.parse import urlsplit
+
+import httpx
 
 import pytest
 from playwright.sync_api import expect
@@ -106,3 +110,86 @@ def test_a_snapshot_made_from_other_inputs_falls_back_to_a_normal_start(start, t
     assert python_start(page) == "fallback"
     assert any(m.startswith("warning: Attache: the snapshot was made for other inputs") for m in messages), messages
     still_works(page, tmp_path)
+
+
+KEPT = "attache:snapshot-kept"
+
+
+def marks(page, name: str) -> list[float]:
+    return page.evaluate("(name) => performance.getEntriesByName(name).map(e => e.startTime)", name)
+
+
+def test_python_starts_before_pyscript_asks_for_it(start):
+    """The loader starts Python when it is evaluated (a module script of the page), while
+    PyScript still reads its config and opens IndexedDB; PyScript gets that interpreter."""
+    page, messages, _ = start()
+    boot, asked = marks(page, "attache:python-boot"), marks(page, "attache:python-asked")
+    assert len(boot) == 1 and len(asked) == 1 and boot[0] < asked[0]
+    assert python_start(page) == "snapshot"
+
+
+def test_a_second_start_restores_python_from_the_copy_kept_in_the_browser(start, tmp_path):
+    page, messages, _ = start()
+    assert page.evaluate("document.documentElement.dataset.pythonSnapshot") == "network"
+    page.wait_for_function(f"performance.getEntriesByName('{KEPT}').length > 0")   # written once idle
+    page.reload()
+    wait_ready(page)
+    assert python_start(page) == "snapshot"
+    assert page.evaluate("document.documentElement.dataset.pythonSnapshot") == "kept"
+    assert any("Python restored from its memory snapshot (the copy kept in this browser)" in m for m in messages)
+    assert not [m for m in messages if m.startswith(("warning", "error"))], messages
+    still_works(page, tmp_path)
+
+
+SPOIL_KEPT = """async () => {
+  // the kept copy, same size, other bytes: what a damaged file would be
+  const folder = await (await navigator.storage.getDirectory()).getDirectoryHandle('attache-snapshot');
+  const names = [];
+  for await (const [name, handle] of folder.entries()) {
+    const size = (await handle.getFile()).size;
+    const writable = await handle.createWritable();
+    await writable.write(new Uint8Array(size).fill(7));
+    await writable.close();
+    names.push(name);
+  }
+  return names;
+}"""
+
+KEPT_SIZES = """async () => {
+  const folder = await (await navigator.storage.getDirectory()).getDirectoryHandle('attache-snapshot');
+  const files = [];
+  for await (const [name, handle] of folder.entries()) {
+    const bytes = new Uint8Array(await (await handle.getFile()).slice(0, 4).arrayBuffer());
+    files.push([name, bytes.some((b) => b !== 7)]);
+  }
+  return files;
+}"""
+
+
+def test_a_damaged_kept_copy_is_replaced_by_the_downloaded_snapshot(start, tmp_path):
+    page, messages, _ = start()
+    page.wait_for_function(f"performance.getEntriesByName('{KEPT}').length > 0")
+    spoiled = page.evaluate(SPOIL_KEPT)
+    assert len(spoiled) == 1 and SNAPSHOT.search("/assets/" + spoiled[0])
+    page.reload()
+    wait_ready(page)
+    assert python_start(page) == "snapshot"
+    assert page.evaluate("document.documentElement.dataset.pythonSnapshot") == "network"
+    assert any("the snapshot copy kept in this browser was not usable" in m for m in messages), messages
+    page.wait_for_function(f"performance.getEntriesByName('{KEPT}').length > 0")   # kept again
+    assert page.evaluate(KEPT_SIZES) == [[spoiled[0], True]]
+    still_works(page, tmp_path)
+
+
+def test_pyscripts_own_package_comes_precompiled(reference_server):
+    """PyScript writes its Python package into the file system and imports it at every
+    start; the page's [files] bring unchecked-hash .pyc files of it (made by the build with
+    the same Pyodide), so it is not compiled in the page. (The sources get new mtimes there.)"""
+    toml = httpx.get(f"{reference_server.url}/pyscript.toml").text
+    pycache = re.search(r'"\./(assets/pycache\.[0-9a-f]{12}\.zip)"', toml).group(1)
+    archive = zipfile.ZipFile(io.BytesIO(httpx.get(f"{reference_server.url}/{pycache}").content))
+    pycs = {name: archive.read(name) for name in archive.namelist() if name.startswith("pyscript/__pycache__/")}
+    modules = {name.split("/")[-1].split(".")[0] for name in pycs}
+    assert {"__init__", "context", "display", "ffi", "util", "web"} <= modules, modules
+    assert all(int.from_bytes(data[4:8], "little") == 0b01 for data in pycs.values())   # hash-based, unchecked
+    assert any(name.startswith("app/browser/__pycache__/") for name in archive.namelist())
