@@ -183,13 +183,28 @@ def test_a_damaged_kept_copy_is_replaced_by_the_downloaded_snapshot(start, tmp_p
 
 def test_pyscripts_own_package_comes_precompiled(reference_server):
     """PyScript writes its Python package into the file system and imports it at every
-    start; the page's [files] bring unchecked-hash .pyc files of it (made by the build with
+    start; the page's files bring unchecked-hash .pyc files of it (made by the build with
     the same Pyodide), so it is not compiled in the page. (The sources get new mtimes there.)"""
-    toml = httpx.get(f"{reference_server.url}/pyscript.toml").text
-    pycache = re.search(r'"\./(assets/pycache\.[0-9a-f]{12}\.zip)"', toml).group(1)
+    page = httpx.get(f"{reference_server.url}/").text                  # preloaded for the loader
+    pycache = re.search(r'"\./(assets/pycache\.[0-9a-f]{12}\.zip)"', page).group(1)
     archive = zipfile.ZipFile(io.BytesIO(httpx.get(f"{reference_server.url}/{pycache}").content))
     pycs = {name: archive.read(name) for name in archive.namelist() if name.startswith("pyscript/__pycache__/")}
     modules = {name.split("/")[-1].split(".")[0] for name in pycs}
     assert {"__init__", "context", "display", "ffi", "util", "web"} <= modules, modules
     assert all(int.from_bytes(data[4:8], "little") == 0b01 for data in pycs.values())   # hash-based, unchecked
     assert any(name.startswith("app/browser/__pycache__/") for name in archive.namelist())
+
+
+def test_an_archive_that_cannot_be_unpacked_is_named(browser, reference_server, conversation):
+    """The loader unpacks pyscript.toml's zips itself: one it cannot have is named, with what to do,
+    and the canvas stays closed (nothing can be sent)."""
+    context = browser.new_context()
+    context.route(re.compile(r"/assets/app\.[0-9a-f]{12}\.zip$"), lambda route: route.fulfill(status=404, body="gone"))
+    page = context.new_page()
+    with page.expect_console_message(lambda m: m.type == "error" and "Attache cannot unpack" in m.text) as message:
+        page.goto(f"{reference_server.url}/?as=agent&conversation={conversation}")
+    text = message.value.text
+    assert "/assets/app." in text and "HTTP 404" in text and "Reload the page" in text, text
+    expect(page.get_by_role("form", name="Message composer")).to_have_attribute("aria-busy", "true")
+    assert page.evaluate("document.documentElement.dataset.pythonStart") is None
+    context.close()

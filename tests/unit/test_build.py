@@ -137,7 +137,7 @@ def test_every_reference_names_a_hashed_asset_that_exists(source, tmp_path):
     css = next(r for r in refs if r.endswith(".css"))
     assert re.fullmatch(r"assets/attache\.[0-9a-f]{12}\.css", css)
     assert re.search(r'data-config="\./attache-config\.json"', html)     # not an asset: left alone
-    assert '"./*"' in toml
+    assert "[files]" not in toml.replace("# [files]", "")                 # the loader unpacks them
 
 
 def test_the_interpreter_is_our_loader_naming_the_snapshot_and_its_key(source, tmp_path):
@@ -153,6 +153,12 @@ def test_the_interpreter_is_our_loader_naming_the_snapshot_and_its_key(source, t
     snapshot_name = re.search(r'new URL\("\./(snapshot\.[0-9a-f]{12}\.bin)"', loader).group(1)
     assert (out / "assets" / snapshot_name).read_bytes() == snapshot.read_bytes()
     assert "@" not in re.sub(r"//.*", "", loader)        # every placeholder filled in
+    assert f"const SNAPSHOT_SIZE = Number(\"{snapshot.stat().st_size}\")" in loader
+    archives = json.loads(re.search(r"const FILES = JSON.parse\('(.*)'\);", loader).group(1))
+    assert [re.sub(r"\.[0-9a-f]{12}\.", ".", name) for name, _ in archives] == ["./pylibs.zip", "./app.zip", "./pycache.zip"]
+    assert all((out / "assets" / name).is_file() and folder == "" for name, folder in archives)
+    html = (out / "index.html").read_text()               # a module script of the page: Python starts at once
+    assert html.index(f'<script type="module" src="./{loader_rel}">') < html.index("pyscript-")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["interpreter"] == loader_rel and manifest["snapshot_key"] == "0123456789abcdef"
 
@@ -225,3 +231,17 @@ def test_dist_writes_a_static_bundle_and_keeps_the_portal_config(source, tmp_pat
     for name in ("index.html", "pyscript.toml", "attache.js"):
         for ref in referenced((out / name).read_text()):
             assert (out / ref).is_file()
+
+
+def test_files_pyscript_cannot_leave_to_the_loader_stay_in_pyscript_toml():
+    toml = """interpreter = "./assets/x.mjs"
+
+[files]
+"./assets/app.0123456789ab.zip" = "./*"
+"./assets/lib.0123456789ab.zip" = "./lib/*"
+"""
+    assert sitelib.archives_to_unpack(toml) == [("assets/app.0123456789ab.zip", ""), ("assets/lib.0123456789ab.zip", "lib/")]
+    assert "[files]" not in sitelib.without_files(toml).replace("# [files]", "")
+    assert 'interpreter = "./assets/x.mjs"' in sitelib.without_files(toml)
+    assert sitelib.archives_to_unpack(toml + '"./assets/data.json" = "./data.json"\n') is None
+    assert sitelib.archives_to_unpack('interpreter = "x"\n') == []
