@@ -35,8 +35,8 @@ ASSET_PREFIXES = ("static/", "app/")
 # Directories shipped whole: their files import or fetch each other by name.
 DIRECTORY_UNITS = ("static/vendor/pyscript", "static/vendor/pyodide")
 LOADER_TEMPLATE = "static/pyodide-loader.mjs"
-# Zips are left out: their entries are deflated already (a few % at best).
-COMPRESSIBLE = (".js", ".mjs", ".css", ".json", ".wasm", ".bin", ".py", ".svg", ".txt", ".html")
+# Zips too: ours are stored (build.py zip_tree); a deflated one misses MIN_SAVING and is left alone.
+COMPRESSIBLE = (".js", ".mjs", ".css", ".json", ".wasm", ".bin", ".py", ".svg", ".txt", ".html", ".zip")
 MIN_COMPRESS_BYTES = 1024
 MIN_SAVING = 0.05       # keep a compressed copy only if it is at least 5% smaller
 BIG = 16 * 1024 * 1024  # above this, faster (slightly larger) compression: the snapshot changes with the app

@@ -147,11 +147,10 @@ for package in ("app", "pyscript"):
     if Path("/home/pyodide", package).is_dir():
         compileall.compile_dir(f"/home/pyodide/{package}", quiet=1,
                                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-with zipfile.ZipFile("/tmp/pycache.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+with zipfile.ZipFile("/tmp/pycache.zip", "w", zipfile.ZIP_STORED) as zf:   # stored: see build.py zip_tree
     for path in sorted([*Path("/home/pyodide").glob("app/**/__pycache__/*.pyc"),
                         *Path("/home/pyodide").glob("pyscript/**/__pycache__/*.pyc")]):
         info = zipfile.ZipInfo(path.relative_to("/home/pyodide").as_posix(), (2020, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_DEFLATED
         zf.writestr(info, path.read_bytes())
 `);
 writeFileSync(pycOut + ".tmp", py.FS.readFile("/tmp/pycache.zip"));

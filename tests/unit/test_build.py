@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zipfile
 import re
 import shutil
 from pathlib import Path
@@ -245,3 +246,15 @@ def test_files_pyscript_cannot_leave_to_the_loader_stay_in_pyscript_toml():
     assert 'interpreter = "./assets/x.mjs"' in sitelib.without_files(toml)
     assert sitelib.archives_to_unpack(toml + '"./assets/data.json" = "./data.json"\n') is None
     assert sitelib.archives_to_unpack('interpreter = "x"\n') == []
+
+
+def test_the_zips_are_stored_for_the_loader_and_travel_compressed(tmp_path):
+    """The loader copies files out of stored zips without inflating each; HTTP compresses the whole."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "mod.py").write_text("x = 1\n" * 2000)
+    archive = tmp_path / "out.zip"
+    build.zip_tree(archive, [(package, "pkg")])
+    with zipfile.ZipFile(archive) as zf:
+        assert [(i.filename, i.compress_type) for i in zf.infolist()] == [("pkg/mod.py", zipfile.ZIP_STORED)]
+    assert sitelib.compress(archive) == [archive.with_name("out.zip.br"), archive.with_name("out.zip.gz")]
