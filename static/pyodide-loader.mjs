@@ -35,7 +35,17 @@ const KEY_QUERY = "import sys; getattr(sys.modules.get('_attache_snapshot'), 'ke
 const KEPT_FOLDER = "attache-snapshot";
 const KEPT_NAME = SNAPSHOT_URL.slice(SNAPSHOT_URL.lastIndexOf("/") + 1);
 
+// our own page (not a portal's, which attache.js is in) tells the server a copy is kept:
+// it then leaves the snapshot's preload out of the page (server/first_paint.py)
+const OWN_PAGE = globalThis.location?.origin === new URL(SNAPSHOT_URL).origin;
+
 class Unusable extends Error {}
+
+function saySnapshotKept(kept) {
+  if (!OWN_PAGE) return;
+  document.cookie = kept ? `attache_snapshot=${KEPT_NAME}; path=/; max-age=31536000; SameSite=Lax`
+                         : "attache_snapshot=; path=/; max-age=0; SameSite=Lax";
+}
 
 // PyScript's output handlers, once it asks for the interpreter; the console until then
 const output = { stdout: (text) => console.log(text), stderr: (text) => console.error(text) };
@@ -78,6 +88,9 @@ async function zipEntries(buffer) {
   return Promise.all(entries.map(async ([name, data]) => [name, await data]));
 }
 
+// Between the long steps of the start, the page takes input (a file picked now is shown at once)
+const pause = () => globalThis.scheduler?.yield?.() ?? new Promise((resume) => setTimeout(resume, 0));
+
 async function unpack(py) {
   // what PyScript's [files] did: every archive into its folder under the home directory
   const home = py.FS.cwd();
@@ -90,6 +103,7 @@ async function unpack(py) {
       console.error(problem);      // PyScript does not report an interpreter that fails to load
       throw new Error(problem);
     }
+    await pause();
     for (const [name, data] of entries) {
       const path = `${home}/${folder}${name}`;
       py.FS.mkdirTree(path.slice(0, path.lastIndexOf("/")));
@@ -127,6 +141,7 @@ async function keptSnapshot() {
   } catch {
     // no copy kept (NotFoundError), or no OPFS here (an insecure context, an old browser)
   }
+  if (document.cookie.includes("attache_snapshot=")) saySnapshotKept(false);
   return null;
 }
 
@@ -136,6 +151,7 @@ async function forgetKept() {
   } catch {
     // nothing to remove
   }
+  saySnapshotKept(false);
 }
 
 async function keep(bytes) {
@@ -147,6 +163,7 @@ async function keep(bytes) {
   for await (const name of folder.keys()) {
     if (name !== KEPT_NAME) await folder.removeEntry(name).catch(() => {});
   }
+  saySnapshotKept(true);
   mark("snapshot-kept");
 }
 
@@ -215,6 +232,7 @@ async function start() {
     py = await load(settings);
     how = "fallback";
   }
+  await pause();
   await unpack(py);
   started(how, source);
   if (how === "snapshot") {

@@ -136,6 +136,7 @@ def test_a_second_start_restores_python_from_the_copy_kept_in_the_browser(start,
     wait_ready(page)
     assert python_start(page) == "snapshot"
     assert page.evaluate("document.documentElement.dataset.pythonSnapshot") == "kept"
+    assert page.locator('link[rel=preload][href*="snapshot."]').count() == 0    # the cookie said: kept
     assert any("Python restored from its memory snapshot (the copy kept in this browser)" in m for m in messages)
     assert not [m for m in messages if m.startswith(("warning", "error"))], messages
     still_works(page, tmp_path)
@@ -208,3 +209,18 @@ def test_an_archive_that_cannot_be_unpacked_is_named(browser, reference_server, 
     expect(page.get_by_role("form", name="Message composer")).to_have_attribute("aria-busy", "true")
     assert page.evaluate("document.documentElement.dataset.pythonStart") is None
     context.close()
+
+
+def test_the_page_preloads_the_snapshot_unless_the_browser_keeps_that_very_copy(reference_server):
+    """The loader sets `attache_snapshot` to the copy it keeps; the server then leaves that
+    preload out (a copy of another build, or anything else, changes nothing)."""
+    def preloads(cookie: str | None) -> list[str]:
+        cookies = {"attache_snapshot": cookie} if cookie is not None else {}
+        html = httpx.get(f"{reference_server.url}/", cookies=cookies).text
+        return re.findall(r'<link rel="preload" href="\./assets/(snapshot\.[0-9a-f]{12}\.bin)"', html)
+
+    snapshot = preloads(None)
+    assert len(snapshot) == 1
+    assert preloads(snapshot[0]) == []
+    assert preloads("snapshot.000000000000.bin") == snapshot
+    assert preloads('"><script>') == snapshot
