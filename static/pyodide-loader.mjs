@@ -17,9 +17,10 @@
 // does not match (size, key) is deleted and the network's used.
 //
 // The zips of pyscript.toml's [files] (our libraries, app, .pyc) are unpacked here
-// too, by the browser's own inflater, before PyScript gets the interpreter: PyScript
-// did it with Python's zipfile, which cost more than the files are worth. build.py
-// fills in the names below and moves [files] here.
+// too, before PyScript gets the interpreter: they are stored (not deflated; Brotli
+// on the wire), so their files are copied straight into Pyodide's file system,
+// where PyScript ran Python's zipfile over them. build.py fills in the names below
+// and moves [files] here.
 import { loadPyodide as load, version } from "@PYODIDE@/pyodide.mjs";
 
 export { version };
@@ -52,12 +53,15 @@ const output = { stdout: (text) => console.log(text), stderr: (text) => console.
 const io = { stdout: (text) => output.stdout(text), stderr: (text) => output.stderr(text) };
 
 // fetched at once (the page preloads them), unpacked once Python is there
-const archives = FILES.map(([url, folder]) => [new URL(url, import.meta.url).href, folder]).map(([url, folder]) => ({
-  url, folder, bytes: fetch(url).then((response) => {
+const archives = FILES.map(([name, folder]) => {
+  const url = new URL(name, import.meta.url).href;
+  const bytes = fetch(url).then((response) => {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     return response.arrayBuffer();
-  }),
-}));
+  });
+  bytes.catch(() => {});     // reported when unpacked
+  return { url, folder, bytes };
+});
 
 async function zipEntries(buffer) {
   // [name, bytes] of every file in a zip (stored or deflated; no zip64, no encryption)

@@ -12,7 +12,9 @@ Files that load their siblings by fixed names (PyScript's chunks, Pyodide's
 wasm, stdlib and lock file) are copied as a whole directory whose name carries
 the hash of all its files. The `interpreter` named in pyscript.toml is replaced
 by our loader module (static/pyodide-loader.mjs), which restores the memory
-snapshot. Compressible assets get precompressed `.br` and `.gz` siblings that
+snapshot; index.html runs it as a module script of its own (Python starts at
+once), and the zips of [files] move into it (it unpacks them; PyScript's table
+is dropped). Compressible assets get precompressed `.br` and `.gz` siblings that
 the server picks by Accept-Encoding; a plain static host serves the originals.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@
 // a 2-core machine). Restoring a heap image made here skips all of that.
 //
 // The snapshot holds only the wasm heap, not the file system: the page still
-// unpacks the same zips (PyScript's [files]) at the same place, so modules the
+// unpacks the same zips (pyscript.toml's [files]) at the same place, so modules the
 // snapshot imported find their files (jinja2 templates) where they were. Only
 // pure Python may be imported here: anything that touched `js` would keep
 // references to Node's objects. KEY names the inputs (Pyodide build, zips); the
@@ -74,7 +74,7 @@ const indexURL = path.resolve(pyodideDir) + "/";
 const { loadPyodide } = await import(pathToFileURL(indexURL + "pyodide.mjs").href);
 const py = await loadPyodide({ indexURL, _makeSnapshot: true });
 
-// Where PyScript's [files] "./x.zip" = "./*" unpacks them in the page.
+// Where [files] "./x.zip" = "./*" puts them in the page (our loader unpacks them there).
 const HOME = "/home/pyodide";
 for (const zip of zips) {
   py.unpackArchive(new Uint8Array(readFileSync(zip)), "zip", { extractDir: HOME });
