@@ -138,13 +138,18 @@ def zip_tree(archive: Path, sources: list[tuple[Path, str]], skip_suffixes: tupl
     tmp.replace(archive)
 
 
+def is_stored(archive: Path) -> bool:
+    with zipfile.ZipFile(archive) as zf:
+        return all(info.compress_type == zipfile.ZIP_STORED for info in zf.infolist())
+
+
 def pack_python() -> None:
     """Zip the browser's pure-Python libraries and our app/ package for [files]."""
     site = Path(subprocess.check_output(
         [str(venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
     ).strip())
     libs = VENDOR / "pylibs.zip"
-    if not libs.exists():
+    if not libs.exists() or not is_stored(libs):      # one an earlier build deflated: pack it again
         log("packing jinja2 and markupsafe for the browser")
         zip_tree(libs, [(site / name, name) for name in BROWSER_PACKAGES], skip_suffixes=(".so", ".pyi", ".c"))
     zip_tree(VENDOR / "app.zip", [(ROOT / "app", "app")], skip_suffixes=(".pyc",))

@@ -258,3 +258,8 @@ def test_the_zips_are_stored_for_the_loader_and_travel_compressed(tmp_path):
     with zipfile.ZipFile(archive) as zf:
         assert [(i.filename, i.compress_type) for i in zf.infolist()] == [("pkg/mod.py", zipfile.ZIP_STORED)]
     assert sitelib.compress(archive) == [archive.with_name("out.zip.br"), archive.with_name("out.zip.gz")]
+    assert build.is_stored(archive)
+    deflated = tmp_path / "old.zip"             # what an earlier build wrote: packed again
+    with zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pkg/mod.py", "x = 1\n")
+    assert not build.is_stored(deflated)
