@@ -14,7 +14,8 @@
 // reading the copy. A snapshot that is missing, unreadable or made for other
 // inputs (another Pyodide build, other libraries or app code) is not used: Python
 // then starts the normal, slower way, and the console says why. A kept copy that
-// does not match (size, key) is deleted and the network's used.
+// does not match (size, key) is deleted and the network's used. With a kept copy, the
+// main-thread steps wait for the user's first input or a short head start (userFirst).
 //
 // The zips of pyscript.toml's [files] (our libraries, app, .pyc) are unpacked here
 // too, before PyScript gets the interpreter: they are stored (not deflated; Brotli
@@ -90,6 +91,28 @@ async function zipEntries(buffer) {
     } else throw new Error(`${name} is packed in a way we cannot read (method ${method})`);
   }
   return Promise.all(entries.map(async ([name, data]) => [name, await data]));
+}
+
+// With a kept copy (a warm start, ~0.2 s of Python's work left) the page first takes what the
+// user does: Pyodide's steps (evaluating its module, instantiating the wasm, restoring the heap)
+// keep the main thread busy, and a file picked meanwhile was shown only once they were done.
+// They begin at the user's first input, once the page has drawn it, or after HEAD_START_MS.
+const HEAD_START_MS = 400;
+const FIRST_INPUT = ["pointerdown", "keydown", "change", "paste", "drop", "dragenter"];
+
+function userFirst() {
+  // resolves with what began the steps: an input's type, or "head start"
+  return new Promise((go) => {
+    const begin = (event) => {
+      for (const type of FIRST_INPUT) globalThis.removeEventListener(type, begin, true);
+      clearTimeout(timer);
+      const why = event?.type ?? "head start";
+      requestAnimationFrame(() => setTimeout(go, 0, why));   // after the frame that shows the input
+      setTimeout(go, 100, why);                              // no frames (a hidden tab): go on anyway
+    };
+    for (const type of FIRST_INPUT) globalThis.addEventListener(type, begin, { capture: true, passive: true });
+    const timer = setTimeout(begin, HEAD_START_MS, null);
+  });
 }
 
 // Between the long steps of the start, the page takes input (a file picked now is shown at once)
@@ -199,9 +222,14 @@ function preloadNotNeeded() {
   fetch(SNAPSHOT_URL).then((response) => response.body?.cancel()).catch(() => {});
 }
 
+// our page's cookie says a copy is kept (a warm start): it is read at once, and the rest waits
+// for the user's first input (userFirst). Otherwise (a first start, a portal) nothing waits.
+const keptNoted = OWN_PAGE && document.cookie.split("; ").includes(`attache_snapshot=${KEPT_NAME}`);
+const keptEarly = keptNoted ? keptSnapshot() : null;
+
 async function fromSnapshot(settings) {
   // the kept copy if there is one (read while Pyodide fetches its own files), else the network's
-  const kept = keptSnapshot();
+  const kept = keptEarly ?? keptSnapshot();
   const first = kept.then((bytes) => bytes ?? networkSnapshot());
   try {
     const py = await restore(first, settings);
@@ -227,6 +255,8 @@ async function start() {
   const begun = performance.now();
   const settings = { indexURL: INDEX_URL, ...io };
   let py, how, source;
+  // read by the tests: when Pyodide's steps began, and why then
+  performance.mark("attache:python-load", { detail: keptNoted ? await userFirst() : "at once" });
   try {
     [py, source] = await fromSnapshot(settings);
     how = "snapshot";

@@ -142,6 +142,34 @@ def test_a_second_start_restores_python_from_the_copy_kept_in_the_browser(start,
     still_works(page, tmp_path)
 
 
+# a user's input as soon as the page has its elements, before any head start could run out
+INPUT_AT_ONCE = "document.addEventListener('DOMContentLoaded', () => dispatchEvent(new PointerEvent('pointerdown')))"
+
+
+def load_began(page) -> str:
+    """Why the loader began Pyodide's steps (the mark's detail)."""
+    return page.evaluate("performance.getEntriesByName('attache:python-load')[0].detail")
+
+
+def test_a_warm_start_leaves_the_page_to_the_users_first_input(start, tmp_path):
+    """With a kept copy, Pyodide's long steps wait for the user's first input (once drawn) or a
+    head start, so a file picked at once is shown at once; a first start waits for nothing."""
+    page, messages, _ = start()
+    assert load_began(page) == "at once"
+    page.wait_for_function(f"performance.getEntriesByName('{KEPT}').length > 0")
+    page.reload()
+    wait_ready(page)
+    assert page.evaluate("document.documentElement.dataset.pythonSnapshot") == "kept"
+    assert load_began(page) == "head start"          # nobody touched the page
+    page.context.add_init_script(INPUT_AT_ONCE)
+    page.reload()
+    wait_ready(page)
+    assert load_began(page) == "pointerdown"
+    assert python_start(page) == "snapshot"
+    assert not [m for m in messages if m.startswith(("warning", "error"))], messages
+    still_works(page, tmp_path)
+
+
 SPOIL_KEPT = """async () => {
   // the kept copy, same size, other bytes: what a damaged file would be
   const folder = await (await navigator.storage.getDirectory()).getDirectoryHandle('attache-snapshot');
