@@ -4,8 +4,12 @@ the normal way and the console says why. Every file the page loads, apart from
 the two pages, its config and the API, is a content-hashed, immutable asset."""
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from urllib.parse import urlsplit
+
+import httpx
 
 import pytest
 from playwright.sync_api import expect
@@ -106,3 +110,145 @@ def test_a_snapshot_made_from_other_inputs_falls_back_to_a_normal_start(start, t
     assert python_start(page) == "fallback"
     assert any(m.startswith("warning: Attache: the snapshot was made for other inputs") for m in messages), messages
     still_works(page, tmp_path)
+
+
+KEPT = "attache:snapshot-kept"
+
+
+def marks(page, name: str) -> list[float]:
+    return page.evaluate("(name) => performance.getEntriesByName(name).map(e => e.startTime)", name)
+
+
+def test_python_starts_before_pyscript_asks_for_it(start):
+    """The loader starts Python when it is evaluated (a module script of the page), while
+    PyScript still reads its config and opens IndexedDB; PyScript gets that interpreter."""
+    page, messages, _ = start()
+    boot, asked = marks(page, "attache:python-boot"), marks(page, "attache:python-asked")
+    assert len(boot) == 1 and len(asked) == 1 and boot[0] < asked[0]
+    assert python_start(page) == "snapshot"
+
+
+def test_a_second_start_restores_python_from_the_copy_kept_in_the_browser(start, tmp_path):
+    page, messages, _ = start()
+    assert page.evaluate("document.documentElement.dataset.pythonSnapshot") == "network"
+    page.wait_for_function(f"performance.getEntriesByName('{KEPT}').length > 0")   # written once idle
+    page.reload()
+    wait_ready(page)
+    assert python_start(page) == "snapshot"
+    assert page.evaluate("document.documentElement.dataset.pythonSnapshot") == "kept"
+    assert page.locator('link[rel=preload][href*="snapshot."]').count() == 0    # the cookie said: kept
+    assert any("Python restored from its memory snapshot (the copy kept in this browser)" in m for m in messages)
+    assert not [m for m in messages if m.startswith(("warning", "error"))], messages
+    still_works(page, tmp_path)
+
+
+# a user's input as soon as the page has its elements, before any head start could run out
+INPUT_AT_ONCE = "document.addEventListener('DOMContentLoaded', () => dispatchEvent(new PointerEvent('pointerdown')))"
+
+
+def load_began(page) -> str:
+    """Why the loader began Pyodide's steps (the mark's detail)."""
+    return page.evaluate("performance.getEntriesByName('attache:python-load')[0].detail")
+
+
+def test_a_warm_start_leaves_the_page_to_the_users_first_input(start, tmp_path):
+    """With a kept copy, Pyodide's long steps wait for the user's first input (once drawn) or a
+    head start, so a file picked at once is shown at once; a first start waits for nothing."""
+    page, messages, _ = start()
+    assert load_began(page) == "at once"
+    page.wait_for_function(f"performance.getEntriesByName('{KEPT}').length > 0")
+    page.reload()
+    wait_ready(page)
+    assert page.evaluate("document.documentElement.dataset.pythonSnapshot") == "kept"
+    assert load_began(page) == "head start"          # nobody touched the page
+    page.context.add_init_script(INPUT_AT_ONCE)
+    page.reload()
+    wait_ready(page)
+    assert load_began(page) == "pointerdown"
+    assert python_start(page) == "snapshot"
+    assert not [m for m in messages if m.startswith(("warning", "error"))], messages
+    still_works(page, tmp_path)
+
+
+SPOIL_KEPT = """async () => {
+  // the kept copy, same size, other bytes: what a damaged file would be
+  const folder = await (await navigator.storage.getDirectory()).getDirectoryHandle('attache-snapshot');
+  const names = [];
+  for await (const [name, handle] of folder.entries()) {
+    const size = (await handle.getFile()).size;
+    const writable = await handle.createWritable();
+    await writable.write(new Uint8Array(size).fill(7));
+    await writable.close();
+    names.push(name);
+  }
+  return names;
+}"""
+
+KEPT_SIZES = """async () => {
+  const folder = await (await navigator.storage.getDirectory()).getDirectoryHandle('attache-snapshot');
+  const files = [];
+  for await (const [name, handle] of folder.entries()) {
+    const bytes = new Uint8Array(await (await handle.getFile()).slice(0, 4).arrayBuffer());
+    files.push([name, bytes.some((b) => b !== 7)]);
+  }
+  return files;
+}"""
+
+
+def test_a_damaged_kept_copy_is_replaced_by_the_downloaded_snapshot(start, tmp_path):
+    page, messages, _ = start()
+    page.wait_for_function(f"performance.getEntriesByName('{KEPT}').length > 0")
+    spoiled = page.evaluate(SPOIL_KEPT)
+    assert len(spoiled) == 1 and SNAPSHOT.search("/assets/" + spoiled[0])
+    page.reload()
+    wait_ready(page)
+    assert python_start(page) == "snapshot"
+    assert page.evaluate("document.documentElement.dataset.pythonSnapshot") == "network"
+    assert any("the snapshot copy kept in this browser was not usable" in m for m in messages), messages
+    page.wait_for_function(f"performance.getEntriesByName('{KEPT}').length > 0")   # kept again
+    assert page.evaluate(KEPT_SIZES) == [[spoiled[0], True]]
+    still_works(page, tmp_path)
+
+
+def test_pyscripts_own_package_comes_precompiled(reference_server):
+    """PyScript writes its Python package into the file system and imports it at every
+    start; the page's files bring unchecked-hash .pyc files of it (made by the build with
+    the same Pyodide), so it is not compiled in the page. (The sources get new mtimes there.)"""
+    page = httpx.get(f"{reference_server.url}/").text                  # preloaded for the loader
+    pycache = re.search(r'"\./(assets/pycache\.[0-9a-f]{12}\.zip)"', page).group(1)
+    archive = zipfile.ZipFile(io.BytesIO(httpx.get(f"{reference_server.url}/{pycache}").content))
+    pycs = {name: archive.read(name) for name in archive.namelist() if name.startswith("pyscript/__pycache__/")}
+    modules = {name.split("/")[-1].split(".")[0] for name in pycs}
+    assert {"__init__", "context", "display", "ffi", "util", "web"} <= modules, modules
+    assert all(int.from_bytes(data[4:8], "little") == 0b01 for data in pycs.values())   # hash-based, unchecked
+    assert any(name.startswith("app/browser/__pycache__/") for name in archive.namelist())
+
+
+def test_an_archive_that_cannot_be_unpacked_is_named(browser, reference_server, conversation):
+    """The loader unpacks pyscript.toml's zips itself: one it cannot have is named, with what to do,
+    and the canvas stays closed (nothing can be sent)."""
+    context = browser.new_context()
+    context.route(re.compile(r"/assets/app\.[0-9a-f]{12}\.zip$"), lambda route: route.fulfill(status=404, body="gone"))
+    page = context.new_page()
+    with page.expect_console_message(lambda m: m.type == "error" and "Attache cannot unpack" in m.text) as message:
+        page.goto(f"{reference_server.url}/?as=agent&conversation={conversation}")
+    text = message.value.text
+    assert "/assets/app." in text and "HTTP 404" in text and "Reload the page" in text, text
+    expect(page.get_by_role("form", name="Message composer")).to_have_attribute("aria-busy", "true")
+    assert page.evaluate("document.documentElement.dataset.pythonStart") is None
+    context.close()
+
+
+def test_the_page_preloads_the_snapshot_unless_the_browser_keeps_that_very_copy(reference_server):
+    """The loader sets `attache_snapshot` to the copy it keeps; the server then leaves that
+    preload out (a copy of another build, or anything else, changes nothing)."""
+    def preloads(cookie: str | None) -> list[str]:
+        cookies = {"attache_snapshot": cookie} if cookie is not None else {}
+        html = httpx.get(f"{reference_server.url}/", cookies=cookies).text
+        return re.findall(r'<link rel="preload" href="\./assets/(snapshot\.[0-9a-f]{12}\.bin)"', html)
+
+    snapshot = preloads(None)
+    assert len(snapshot) == 1
+    assert preloads(snapshot[0]) == []
+    assert preloads("snapshot.000000000000.bin") == snapshot
+    assert preloads('"><script>') == snapshot
