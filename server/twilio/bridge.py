@@ -72,6 +72,7 @@ class TwilioBridge:
         self.mcs = Mcs(settings, self.http)
         self.ledger = Ledger(ledger_path)
         self.locks = KeyedLocks()
+        self.incoming = KeyedLocks()   # by Twilio message SID: the webhook and the history reader store it once
 
     async def aclose(self) -> None:
         await self.http.aclose()
