@@ -142,6 +142,7 @@ async def events(request: Request) -> Response:
     if header is not None:
         after = parse_after(header)
     keepalive = state.keepalive
+    live_floor = state.twilio.live_floor if state.twilio is not None else 0
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if request.method == "HEAD":       # a probe, not a subscriber: do not hold the connection open
         return Response(media_type="text/event-stream", headers=headers)
@@ -160,6 +161,7 @@ async def events(request: Request) -> Response:
                 last = newest                  # only what is sent from now on
             else:
                 last = after if after <= newest else 0   # an id we never issued: another data dir, replay all
+            last = max(last, live_floor)       # a bridge's history read from Twilio is never "new"
             backlog = [] if after is None else [message_json(m, signer) for m in store.messages(cid, last)]
             while not broker.closed:
                 for m in backlog:

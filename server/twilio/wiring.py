@@ -21,7 +21,7 @@ from server.messages import message_json
 from server.store import MAX_SEQ, Store, UploadRow
 from server.twilio.bridge import OutgoingFile, TwilioBridge
 from server.twilio.history import TwilioHistory
-from server.twilio.history_rows import HistoryRows
+from server.twilio.history_rows import LIVE_BASE, HistoryRows
 from server.twilio.incoming import refusal_notes
 from server.twilio.settings import TwilioSettings
 from server.twilio.webhook import webhook_endpoint
@@ -32,7 +32,9 @@ CUSTOMER = "customer"        # the role shown for what arrives from Twilio (SMS,
 
 
 class TwilioBackend:
-    """Owns the bridge; the app calls `restrictions`, `send`, `routes` and `aclose`."""
+    """Owns the bridge; the app calls `restrictions`, `send`, `page`, `routes` and `aclose`."""
+
+    live_floor = LIVE_BASE   # seqs up to this are history read from Twilio: the live feed starts above
 
     def __init__(self, settings: TwilioSettings, store: Store, uploads: Uploads, broker: Broker,
                  signer: Signer, data_dir: Path) -> None:

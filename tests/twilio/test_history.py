@@ -174,6 +174,9 @@ def test_a_webhook_racing_the_history_read_is_neither_lost_nor_doubled(twilio_se
     again = httpx.post(twilio_server.url + "/twilio/webhook", content=urlencode(racing), headers=signed(racing),
                        timeout=30)
     assert again.json()["status"] == "duplicate"
+    with twilio_server.client(AGENT, timeout=60) as c, c.stream(
+            "GET", f"/api/conversations/{cid}/events", params={"after": "0"}) as replay:
+        assert _read_texts(replay, 2) == ["Racing the read", "Written during the read"]   # not the history
 
 
 def _read_texts(live, count: int) -> list[str]:
