@@ -151,3 +151,30 @@ def test_refused_credentials_stop_the_page_without_retrying(browser, offsite_gua
         assert len(fake.calls("GET", f"/{cid}/Participants")) == 1
     finally:
         context.close()
+
+
+def test_scrolling_up_reads_the_whole_twilio_history_in(open_app, twilio_server, fake, contract, seen):
+    """150 earlier messages, images among them, written before the bridge (no webhook ever announced
+    them); Twilio rate-limits the read of the older page once: the page says earlier messages are
+    loading, and the rest arrives when Twilio lets it."""
+    from tests.e2e.test_long_history import scroll_up_until_visible
+    cid = fake.conversation(*participants("whatsapp"))
+    fake.add_history(cid, 150, media_every=40, image=files.png_bytes())
+    limited = twilio_error(429, 20429, "Too Many Requests")
+    limited.headers["Retry-After"] = "1"
+    fake.fail_list.append((cid, 1, limited))
+    page = seen(open_app("agent", server=twilio_server, conv=cid))
+    log = page.get_by_role("log", name="Conversation")
+    expect(log.get_by_text("Earlier message 149", exact=True)).to_be_in_viewport()
+    expect(log.locator("article")).to_have_count(100)
+    expect(page.get_by_text("No messages yet", exact=False)).to_be_hidden()
+    scroll_up_until_visible(page, log, log.get_by_text("Earlier message 0", exact=True))
+    expect(log.get_by_text("This is the start of the conversation.")).to_be_visible()
+    expect(log.get_by_role("img", name="earlier-0.png")).to_be_visible()
+    page.wait_for_function("[...document.images].some(i => i.alt === 'earlier-0.png' && i.naturalWidth > 0)")
+    for i in (0, 39, 40, 49):                           # the older page's block (far blocks are spacers)
+        expect(log.get_by_text(f"Earlier message {i}", exact=True)).to_have_count(1)
+    shown = page.evaluate("[...document.querySelectorAll('#history article.msg')].map(a => a.id)")
+    assert len(shown) == len(set(shown))
+    expect(log.get_by_role("alert")).to_have_count(0)     # a passing fault is no error
+    assert [r.query.get("Page") for r in fake.calls("GET", f"/v1/Conversations/{cid}/Messages")] == [None, "1", "1"]
