@@ -142,6 +142,19 @@ def test_a_file_over_the_channels_limit_is_refused_before_upload(open_app, twili
     assert uploads == [] and fake.messages(cid) == []
 
 
+def test_text_over_the_channels_limit_is_refused_on_the_spot(open_app, twilio_server, fake, contract):
+    cid = fake.conversation(*participants("whatsapp"))
+    page = open_app("agent", server=twilio_server, conv=cid)
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and "/messages" in r.url else None)
+    message = page.get_by_role("textbox", name="Message")
+    message.fill("x" * 1601)
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("alert")).to_contain_text("The message is 1,601 characters; the limit on WhatsApp is 1,600")
+    expect(message).to_have_value("x" * 1601)          # kept, to be shortened
+    assert posts == [] and fake.messages(cid) == []
+
+
 def test_refused_credentials_stop_the_page_without_retrying(browser, offsite_guard, twilio_server, fake, contract):
     cid = fake.conversation(*participants("sms"))
     fake.fail_next.append((f"/{cid}/Participants", twilio_error(401, 20003, "Authenticate")))
