@@ -98,8 +98,10 @@ class Job:
 
 class TwilioHistory:
     def __init__(self, bridge: TwilioBridge, rows: HistoryRows, ingest: Ingest,
-                 ready: Callable[[list[Any]], Awaitable[None]], publish: Callable[[str, dict[str, Any]], None]) -> None:
+                 ready: Callable[[list[Any]], Awaitable[None]], publish: Callable[[str, dict[str, Any]], None],
+                 refresh_seconds: float = REFRESH_SECONDS) -> None:
         self.bridge, self.rows, self.ingest, self.ready, self.publish = bridge, rows, ingest, ready, publish
+        self.refresh_seconds = refresh_seconds
         self.jobs: dict[str, Job] = {}
 
     async def aclose(self) -> None:
@@ -115,7 +117,7 @@ class TwilioHistory:
         check_conversation(cid)
         job = self.jobs.setdefault(cid, Job())
         state = self.rows.state(cid)
-        if before is None and time.time() - state.refreshed_at > REFRESH_SECONDS:
+        if before is None and time.time() - state.refreshed_at >= self.refresh_seconds:
             job.refresh = True
         if job.target is None or (job.target[0] or 2**63) > (before or 2**63):
             job.target = (before, limit)

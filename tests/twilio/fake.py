@@ -16,6 +16,7 @@ import copy
 import json
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from starlette.applications import Starlette
@@ -140,9 +141,10 @@ class FakeTwilio:
     def _message_json(self, cid: str, form: dict[str, str]) -> dict[str, Any]:
         """A message as Twilio's document shows one, with the next index of its conversation."""
         m = self._example("/v1/Conversations/{ConversationSid}/Messages", "post", "201", "create")
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         m.update(sid=sid("IM"), account_sid=self.account_sid, conversation_sid=cid, body=form.get("Body"),
                  author=form.get("Author", "system"), attributes=form.get("Attributes", "{}"),
-                 index=len(self.messages(cid)))
+                 index=len(self.messages(cid)), date_created=now, date_updated=now)
         m["url"] = f"{TWILIO}/v1/Conversations/{cid}/Messages/{m['sid']}"
         m["links"] = {k: f"{m['url']}/{v.rsplit('/', 1)[1]}" for k, v in m["links"].items()}
         if form.get("MediaSid"):
