@@ -31,16 +31,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
-
 from server.common import ApiError
-from server.twilio.bridge import TwilioBridge, check_conversation, our_mark
+from server.twilio.bridge import TwilioBridge, check_conversation
 from server.twilio.history_rows import LIVE_BASE, HistoryRows, Imported, ReadState
-from server.twilio.incoming import Ingest, fetch_media, iso_time, refusal_notes
-from server.twilio.problems import from_exception, problem
+from server.twilio.incoming import Ingest, fetch_media, refusal_notes
+from server.twilio.listing import Listed, Passing, list_page
 
 PAGE_SIZE = 100             # Twilio's list resources take up to 100 (issue: PageSize up to 100)
 REFRESH_SECONDS = 30.0      # the newest page is read again at most this often
@@ -48,35 +45,6 @@ WAIT_SECONDS = 20.0         # a history request waits at most this long for Twil
 MAX_PAUSE = 60.0            # longest pause after a fault (Retry-After is honoured up to this)
 MEDIA_AT_ONCE = 4
 log = logging.getLogger("attache.twilio")
-
-
-class Passing(Exception):
-    """A fault that passes (rate limit, lost answer, 5xx): try again after `retry_after` or a backoff."""
-
-    def __init__(self, error: ApiError, retry_after: float | None = None) -> None:
-        super().__init__(error.message)
-        self.error, self.retry_after = error, retry_after
-
-
-@dataclass(frozen=True)
-class Listed:
-    """One message as Twilio's list answers it (newest first)."""
-
-    sid: str
-    index: int
-    author: str
-    body: str
-    media: tuple[dict[str, Any], ...]
-    created_at: str
-    key: str | None            # our idempotency key, when this server (or another Attache) sent it
-
-    @classmethod
-    def from_json(cls, m: dict[str, Any]) -> Listed:
-        mark = our_mark(m.get("attributes"))
-        media = m.get("media") if isinstance(m.get("media"), list) else []
-        return cls(str(m.get("sid") or ""), int(m.get("index") or 0), str(m.get("author") or "customer"),
-                   str(m.get("body") or ""), tuple(i for i in media if isinstance(i, dict)),
-                   iso_time(str(m.get("date_created") or "")), mark[0] if mark else None)
 
 
 @dataclass
@@ -189,13 +157,13 @@ class TwilioHistory:
         url: str | None = f"{self.bridge.settings.api_base_url}/v1/Conversations/{cid}/Messages" \
                           f"?Order=desc&PageSize={PAGE_SIZE}"
         if not state.started:
-            listed, state.cursor = await self._list(url or "")
+            listed, state.cursor = await list_page(self.bridge, url or "")
             await self._import(cid, listed, state, job, newer=False)
             state.complete = state.cursor is None
         else:
             fresh: list[Listed] = []
             while url:
-                listed, url = await self._list(url)
+                listed, url = await list_page(self.bridge, url)
                 new = [m for m in listed if state.newest_index is None or m.index > state.newest_index]
                 fresh += new
                 if len(new) < len(listed):
@@ -205,34 +173,11 @@ class TwilioHistory:
         self.rows.save(state)
 
     async def _older(self, cid: str, state: ReadState, job: Job) -> None:
-        listed, following = await self._list(state.cursor or "")
+        listed, following = await list_page(self.bridge, state.cursor or "")
         older = [m for m in listed if state.oldest_index is None or m.index < state.oldest_index]
         await self._import(cid, older, state, job, newer=False)
         state.cursor, state.complete = following, following is None
         self.rows.save(state)
-
-    async def _list(self, url: str) -> tuple[list[Listed], str | None]:
-        """One page of `GET .../Messages` (newest first) and Twilio's `meta.next_page_url`."""
-        settings = self.bridge.settings
-        try:
-            target = self.bridge.client.http_client.target(url)
-            r = await self.bridge.http.get(target, auth=httpx.BasicAuth(settings.api_key_sid,
-                                                                        settings.api_key_secret.reveal()),
-                                           headers={"Accept": "application/json"})
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            raise Passing(from_exception(exc)) from None
-        try:
-            data = r.json()
-        except ValueError:
-            data = None
-        body = data if isinstance(data, dict) else {}
-        if r.status_code == 429 or r.status_code >= 500:
-            raise Passing(problem(r.status_code, body.get("code")), _retry_after(r.headers.get("retry-after")))
-        if r.status_code >= 400 or not isinstance(body.get("messages"), list):
-            raise problem(r.status_code if r.status_code >= 400 else 502, body.get("code"))
-        meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-        following = meta.get("next_page_url") if isinstance(meta.get("next_page_url"), str) else None
-        return [Listed.from_json(m) for m in body["messages"] if isinstance(m, dict)], following or None
 
     async def _import(self, cid: str, listed: list[Listed], state: ReadState, job: Job, *, newer: bool) -> None:
         """Store what the store lacks of `listed` (newest first), each once, in its place."""
@@ -256,8 +201,9 @@ class TwilioHistory:
                     self.rows.insert(cid, self._imported(m, media[m.sid]), past=True)
             for m, past in reversed(plan):            # late: oldest first, each the newest
                 if not past:
-                    stored = self.rows.insert(cid, self._imported(m, media[m.sid]), past=False)
-                    self.publish(cid, stored)
+                    stored, created = self.rows.insert(cid, self._imported(m, media[m.sid]), past=False)
+                    if created:
+                        self.publish(cid, stored)
             for m, _ in plan:
                 self.bridge.ledger.mark_processed("", m.sid)   # a webhook for it now is a duplicate
                 job.media.pop(m.sid, None)
@@ -299,17 +245,3 @@ class TwilioHistory:
         uploads, refused = media
         return Imported(m.sid, m.index, m.author, "agent" if m.key else "customer", refusal_notes(m.body, refused),
                         m.created_at, tuple(uploads))
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (a number, or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None

@@ -133,11 +133,18 @@ class HistoryRows:
                                " LIMIT ?)", (cid, before if before is not None else 2**63 - 1, enough)).fetchone()[0]
 
     # -- storing -----------------------------------------------------------------------
-    def insert(self, cid: str, m: Imported, *, past: bool) -> dict[str, Any]:
-        """Store one Twilio message: `past` below every seq held (history), else as the newest (live)."""
+    def insert(self, cid: str, m: Imported, *, past: bool) -> tuple[dict[str, Any], bool]:
+        """Store one Twilio message: `past` below every seq held (history), else as the newest (live).
+        (message, created); a message another process stored meanwhile stands."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
+            there = db.execute("SELECT seq FROM messages WHERE conversation = ? AND idempotency_key = ?",
+                               (cid, m.sid)).fetchone()
+            if there is not None:     # another process stored it meanwhile: that one stands
+                self.seen(cid, m.sid, m.index, there[0])
+                db.execute("COMMIT")
+                return self.store.find_by_key(cid, m.sid) or {}, False
             db.execute("INSERT OR IGNORE INTO conversations (id, created_at) VALUES (?, ?)", (cid, m.created_at))
             seq = None
             if past:
@@ -157,7 +164,7 @@ class HistoryRows:
             raise
         stored = self.store.find_by_key(cid, m.sid)
         assert stored is not None
-        return stored
+        return stored, True
 
 
 def reserve_history_range(db: sqlite3.Connection) -> None:
