@@ -154,8 +154,7 @@ class TwilioHistory:
 
     async def _newest(self, cid: str, state: ReadState, job: Job) -> None:
         """The newest page (the first read), or every message since the last read (a refresh)."""
-        url: str | None = f"{self.bridge.settings.api_base_url}/v1/Conversations/{cid}/Messages" \
-                          f"?Order=desc&PageSize={PAGE_SIZE}"
+        url: str | None = self._first(cid)
         if not state.started:
             listed, state.cursor = await list_page(self.bridge, url or "")
             await self._import(cid, listed, state, job, newer=False)
@@ -172,8 +171,18 @@ class TwilioHistory:
         state.refreshed_at = time.time()
         self.rows.save(state)
 
+    def _first(self, cid: str) -> str:
+        return f"{self.bridge.settings.api_base_url}/v1/Conversations/{cid}/Messages?Order=desc&PageSize={PAGE_SIZE}"
+
     async def _older(self, cid: str, state: ReadState, job: Job) -> None:
-        listed, following = await list_page(self.bridge, state.cursor or "")
+        try:
+            listed, following = await list_page(self.bridge, state.cursor or "")
+        except ApiError as error:
+            if error.code not in ("conversation_not_found", "twilio_refused") or state.cursor == self._first(cid):
+                raise
+            state.cursor = self._first(cid)   # a page link Twilio no longer knows: down again from the newest
+            self.rows.save(state)             # (pages already read import nothing)
+            return
         older = [m for m in listed if state.oldest_index is None or m.index < state.oldest_index]
         await self._import(cid, older, state, job, newer=False)
         state.cursor, state.complete = following, following is None

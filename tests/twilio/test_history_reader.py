@@ -10,6 +10,7 @@ import json
 from server.store import Store
 from server.twilio.history import TwilioHistory
 from server.twilio.history_rows import LIVE_BASE, HistoryRows
+from tests.twilio.fake import twilio_error
 from tests.twilio.rig import participants
 
 
@@ -88,3 +89,17 @@ async def test_another_attaches_message_is_history_and_ours_is_one(bridge, fake,
     assert [(m["text"], m["sender_role"]) for m in messages] == [("From another Attache", "agent"),
                                                                   ("From this one", "agent")]
     assert messages[1]["idempotency_key"] == "k-ours" != ours["sid"]
+
+
+async def test_a_page_link_twilio_forgot_is_walked_to_again(bridge, fake, tmp_path, aclose_later, contract):
+    store, history, _ = reader(bridge, tmp_path, aclose_later, refresh_seconds=3600)
+    cid = fake.conversation(*participants("chat"))
+    fake.add_history(cid, 250)
+    await history.ensure(cid, None, 100)
+    older = store.page(cid)[0][0]["seq"]
+    fake.fail_list.append((cid, 1, twilio_error(404, 20404, "The page token is not valid")))
+    await history.ensure(cid, older, 100)          # refused: back to the newest page, then on down
+    messages = store.page(cid, before=older, limit=500)[0]
+    assert [m["text"] for m in messages] == [f"Earlier message {i}" for i in range(50, 150)]
+    pages = [r.query.get("Page") for r in fake.calls("GET", f"/v1/Conversations/{cid}/Messages")]
+    assert pages == [None, "1", None, "1"]          # the newest page again imported nothing
