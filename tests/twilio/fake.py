@@ -65,6 +65,7 @@ class FakeTwilio:
     lose_next: list[str] = field(default_factory=list)   # conversation SIDs whose next create is done, then 503
     fail_list: list[tuple[str, int, JSONResponse]] = field(default_factory=list)   # (cid, Page, answer) of a list
     on_list: dict[str, Any] = field(default_factory=dict)   # cid -> async hook run while a list is being answered
+    on_media: dict[str, Any] = field(default_factory=dict)  # ME sid -> hook run while MCS describes it
     participants_page: int = 50
     media_limit: int = 150_000_000
     mcs_url: str = ""
@@ -240,6 +241,8 @@ class FakeTwilio:
         media_sid = request.path_params["media"]
         if media_sid not in self.media:
             return twilio_error(404, 20404, "Media not found")
+        if media_sid in self.on_media:
+            self.on_media.pop(media_sid)()
         return JSONResponse(self._media_json(media_sid))
 
     async def temporary(self, request: Request) -> Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from urllib.parse import urlencode
 
@@ -177,6 +178,33 @@ def test_a_webhook_racing_the_history_read_is_neither_lost_nor_doubled(twilio_se
     with twilio_server.client(AGENT, timeout=60) as c, c.stream(
             "GET", f"/api/conversations/{cid}/events", params={"after": "0"}) as replay:
         assert _read_texts(replay, 2) == ["Racing the read", "Written during the read"]   # not the history
+
+
+def test_a_webhook_for_a_message_whose_media_the_history_is_fetching_waits_and_is_a_duplicate(
+        twilio_server, agent, fake, contract):
+    cid = fake.conversation(*participants("whatsapp"))
+    item = media_item(fake)
+    form = event(cid, [item], Body="Both at once", Index="0")
+    fake.messages(cid).append(fake._message_json(cid, {"Author": form["Author"], "Body": form["Body"],
+                                                       "MediaSid": item["Sid"]}) | {"sid": form["MessageSid"]})
+    answers: list[str] = []
+
+    def webhook_now() -> None:      # Twilio's webhook arrives while the reader is fetching this very file
+        async def post() -> None:
+            async with httpx.AsyncClient(timeout=30) as client:
+                r = await client.post(twilio_server.url + "/twilio/webhook", content=urlencode(form),
+                                      headers=signed(form))
+                answers.append(r.json()["status"])
+        asyncio.ensure_future(post())
+    fake.on_media[item["Sid"]] = webhook_now
+    [message] = page(agent, cid)["messages"]
+    deadline = time.monotonic() + 30
+    while not answers and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert answers == ["duplicate"]
+    assert (message["text"], len(message["attachments"])) == ("Both at once", 1)
+    assert page(agent, cid)["messages"] == [message]
+    assert len(fake.calls("GET", f"/Media/{item['Sid']}")) == 1      # the file was fetched once
 
 
 def _read_texts(live, count: int) -> list[str]:
