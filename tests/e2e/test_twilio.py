@@ -195,3 +195,20 @@ def test_scrolling_up_reads_the_whole_twilio_history_in(open_app, twilio_server,
     assert len(shown) == len(set(shown))
     expect(log.get_by_role("alert")).to_have_count(0)     # a passing fault is no error
     assert [r.query.get("Page") for r in fake.calls("GET", f"/v1/Conversations/{cid}/Messages")] == [None, "1", "1"]
+
+
+def test_a_rate_limited_first_read_says_loading_then_shows_the_history(open_app, twilio_server, fake, contract):
+    cid = fake.conversation(*participants("sms"))
+    fake.add_history(cid, 5)
+    limited = twilio_error(429, 20429, "Too Many Requests")
+    limited.headers["Retry-After"] = "5"
+    fake.fail_list.append((cid, 0, limited))
+    page = open_app("agent", server=twilio_server, conv=cid)
+    log = page.get_by_role("log", name="Conversation")
+    expect(log.get_by_text("Loading earlier messages…")).to_be_visible()   # what there is (nothing yet), and why
+    expect(page.get_by_text("No messages yet", exact=False)).to_be_hidden()
+    expect(log.get_by_text("Earlier message 4", exact=True)).to_be_visible(timeout=20_000)
+    expect(log.get_by_text("This is the start of the conversation.")).to_be_visible()
+    expect(log.locator("article")).to_have_count(5)
+    expect(page.get_by_role("alert")).to_have_count(0)
+    assert len(fake.calls("GET", f"/v1/Conversations/{cid}/Messages")) == 2
