@@ -44,6 +44,7 @@ REFRESH_SECONDS = 30.0      # the newest page is read again at most this often
 WAIT_SECONDS = 20.0         # a history request waits at most this long for Twilio
 MAX_PAUSE = 60.0            # longest pause after a fault (Retry-After is honoured up to this)
 MEDIA_AT_ONCE = 4
+GIVE_UP = 8                 # faults in a row (about three minutes of pauses) before the reader stops trying
 log = logging.getLogger("attache.twilio")
 
 
@@ -138,6 +139,11 @@ class TwilioHistory:
                         return
                 except Passing as fault:
                     job.failures += 1
+                    if job.failures >= GIVE_UP:    # no longer passing: the page offers to try again
+                        log.warning("Twilio history of %s stopped after %d faults: %s", cid, job.failures,
+                                    fault.error.code)
+                        job.error, job.target, job.failures, job.not_before = fault.error, None, 0, 0.0
+                        return
                     wait = fault.retry_after if fault.retry_after is not None else 2.0 ** (job.failures - 1)
                     job.not_before = loop.time() + min(MAX_PAUSE, wait)
                     log.info("Twilio history of %s paused %.1fs: %s", cid, wait, fault.error.code)

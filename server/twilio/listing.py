@@ -47,7 +47,8 @@ class Listed:
     def from_json(cls, m: dict[str, Any]) -> Listed:
         mark = our_mark(m.get("attributes"))
         media = m.get("media") if isinstance(m.get("media"), list) else []
-        return cls(str(m.get("sid") or ""), int(m.get("index") or 0), str(m.get("author") or "customer"),
+        index = m.get("index") if isinstance(m.get("index"), int) else 0
+        return cls(str(m.get("sid") or ""), index, str(m.get("author") or "customer"),
                    str(m.get("body") or ""), tuple(i for i in media if isinstance(i, dict)),
                    iso_time(str(m.get("date_created") or "")), mark[0] if mark else None)
 

@@ -103,3 +103,21 @@ async def test_a_page_link_twilio_forgot_is_walked_to_again(bridge, fake, tmp_pa
     assert [m["text"] for m in messages] == [f"Earlier message {i}" for i in range(50, 150)]
     pages = [r.query.get("Page") for r in fake.calls("GET", f"/v1/Conversations/{cid}/Messages")]
     assert pages == [None, "1", None, "1"]          # the newest page again imported nothing
+
+
+async def test_a_fault_that_does_not_pass_stops_the_reader_until_asked_again(bridge, fake, tmp_path, aclose_later,
+                                                                            contract, monkeypatch):
+    import server.twilio.history as reader_module
+    monkeypatch.setattr(reader_module, "GIVE_UP", 2)
+    store, history, _ = reader(bridge, tmp_path, aclose_later)
+    cid = fake.conversation(*participants("chat"))
+    fake.add_history(cid, 2)
+    limited = twilio_error(429, 20429, "Too Many Requests")
+    limited.headers["Retry-After"] = "0"
+    fake.fail_list += [(cid, 0, limited)] * 2
+    await history.ensure(cid, None, 100)
+    while history.jobs[cid].task is not None:
+        await history.jobs[cid].event.wait()
+    assert history.failure(cid).code == "twilio_rate_limited" and store.page(cid)[0] == []
+    await history.ensure(cid, None, 100)             # asked again (the page's Try again): read
+    assert history.failure(cid) is None and len(store.page(cid)[0]) == 2
