@@ -4,30 +4,11 @@ message once, and the reader's state."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from server.database import open_database
-from server.store import Store
 from server.twilio.history_rows import LIVE_BASE, HistoryRows, Imported, ReadState
+from tests.server.test_database import opened  # noqa: F401  (fixture: a Store per "process")
 from tests.services.postgres import both_databases  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 CID = "CH" + "0" * 32
-
-
-@pytest.fixture
-def opened(tmp_path: Path, database_url: str | None):
-    """`opened()` -> a Store on this test's database; each call is another "process" (its own engine)."""
-    stores: list[Store] = []
-
-    def make() -> Store:
-        stores.append(Store(open_database(database_url, tmp_path / "db.sqlite3")))
-        return stores[-1]
-
-    yield make
-    for store in stores:
-        store.close()
 
 
 def imported(sid: str, text: str, uploads=()) -> Imported:
