@@ -20,6 +20,8 @@ Nothing is ever fetched from a CDN at run time.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -27,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -209,10 +212,20 @@ def find_browser() -> str:
 def setup() -> None:
     ensure_venv()
     reexec_in_venv()
-    ensure_node_modules()
-    copy_runtime()
-    pack_python()
-    build_site()
+    with setup_lock():          # two `serve`s started at once (a cluster on one machine) build one at a time
+        ensure_node_modules()
+        copy_runtime()
+        pack_python()
+        build_site()
+
+
+@contextlib.contextmanager
+def setup_lock() -> Iterator[None]:
+    lock = ROOT / "build" / ".setup.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def option(args: list[str], name: str, default: str) -> str:

@@ -260,14 +260,19 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
 
 
 def shared_services(folder: Path, stack: contextlib.ExitStack) -> str:
-    """PostgreSQL, Redis and S3 started as the tests start them; the config tables naming them."""
-    from tests.services import postgres, redis, s3   # noqa: PLC0415 (only the cluster variant needs them)
+    """PostgreSQL, Redis and S3 (moto) started as the tests start them; the config tables naming them."""
+    from tests.services import postgres, redis, s3   # noqa: PLC0415 (only the shared variant needs them)
     database = stack.enter_context(postgres.running(folder / "pg"))
-    broker = stack.enter_context(redis.running())
-    bucket = stack.enter_context(s3.running())
+    broker = redis.RedisService().start()
+    stack.callback(broker.stop)
+    stack.enter_context(s3.aws_credentials())         # the server processes read the AWS variables
+    moto = s3.start_moto(folder / "moto.log")
+    stack.callback(moto.stop)
+    bucket = f"attache-load-{uuid.uuid4().hex[:8]}"
+    moto.client().create_bucket(Bucket=bucket)
     return (f'[database]\nurl = "{postgres.new_database(database, "load")}"\n\n'
-            f'[broker]\nurl = "{broker}"\n\n'
-            f'[storage]\nurl = "s3://{s3.new_bucket(bucket, "load")}/bench"\nendpoint_url = "{bucket}"\n')
+            f'[broker]\nurl = "{broker.url}"\n\n'
+            f'[storage]\nurl = "s3://{bucket}/bench"\nendpoint_url = "{moto.endpoint}"\n')
 
 
 def run(processes: list[int], agents: int, listeners: int, files: int, file_mib: int, log) -> list[dict]:

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import heapq
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -32,8 +33,11 @@ from starlette.types import Receive, Scope, Send
 
 from server.auth import Principal, authenticate, require_member, unauthorized
 from server.common import parse_after
+from server.database import DatabaseUnavailable
 from server.messages import conversation_id, message_json
 from server.tickets import Grant, invalid_ticket
+
+log = logging.getLogger("attache.events")
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -131,6 +135,8 @@ async def live(request: Request, principal: Principal, cids: tuple[str, ...]) ->
                 else:
                     pending, top = list(sub.items), last
                     sub.items.clear()
+        except DatabaseUnavailable as e:       # the stream ends; the page reconnects from its last seq
+            log.warning("an event stream ended: %s", e.message)
         finally:
             broker.unsubscribe(sub)
 

@@ -30,8 +30,9 @@ _ERRORS = {400: "Malformed request: a repeated or array query parameter, a heade
            415: "Type not accepted, or the content does not match the name or declared type",
            422: "Invalid request", 423: "Another request (perhaps on another server process) is writing this upload",
            429: "Too many: see `Retry-After` and the problem's message",
-           503: "Server stopping (carries `offset`), or the file storage unreachable (`storage_unavailable`): "
-                "retry after `Retry-After`; the bytes stored so far are kept"}
+           503: "Server stopping (carries `offset`), or the file storage or the database unreachable "
+                "(`storage_unavailable`, `database_unavailable`): retry after `Retry-After`; the bytes stored so far "
+                "are kept"}
 _INT = {"type": "integer", "minimum": 0, "maximum": MAX_UINT}
 _RETRY_AFTER = {"Retry-After": {"required": True, "description": "Seconds to wait", "schema": {"type": "integer"}}}
 _TUS = {"Tus-Resumable": {"required": True, "schema": {"type": "string", "const": tus.TUS_VERSION}}}
@@ -135,6 +136,8 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
     dev = config.auth is None
     event_security = [{"bearer": []}, {"ticket": []}]
     shared = (503,) if config.broker_url is not None else ()     # [broker]: Redis unreachable for a moment
+    db = (503,) if config.database_url is not None else ()       # [database]: PostgreSQL unreachable for a moment
+    db503 = "The database is unreachable (`database_unavailable`): retry after `Retry-After` seconds"
     e503 = "The broker (Redis) cannot be reached right now: retry after `Retry-After` seconds"
     last_event_id = header("Last-Event-ID", digits(), False, "Overrides `after` (EventSource sends it when "
                                                               "reconnecting)")
@@ -168,7 +171,7 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
                     **_TUS, "Location": {"required": True, "schema": {"type": "string", "pattern": "^/api/uploads/"},
                                          "description": "Root-relative upload URL"},
                     "Upload-Expires": {**expires["Upload-Expires"], "required": True}}},
-                    **errors(400, 401, 412, 413, 415, 422, 429, **tus_errors)}}},
+                    **errors(400, 401, 412, 413, 415, 422, 429, *db, **tus_errors, e503=db503)}}},
         tus.UPLOADS_PATH + "/{upload_id}": {
             "description": "A tus upload URL; its last segment is what a message's `attachments` lists. "
                            "`POST` with `X-HTTP-Method-Override: PATCH|DELETE|HEAD` works as that method.",
@@ -207,12 +210,13 @@ def paths(config: Config, keepalive: float) -> dict[str, Any]:
                 "operationId": "listMessages", "parameters": [before, after, limit],
                 "summary": "A page of history: the newest `limit` messages with after < seq < before, oldest first; "
                            "`older` is the next page's `before`",
-                "responses": {"200": json_answer(ref("History"), "Messages"), **errors(400, 401, 404, 422)}}}),
+                "responses": {"200": json_answer(ref("History"), "Messages"),
+                              **errors(400, 401, 404, 422, *db, e503=db503)}}}),
             "post": {"operationId": "sendMessage", "summary": "Send; the same idempotency_key returns the same message",
                      "requestBody": {"required": True, "content": {JSON: {"schema": create_body}}},
                      "responses": {"201": json_answer(ref("Message"), "Created"),
                                    "200": json_answer(ref("Message"), "Already sent with this idempotency_key"),
-                                   **errors(400, 401, 404, 409, 413, 422,
+                                   **errors(400, 401, 404, 409, 413, 422, *db, e503=db503,
                                             e409="The key is another sender's, or an attachment is unknown, "
                                                  "expired or unfinished", e413="Body over 1,000,000 bytes")}}},
         "/api/conversations/{cid}/events": with_head({"get": {

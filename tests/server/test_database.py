@@ -220,3 +220,15 @@ def test_files_in_a_bucket_need_a_shared_database():
     with pytest.raises(ConfigError, match=r"\[storage\] needs a \[database\] table"):
         parse_database(None, "c.toml", storage=True)
     assert parse_database({"url": "postgresql://a@h/db"}, "c.toml", storage=True) == "postgresql://a@h/db"
+
+
+def test_the_openapi_document_of_a_server_on_postgresql_lists_its_503s(tmp_path):
+    from server.openapi import document
+    path = tmp_path / "c.toml"
+    path.write_text('[database]\nurl = "postgresql://attache@db.internal/attache"\n'
+                    '[broker]\nurl = "redis://cache.internal:6379/0"\n')
+    for config, listed in ((load_config(path), True), (load_config(None), False)):
+        paths = document(config)["paths"]
+        for path_, method in (("/api/conversations/{cid}/messages", "post"),
+                              ("/api/conversations/{cid}/messages", "get"), ("/api/uploads", "post")):
+            assert ("503" in paths[path_][method]["responses"]) is listed, (path_, method)

@@ -57,6 +57,8 @@ def test_a_database_lost_while_running_is_503_and_the_server_recovers_by_itself(
         assert "PostgreSQL postgresql://postgres@127.0.0.1" in r.json()["error"]["message"]
         history = c.get("/api/conversations/default/messages")
         assert history.status_code == 503 and "retry-after" in history.headers
+        with c.stream("GET", "/api/conversations/default/events", params={"after": "0"}) as stream:
+            assert list(stream.iter_lines()) == ["retry: 1000", ""]     # ends at once; the page reconnects
         own_postgres.start()
         assert until_stored(c, "during", "k-during").status_code == 201
         assert send(c, "during", key="k-during").status_code == 200          # stored once

@@ -243,3 +243,26 @@ def test_two_patches_of_one_upload_on_two_processes_cannot_interleave(make_serve
         url = send(b, "", [uid]).json()["attachments"][0]["url"]
         assert a.get(url).content == data
     held.close()
+
+
+def slow_photo() -> bytes:
+    """A PNG of 24 megapixels that compresses to little but takes a while to decode and shrink (no draft mode)."""
+    import io
+
+    from PIL import Image
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize((6000, 4000)).convert("RGB").save(out, "PNG", compress_level=1)
+    return out.getvalue()
+
+
+def test_a_photo_uploaded_on_one_process_and_sent_on_another_carries_its_thumbnail(make_server, tmp_path):
+    """The thumbnail is being made on the process that completed the upload; the other waits for its row."""
+    data_dir = tmp_path / "shared"
+    one, two = make_server(data=data_dir), make_server(data=data_dir)
+    photo = slow_photo()
+    with one.client(AGENT) as a, two.client(AGENT) as b:
+        uid = upload_id(start_upload(a, "wide.png", len(photo), "image/png"))
+        assert patch(a, uid, 0, photo).status_code == 204              # complete on one: its thumbnail starts there
+        message = send(b, "sent on two", [uid]).json()                  # at once, on the other process
+    assert message["attachments"][0]["thumbnail"] is not None
+    assert message["attachments"][0]["thumbnail"]["width"] == 480
