@@ -90,6 +90,7 @@ async def live(request: Request, principal: Principal, cids: tuple[str, ...]) ->
     state = request.app.state
     after = resume_point(request)
     refuse_expired(principal)
+    live_floor = state.twilio.live_floor if state.twilio is not None else 0
     if request.method == "HEAD":       # a probe, not a subscriber: do not hold the connection open
         return Response(media_type="text/event-stream", headers=HEADERS)
     handle = await state.slots.take(principal)
@@ -108,6 +109,7 @@ async def live(request: Request, principal: Principal, cids: tuple[str, ...]) ->
                 last = newest                  # only what is sent from now on
             else:
                 last = after if after <= newest else 0   # an id we never issued: another database, replay all
+                last = max(last, live_floor)   # a bridge's history read from Twilio is never "new"
             pending, top = ([] if after is None else read_after(state, cids, last, newest)), newest
             while not broker.closed:
                 for m in pending:

@@ -9,7 +9,8 @@ development mode, where `?as=` names the identity. In production the server
 cannot know the user before the page has a token, so the canvas says it is
 loading; the rules and the header are drawn all the same.
 With `[backend] kind = "matrix"` the conversation is on the homeserver, which
-the page reads itself: loading too.
+the page reads itself: loading too; and with "twilio", whose earlier messages
+the history API reads from Twilio when the page asks.
 
 The history is `app.render.opening_html` of the newest page the API would
 answer (the same paging, the same JSON, parsed by the same adapter): the
@@ -111,6 +112,8 @@ def canvas_view(request: Request) -> CanvasView:
     if config.matrix is not None:   # the page reads the room from the homeserver: it loads there
         return CanvasView.with_rules(replace(rules, max_files_per_message=1))   # one file per Matrix event
     if config.auth is not None:     # production: the user is known once the page has a token
+        return CanvasView.with_rules(rules)
+    if config.twilio is not None:   # the history is read from Twilio as the page asks for it
         return CanvasView.with_rules(rules)
     identity = request.query_params.get("as") or DEFAULT_IDENTITY
     conversation = request.query_params.get("conversation") or DEFAULT_CONVERSATION

@@ -86,7 +86,10 @@ async def history(request: Request) -> Response:
     limit = PAGE_SIZE if q.get("limit") is None else _seq_param(q.get("limit"), "limit")
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ApiError(422, "invalid_limit", f"'limit' must be from 1 to {MAX_PAGE_SIZE}, not {limit}.")
-    return JSONResponse(page_json(request.app.state, cid, before=before, after=after, limit=limit))
+    state = request.app.state
+    if state.twilio is not None:      # Twilio's earlier messages are read in as the page scrolls up
+        return JSONResponse(await state.twilio.page(cid, before=before, after=after, limit=limit))
+    return JSONResponse(page_json(state, cid, before=before, after=after, limit=limit))
 
 
 def page_json(state: Any, cid: str, *, before: int | None = None, after: int | None = None,

@@ -30,3 +30,8 @@ twilio_sends = table(
     column("created_at", Text), column("updated_at", Text))
 twilio_webhooks = table("twilio_webhooks", column("token", Text), column("message_sid", Text),
                         column("processed_at", Text))
+twilio_history = table(
+    "twilio_history", column("conversation", Text), column("cursor", Text), column("complete", Integer),
+    column("newest_index", Integer), column("oldest_index", Integer), column("refreshed_at", Float))
+twilio_seen = table("twilio_seen", column("conversation", Text), column("message_sid", Text),
+                    column("twilio_index", Integer), column("message_seq", BigInteger))

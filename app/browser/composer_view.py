@@ -146,6 +146,10 @@ class ComposerView:
 
     # ---- state to screen ------------------------------------------------------------
     def _send(self) -> None:
+        refused = self.composer.refusals()
+        if refused:      # refused on the spot, as a file would be: nothing is sent, the text stays
+            self._say(refused)
+            return
         draft = self.composer.take()
         if draft is None:
             return

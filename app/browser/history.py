@@ -65,7 +65,7 @@ class HistoryView:
         self.timeline = self.window.timeline = Timeline()
         block = self.timeline.start(page)
         self.window.open(fetch, block)
-        self.empty_note.hidden = block is not None
+        self.empty_note.hidden = block is not None or page.older is not None   # or the rest is loading
         self.scroll_to_end()
 
     def add(self, message: Message) -> bool:

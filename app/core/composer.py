@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.models import FileInfo, Problem
-from app.core.restrictions import Restrictions, check
+from app.core.restrictions import Restrictions, check, check_text
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,14 @@ class Composer:
             raise IndexError(f"no staged file at index {index} ({len(self.staged)} staged)")
         self.staged = self.staged[:index] + self.staged[index + 1:]
 
+    def refusals(self) -> list[Problem]:
+        """What stops the text from being sent here (a channel's text limit), before anything is sent."""
+        return check_text(self.text.strip(), self.restrictions)
+
     def take(self) -> Draft | None:
         """The draft to send (text without surrounding blank space), and a cleared
-        composer; None when there is nothing to send."""
-        if not self.can_send:
+        composer; None when there is nothing to send or the text breaks a rule (`refusals`)."""
+        if not self.can_send or self.refusals():
             return None
         draft = Draft(text=self.text.strip(), files=self.staged)
         self.text, self.staged = "", ()

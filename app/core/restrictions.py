@@ -62,6 +62,7 @@ class Restrictions:
     max_files_per_message: int = 1
     type_limits: tuple[tuple[str, int], ...] = ()   # (accept pattern, a smaller limit in bytes)
     channel: str = ""                               # for people: "WhatsApp"; "" = this server's own rules
+    max_text_length: int = 0                        # a bridged channel's text limit (SMS: 1,600); 0 = none here
 
     def __post_init__(self) -> None:
         size, count = self.max_file_size, self.max_files_per_message
@@ -71,6 +72,9 @@ class Restrictions:
             raise ValueError(f"max_files_per_message: must be a whole number of at least 1, got {count!r}")
         object.__setattr__(self, "accepted_types", _patterns(self.accepted_types))
         object.__setattr__(self, "type_limits", _type_limits(self.type_limits))
+        text = self.max_text_length
+        if isinstance(text, bool) or not isinstance(text, int) or text < 0:
+            raise ValueError(f"max_text_length: must be a whole number of characters, got {text!r}")
         if not isinstance(self.channel, str) or len(self.channel) > 40:
             raise ValueError(f"channel: must be a name of at most 40 characters, got {self.channel!r}")
 
@@ -102,7 +106,7 @@ class Restrictions:
         if not isinstance(limits, (list, tuple)) or not all(isinstance(t, Mapping) for t in limits):
             raise ValueError("type_limits: expected a list of {types, max_file_size}")
         pairs = tuple((t.get("types"), t.get("max_file_size")) for t in limits)
-        return cls.from_mapping({**data, "type_limits": pairs}, _KEYS + ("type_limits", "channel"))
+        return cls.from_mapping({**data, "type_limits": pairs}, _KEYS + ("type_limits", "channel", "max_text_length"))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"max_file_size": self.max_file_size, "accepted_types": list(self.accepted_types),
@@ -111,6 +115,8 @@ class Restrictions:
             out["type_limits"] = [{"types": p, "max_file_size": n} for p, n in self.type_limits]
         if self.channel:
             out["channel"] = self.channel
+        if self.max_text_length:
+            out["max_text_length"] = self.max_text_length
         return out
 
     def accept_attribute(self) -> str:
@@ -170,6 +176,15 @@ def check(info: FileInfo, r: Restrictions) -> list[Problem]:
         problems.append(Problem("too_large", f"{name} is {size}; the limit{where}{kind} is {limit_text}",
                                 "Pick a smaller file, or compress it first."))
     return problems
+
+
+def check_text(text: str, r: Restrictions) -> list[Problem]:
+    """The text's problem on a channel that limits it ([] when it may be sent), before anything is sent."""
+    if not r.max_text_length or len(text) <= r.max_text_length:
+        return []
+    where = f" on {r.channel}" if r.channel else ""
+    return [Problem("text_too_long", f"The message is {len(text):,} characters; the limit{where} is "
+                    f"{r.max_text_length:,}", "Split it into several messages.")]
 
 
 def _judge_type(info: FileInfo, r: Restrictions, name: str) -> Problem | None:

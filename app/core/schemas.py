@@ -83,6 +83,9 @@ class Restrictions:
                                                 "the server bridges one; its limits are included above")
     limit: str = prop(default="", description="The channel's own limits in words, e.g. 'WhatsApp: files up "
                                               "to 16 MB (images up to 5 MB)'")
+    max_text_length: int = prop(default=0, minimum=0, description="Characters of text a message may carry on the "
+                                                                 "bridged channel (SMS, WhatsApp: 1600); 0: no "
+                                                                 "limit but the server's own")
 
 
 @dataclass(frozen=True)

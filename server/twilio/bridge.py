@@ -21,7 +21,7 @@ import httpx
 from twilio.base import values
 
 from app.core.models import FileInfo
-from app.core.restrictions import Restrictions
+from app.core.restrictions import Restrictions, check_text
 from app.core.sniff import HEAD_SIZE
 from server.common import ApiError
 from server.database import Database
@@ -34,7 +34,6 @@ from server.twilio.settings import TwilioSettings
 CONVERSATION_SID = re.compile(r"^CH[0-9a-fA-F]{32}$")
 ATTRIBUTE = "attache"             # Attributes = {"attache": {"key": ..., "part": i, "parts": n}}
 READ_BACK = 50                    # recent messages searched for a key after a lost answer
-NON_CHAT_TEXT_LIMIT = 1600        # conversations-limits: "WhatsApp and SMS: 1600 Characters"
 MAX_KEY = 200
 
 
@@ -81,6 +80,7 @@ class TwilioBridge:
         self.mcs = Mcs(settings, self.http)
         self.ledger = Ledger(ledger)          # the server's database, or (tests) a SQLite file
         self.locks = KeyedLocks()
+        self.incoming = KeyedLocks()   # by Twilio message SID: the webhook and the history reader store it once
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -125,10 +125,8 @@ class TwilioBridge:
                            "Send the other files in another message.", retryable=False)
         rules = await self.rules(cid)
         non_chat = any(c.channel != "chat" for c in rules.channels)
-        if non_chat and len(text) > NON_CHAT_TEXT_LIMIT:
-            raise ApiError(422, "text_too_long", f"The message is {len(text):,} characters; "
-                           f"{rules.strictest.label} takes {NON_CHAT_TEXT_LIMIT:,}.",
-                           "Split it into several messages.", retryable=False)
+        for p in check_text(text, rules.restrictions):      # the page refused it already; re-checked here
+            raise ApiError.from_problem(p, retryable=False, limit=rules.describe())
         for f in files:
             problems = rules.check(FileInfo(f.name, f.size, f.content_type, await f.source.head(HEAD_SIZE)))
             if problems:

@@ -30,6 +30,7 @@ from app.core.models import FileInfo, Problem
 from app.core.restrictions import Restrictions, check
 from app.core.sniff import effective_type, type_from_name
 
+NON_CHAT_TEXT_LIMIT = 1600        # conversations-limits: "WhatsApp and SMS: 1600 Characters"
 _MMS_TYPES = ("image/jpeg", "image/png", "audio/mpeg", "audio/amr", ".amr", "video/mp4", "application/pdf")
 
 
@@ -124,7 +125,8 @@ def rules_for(admin: Restrictions, participants: Iterable[Mapping[str, Any]]) ->
         allowed = allowed and bool(narrowed)
         accepted = narrowed or c.types
     type_limits = tuple((p + "*", n) for p, n in _type_limits(channels) if n < size)   # "image/" -> "image/*"
-    restrictions = Restrictions(size, accepted, 1, type_limits, _strictest(channels).label)
+    text = NON_CHAT_TEXT_LIMIT if non_chat else 0
+    restrictions = Restrictions(size, accepted, 1, type_limits, _strictest(channels).label, text)
     return ConversationRules(restrictions, tuple(channels), allowed)
 
 

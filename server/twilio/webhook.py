@@ -12,11 +12,9 @@ goes into what the page will see.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable
-from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -26,14 +24,11 @@ from twilio.request_validator import RequestValidator
 
 from server.common import ApiError, capped_body, error_response, scrub_surrogates
 from server.twilio.bridge import CONVERSATION_SID, TwilioBridge, our_mark
-from server.twilio.ledger import KeyedLocks
-from server.twilio.problems import from_exception
+from server.twilio.incoming import Ingest, fetch_media, iso_time, maybe
 
 BODY_LIMIT = 256 * 1024           # Body <= 32 KB and Attributes <= 4 KB (conversations-limits)
-MAX_MEDIA = 10
 log = logging.getLogger("attache.twilio")
 
-Ingest = Callable[[str, str, str, AsyncIterable[bytes]], Any]   # -> upload row (or awaitable of one)
 Deliver = Callable[[str, dict[str, Any]], Any]
 
 
@@ -53,7 +48,6 @@ def webhook_endpoint(bridge: TwilioBridge, ingest: Ingest, deliver: Deliver,
     """The Starlette endpoint; mount it at `/twilio/webhook` (POST)."""
     validator = RequestValidator(bridge.settings.auth_token.reveal())
     settings = bridge.settings
-    busy = KeyedLocks()
 
     async def endpoint(request: Request) -> Response:
         raw = await capped_body(request, BODY_LIMIT)
@@ -81,14 +75,15 @@ def webhook_endpoint(bridge: TwilioBridge, ingest: Ingest, deliver: Deliver,
         if our_mark(form.get("Attributes")) is not None:
             return _ok("ignored", "sent by this server")
         token = request.headers.get("i-twilio-idempotency-token", "")
-        async with busy.hold(sid):   # the same message delivered twice at once is processed once
+        # the same message delivered twice at once, or read from Twilio's history meanwhile, is stored once
+        async with bridge.incoming.hold(sid):
             if bridge.ledger.processed(token, sid):
                 return _ok("duplicate", "already processed")
             try:
                 message = await _message(bridge, ingest, owner_prefix, form)
             except ApiError as error:   # transient: Twilio retries; nothing was marked processed
                 return error_response(503, error.code, error.message, error.hint, retryable=True)
-            await _maybe(deliver(cid, message))
+            await maybe(deliver(cid, message))
             bridge.ledger.mark_processed(token, sid)
         return _ok("delivered", "")
 
@@ -98,25 +93,9 @@ def webhook_endpoint(bridge: TwilioBridge, ingest: Ingest, deliver: Deliver,
 async def _message(bridge: TwilioBridge, ingest: Ingest, owner_prefix: str, form: dict[str, str]) -> dict[str, Any]:
     """The Message-shaped dict for `deliver` (attachments are the rows `ingest` returned)."""
     author = form.get("Author", "") or "customer"
-    attachments, refused = [], []
-    for item in _media(form.get("Media", ""))[:MAX_MEDIA]:
-        try:
-            info = await bridge.mcs.describe(str(item.get("Sid", "")))
-            name = str(item.get("Filename") or info.filename or info.sid)
-            declared = str(item.get("ContentType") or info.content_type)
-            chunks = bridge.mcs.content(info, bridge.admin.max_file_size)
-            try:
-                attachments.append(await _maybe(ingest(owner_prefix + author, name, declared, chunks)))
-            finally:
-                await chunks.aclose()   # a refused file must not keep its download open
-        except Exception as exc:  # noqa: BLE001 - refused files are reported, transient ones retried
-            error = from_exception(exc)
-            if error.extra.get("retryable"):
-                raise error from None
-            refused.append({"name": str(item.get("Filename") or "file"), "code": error.code,
-                            "message": error.message})
+    attachments, refused = await fetch_media(bridge, ingest, owner_prefix + author, _media(form.get("Media", "")))
     return {"id": form["MessageSid"], "conversation": form["ConversationSid"], "sender": author,
-            "text": form.get("Body", ""), "created_at": _iso(form.get("DateCreated", "")),
+            "text": form.get("Body", ""), "created_at": iso_time(form.get("DateCreated", "")),
             "idempotency_key": form["MessageSid"], "attachments": attachments,
             "refused_attachments": refused, "source": form.get("Source", "")}
 
@@ -130,19 +109,5 @@ def _media(value: str) -> list[dict[str, Any]]:
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
-async def _maybe(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
 def _ok(status: str, detail: str) -> JSONResponse:
     return JSONResponse({"status": status, "detail": detail})
-
-
-def _iso(value: str) -> str:
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        moment = datetime.now(timezone.utc)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

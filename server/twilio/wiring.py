@@ -18,8 +18,11 @@ from server.auth import Principal
 from server.broker import Broker
 from server.media import Signer
 from server.messages import message_json
-from server.store import Store, UploadRow
+from server.store import MAX_SEQ, Store, UploadRow
 from server.twilio.bridge import OutgoingFile, TwilioBridge
+from server.twilio.history import TwilioHistory
+from server.twilio.history_rows import LIVE_BASE, HistoryRows
+from server.twilio.incoming import refusal_notes
 from server.twilio.settings import TwilioSettings
 from server.twilio.webhook import webhook_endpoint
 from server.uploads import Uploads
@@ -28,31 +31,42 @@ WEBHOOK_PATH = "/twilio/webhook"
 CUSTOMER = "customer"        # the role shown for what arrives from Twilio (SMS, WhatsApp, chat)
 
 
-def refusal_notes(text: str, refused: Sequence[dict[str, Any]]) -> str:
-    """The customer's text, then one line per file this server did not accept, for the agent to read.
-
-    Why in the text: the page shows a message's text as it is, whatever the
-    backend, and the agent must learn that the customer sent a file they
-    cannot see (so they can ask for it another way).
-    """
-    lines = []
-    for item in refused:
-        name, reason = str(item.get("name") or "file"), str(item.get("message") or "refused").rstrip(".")
-        lines.append(f"⚠ Attachment not accepted: {reason if name in reason else f'{name}: {reason}'}.")
-    return "\n".join([t for t in (text,) if t.strip()] + lines)
-
-
 class TwilioBackend:
-    """Owns the bridge; the app calls `restrictions`, `send`, `routes` and `aclose`."""
+    """Owns the bridge; the app calls `restrictions`, `send`, `page`, `routes` and `aclose`."""
+
+    live_floor = LIVE_BASE   # seqs up to this are history read from Twilio: the live feed starts above
 
     def __init__(self, settings: TwilioSettings, store: Store, uploads: Uploads, broker: Broker,
                  signer: Signer, data_dir: Path) -> None:
         self.bridge = TwilioBridge(settings, uploads.restrictions, store.database)
         self.bridge.ledger.adopt(data_dir / "twilio.sqlite3")     # an older version's ledger file, once
         self.store, self.uploads, self.broker, self.signer = store, uploads, broker, signer
+        self.history = TwilioHistory(self.bridge, HistoryRows(store), uploads.ingest, self._thumbnails,
+                                     lambda cid, m: broker.publish(cid, message_json(m, signer)))
 
     async def aclose(self) -> None:
+        await self.history.aclose()
         await self.bridge.aclose()
+
+    async def page(self, cid: str, *, before: int | None, after: int | None, limit: int) -> dict[str, Any]:
+        """A page of the history as the reference kind answers it, with Twilio's earlier messages read in
+        as far as it reaches. `older` stays a token while Twilio has more, even when the store has
+        nothing more yet (a passing fault: the page says earlier messages are loading and asks again)."""
+        if after is None:
+            await self.history.ensure(cid, before, limit)
+        messages, older = self.store.page(cid, before=before, after=after, limit=limit)
+        if older is None and after is None and not self.history.complete(cid):
+            error = self.history.failure(cid)
+            if error is not None and before is not None and not messages:
+                raise error          # not a passing fault: the page offers to try again
+            older = messages[0]["seq"] if messages else (before if before is not None else MAX_SEQ)
+        return {"messages": [message_json(m, self.signer) for m in messages],
+                "older": None if older is None else str(older)}
+
+    async def _thumbnails(self, uploads: list[UploadRow]) -> None:
+        thumbnails = getattr(self.uploads, "thumbnails", None)
+        if thumbnails is not None and uploads:
+            await thumbnails.wait(uploads)
 
     def routes(self) -> list[Route]:
         """The webhook: outside /api/ and its bearer tokens; Twilio's signature authenticates it."""
@@ -78,9 +92,7 @@ class TwilioBackend:
         """A customer's message from the webhook: stored once (its key is the IM... SID), then published
         (once its images' thumbnails are made, as for a message sent from the page)."""
         text = refusal_notes(message["text"], message.get("refused_attachments", ()))
-        thumbnails = getattr(self.uploads, "thumbnails", None)
-        if thumbnails is not None:
-            await thumbnails.wait(list(message["attachments"]))
+        await self._thumbnails(list(message["attachments"]))
         stored, created = self.store.add_message(cid, message["sender"], text, message["idempotency_key"],
                                                  list(message["attachments"]), sender_name=message["sender"],
                                                  sender_role=CUSTOMER)

@@ -16,6 +16,7 @@ import copy
 import json
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from starlette.applications import Starlette
@@ -62,6 +63,9 @@ class FakeTwilio:
     requests: list[Recorded] = field(default_factory=list)
     fail_next: list[tuple[str, JSONResponse]] = field(default_factory=list)   # (path suffix, answer)
     lose_next: list[str] = field(default_factory=list)   # conversation SIDs whose next create is done, then 503
+    fail_list: list[tuple[str, int, JSONResponse]] = field(default_factory=list)   # (cid, Page, answer) of a list
+    on_list: dict[str, Any] = field(default_factory=dict)   # cid -> async hook run while a list is being answered
+    on_media: dict[str, Any] = field(default_factory=dict)  # ME sid -> hook run while MCS describes it
     participants_page: int = 50
     media_limit: int = 150_000_000
     mcs_url: str = ""
@@ -77,6 +81,22 @@ class FakeTwilio:
         self.media[media_sid] = {"data": data, "content_type": content_type, "filename": filename,
                                  "token": secrets.token_urlsafe(16)}
         return media_sid
+
+    def add_history(self, cid: str, count: int, media_every: int = 0, authors: tuple[str, ...] = (
+            "+15558675310", "flex-agent-ana"), image: bytes = b"") -> list[dict[str, Any]]:
+        """`count` earlier messages, one a minute from 2026-01-01, as other clients wrote them (no webhook
+        reaches the bridge for them): every `media_every`-th with an image of `image`'s bytes."""
+        added = []
+        for i in range(count):
+            form = {"Author": authors[i % len(authors)], "Body": f"Earlier message {i}"}
+            if media_every and i % media_every == 0 and image:
+                form["MediaSid"] = self.add_media(image + secrets.token_bytes(8), "image/png",
+                                                  f"earlier-{i}.png")
+            m = self._message_json(cid, form)
+            m["date_created"] = m["date_updated"] = f"2026-01-01T{i // 60 % 24:02d}:{i % 60:02d}:00Z"
+            self.messages(cid).append(m)
+            added.append(m)
+        return added
 
     def calls(self, method: str, suffix: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path.endswith(suffix)]
@@ -112,37 +132,57 @@ class FakeTwilio:
         cid = request.path_params["cid"]
         if cid not in self.conversations:
             return twilio_error(404, 20404, f"The requested resource /Conversations/{cid}/Messages was not found")
-        form = self.requests[-1].form
-        m = self._example("/v1/Conversations/{ConversationSid}/Messages", "post", "201", "create")
-        m.update(sid=sid("IM"), account_sid=self.account_sid, conversation_sid=cid, body=form.get("Body"),
-                 author=form.get("Author", "system"), attributes=form.get("Attributes", "{}"),
-                 index=len(self.messages(cid)))
-        m["url"] = f"{TWILIO}/v1/Conversations/{cid}/Messages/{m['sid']}"
-        m["links"] = {k: f"{m['url']}/{v.rsplit('/', 1)[1]}" for k, v in m["links"].items()}
-        if form.get("MediaSid"):
-            stored = self.media.get(form["MediaSid"], {})
-            m["media"] = [{"sid": form["MediaSid"], "size": len(stored.get("data", b"")),
-                           "content_type": stored.get("content_type", ""), "filename": stored.get("filename")}]
+        m = self._message_json(cid, self.requests[-1].form)
         self.messages(cid).append(m)
         if cid in self.lose_next:       # created, but the answer is lost on the way (a proxy's 503)
             self.lose_next.remove(cid)
             return twilio_error(503, 20503, "Service Unavailable")
         return JSONResponse(m, status_code=201)
 
+    def _message_json(self, cid: str, form: dict[str, str]) -> dict[str, Any]:
+        """A message as Twilio's document shows one, with the next index of its conversation."""
+        m = self._example("/v1/Conversations/{ConversationSid}/Messages", "post", "201", "create")
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        m.update(sid=sid("IM"), account_sid=self.account_sid, conversation_sid=cid, body=form.get("Body"),
+                 author=form.get("Author", "system"), attributes=form.get("Attributes", "{}"),
+                 index=len(self.messages(cid)), date_created=now, date_updated=now)
+        m["url"] = f"{TWILIO}/v1/Conversations/{cid}/Messages/{m['sid']}"
+        m["links"] = {k: f"{m['url']}/{v.rsplit('/', 1)[1]}" for k, v in m["links"].items()}
+        if form.get("MediaSid"):
+            stored = self.media.get(form["MediaSid"], {})
+            m["media"] = [{"sid": form["MediaSid"], "size": len(stored.get("data", b"")),
+                           "content_type": stored.get("content_type", ""), "filename": stored.get("filename")}]
+        return m
+
     async def list_messages(self, request: Request) -> Response:
+        """`Order`, `PageSize` (1-100), and `meta.next_page_url` with a `PageToken` that continues after the
+        page's last message (so a message added meanwhile neither shifts nor repeats a page)."""
         if (refused := await self._record(request)) is not None:
             return refused
         cid = request.path_params["cid"]
         if cid not in self.conversations:
             return twilio_error(404, 20404, "Not found")
-        size = int(request.query_params.get("PageSize", 50))
-        items = list(reversed(self.messages(cid))) if request.query_params.get("Order") == "desc" \
-            else list(self.messages(cid))
+        q = request.query_params
+        size, number, order = int(q.get("PageSize", 50)), int(q.get("Page", 0)), q.get("Order", "asc")
+        for i, (failing, page_number, answer) in enumerate(self.fail_list):
+            if failing == cid and page_number == number:
+                del self.fail_list[i]
+                return answer
+        desc = order == "desc"
+        items = sorted(self.messages(cid), key=lambda m: m["index"], reverse=desc)
+        token = q.get("PageToken", "")
+        if token.startswith("PT"):
+            anchor = int(token[2:])
+            items = [m for m in items if (m["index"] < anchor if desc else m["index"] > anchor)]
+        if cid in self.on_list:
+            await self.on_list[cid](number)
         page = self._example("/v1/Conversations/{ConversationSid}/Messages", "get", "200", "readFull")
-        page["messages"] = items[:size]
-        page["meta"].update(page_size=size, next_page_url=None,
-                            url=f"{TWILIO}/v1/Conversations/{cid}/Messages?PageSize={size}&Page=0",
-                            first_page_url=f"{TWILIO}/v1/Conversations/{cid}/Messages?PageSize={size}&Page=0")
+        page["messages"] = chunk = items[:size]
+        base = f"{TWILIO}/v1/Conversations/{cid}/Messages?Order={order}&PageSize={size}"
+        more = len(items) > size
+        page["meta"].update(page=number, page_size=size, url=f"{base}&Page={number}", first_page_url=f"{base}&Page=0",
+                            next_page_url=f"{base}&Page={number + 1}&PageToken=PT{chunk[-1]['index']}" if more
+                            else None)
         return JSONResponse(page)
 
     async def list_participants(self, request: Request) -> Response:
@@ -201,6 +241,8 @@ class FakeTwilio:
         media_sid = request.path_params["media"]
         if media_sid not in self.media:
             return twilio_error(404, 20404, "Media not found")
+        if media_sid in self.on_media:
+            self.on_media.pop(media_sid)()
         return JSONResponse(self._media_json(media_sid))
 
     async def temporary(self, request: Request) -> Response:

@@ -112,10 +112,10 @@ def test_the_page_config_and_public_answers_show_nothing_of_twilio(twilio_server
     (("chat",), {"max_file_size": 25_000_000, "accepted_types": ["image/*", ".pdf", ".txt", ".docx"],
                  "channel": "web chat", "limit": "web chat: files up to 150 MB"}),
     (("chat", "sms"), {"max_file_size": 5_000_000, "accepted_types": ["image/jpeg", "image/png", "application/pdf"],
-                       "channel": "SMS/MMS", "limit": "SMS/MMS: files up to 5 MB"}),
+                       "channel": "SMS/MMS", "limit": "SMS/MMS: files up to 5 MB", "max_text_length": 1600}),
     (("whatsapp",), {"max_file_size": 16_000_000, "accepted_types": ["image/jpeg", "image/png", "application/pdf"],
                      "type_limits": [{"types": "image/*", "max_file_size": 5_000_000}], "channel": "WhatsApp",
-                     "limit": "WhatsApp: files up to 16 MB (images up to 5 MB)"}),
+                     "limit": "WhatsApp: files up to 16 MB (images up to 5 MB)", "max_text_length": 1600}),
 ])
 def test_a_conversation_gets_its_channel_rules(agent, fake, shown, contract, channels, expected):
     cid = fake.conversation(*participants(*channels))
@@ -196,6 +196,14 @@ def test_rate_limiting_is_a_notice_with_retry(agent, fake, shown, contract):
     r = shown(send(agent, cid, "hello", key="key-429"))
     assert error_from_response(Response(r.status_code, dict(r.headers), r.text)).retryable is True
     assert shown(send(agent, cid, "hello", key="key-429")).status_code == 201 and len(fake.messages(cid)) == 1
+
+
+def test_text_over_the_channels_limit_is_refused_by_the_server_too(agent, fake, shown, contract):
+    cid = fake.conversation(*participants("whatsapp"))
+    r = shown(send(agent, cid, "x" * 1601))
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "text_too_long")
+    assert r.json()["error"]["message"] == "The message is 1,601 characters; the limit on WhatsApp is 1,600"
+    assert fake.messages(cid) == [] and shown(send(agent, cid, "x" * 1600)).status_code == 201
 
 
 def test_a_file_over_the_channels_limit_is_refused_before_mcs(twilio_server, agent, fake, shown, contract):

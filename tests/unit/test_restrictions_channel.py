@@ -74,3 +74,26 @@ def test_an_explicit_retryable_wins_over_the_status(status, retryable):
 def test_without_the_field_the_status_decides():
     assert error_from_response(Response(502, {}, '{"error": {"code": "x", "message": "y"}}')).retryable is True
     assert error_from_response(Response(502, {}, '{"error": {"code": "x", "retryable": "no"}}')).retryable is True
+
+
+def test_a_channels_text_limit_is_judged_before_sending():
+    from app.core.restrictions import check_text
+    sms = Restrictions(5_000_000, (), 1, (), "SMS/MMS", 1600)
+    assert check_text("x" * 1600, sms) == [] and check_text("x" * 5000, Restrictions()) == []
+    [problem] = check_text("x" * 1601, sms)
+    assert (problem.code, problem.message) == ("text_too_long",
+                                               "The message is 1,601 characters; the limit on SMS/MMS is 1,600")
+    assert Restrictions.from_json(sms.to_json()) == sms and sms.to_json()["max_text_length"] == 1600
+    assert "max_text_length" not in Restrictions().to_json()
+    with pytest.raises(ValueError, match="max_text_length"):
+        Restrictions(max_text_length=-1)
+
+
+def test_the_composer_keeps_text_a_channel_refuses():
+    from app.core.composer import Composer
+    composer = Composer(Restrictions(5_000_000, (), 1, (), "WhatsApp", 1600))
+    composer.set_text("x" * 1601)
+    assert [p.code for p in composer.refusals()] == ["text_too_long"]
+    assert composer.take() is None and composer.text == "x" * 1601
+    composer.set_text("short")
+    assert composer.refusals() == [] and composer.take().text == "short"
