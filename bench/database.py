@@ -26,7 +26,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.database import open_database  # noqa: E402
+from server.migrate import open_database  # noqa: E402
 from server.store import Store, utc_now  # noqa: E402
 
 

@@ -20,10 +20,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server import events_multi, static, sweeper, tus, tus_routes
-from server.blobs import open_blobs
+from server.blob_open import open_blobs
 from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
 from server.config import Config, load_config
-from server.database import open_database
+from server.migrate import open_database
 from server.events import events, ticket
 from server.live_state import live_state
 from server.locks import upload_lock

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from server.config import ConfigError
+from server.config_error import ConfigError
 from server.matrix_config import KEYS as MATRIX_KEYS, MatrixSettings
 
 BACKEND_KINDS = ("reference", "twilio", "matrix")

@@ -20,13 +20,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any, Protocol, TypeVar
 
 from server.blobs import media_key
 from server.common import ApiError
 
-if TYPE_CHECKING:
-    from server.blob_s3 import S3Blobs
 
 PART_SIZE = 8 * 1024 * 1024        # what a PATCH pushes at a time
 MIN_PART = 5 * 1024 * 1024         # S3's minimum for every part but the last
@@ -38,6 +38,24 @@ class Missing(Exception):
     """The object (or multipart upload) is not there."""
 
 
+T = TypeVar("T")
+
+
+class Bucket(Protocol):
+    """What the parts need of the S3 store (server.blob_s3.Bucket): keys, calls and its thread pool."""
+
+    bucket: str
+    pool: Executor
+
+    def key(self, name: str) -> str: ...
+
+    def call(self, method: str, **kwargs: Any) -> Any: ...
+
+    def info(self, upload_id: str) -> str | None: ...
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+
 class Taken(Exception):
     """A conditional write found the object already there."""
 
@@ -46,7 +64,7 @@ class Taken(Exception):
 class Partial:
     """What the bucket holds of one upload."""
 
-    blobs: S3Blobs
+    blobs: Bucket
     upload_id: str
     multipart: str | None = None
     parts: list[dict[str, Any]] = field(default_factory=list)   # {"PartNumber", "ETag", "Size"}, 1..n
@@ -62,7 +80,7 @@ class Partial:
         return self.blobs.key(f"uploads/{self.upload_id}{suffix}")
 
     @classmethod
-    def load(cls, blobs: S3Blobs, upload_id: str) -> Partial:
+    def load(cls, blobs: Bucket, upload_id: str) -> Partial:
         """One listing of uploads/<id>*, the .info and the parts (runs in a worker thread)."""
         state = cls(blobs, upload_id)
         listing = blobs.call("list_objects_v2", Prefix=state.name())
@@ -155,7 +173,7 @@ class Partial:
         self.drop(self.blobs, self.upload_id)
 
     @staticmethod
-    def drop(blobs: S3Blobs, upload_id: str) -> None:
+    def drop(blobs: Bucket, upload_id: str) -> None:
         if not re.fullmatch(r"[0-9a-f]{32}", upload_id):
             return
         prefix = blobs.key(f"uploads/{upload_id}")
@@ -173,7 +191,7 @@ class Partial:
 class S3Writer:
     """A `PartWriter`: the tail is prepended, 8 MiB parts go out one at a time, what is left becomes the tail."""
 
-    def __init__(self, blobs: S3Blobs, state: Partial, start: int, size: int, hasher: Any, tail: bytes) -> None:
+    def __init__(self, blobs: Bucket, state: Partial, start: int, size: int, hasher: Any, tail: bytes) -> None:
         self.blobs, self.state, self.start, self.size, self.hasher = blobs, state, start, size, hasher
         self.buf = bytearray(tail)              # bytes not in a part yet (the old tail first)
         self.fresh: list[bytes] = []            # added but not hashed yet
@@ -182,7 +200,7 @@ class S3Writer:
         self._digest: str | None = None
 
     @classmethod
-    async def open(cls, blobs: S3Blobs, state: Partial, start: int, size: int, hasher: Any) -> S3Writer:
+    async def open(cls, blobs: Bucket, state: Partial, start: int, size: int, hasher: Any) -> S3Writer:
         if state.offset != start:       # cannot happen under the lock; never write at a wrong offset
             raise ApiError(409, "offset_mismatch", f"The server has {state.offset} bytes, not {start}.",
                            "Ask for the upload's offset (HEAD) and continue from there.", offset=state.offset)

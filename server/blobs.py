@@ -20,12 +20,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from server.common import ApiError
-
-if TYPE_CHECKING:
-    from server.config import StorageConfig
 
 RETRY_AFTER = 5          # s a client waits before trying again while the store is unreachable
 
@@ -144,15 +141,6 @@ class Blobs(Protocol):
     async def stale_media(self, before: float) -> list[str]:
         """The sha256 of media stored before `before` (the sweeper deletes those no upload uses)."""
         ...
-
-
-def open_blobs(storage: StorageConfig | None, data_dir: Path) -> Blobs:
-    """The store the config names: the --data folder without [storage], else the S3 bucket."""
-    if storage is None:
-        from server.blob_folder import FolderBlobs
-        return FolderBlobs(data_dir)
-    from server.blob_s3 import S3Blobs          # loads boto3 only when a bucket is configured
-    return S3Blobs(storage)
 
 
 class StoredFile:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from server.config import ConfigError, service_table
+from server.config_error import ConfigError, service_table
 
 BROKER_KEYS = ("url",)
 SCHEMES = ("redis", "rediss", "unix")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from app.core.restrictions import Restrictions, parse_size
+from server.config_error import ConfigError, service_table  # noqa: F401  (callers name them here too)
 
 if TYPE_CHECKING:
     from server.matrix_config import MatrixSettings
@@ -40,10 +41,6 @@ DEFAULT_MEDIA_LINK_TTL = 3600
 DEFAULT_UPLOAD_EXPIRY = 24 * 3600.0
 DEFAULT_MAX_OPEN_UPLOADS = 20
 DEFAULT_DAILY_BYTES = 5_000_000_000     # or max_file_size, when that is larger
-
-
-class ConfigError(ValueError):
-    """A configuration problem, phrased for the person editing the file."""
 
 
 @dataclass(frozen=True)
@@ -84,16 +81,6 @@ class Config:
     @property
     def mode(self) -> str:
         return "production" if self.auth is not None else "development"
-
-
-def service_table(table: object, name: str, keys: tuple[str, ...], where: str) -> dict[str, Any]:
-    """A service's table ([broker], [database]): a table holding only the keys it knows."""
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: [{name}] must be a table")
-    unknown = sorted(set(table) - set(keys))
-    if unknown:
-        raise ConfigError(f"{where}: [{name}] unknown key {unknown[0]!r} (known: {', '.join(keys)})")
-    return table
 
 
 def parse_duration(value: object) -> float:

@@ -161,21 +161,7 @@ class Database:
             raise
 
 
-def open_database(url: str | None, sqlite_path: Path | str) -> Database:
-    """PostgreSQL at `url`, or (None) SQLite at `sqlite_path`; schema migrated to the newest revision.
-
-    Raises DatabaseUnavailable when the database cannot be reached or migrated."""
-    database = _postgresql(url) if url else _sqlite(Path(sqlite_path))
-    from server.migrate import upgrade      # it needs this module's Database
-    try:
-        upgrade(database)
-    except BaseException:
-        database.close()
-        raise
-    return database
-
-
-def _sqlite(path: Path) -> Database:
+def sqlite_database(path: Path) -> Database:
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
 
     @event.listens_for(engine, "connect")
@@ -206,7 +192,7 @@ def _wal(dbapi_connection: Any) -> None:
             time.sleep(0.1)
 
 
-def _postgresql(url: str) -> Database:
+def postgresql_database(url: str) -> Database:
     options = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}" \
               " -c idle_in_transaction_session_timeout=60000"
     engine = create_engine(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from server.config import ConfigError, service_table
+from server.config_error import ConfigError, service_table
 
 KEYS = ("url",)
 SCHEMES = ("postgresql", "postgres")

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from app.core.restrictions import Restrictions
-from server.config import ConfigError
+from server.config_error import ConfigError
 
 KEYS = ("homeserver", "room", "identities")
 _IDENTITY_KEYS = ("token", "user_id", "name")

@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from server.database import MIGRATION_LOCK, Database
+from server.database import MIGRATION_LOCK, Database, postgresql_database, sqlite_database
 
 SCRIPTS = Path(__file__).with_name("migrations")
 
@@ -51,3 +51,16 @@ def current(database: Database) -> str | None:
     """The revision the database is at (None: not yet under migrations)."""
     with database.transaction() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def open_database(url: str | None, sqlite_path: Path | str) -> Database:
+    """PostgreSQL at `url`, or (None) SQLite at `sqlite_path`; schema migrated to the newest revision.
+
+    Raises DatabaseUnavailable when the database cannot be reached or migrated."""
+    database = postgresql_database(url) if url else sqlite_database(Path(sqlite_path))
+    try:
+        upgrade(database)
+    except BaseException:
+        database.close()
+        raise
+    return database

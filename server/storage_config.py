@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from server.config import ConfigError
+from server.config_error import ConfigError
 
 KEYS = ("url", "endpoint_url", "region")
 # S3's bucket naming rules (the common subset every S3-compatible store accepts).

@@ -20,7 +20,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, exc, func, literal, select
 
-from server.database import Database, open_database
+from server.database import Database
+from server.migrate import open_database
 from server.schema import attachments, conversations, messages, thumbnails, uploads
 
 MAX_SEQ = 2**63 - 1

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from sqlalchemy import or_, select
 
-from server.database import Database, open_database
+from server.database import Database
+from server.migrate import open_database
 from server.schema import twilio_sends, twilio_webhooks
 
 _KEY = ("conversation", "idempotency_key", "part")

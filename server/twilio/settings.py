@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from server.backend import BACKEND_KINDS as KINDS, backend_kind
-from server.config import ConfigError
+from server.config_error import ConfigError
 
 __all__ = ["KINDS", "KEYS", "Secret", "TwilioSettings", "backend_kind", "load_twilio"]
 DEFAULT_API_BASE = "https://conversations.twilio.com"

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from server.config import ConfigError, load_config
-from server.database import Database, open_database
+from server.database import Database
+from server.migrate import open_database
 from server.database_config import database_url as parse_database
 from server.migrate import current, head
 from server.schema import messages

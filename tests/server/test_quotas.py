@@ -7,7 +7,7 @@ import time
 import pytest
 
 from server.config import ConfigError, load_config
-from server.database import open_database
+from server.migrate import open_database
 from server.quotas import WINDOW, Quotas, in_words
 from server.store import Store
 from tests.services.postgres import both_databases, server_database  # noqa: F401  (fixture: SQLite and PostgreSQL)

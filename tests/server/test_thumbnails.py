@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from app.core.restrictions import Restrictions
 from server import thumbnails
-from server.database import open_database
+from server.migrate import open_database
 from server.blob_folder import FolderBlobs
 from server.media import Signer
 from server.store import Store
