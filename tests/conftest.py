@@ -1,12 +1,14 @@
 """Fixtures shared by the server and end-to-end tests: a real reference server."""
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,14 @@ pytest_plugins = ["tests.twilio.rig"]
 ROOT = Path(__file__).resolve().parent.parent
 AGENT_TOKEN = "agent-dev-token"
 CUSTOMER_TOKEN = "customer-dev-token"
+
+
+def run_async(coro):
+    """`asyncio.run(coro)` on a thread of its own: in a full run the browser tests' Playwright loop
+    may be running in this thread, where asyncio.run refuses to start another."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:

@@ -5,8 +5,6 @@ In-process (no HTTP route calls ingest yet): a real Store per test, and a data d
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import hashlib
 import os
 
@@ -20,6 +18,8 @@ from server.storage_config import StorageConfig
 from server.store import Store
 from server.sweeper import sweep
 from server.uploads import Uploads
+
+from tests.conftest import run_async
 
 from .conftest import EXE, PDF, PNG, STORAGES
 from .stored import FolderStored, S3Stored
@@ -66,14 +66,9 @@ class Source:
             yield piece
 
 
-def run(coro):
-    """On a loop of its own (in a thread: Playwright may own this thread's loop in a full run)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
 
 def ingest(uploads: Uploads, name: str, declared: str, chunks) -> object:
-    return run(uploads.ingest("customer", name, declared, chunks))
+    return run_async(uploads.ingest("customer", name, declared, chunks))
 
 
 def leftovers(view) -> list[str]:
@@ -140,7 +135,7 @@ def test_an_unsent_ingested_file_expires_like_any_upload(uploads, view):
     kept = ingest(uploads, "kept.png", "image/png", PNG)
     uploads.store.add_message("sms-1", "customer", "", "k", [kept])
     dropped = ingest(uploads, "dropped.pdf", "application/pdf", PDF)
-    swept = run(sweep(uploads, now=dropped.touched_at + uploads.expiry + 1))
+    swept = run_async(sweep(uploads, now=dropped.touched_at + uploads.expiry + 1))
     assert (swept.complete, swept.media) == (1, 1)
     assert uploads.store.get_upload(dropped.id) is None and view.media(dropped.sha256) is None
     assert view.media(kept.sha256) == PNG

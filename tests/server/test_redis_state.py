@@ -15,7 +15,7 @@ from server.live_state import live_state
 from server.redis_broker import client
 from server.redis_state import RedisSlots, RedisTickets, RedisUploadLock
 from server.tickets import Grant
-from tests.conftest import free_port
+from tests.conftest import free_port, run_async
 from tests.services.redis import redis_service  # noqa: F401  (session fixture)
 
 
@@ -39,7 +39,7 @@ def run(redis_service):
             finally:
                 await one.aclose()
                 await two.aclose()
-        return asyncio.run(main())
+        return run_async(main())
     return go
 
 
@@ -129,7 +129,7 @@ def test_redis_away_is_503_with_retry_after():
             assert await RedisUploadLock(away, Busy).held("u1")               # unknown: the sweeper waits
         finally:
             await away.aclose()
-    asyncio.run(test())
+    run_async(test())
 
 
 def test_a_server_started_without_its_broker_says_which_and_where():
@@ -137,6 +137,6 @@ def test_a_server_started_without_its_broker_says_which_and_where():
     port = free_port()
     live = live_state(f"redis://:s3cret@127.0.0.1:{port}/0", 2, lambda: 0)
     with pytest.raises(RuntimeError) as refused:
-        asyncio.run(live.start())
+        run_async(live.start())
     assert str(refused.value).startswith(f"cannot reach the broker (Redis) at redis://127.0.0.1:{port}/0: ")
     assert "s3cret" not in str(refused.value)

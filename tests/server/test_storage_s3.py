@@ -3,8 +3,6 @@ and refusals at start. (The upload, tus, media, thumbnail and sweeper tests run 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import hashlib
 import os
 import subprocess
@@ -20,6 +18,8 @@ from server.storage_config import StorageConfig
 from tests.services.postgres import database_table
 from tests.services.redis import redis_service  # noqa: F401  (session fixture: a real redis-server)
 from tests.services.tcp_gate import TcpGate
+
+from tests.conftest import run_async
 
 from .conftest import AGENT, PDF, REPO, TEST_CONFIG, BigPdf, peak_rss_kb, TUS, offset_of, partial_patch, patch, send, start_upload, upload_id
 from .test_tus_interop import node, tus_js  # noqa: F401  (the Node fixture and the tus-js-client driver)
@@ -180,10 +180,6 @@ def test_storage_config_reads_bucket_prefix_and_endpoint(tmp_path):
 
 
 # -- in process: a crash between a part and the tail's deletion --------------------------------------------
-def run(coro):
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
 
 def test_a_tail_already_inside_a_part_is_not_counted_twice(s3_bucket, tmp_path):
     blobs = S3Blobs(StorageConfig(s3_bucket.name, tmp_path.name, s3_bucket.moto.endpoint))
@@ -197,13 +193,13 @@ def test_a_tail_already_inside_a_part_is_not_counted_twice(s3_bucket, tmp_path):
         await writer.flush()
         return writer.written
 
-    assert run(write(0, first)) == MiB
+    assert run_async(write(0, first)) == MiB
     tail = f"{tmp_path.name}/uploads/{uid}.part.1"
     kept = client.get_object(Bucket=s3_bucket.name, Key=tail)["Body"].read()
-    assert run(write(MiB, second)) == MIN_PART                     # tail + these bytes became part 1
+    assert run_async(write(MiB, second)) == MIN_PART                     # tail + these bytes became part 1
     client.put_object(Bucket=s3_bucket.name, Key=tail, Body=kept)  # as if the process died before deleting it
-    assert run(blobs.reconcile(uid, 0)) == MiB + MIN_PART
-    run(blobs.drop(uid))
+    assert run_async(blobs.reconcile(uid, 0)) == MiB + MIN_PART
+    run_async(blobs.drop(uid))
     assert client.list_objects_v2(Bucket=s3_bucket.name, Prefix=f"{tmp_path.name}/").get("KeyCount") == 0
 
 

@@ -3,8 +3,6 @@ crash for a bad or hostile image (the file stays and is shown as a file card). E
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import io
 import sqlite3
 import struct
@@ -25,6 +23,8 @@ from server.store import Store
 from server.thumbnails import MAX_SIDE, Thumbnails, make_safely
 from server.uploads import Uploads
 from tests.files import png_bytes
+
+from tests.conftest import run_async
 
 from .conftest import AGENT, CUSTOMER, STORAGES, TUS, send, upload
 
@@ -100,11 +100,6 @@ def test_a_small_transparent_image_keeps_its_size_and_alpha(tmp_path):
         assert im.mode == "RGBA" and im.getpixel((0, 0))[3] < 255
 
 
-def run(coro):
-    """On a loop of its own, in a thread (Playwright may own this thread's loop in a full run)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
 
 def test_ingested_images_get_thumbnails_too(tmp_path):
     store = Store(tmp_path / "db.sqlite3")
@@ -116,14 +111,14 @@ def test_ingested_images_get_thumbnails_too(tmp_path):
         u = await uploads.ingest("twilio", "mms.jpg", "image/jpeg", jpeg(900, 600))
         await made.wait([u])
         return u
-    u = run(go())
+    u = run_async(go())
     with sqlite3.connect(tmp_path / "db.sqlite3") as db:
         row = db.execute("SELECT width, height FROM thumbnails WHERE sha256 = ?", (u.sha256,)).fetchone()
     shot = tmp_path / "thumbnails" / f"{u.sha256}.webp"
     assert tuple(row) == (MAX_SIDE, 320) and shot.exists() and store.has_thumbnail(u.sha256)
-    run(uploads.discard(u))                              # never sent: the media and its thumbnail go together
+    run_async(uploads.discard(u))                              # never sent: the media and its thumbnail go together
     assert not shot.exists() and not store.has_thumbnail(u.sha256)
-    run(made.close())
+    run_async(made.close())
     store.close()
 
 
@@ -234,8 +229,8 @@ def test_the_hook_does_nothing_without_thumbnails(tmp_path):
     """Uploads made without the app (tools, tests) still complete: the seam is optional."""
     store = Store(tmp_path / "db.sqlite3")
     uploads = Uploads(store, FolderBlobs(tmp_path), Restrictions(), expiry=3600)
-    u = run(uploads.ingest("x", "p.png", "image/png", png_bytes()))
+    u = run_async(uploads.ingest("x", "p.png", "image/png", png_bytes()))
     thumbnails.on_complete(uploads, u)
-    run(thumbnails.on_media_deleted(uploads, u.sha256))
+    run_async(thumbnails.on_media_deleted(uploads, u.sha256))
     assert u.complete
     store.close()

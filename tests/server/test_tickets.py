@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import httpx
 
 from server.auth import Principal
 from server.tickets import PER_IDENTITY, Grant, Tickets
+
+from tests.conftest import run_async
 
 from .conftest import lines, read_events, send
 from .production import agent_c1, bearer, customer_c1, mint, prod  # noqa: F401
@@ -54,12 +55,12 @@ def test_tickets_expire_and_are_single_use():
     now = [1000.0]
     tickets = Tickets(ttl=30, clock=lambda: now[0])
     grant = Grant(Principal("u-ann", "Ann", "customer", ("c1",)), ("c1",))
-    first, second = asyncio.run(tickets.issue(grant)), asyncio.run(tickets.issue(grant))
+    first, second = run_async(tickets.issue(grant)), run_async(tickets.issue(grant))
     assert first != second
-    assert asyncio.run(tickets.redeem(first)) == grant
-    assert asyncio.run(tickets.redeem(first)) is None
+    assert run_async(tickets.redeem(first)) == grant
+    assert run_async(tickets.redeem(first)) is None
     now[0] += 30
-    assert asyncio.run(tickets.redeem(second)) is None
+    assert run_async(tickets.redeem(second)) is None
 
 
 def test_event_streams_per_identity_are_capped(prod, customer_c1, agent_c1):
@@ -133,12 +134,12 @@ def test_one_identity_cannot_push_out_anothers_tickets(prod, customer_c1, agent_
 def test_the_table_stays_bounded_per_identity_and_overall():
     tickets = Tickets(per_identity=3, limit=10)
     grant = lambda sub: Grant(Principal(sub, sub, "agent", ("*",)), ("c1",))   # noqa: E731
-    issue = lambda sub: asyncio.run(tickets.issue(grant(sub)))                  # noqa: E731
+    issue = lambda sub: run_async(tickets.issue(grant(sub)))                  # noqa: E731
     first_of = {sub: issue(sub) for sub in ("a", "b", "c", "d")}
     mine = [issue("a") for _ in range(3)]                    # a's first goes, nobody else's
-    assert asyncio.run(tickets.redeem(first_of["a"])) is None
+    assert run_async(tickets.redeem(first_of["a"])) is None
     assert len(tickets._open) == 6 and all(len(t) <= 3 for t in tickets._by_sub.values())
     for sub in "efghi":
         issue(sub)                                            # 11 would be over the overall bound of 10
-    assert len(tickets._open) == 10 and asyncio.run(tickets.redeem(first_of["b"])) is None
-    assert asyncio.run(tickets.redeem(mine[-1])) == grant("a")
+    assert len(tickets._open) == 10 and run_async(tickets.redeem(first_of["b"])) is None
+    assert run_async(tickets.redeem(mine[-1])) == grant("a")

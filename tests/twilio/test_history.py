@@ -239,4 +239,3 @@ def test_history_waits_are_short_when_twilio_answers(agent, fake, contract):
     """A conversation Twilio has nothing of answers at once, empty and complete."""
     cid = fake.conversation(*participants("chat"))
     assert page(agent, cid) == {"messages": [], "older": None}
-    asyncio.run(asyncio.sleep(0))
