@@ -21,17 +21,11 @@ Message times need the reader's time zone, which the page remembers in the
 `attache_tz` cookie (static/early.mjs); each time is drawn at that zone's
 offset at its own moment, as the browser does. Without the cookie (a first
 visit) times are drawn in UTC and Python corrects the ones that differ.
-
-The page preloads the Pyodide memory snapshot (30 MiB once decoded). A browser
-that keeps a decoded copy (static/pyodide-loader.mjs, OPFS) says so in the
-`attache_snapshot` cookie, naming the copy; the preload of that very snapshot is
-then left out, so the browser does not read and decode it for nothing.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -128,16 +122,6 @@ def canvas_view(request: Request) -> CanvasView:
                                  identity=identity, conversation=conversation, empty=not page.messages)
 
 
-KEPT_SNAPSHOT = re.compile(r"snapshot\.[0-9a-f]{12}\.bin")
-
-
-def without_kept_preload(head: str, kept: str) -> str:
-    """The head without the preload of the snapshot the browser keeps a copy of (its cookie)."""
-    if not KEPT_SNAPSHOT.fullmatch(kept):
-        return head
-    return re.sub(rf'\n[ \t]*<link rel="preload" href="\./assets/{re.escape(kept)}" as="fetch" crossorigin>', "", head)
-
-
 def page_response(request: Request, path: Path, headers: dict[str, str]) -> Response | None:
     """index.html with this request's canvas, or None when the page has no canvas markers."""
     shell: Shell = getattr(request.app.state, "page_shell", None) or Shell()
@@ -146,8 +130,7 @@ def page_response(request: Request, path: Path, headers: dict[str, str]) -> Resp
     if parts is None:
         return None
     view = canvas_view(request)
-    head = without_kept_preload(parts[0], request.cookies.get("attache_snapshot", ""))
-    body = (head + canvas_html(view) + parts[1]).encode()
+    body = (parts[0] + canvas_html(view) + parts[1]).encode()
     if view.loading:    # the same for everyone: revalidated
         etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
         headers = {**headers, "ETag": etag}
