@@ -272,7 +272,7 @@ def bench(args: list[str]) -> int:
 
 
 def token(args: list[str]) -> int:
-    """Print one signed access token for a production config (see README, "Deploying")."""
+    """Print one signed access token for a production config (see docs/deploying.md)."""
     from server.tokens import main as mint_main   # needs the venv's PyJWT; paths stay the caller's
     return mint_main(args)
 
@@ -299,7 +299,7 @@ def dist(args: list[str]) -> int:
     out = Path(args[0]).resolve()
     write_dist(out)
     log(f"static bundle written to {out}: serve it from any static host, with an attache-config.json "
-        f"beside index.html (see {CONFIG_TEMPLATE.name} and README.md, 'Deploying as static files')")
+        f"beside index.html (see {CONFIG_TEMPLATE.name} and docs/deploying.md, 'The page as static files')")
     return 0
 
 

@@ -7,7 +7,7 @@
 
 With no benchmark named, the first three run (matrix, which installs and
 starts a Synapse of its own, only when named: bench/matrix.py). Nothing here asserts a timing: each
-benchmark prints a table and the end prints a Markdown summary for README.md.
+benchmark prints a table and the end prints a Markdown summary for docs/benchmarks.md.
 
 - startup (bench/startup.py): navigation -> first paint -> composer usable ->
   a picked file staged, for the app and for a plain HTML page doing the same

@@ -30,7 +30,7 @@ DEV_WARNING = """\
   !! DEVELOPMENT MODE: no [auth] table in the config.                      !!
   !! Anyone who can reach this server gets every identity's token from     !!
   !! /attache-config.json and can read and post in every conversation.     !!
-  !! Do not expose it to real users: see README, "Deploying".              !!
+  !! Do not expose it to real users: see docs/deploying.md.                !!
   !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
 
 

@@ -89,7 +89,7 @@ def _text_claim(payload: dict, claim: str, limit: int) -> str:
     if (not isinstance(value, str) or not value.strip() or len(value) > limit
             or any(unicodedata.category(c)[0] == "C" for c in value)):
         raise unauthorized(f"The access token's '{claim}' claim must be text of 1 to {limit} characters.",
-                           "Fix the token your portal mints (see README: Deploying).")
+                           "Fix the token your portal mints (see docs/deploying.md).")
     return value
 
 
@@ -98,7 +98,7 @@ def _conversations(payload: dict, role: str) -> tuple[str, ...]:
     if (not isinstance(value, list) or not 0 < len(value) <= MAX_CONVERSATIONS
             or not all(isinstance(c, str) and (c == "*" or CONVERSATION_ID.match(c)) for c in value)):
         raise unauthorized("The access token's 'conversations' claim must list conversation ids (or \"*\").",
-                           "Fix the token your portal mints (see README: Deploying).")
+                           "Fix the token your portal mints (see docs/deploying.md).")
     if "*" in value and role != "agent":
         raise unauthorized("A customer's access token cannot grant every conversation (\"*\").",
                            "List the customer's own conversations in the token.")
@@ -134,7 +134,7 @@ def verify_token(token: str, secret: bytes, audience: str = "", issuer: str = ""
         setting = {"aud": "audience", "iss": "issuer"}.get(e.claim)
         raise unauthorized(f"The access token lacks the '{e.claim}' claim.",
                            f"This server's [auth] {setting} requires it in every token." if setting else
-                           f"Tokens carry {', '.join(REQUIRED_CLAIMS)} (see README: Deploying).") from None
+                           f"Tokens carry {', '.join(REQUIRED_CLAIMS)} (see docs/deploying.md).") from None
     except jwt.InvalidSignatureError:
         raise unauthorized("The access token's signature does not match this server's key.",
                            "Sign with the key in [auth] secret_file.") from None
@@ -150,7 +150,7 @@ def verify_token(token: str, secret: bytes, audience: str = "", issuer: str = ""
     role = payload["role"]
     if role not in ROLES:
         raise unauthorized("The access token's 'role' claim must be \"agent\" or \"customer\".",
-                           "Fix the token your portal mints (see README: Deploying).")
+                           "Fix the token your portal mints (see docs/deploying.md).")
     return Principal(_text_claim(payload, "sub", 255), _text_claim(payload, "name", 200), role,
                      _conversations(payload, role), float(payload["exp"]))
 

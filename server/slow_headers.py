@@ -7,7 +7,7 @@ other request a 503. Here a connection gets `[server] timeout_request_headers`
 seconds from its first byte (or from connecting) until its request's headers
 are complete; then it is answered 408 and closed. Once the headers are in,
 the deadline is off: an upload body or an event stream may last as long as it
-needs. A proxy in front (README, "Behind a reverse proxy") still sets its own.
+needs. A proxy in front (docs/deploying.md, "Behind a reverse proxy") still sets its own.
 """
 
 from __future__ import annotations

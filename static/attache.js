@@ -6,7 +6,7 @@
 //
 // The canvas lives in an open shadow root (assistive technology and test tools see
 // inside; styles cross in neither direction but through the --attache-* custom
-// properties, see README "Embedding in a portal"). Everything else comes from where
+// properties, see docs/embedding.md). Everything else comes from where
 // this file comes from (import.meta.url): the stylesheet, PyScript, Pyodide and our
 // Python. The element fires attache-message-sent, attache-message-received and
 // attache-error (bubbling, composed) with a `detail`.

@@ -8,7 +8,7 @@ Sniffing, labels, icons, restrictions and media safety all read this table.
 
 Why our own table: `mimetypes` reads the platform's tables, so CPython on the
 server and Pyodide in the browser would disagree; the pure-Python magic
-libraries on PyPI were weighed and left out (see the README's design notes).
+libraries on PyPI were weighed and left out (see docs/design-notes.md).
 
 A *family* groups types whose content can stand for one another. A file is
 suspicious when its content belongs to a different family than its name

@@ -1,5 +1,5 @@
 """<attache-canvas> in a portal on another origin: one script tag and one element, under the
-portal's strict CSP (the one README documents) and its aggressive global CSS. The agent
+portal's strict CSP (the one docs/embedding.md documents) and its aggressive global CSS. The agent
 sends and receives files inside it; the portal keeps its look and the canvas keeps its own;
 the portal hears the element's events."""
 from __future__ import annotations
@@ -38,7 +38,7 @@ document.addEventListener("securitypolicyviolation", (event) =>
 
 
 def portal_csp(api: str) -> str:
-    """README, "Embedding in a portal": what the portal's own CSP must allow."""
+    """docs/embedding.md: what the portal's own CSP must allow."""
     return (f"default-src 'self'; script-src 'self' {api} 'unsafe-eval' 'wasm-unsafe-eval'; "
             f"style-src 'self' {api}; connect-src 'self' {api}; img-src 'self' {api} data: blob:; "
             f"media-src 'self' {api} blob:; worker-src 'self' blob:; object-src 'none'; base-uri 'self'")

@@ -14,7 +14,7 @@ from .conftest import PNG, send, upload
 from .production import PROD_CONFIG, bearer, dev, dev_agent, mint, shared_server  # noqa: F401
 
 HSTS = "max-age=31536000"
-HTTPS = {"X-Forwarded-Proto": "https"}      # as the README's nginx sends it; uvicorn trusts 127.0.0.1
+HTTPS = {"X-Forwarded-Proto": "https"}      # as the nginx of docs/deploying.md sends it; uvicorn trusts 127.0.0.1
 
 
 @pytest.fixture(scope="module")
