@@ -9,7 +9,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.e2e.api import Api
-from tests.seed import seed
+from tools.seed import seed
 
 PAGE = 100  # the server's default page
 
@@ -26,6 +26,11 @@ def in_dom(page) -> int:
     return page.evaluate("document.querySelectorAll('#history article.msg').length")
 
 
+def next_frame(page) -> None:
+    """Until the page has laid out and painted what the wheel scrolled (two animation frames)."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def scroll_up_until_visible(page, log, target, steps: int = 200) -> None:
     """The agent's wheel, a screen at a time, until `target` is in view (each step waits for layout)."""
     log.hover()
@@ -35,7 +40,7 @@ def scroll_up_until_visible(page, log, target, steps: int = 200) -> None:
                 ".getBoundingClientRect(); return r.bottom > h.top && r.top < h.bottom; }", target.element_handle()):
             return
         page.mouse.wheel(0, -2000)
-        page.wait_for_timeout(30)
+        next_frame(page)
     raise AssertionError(f"{target} never came into view")
 
 
@@ -87,7 +92,7 @@ def test_scrolling_up_reaches_the_very_first_message_with_a_flat_dom(open_app, r
                          " return h.scrollHeight - h.scrollTop - h.clientHeight < 2; })()"):
             break
         page.mouse.wheel(0, 3000)
-        page.wait_for_timeout(30)
+        next_frame(page)
     expect(log.get_by_text(text(999))).to_be_in_viewport()
     expect(log.get_by_text(text(500))).to_have_count(0)
     assert in_dom(page) <= 3 * PAGE
