@@ -8,6 +8,7 @@ import re
 from PIL import Image
 from playwright.sync_api import expect
 
+from app.core.backoff import POLICY
 from tests.e2e.api import Api
 from tools.seed import seed
 
@@ -103,14 +104,38 @@ def test_an_older_page_that_fails_to_load_says_so_and_loads_on_try_again(open_ap
     seeded(reference_server, conversation, PAGE + 20)
     page = open_app("agent")
     log = page.get_by_role("log", name="Conversation")
-    page.route("**/messages?before=*", lambda route: route.abort())
+    asked = []
+    page.route("**/messages?before=*", lambda route: (asked.append(route.request.url), route.abort()))
     log.hover()
     page.mouse.wheel(0, -100_000)
-    expect(log.get_by_text("Earlier messages could not be loaded.")).to_be_visible()
+    # asked again on its own after 1, 2 and 4 s (app.core.backoff), then said
+    expect(log.get_by_text("Earlier messages could not be loaded.")).to_be_visible(timeout=30_000)
+    assert len(asked) == 1 + POLICY.retries
     page.unroute("**/messages?before=*")
     log.get_by_role("button", name="Try again").click()
     expect(log.get_by_text(text(0))).to_be_visible()
     expect(log.get_by_text("This is the start of the conversation.")).to_be_visible()
+    expect(log.get_by_role("button", name="Try again")).to_be_hidden()
+
+
+def test_an_older_page_that_fails_once_loads_on_its_own(open_app, reference_server, conversation):
+    """A passing fault (a busy machine, a dropped connection) is asked again, not handed to the reader."""
+    seeded(reference_server, conversation, PAGE + 20)
+    page = open_app("agent")
+    log = page.get_by_role("log", name="Conversation")
+    failed = []
+
+    def fail_once(route) -> None:
+        if failed:
+            route.continue_()
+        else:
+            failed.append(route.request.url)
+            route.abort()
+    page.route("**/messages?before=*", fail_once)
+    log.hover()
+    page.mouse.wheel(0, -100_000)
+    expect(log.get_by_text(text(0))).to_be_visible()
+    assert failed
     expect(log.get_by_role("button", name="Try again")).to_be_hidden()
 
 
