@@ -7,7 +7,7 @@ the cost of one call is time no other request gets. Three calls dominate a busy 
 message (a write transaction: the message lock, the insert, reading it back with its attachments),
 the newest page of a conversation (two queries) and a tus PATCH's bookkeeping (read the upload,
 write its offset). Each is timed (median of N, in microseconds) through `server.store.Store` on
-SQLite and on PostgreSQL 15 (tests/services/postgres.py starts one; local socket, fsync off: the
+SQLite and on PostgreSQL 15 (tools/services/postgres.py starts one; local socket, fsync off: the
 figure is the client's and the protocol's cost, not a disk's), and the same SQL written by hand
 against sqlite3 is the baseline, measured in the same run. Nothing asserts a time.
 """
@@ -108,7 +108,7 @@ def main() -> int:
         store = Store(Path(tmp) / "store.sqlite3")
         results["Store on SQLite"] = store_ops(store, n)
         store.close()
-    from tests.services.postgres import Postgres
+    from tools.services.postgres import Postgres
     postgres = Postgres().start()
     try:
         store = Store(open_database(postgres.fresh_database(), ""))

@@ -1,6 +1,6 @@
 """History benchmark: conversations of N messages (1,000 / 10,000 / 100,000 by default).
 
-Seeded straight into the server's SQLite (tests/seed.py: the rows the server
+Seeded straight into the server's SQLite (tools/seed.py: the rows the server
 itself writes, in one transaction; 100,000 messages over the API would take
 minutes), every 50th message with the same PNG (so with a server thumbnail).
 For each size, in one warm browser context:
@@ -30,9 +30,9 @@ from playwright.sync_api import expect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import CUSTOMER_TOKEN  # noqa: E402
-from tests.files import png_bytes  # noqa: E402
-from tests.seed import seed  # noqa: E402
+from tools.services.attache import CUSTOMER_TOKEN  # noqa: E402
+from tools.sample_files import png_bytes  # noqa: E402
+from tools.seed import seed  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000)
 RUNS = 7

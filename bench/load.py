@@ -261,7 +261,7 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
 
 def shared_services(folder: Path, stack: contextlib.ExitStack) -> str:
     """PostgreSQL, Redis and S3 (moto) started as the tests start them; the config tables naming them."""
-    from tests.services import postgres, redis, s3   # noqa: PLC0415 (only the shared variant needs them)
+    from tools.services import postgres, redis, s3   # noqa: PLC0415 (only the shared variant needs them)
     database = stack.enter_context(postgres.running(folder / "pg"))
     broker = redis.RedisService().start()
     stack.callback(broker.stop)

@@ -9,9 +9,8 @@
   as the reader scrolls up, until the start of the room is shown (the history
   is virtualised: app.browser.blocks); against an empty room.
 
-The bench Synapse is the tests' (tests/matrix/synapse.py: pinned, SQLite, on
-127.0.0.1) with `max_upload_size` raised for the upload. `tools` is bench/run.py
-(its helpers: print_table, wait_ready, make_big_file, heap, STARTUP_PROBE ...).
+The bench Synapse is the tests' (tools/services/synapse.py: pinned, SQLite, on
+127.0.0.1) with `max_upload_size` raised for the upload.
 """
 from __future__ import annotations
 
@@ -23,9 +22,11 @@ from urllib.parse import quote
 
 from playwright.sync_api import expect
 
-from tests.conftest import free_port
-from tests.files import png_bytes
-from tests.matrix.synapse import Synapse, create_room, ensure_synapse, populate
+import harness  # bench/harness.py
+import upload  # bench/upload.py
+from tools.sample_files import png_bytes
+from tools.services.process import free_port
+from tools.services.synapse import Synapse, create_room, ensure_synapse, populate
 
 MIB = 1024 * 1024
 UPLOAD_RUNS = 5  # 200 MiB each way: the machine's moods swing single runs by 2x
@@ -77,8 +78,8 @@ def attache_config(hs: Synapse, room: str, users: dict) -> str:
             '[attachments]\nmax_file_size = "1 GB"\naccepted_types = []\n')
 
 
-def run(bench, tools, upload_mib: int, history_n: int) -> None:
-    log = tools.log
+def run(bench, upload_mib: int, history_n: int) -> None:
+    log = harness.log
     python = ensure_synapse()
     hs = Synapse(bench.workdir / "synapse", free_port(), max_upload_size=(upload_mib + 16) * MIB)
     hs.start(python)
@@ -89,24 +90,24 @@ def run(bench, tools, upload_mib: int, history_n: int) -> None:
         log(f"  bench Synapse {hs.url}: started in {hs.timings['start']:.1f} s, users and rooms in "
             f"{time.perf_counter() - began:.1f} s")
         servers = {name: bench.server(f"matrix-{name}", attache_config(hs, room, users)) for name, room in rooms.items()}
-        bench_upload(bench, tools, hs, users, servers["upload"], upload_mib)
-        bench_history(bench, tools, hs, users, rooms["full"], servers, history_n)
+        bench_upload(bench, hs, users, servers["upload"], upload_mib)
+        bench_history(bench, hs, users, rooms["full"], servers, history_n)
     finally:
         hs.stop()
 
 
 # ---------------------------------------------------------------- upload
-def app_upload_once(page, tools, path) -> dict:
+def app_upload_once(page, path) -> dict:
     with page.expect_file_chooser() as chooser:
         page.get_by_role("button", name="Attach file").click()
     chooser.value.set_files(str(path))
     send = page.get_by_role("button", name="Send")
     expect(send).to_be_enabled(timeout=30_000)
-    page.evaluate(tools.ARM_APP_UPLOAD)
+    page.evaluate(upload.ARM_APP_UPLOAD)
     delivered = page.get_by_role("log", name="Conversation").locator("article:not(.pending)")
     before = delivered.count()
     send.click()
-    expect(delivered).to_have_count(before + 1, timeout=tools.READY_TIMEOUT_MS)
+    expect(delivered).to_have_count(before + 1, timeout=harness.READY_TIMEOUT_MS)
     page.wait_for_function("window.__up.t1 !== null && window.__up.t0 !== null", timeout=10_000)
     stamps = page.evaluate("window.__up")
     return {"s": (stamps["t1"] - stamps["t0"]) / 1000, "breakdown": page.evaluate(BREAKDOWN)}
@@ -120,42 +121,42 @@ def fetch_upload_once(page, path, hs: Synapse, token: str) -> dict:
     return {"s": result["ms"] / 1000}
 
 
-def bench_upload(bench, tools, hs: Synapse, users: dict, server, size_mib: int) -> None:
-    tools.log(f"\n== matrix upload: {size_mib} MiB through the page vs plain fetch, both to Synapse ==")
+def bench_upload(bench, hs: Synapse, users: dict, server, size_mib: int) -> None:
+    harness.log(f"\n== matrix upload: {size_mib} MiB through the page vs plain fetch, both to Synapse ==")
     path = bench.workdir / "matrix-upload.bin"
-    tools.make_big_file(path, size_mib)
+    upload.make_big_file(path, size_mib)
     size = path.stat().st_size
-    context, page = tools.open_app(bench, server, "room")
-    heap_start = tools.heap(page)
+    context, page = upload.open_app(bench, server, "room")
+    heap_start = upload.heap(page)
     fetch_upload_once(page, path, hs, users["agent"].token)  # warms the disk cache and Synapse
     app_runs, fetch_runs = [], []
     for _ in range(UPLOAD_RUNS):  # interleaved, so the machine's moods hit both alike
-        app_runs.append(app_upload_once(page, tools, path))
+        app_runs.append(app_upload_once(page, path))
         fetch_runs.append(fetch_upload_once(page, path, hs, users["agent"].token))
-    growth = tools.heap(page) - heap_start
+    growth = upload.heap(page) - heap_start
     context.close()
     app_s = statistics.median(r["s"] for r in app_runs)
     fetch_s = statistics.median(r["s"] for r in fetch_runs)
     ratio = fetch_s / app_s
     breakdown = {k: statistics.median(r["breakdown"][k] or 0 for r in app_runs) for k in app_runs[0]["breakdown"]}
-    tools.print_table(
+    harness.print_table(
         f"matrix upload of {size_mib} MiB (median of {UPLOAD_RUNS}; page: click on Send -> delivered message in the DOM; "
         "fetch: one POST to the same media endpoint)",
         ["", "seconds", "MiB/s", "runs"],
         [["page (single request + PUT send)", f"{app_s:.2f}", f"{size / MIB / app_s:.0f}",
-          tools.spread([r["s"] for r in app_runs])],
+          harness.spread([r["s"] for r in app_runs])],
          ["plain fetch (POST upload)", f"{fetch_s:.2f}", f"{size / MIB / fetch_s:.0f}",
-          tools.spread([r["s"] for r in fetch_runs])],
-         ["throughput page/fetch", f"{ratio:.2f}", f"goal >= {tools.UPLOAD_GOAL_RATIO}", ""],
+          harness.spread([r["s"] for r in fetch_runs])],
+         ["throughput page/fetch", f"{ratio:.2f}", f"goal >= {upload.UPLOAD_GOAL_RATIO}", ""],
          ["Wasm heap growth", f"{growth / MIB:.1f} MiB", f"over {UPLOAD_RUNS} uploads", ""]])
-    tools.print_table("where the page's upload time goes (median, ms; Resource Timing)", ["part", "ms"],
+    harness.print_table("where the page's upload time goes (median, ms; Resource Timing)", ["part", "ms"],
                       [[k, f"{v:.0f}"] for k, v in breakdown.items()])
     bench.results["matrix_upload"] = {"size_bytes": size, "app_runs_s": [r["s"] for r in app_runs],
                                       "fetch_runs_s": [r["s"] for r in fetch_runs], "ratio": ratio,
                                       "breakdown_ms": breakdown, "heap_growth_bytes": growth}
     bench.summary.append([f"Matrix upload {size_mib} MiB (Synapse)", f"page {app_s:.2f} s, {size / MIB / app_s:.0f} MiB/s",
                           f"plain fetch {fetch_s:.2f} s, {size / MIB / fetch_s:.0f} MiB/s", f"{ratio:.2f}",
-                          f"≥ {tools.UPLOAD_GOAL_RATIO}"])
+                          f"≥ {upload.UPLOAD_GOAL_RATIO}"])
 
 
 # ---------------------------------------------------------------- history
@@ -183,21 +184,21 @@ def seed(hs: Synapse, users: dict, room: str, count: int) -> float:
     return time.perf_counter() - began
 
 
-def bench_history(bench, tools, hs: Synapse, users: dict, room: str, servers: dict, n: int) -> None:
-    tools.log(f"\n== matrix history: a room of {n:,} events to the canvas ==")
+def bench_history(bench, hs: Synapse, users: dict, room: str, servers: dict, n: int) -> None:
+    harness.log(f"\n== matrix history: a room of {n:,} events to the canvas ==")
     took = seed(hs, users, room, n)
-    tools.log(f"  seeded {n:,} events in {took:.1f} s ({n / took:.0f}/s over the client-server API)")
+    harness.log(f"  seeded {n:,} events in {took:.1f} s ({n / took:.0f}/s over the client-server API)")
     context = bench.new_context()
-    context.add_init_script(tools.STARTUP_PROBE)
+    context.add_init_script(harness.STARTUP_PROBE)
     page = context.new_page()
     page.goto(f"{servers['empty'].url}/?as=agent")  # warms the HTTP cache: every run below is warm
-    tools.wait_ready(page)
+    harness.wait_ready(page)
     empty, first, full, pages = [], [], [], []
     for _ in range(HISTORY_RUNS):
         page.goto(f"{servers['empty'].url}/?as=agent")
-        empty.append(tools.wait_ready(page)["paintedAt"] / 1000)
+        empty.append(harness.wait_ready(page)["paintedAt"] / 1000)
         page.goto(f"{servers['full'].url}/?as=agent")
-        first.append(tools.wait_ready(page)["paintedAt"] / 1000)
+        first.append(harness.wait_ready(page)["paintedAt"] / 1000)
         done = page.evaluate(SCROLL_TO_THE_BEGINNING)
         if not done["reached"] or done["pages"] < -(-n // 50):   # the history is virtualised: pages, not nodes
             raise RuntimeError(f"the start of the {n} events was not reached ({done['pages']} pages)")
@@ -206,13 +207,13 @@ def bench_history(bench, tools, hs: Synapse, users: dict, room: str, servers: di
     context.close()
     e, f, a = (statistics.median(v) for v in (empty, first, full))
     in_requests = statistics.median(p["in_requests_ms"] for p in pages) / 1000
-    tools.print_table(
+    harness.print_table(
         f"matrix history (median of {HISTORY_RUNS}, warm; in-page clock from navigation start)",
         ["", "seconds", "runs"],
-        [["empty room: composer usable", f"{e:.2f}", tools.spread(empty)],
-         [f"{n:,} events: newest page shown, composer usable", f"{f:.2f}", tools.spread(first)],
+        [["empty room: composer usable", f"{e:.2f}", harness.spread(empty)],
+         [f"{n:,} events: newest page shown, composer usable", f"{f:.2f}", harness.spread(first)],
          [f"{n:,} events: all shown (scrolled up page by page, {pages[0]['pages']} pages)", f"{a:.2f}",
-          tools.spread(full)],
+          harness.spread(full)],
          ["  of which waiting for /messages answers", f"{in_requests:.2f}", ""]])
     bench.results["matrix_history"] = {"events": n, "empty_s": empty, "first_page_s": first, "all_shown_s": full,
                                        "pages": pages[0]["pages"], "in_requests_s": in_requests}

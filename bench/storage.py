@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from server.blob_s3_parts import PART_SIZE
-from tests.services.s3 import aws_credentials, start_moto
+from tools.services.s3 import aws_credentials, start_moto
+
+import upload  # bench/upload.py
 
 MIB = 1024 * 1024
 
@@ -41,24 +42,24 @@ def moto_alone(client: Any, bucket: str, size_mib: int) -> dict[str, float]:
     return {"parts_s": t1 - t0, "copy_s": t2 - t1, "total_s": t2 - t0, "parts_mib_s": size_mib / (t1 - t0)}
 
 
-def run(bench: Any, runner: ModuleType, size_mib: int) -> None:
+def run(bench: Any, size_mib: int) -> None:
     with aws_credentials():                              # the server process finds them as in a deployment
         moto = start_moto(Path(bench.workdir) / "moto.log")
         try:
-            _run(bench, runner, size_mib, moto)
+            _run(bench, size_mib, moto)
         finally:
             moto.stop()
 
 
-def _run(bench: Any, runner: ModuleType, size_mib: int, moto: Any) -> None:
+def _run(bench: Any, size_mib: int, moto: Any) -> None:
     client = moto.client()
     client.create_bucket(Bucket="attache-bench")
     alone = [moto_alone(client, "attache-bench", size_mib) for _ in range(2)]
     best = min(alone, key=lambda r: r["total_s"])
-    config = runner.UPLOAD_CONFIG + f'\n[storage]\nurl = "s3://attache-bench/bench"\nendpoint_url = "{moto.endpoint}"\n'
-    runner.bench_upload(bench, size_mib, config, "upload_s3")
+    config = upload.UPLOAD_CONFIG + f'\n[storage]\nurl = "s3://attache-bench/bench"\nendpoint_url = "{moto.endpoint}"\n'
+    upload.bench_upload(bench, size_mib, config, "upload_s3")
     result = bench.results["upload_s3"]
-    runner.print_table(
+    upload.print_table(
         f"where the S3 upload's time goes: moto alone (boto3, no Attache; best of {len(alone)})",
         ["", "seconds", "MiB/s"],
         [[f"{size_mib} MiB in {PART_SIZE // MIB} MiB parts, one at a time", f"{best['parts_s']:.2f}",

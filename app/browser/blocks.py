@@ -24,6 +24,7 @@ from pyodide.ffi import create_proxy, to_js
 
 from app import render
 from app.browser.dom import adopt, maybe
+from app.core.backoff import POLICY
 from app.core.errors import BackendError
 from app.core.timeline import Block, Page
 
@@ -191,7 +192,7 @@ class BlockWindow:
     async def _load_older(self, token: str) -> None:
         self._state()
         try:
-            page = await self.fetch(token)
+            page = await self._fetch_retrying(token)
         except BackendError as error:
             self.loading = False
             self._state(error)
@@ -210,6 +211,22 @@ class BlockWindow:
         else:   # observed afresh: a scroll back up before the next frame would leave no change to report
             self._near.unobserve(self.start)
             self._near.observe(self.start)
+
+    async def _fetch_retrying(self, token: str) -> Page:
+        """An older page, asked again on its own after a passing fault (a timeout, a dropped
+        connection, 429, 5xx) as every other request of the page is (app.core.backoff): a busy
+        machine or server should not leave the reader a "Try again" that a second later would work."""
+        attempt = 0
+        while True:
+            try:
+                return await self.fetch(token)
+            except BackendError as error:
+                attempt += 1
+                allowed = error.retryable and POLICY.allows(attempt)
+                delay = POLICY.delay(attempt, getattr(error, "retry_after", None)) if allowed else None
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
 
     def _retry(self, _event=None) -> None:
         self.older()

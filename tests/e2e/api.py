@@ -7,7 +7,7 @@ from typing import Callable
 
 import httpx
 
-from tests.conftest import AGENT_TOKEN, CUSTOMER_TOKEN
+from tools.services.attache import AGENT_TOKEN, CUSTOMER_TOKEN
 
 TOKENS = {"agent": AGENT_TOKEN, "customer": CUSTOMER_TOKEN}
 # Production-mode servers (tests/e2e/production.py): base URL -> mint(identity, conversation) -> token.

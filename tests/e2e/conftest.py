@@ -3,31 +3,18 @@ the real reference server, with a guard that fails a test whose page sends any
 request off 127.0.0.1."""
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import RunningServer
-from tests.e2e.api import MINTERS
-from tests.e2e.production import IDENTITIES, Person, Portal, UrlGuard, conversations_for, production_server
+from tests.e2e.production import IDENTITIES, UrlGuard, conversations_for
+from tools.services.chromium import CHROMIUM_FLAGS, chromium_executable
 
 READY_TIMEOUT_MS = 60_000
 # Two cores run the server, Chromium and Pyodide at once: allow a busy machine some slack.
 expect.set_options(timeout=10_000)
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-features=Translate,OptimizationHints,MediaRouter",
-]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -46,7 +33,7 @@ def wait_ready(page: Page, timeout: int = READY_TIMEOUT_MS) -> None:
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    executable = os.environ.get("ATTACHE_CHROMIUM") or shutil.which("chromium") or shutil.which("google-chrome")
+    executable = chromium_executable()
     if not executable:
         pytest.fail("no Chromium found: run the tests with `python3 build.py test`")
     return {**browser_type_launch_args, "executable_path": executable, "args": CHROMIUM_FLAGS}
@@ -72,33 +59,6 @@ class OffsiteGuard:
             return
         if parts.hostname not in ("127.0.0.1",):
             self.offsite.append(request.url)
-
-
-@pytest.fixture(scope="session")
-def token_portal():
-    """The portal on its own origin: session cookies in, signed tokens out (tests/e2e/production.py)."""
-    started = Portal().start()
-    yield started
-    started.stop()
-
-
-@pytest.fixture(scope="session")
-def reference_server(request, tmp_path_factory, token_portal):
-    """One server for the session; tests isolate themselves by conversation id.
-    `--mode production`: a production-mode server whose pages get their tokens from `token_portal`."""
-    root = tmp_path_factory.mktemp("server")
-    if request.config.getoption("--mode") == "production":
-        server = production_server(root, token_portal)
-        # v1's tests open some pages by hand with ?as=agent: without a portal session, they are the agent
-        token_portal.anonymous = Person("agent", "Agent", "agent", ["*"])
-        MINTERS[server.url] = lambda identity, conversation: server.mint(
-            IDENTITIES[identity][0], IDENTITIES[identity][2],
-            conversations_for(IDENTITIES[identity][2], conversation), IDENTITIES[identity][1])
-    else:
-        (root / "data").mkdir()
-        server = RunningServer(root / "data").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture()

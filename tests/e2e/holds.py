@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Error as PlaywrightError, Page
 
+from tools.waiting import page_pause, wait_until
+
 
 def release(routes) -> None:
     """Abort requests a test held; a request its page already gave up on is settled."""
@@ -15,11 +17,7 @@ def release(routes) -> None:
 
 def wait_for(page: Page, condition, what: str) -> None:
     """Let the page run until `condition()` holds (Playwright's event loop serves routes meanwhile)."""
-    for _ in range(300):
-        if condition():
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"timed out waiting for {what}")
+    wait_until(condition, what, 30, 0.1, page_pause(page))
 
 
 class PatchHold:

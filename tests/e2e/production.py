@@ -20,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from server.tokens import mint
-from tests.conftest import AGENT_TOKEN, CUSTOMER_TOKEN, RunningServer, free_port
+from tools.services.attache import AGENT_TOKEN, CUSTOMER_TOKEN, RunningServer
+from tools.services.process import free_port
 
 KEY = b"0f1e2d3c4b5a69788796a5b4c3d2e1f0" * 2 + b"\n"  # as `openssl rand -hex 32 > FILE` writes it
 COOKIE = "portal_session"

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import files
-from tests.conftest import ROOT
+from tools.services.attache import ROOT
 from tests.e2e.api import Api
 from tests.e2e.conftest import wait_ready
 from tests.e2e.holds import PatchHold

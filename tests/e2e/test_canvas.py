@@ -148,7 +148,7 @@ def test_history_previews_open_safe_files_and_download_others(open_app, referenc
     with page.expect_download() as download:
         svg_link.click()
     assert download.value.suggested_filename == "logo.svg"
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(300)  # the subject, not a synchronisation: no script of the SVG runs meanwhile
     assert dialogs == []
 
 

@@ -14,7 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import files
-from tests.conftest import ROOT, free_port
+from tools.services.attache import ROOT
+from tools.services.process import free_port
 from tests.e2e.api import Api
 from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach
@@ -28,7 +29,7 @@ max_files_per_message = 1
 
 
 def test_the_server_judges_again_when_the_page_rules_are_stale(open_app, make_server, tmp_path):
-    server = make_server()
+    server = make_server(config_text=None)
     page = open_app("agent", server=server)
     # The administrator tightens the rules while the agent's page is open.
     server.config = tmp_path / "strict.toml"
@@ -42,7 +43,7 @@ def test_the_server_judges_again_when_the_page_rules_are_stale(open_app, make_se
 
 
 def test_several_files_per_message_when_the_administrator_allows_it(open_app, make_server, tmp_path):
-    server = make_server(STRICT.replace('"1 kB"', '"5 MB"').replace("max_files_per_message = 1", "max_files_per_message = 3"))
+    server = make_server(config_text=STRICT.replace('"1 kB"', '"5 MB"').replace("max_files_per_message = 1", "max_files_per_message = 3"))
     page = open_app("agent", server=server)
     with page.expect_file_chooser() as chooser:
         page.get_by_role("button", name="Attach file").click()
@@ -97,7 +98,7 @@ def test_the_page_works_as_a_static_site_on_another_origin(browser, make_server,
     root, site = portal
     assert sorted(p.name for p in root.iterdir()) == ["assets", "attache-config.example.json", "attache.js",
                                                        "index.html", "pyscript.toml"]
-    server = make_server(f'[server]\ncors_allow_origins = ["{site.url}"]\n')
+    server = make_server(config_text=f'[server]\ncors_allow_origins = ["{site.url}"]\n')
     config = json.loads((root / "attache-config.example.json").read_text())   # the template, filled in
     config["backend"].update(base_url=server.url, conversation="portal",
                              identities={"agent": {"token": "agent-dev-token", "name": "Agent"}})
@@ -132,7 +133,7 @@ def test_an_identity_the_config_does_not_offer_is_refused_clearly(browser, refer
 
 
 def test_remove_attachment_removes_the_file_it_names(open_app, make_server, tmp_path):
-    server = make_server(STRICT.replace('"1 kB"', '"5 MB"').replace("max_files_per_message = 1", "max_files_per_message = 3"))
+    server = make_server(config_text=STRICT.replace('"1 kB"', '"5 MB"').replace("max_files_per_message = 1", "max_files_per_message = 3"))
     page = open_app("agent", server=server)
     page.route("**/api/uploads", lambda route: route.fulfill(status=503, body="busy"))
     with page.expect_file_chooser() as chooser:

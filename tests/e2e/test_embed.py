@@ -13,7 +13,7 @@ from tests import files
 from tests.e2e.api import Api
 from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach
-from tests.e2e.test_deployment import StaticSite
+from tests.e2e.portal_site import OPEN_FEEDS, PortalSite, portal_csp
 
 GREEN = "rgb(0, 128, 0)"
 PORTAL_CSS = f"""
@@ -21,58 +21,13 @@ PORTAL_CSS = f"""
 button {{ display: none }}
 attache-canvas {{ height: 560px; --attache-accent: {GREEN}; }}
 """
-# What the portal's page hears, listened for on its document.
-PORTAL_JS = """
-window.heard = [];
-for (const type of ["attache-message-sent", "attache-message-received", "attache-error"]) {
-  document.addEventListener(type, (event) => window.heard.push({ type, target: event.target.localName, detail: event.detail }));
-}
-// Every EventSource the page opens (the canvas's live feed), to see which are open.
-window.sources = [];
-window.EventSource = class extends window.EventSource {
-  constructor(...args) { super(...args); window.sources.push(this); }
-};
-document.addEventListener("securitypolicyviolation", (event) =>
-  window.heard.push({ type: "csp", detail: `${event.violatedDirective} ${event.blockedURI}` }));
-"""
-
-
-def portal_csp(api: str) -> str:
-    """docs/embedding.md: what the portal's own CSP must allow."""
-    return (f"default-src 'self'; script-src 'self' {api} 'unsafe-eval' 'wasm-unsafe-eval'; "
-            f"style-src 'self' {api}; connect-src 'self' {api}; img-src 'self' {api} data: blob:; "
-            f"media-src 'self' {api} blob:; worker-src 'self' blob:; object-src 'none'; base-uri 'self'")
-
-
-class Portal(StaticSite):
-    """The portal's own web server (another origin: another port), with its CSP on every page."""
-
-    def page(self, api: str, conversation: str) -> None:
-        (self.root / "portal.css").write_text(PORTAL_CSS)
-        (self.root / "portal.js").write_text(PORTAL_JS)
-        (self.root / "index.html").write_text(f"""<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>Acme support portal</title>
-  <link rel="icon" href="data:,">
-  <link rel="stylesheet" href="portal.css">
-  <script src="portal.js"></script>
-  <script type="module" src="{api}/attache.js"></script>
-</head>
-<body>
-  <header id="portal-header"><h1>Acme support portal</h1><button type="button">Portal menu</button></header>
-  <attache-canvas config="{api}/attache-config.json" conversation="{conversation}" identity="agent"></attache-canvas>
-</body>
-</html>
-""")
 
 
 @pytest.fixture()
 def portal(tmp_path):
     root = tmp_path / "portal"
     root.mkdir()
-    site = Portal(root)
+    site = PortalSite(root)
     yield site
     site.close()
 
@@ -81,9 +36,9 @@ def portal(tmp_path):
 def embedded(browser, make_server, portal, offsite_guard, conversation):
     """(server, page): our server admitting the portal's origin, the portal's page embedding the
     canvas under its CSP, and a fresh browser page (not opened yet) watched for other hosts."""
-    server = make_server(f'[server]\ncors_allow_origins = ["{portal.url}"]\n')
+    server = make_server(config_text=f'[server]\ncors_allow_origins = ["{portal.url}"]\n')
     portal.csp = portal_csp(server.url)
-    portal.page(server.url, conversation)
+    portal.page(server.url, [conversation], PORTAL_CSS)
     context = browser.new_context()
     page = context.new_page()
     offsite_guard.watch(page)
@@ -184,13 +139,13 @@ def test_a_canvas_the_portal_takes_out_closes_its_live_feed_and_catches_up_when_
     server, page = embedded
     page.goto(f"{portal.url}/")
     wait_ready(page)
-    open_feeds = "window.sources.filter(s => s.readyState !== EventSource.CLOSED).length"
+    open_feeds = OPEN_FEEDS
     page.wait_for_function(f"{open_feeds} === 1")
 
     page.evaluate("window.kept = document.querySelector('attache-canvas'); window.kept.remove()")
     page.wait_for_function(f"{open_feeds} === 0")
     Api(server.url).send(conversation, text="sent while the canvas was away")
-    page.wait_for_timeout(500)
+    page.wait_for_timeout(500)   # the subject, not a synchronisation: the message does not reopen a feed
     assert page.evaluate(open_feeds) == 0
 
     page.evaluate("document.body.append(window.kept)")
@@ -202,5 +157,5 @@ def test_a_canvas_the_portal_takes_out_closes_its_live_feed_and_catches_up_when_
     expect(log.locator("article").filter(has_text="sent while the canvas was away")).to_have_count(1)
 
     page.evaluate("document.body.prepend(window.kept)")   # a move is not a removal
-    page.wait_for_timeout(300)
+    page.wait_for_timeout(300)   # the subject, not a synchronisation: no second feed opens meanwhile
     assert page.evaluate(open_feeds) == 1

@@ -19,7 +19,7 @@ from tests.e2e.api import Api
 from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach, drop_file_script
 from tests.e2e.test_long_history import PAGE
-from tests.seed import seed
+from tools.seed import seed
 
 SNAPSHOT = re.compile(r"/assets/snapshot\.[0-9a-f]{12}\.bin$")
 

@@ -8,8 +8,9 @@ import re
 from PIL import Image
 from playwright.sync_api import expect
 
+from app.core.backoff import POLICY
 from tests.e2e.api import Api
-from tests.seed import seed
+from tools.seed import seed
 
 PAGE = 100  # the server's default page
 
@@ -26,6 +27,11 @@ def in_dom(page) -> int:
     return page.evaluate("document.querySelectorAll('#history article.msg').length")
 
 
+def next_frame(page) -> None:
+    """Until the page has laid out and painted what the wheel scrolled (two animation frames)."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def scroll_up_until_visible(page, log, target, steps: int = 200) -> None:
     """The agent's wheel, a screen at a time, until `target` is in view (each step waits for layout)."""
     log.hover()
@@ -35,7 +41,7 @@ def scroll_up_until_visible(page, log, target, steps: int = 200) -> None:
                 ".getBoundingClientRect(); return r.bottom > h.top && r.top < h.bottom; }", target.element_handle()):
             return
         page.mouse.wheel(0, -2000)
-        page.wait_for_timeout(30)
+        next_frame(page)
     raise AssertionError(f"{target} never came into view")
 
 
@@ -87,7 +93,7 @@ def test_scrolling_up_reaches_the_very_first_message_with_a_flat_dom(open_app, r
                          " return h.scrollHeight - h.scrollTop - h.clientHeight < 2; })()"):
             break
         page.mouse.wheel(0, 3000)
-        page.wait_for_timeout(30)
+        next_frame(page)
     expect(log.get_by_text(text(999))).to_be_in_viewport()
     expect(log.get_by_text(text(500))).to_have_count(0)
     assert in_dom(page) <= 3 * PAGE
@@ -98,14 +104,38 @@ def test_an_older_page_that_fails_to_load_says_so_and_loads_on_try_again(open_ap
     seeded(reference_server, conversation, PAGE + 20)
     page = open_app("agent")
     log = page.get_by_role("log", name="Conversation")
-    page.route("**/messages?before=*", lambda route: route.abort())
+    asked = []
+    page.route("**/messages?before=*", lambda route: (asked.append(route.request.url), route.abort()))
     log.hover()
     page.mouse.wheel(0, -100_000)
-    expect(log.get_by_text("Earlier messages could not be loaded.")).to_be_visible()
+    # asked again on its own after 1, 2 and 4 s (app.core.backoff), then said
+    expect(log.get_by_text("Earlier messages could not be loaded.")).to_be_visible(timeout=30_000)
+    assert len(asked) == 1 + POLICY.retries
     page.unroute("**/messages?before=*")
     log.get_by_role("button", name="Try again").click()
     expect(log.get_by_text(text(0))).to_be_visible()
     expect(log.get_by_text("This is the start of the conversation.")).to_be_visible()
+    expect(log.get_by_role("button", name="Try again")).to_be_hidden()
+
+
+def test_an_older_page_that_fails_once_loads_on_its_own(open_app, reference_server, conversation):
+    """A passing fault (a busy machine, a dropped connection) is asked again, not handed to the reader."""
+    seeded(reference_server, conversation, PAGE + 20)
+    page = open_app("agent")
+    log = page.get_by_role("log", name="Conversation")
+    failed = []
+
+    def fail_once(route) -> None:
+        if failed:
+            route.continue_()
+        else:
+            failed.append(route.request.url)
+            route.abort()
+    page.route("**/messages?before=*", fail_once)
+    log.hover()
+    page.mouse.wheel(0, -100_000)
+    expect(log.get_by_text(text(0))).to_be_visible()
+    assert failed
     expect(log.get_by_role("button", name="Try again")).to_be_hidden()
 
 

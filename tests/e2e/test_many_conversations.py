@@ -11,17 +11,8 @@ from playwright.sync_api import expect
 
 from tests.e2e.api import Api
 from tests.e2e.conftest import sign_in, wait_ready
-from tests.e2e.test_deployment import StaticSite
-from tests.e2e.test_embed import portal_csp
+from tests.e2e.portal_site import OPEN_FEEDS as OPEN, PORTAL_JS, PortalSite, portal_csp
 
-# Every EventSource a page opens, to count the open ones (injected before the page's scripts).
-COUNT_SOURCES = """
-window.sources = [];
-window.EventSource = class extends window.EventSource {
-  constructor(...args) { super(...args); window.sources.push(this); }
-};
-"""
-OPEN = "window.sources.filter(s => s.readyState !== EventSource.CLOSED).length"
 LIVE_TIMEOUT_MS = 30_000
 
 
@@ -30,38 +21,11 @@ def conversations(count: int) -> list[str]:
     return [f"many-{run}-{i:02}" for i in range(count)]
 
 
-class ManyCanvases(StaticSite):
-    """A portal page (its own origin) with one <attache-canvas> per conversation."""
-
-    def page(self, api: str, conversations: list[str]) -> None:
-        canvases = "\n".join(
-            f'  <section aria-label="Chat {c}"><attache-canvas config="{api}/attache-config.json" '
-            f'conversation="{c}" identity="agent"></attache-canvas></section>' for c in conversations)
-        (self.root / "count.js").write_text(COUNT_SOURCES)
-        (self.root / "desk.css").write_text("attache-canvas { height: 420px; display: block; }")
-        (self.root / "index.html").write_text(f"""<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>Acme support desk</title>
-  <link rel="icon" href="data:,">
-  <script src="count.js"></script>
-  <script type="module" src="{api}/attache.js"></script>
-  <link rel="stylesheet" href="desk.css">
-</head>
-<body>
-  <h1>Support desk</h1>
-{canvases}
-</body>
-</html>
-""")
-
-
 @pytest.fixture()
 def desk(tmp_path):
     root = tmp_path / "desk"
     root.mkdir()
-    site = ManyCanvases(root)
+    site = PortalSite(root)
     yield site
     site.close()
 
@@ -72,10 +36,10 @@ def chat(page, conversation: str):
 
 def test_twenty_canvases_in_one_page_share_one_stream_and_all_are_live(browser, make_server, desk, offsite_guard):
     """The server's default cap is 5 streams per identity: twenty streams could not be."""
-    server = make_server(f'[server]\ncors_allow_origins = ["{desk.url}"]\n')
+    server = make_server(config_text=f'[server]\ncors_allow_origins = ["{desk.url}"]\n')
     desk.csp = portal_csp(server.url)
     names = conversations(20)
-    desk.page(server.url, names)
+    desk.page(server.url, names, "attache-canvas { height: 420px; display: block; }")
     context = browser.new_context()
     page = context.new_page()
     offsite_guard.watch(page)
@@ -123,7 +87,7 @@ def test_eight_tabs_of_one_agent_share_one_stream_and_another_tab_takes_over(
     """Six connections per host for the whole browser: eight tabs could not each hold a stream."""
     names = conversations(8)
     context = browser.new_context()
-    context.add_init_script(COUNT_SOURCES)
+    context.add_init_script(PORTAL_JS)
     if getattr(reference_server, "portal", None) is not None:
         sign_in(context, reference_server, "agent", names[0])
     try:
@@ -165,7 +129,7 @@ def test_a_stream_the_server_refuses_is_said_with_what_to_do_until_it_is_live_ag
         browser, make_server, offsite_guard):
     """One stream allowed per identity; the agent's laptop holds it, so their second browser
     (another profile, another device) is refused: it says so, and connects once the first goes."""
-    server = make_server("[server]\nmax_streams_per_identity = 1\n")
+    server = make_server(config_text="[server]\nmax_streams_per_identity = 1\n")
     first_name, second_name = conversations(2)
     first, second = browser.new_context(), browser.new_context()
     try:

@@ -16,6 +16,8 @@ from tests.e2e.api import MINTERS, Api
 from tests.e2e.conftest import READY_TIMEOUT_MS, wait_ready
 from tests.e2e.production import KEY, production_server
 from tests.e2e.test_canvas import attach
+from tests.e2e.unsent import wait_kept
+from tools import waiting
 
 ANN = ("u-ann", "Ann Agent", "agent")
 BOB = ("u-bob", "Bob Agent", "agent")
@@ -63,12 +65,9 @@ def send(page, text: str) -> None:
     page.get_by_role("button", name="Send").click()
 
 
-def wait_until(page, condition, what: str, timeout_s: float = 40) -> None:
-    """Poll a condition of the test's world (the portal, the clock) while the page runs."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        page.wait_for_timeout(200)
+def wait_until(page, condition, what: str) -> None:
+    """A condition of the test's world (the portal, the clock), while the page runs."""
+    waiting.wait_until(condition, what, 40, 0.2, waiting.page_pause(page))
 
 
 def by(log, name: str):
@@ -159,7 +158,7 @@ def test_signed_out_the_page_says_sign_in_again_and_keeps_the_draft_and_unsent_m
     log = page.get_by_role("log", name="Conversation")
     expect(log.locator("article.failed")).to_contain_text("sent while signed out")
     page.get_by_role("textbox", name="Message").fill("half-written reply")
-    page.wait_for_timeout(300)  # IndexedDB commits asynchronously
+    wait_kept(page, "half-written reply")
 
     page.reload()  # still signed out: nothing to start with but the notice
     expect(notice).to_be_visible(timeout=READY_TIMEOUT_MS)

@@ -13,6 +13,7 @@ from tests.e2e.api import Api, bearer
 from tests.e2e.conftest import wait_ready
 from tests.e2e.holds import PatchHold, release, wait_for
 from tests.e2e.test_canvas import attach
+from tests.e2e.unsent import wait_kept
 
 TUS = {"Tus-Resumable": "1.0.0"}
 # Every PATCH body the page hands to fetch after this script runs (it runs again on each load): [Upload-Offset, bytes].
@@ -36,7 +37,7 @@ def upload_offset(url: str) -> int | None:
 
 
 def test_server_restart_loses_nothing_and_the_page_reconnects(open_app, make_server, tmp_path):
-    server = make_server()
+    server = make_server(config_text=None)
     page = open_app("agent", server=server)
     attach(page, files.write(tmp_path, "before.png", files.png_bytes()))
     page.get_by_role("textbox", name="Message").fill("sent before the restart")
@@ -102,7 +103,7 @@ def test_after_a_reload_retry_sends_only_the_bytes_the_server_lacks(open_app, re
     before = upload_offset(urls[0])
     assert before is not None and 0 < before < len(data)
     page.context.add_init_script(COUNT_PATCH_BYTES)
-    page.wait_for_timeout(300)  # IndexedDB commits asynchronously; no person reloads within milliseconds
+    wait_kept(page, "sent across a reload", urls[0].rsplit("/", 1)[-1])   # the message and its upload's URL
 
     page.reload()  # the held chunk never reaches the server
     release(held)
@@ -164,8 +165,7 @@ def test_a_reload_keeps_the_draft_and_the_unsent_message(open_app, reference_ser
     expect(page.get_by_role("group", name="Attachment draft.png")).to_be_visible()
     page.get_by_role("textbox", name="Message").fill("still writing")
     page.context.set_offline(False)
-    # IndexedDB commits asynchronously; no person reloads within a few milliseconds of typing.
-    page.wait_for_timeout(300)
+    wait_kept(page, "still writing", "draft.png")
 
     page.reload()
     wait_ready(page, 60_000)
@@ -225,7 +225,7 @@ def test_a_refused_token_at_start_up_asks_to_sign_in_and_waits_for_try_again(bro
     notice = page.get_by_role("alert").filter(has_text="Sign in again")
     expect(notice).to_contain_text("did not accept your access token", timeout=60_000)
     expect(page.get_by_role("status")).to_have_text("Signed out")
-    page.wait_for_timeout(2500)  # the old page asked again after 1 s and 2 s
+    page.wait_for_timeout(2500)  # the subject, not a synchronisation: the old page asked again after 1 s and 2 s
     assert len(api_calls) == 1
     expect(page.get_by_role("textbox", name="Message")).to_be_disabled()
     with page.expect_request(lambda r: "/restrictions" in r.url):  # the same token: asked once more ...

@@ -15,14 +15,14 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
 from tests import files
-from tests.conftest import ROOT, RunningServer, free_port, stop_process
+from tools.services.attache import ROOT, RunningServer
+from tools.services.process import await_answer, free_port, stop_process
 from tests.e2e.conftest import wait_ready
 from tests.e2e.test_canvas import attach
 from tests.e2e.test_deployment import StaticSite
@@ -42,17 +42,17 @@ class NodeTusServer:
         args = {"port": self.port, "directory": str(store), "maxSize": 100_000_000}
         self.proc = subprocess.Popen([shutil.which("node") or "node", str(SCRIPT), json.dumps(args)], cwd=ROOT,
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (store.parent / "tus-server.log").read_text()
-            try:
-                if httpx.options(self.endpoint, timeout=1).headers.get("tus-version") == "1.0.0":
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("@tus/server did not start")
+        try:
+            await_answer(self.proc, self.answers, "@tus/server", store.parent / "tus-server.log", 20)
+        except RuntimeError:
+            self.log.close()
+            raise
+
+    def answers(self) -> bool:
+        try:
+            return httpx.options(self.endpoint, timeout=1).headers.get("tus-version") == "1.0.0"
+        except httpx.TransportError:
+            return False
 
     def offset(self, upload_url: str) -> int | None:
         answer = httpx.head(upload_url, headers=TUS)

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.conftest import RunningServer, free_port
+from tools.services.attache import RunningServer
+
+from tools.services.process import free_port
 from tests.e2e.conftest import browser_context_args, browser_type_launch_args, offsite_guard  # noqa: F401
-from tests.matrix.synapse import ELEMENT_NAME, SERVER_NAME, Synapse, User, create_room, ensure_synapse, populate
+from tools.services.synapse import ELEMENT_NAME, SERVER_NAME, Synapse, User, create_room, ensure_synapse, populate
 
 ALIAS = f"#support:{SERVER_NAME}"
 _TIMINGS: dict[str, float] = {}

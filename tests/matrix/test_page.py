@@ -16,10 +16,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests import files
-from tests.conftest import RunningServer
+from tools.services.attache import RunningServer
 from tests.e2e.conftest import READY_TIMEOUT_MS
 from tests.matrix.conftest import attache_config
-from tests.matrix.synapse import SERVER_NAME, create_room
+from tools.services.synapse import SERVER_NAME, create_room
 
 SYNC = re.compile(r"/_matrix/client/v3/sync\b")
 SEND = re.compile(r"/send/m\.room\.message/")

@@ -16,8 +16,8 @@ from app.core.http import Request
 from app.backends.matrix import MatrixConversation, SyncBatch
 from app.core.models import FileInfo, Message
 from app.core.restrictions import Restrictions
-from tests.conftest import free_port
-from tests.matrix.synapse import ELEMENT_NAME, MAX_UPLOAD_SIZE
+from tools.services.process import free_port
+from tools.services.synapse import ELEMENT_NAME, MAX_UPLOAD_SIZE
 from tests.matrix.transport import Transport
 
 RULES = Restrictions(25_000_000, ("image/*", ".pdf", ".txt"))

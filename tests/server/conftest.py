@@ -1,130 +1,25 @@
-"""Fixtures that run the real server (`python -m server`) in a subprocess.
-
-Every test talks HTTP to a real uvicorn on 127.0.0.1, so what is tested is
-what ships: routing, middleware, streaming, signals.
-"""
+"""The server tests' clients and tus helpers; the servers come from `make_server` (tests/servers.py)."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import os
-import signal
 import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT as REPO
-from tests.conftest import RunningServer
-from tests.services.postgres import database_table, postgres, url_for  # noqa: F401  (postgres: a fixture)
-from tests.services.s3 import moto, s3_bucket  # noqa: F401  (fixtures: moto_server once, a bucket per module)
+from tests.files import EXE, PDF, PNG  # noqa: F401  (the modules here import them from here)
+from tests.servers import STORAGES, TEST_CONFIG, Server  # noqa: F401  (the modules here import them from here)
+from tools.services.attache import ROOT as REPO, RunningServer  # noqa: F401  (REPO: the modules here import it)
 
-from .stored import FolderStored, S3Stored, Stored
-
-STORAGES = ["folder", "s3"]   # a module that tests bytes runs with both: `storage` fixture over STORAGES
 AGENT = {"Authorization": "Bearer agent-dev-token"}
 CUSTOMER = {"Authorization": "Bearer customer-dev-token"}
 
-TEST_CONFIG = """
-[attachments]
-max_file_size = "300 MB"
-accepted_types = ["image/*", ".pdf", ".txt", ".docx", ".html"]
-max_files_per_message = 2
-
-[identities]
-agent = "agent-dev-token"
-customer = "customer-dev-token"
-
-[server]
-cors_allow_origins = ["https://portal.example.com"]
-"""
-
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
-       b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 44 + b"\x80\x00\x00\x00" + \
-      b"\x00" * 64 + b"PE\x00\x00L\x01" + b"\x00" * 200
-
-
-class Server(RunningServer):
-    """A test server and a view of what it stored (`stored`), in the folder or the bucket."""
-
-    def __init__(self, *args, stored: Stored, database_url: str | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.stored, self.database_url = stored, database_url     # database_url None: SQLite in `data`
-
-
-@pytest.fixture
-def storage() -> str:
-    """Where servers keep bytes: "folder" (--data) here; modules that test bytes also run "s3"
-    (they define `storage` over STORAGES)."""
-    return "folder"
-
-
-@pytest.fixture(scope="module")
-def database_kind() -> str:
-    """The servers' database: SQLite (the default); a module that imports
-    tests.services.postgres.both_databases runs on PostgreSQL too."""
-    return "sqlite"
-
-
-@pytest.fixture
-def database_url(database_kind: str, request: pytest.FixtureRequest) -> str | None:
-    """None (SQLite in the data dir), or a fresh PostgreSQL database for this test's servers."""
-    return url_for(database_kind, request)
-
-
-@pytest.fixture
-def make_server(tmp_path: Path, storage: str, database_url: str | None, request) -> Iterator:
-    """Factory: `make_server(data=..., config_text=..., static_root=...)`; all are stopped at the end.
-
-    With storage "s3", the config gains a [storage] table: this module's bucket, a key
-    prefix per data folder (a restarted server finds its files again); and, as files in a
-    bucket need a shared database, a PostgreSQL one. Every server of a test shares its database."""
-    servers: list[Server] = []
-    bucket = request.getfixturevalue("s3_bucket") if storage == "s3" else None
-    if bucket is not None and database_url is None:
-        database_url = url_for("postgresql", request)
-    tables: dict[bool, str] = {}
-
-    def shared_tables(config_text: str) -> str:
-        """[database] (and a [broker] unless the config names one): the same for every server of the test."""
-        own_broker = "[broker]" in config_text
-        if own_broker not in tables:
-            tables[own_broker] = database_table(database_url, request, config_text)
-        return tables[own_broker]
-
-    def make(data: Path | None = None, config_text: str | None = TEST_CONFIG, static_root: Path | None = None,
-             extra: tuple[str, ...] = (), start: bool = True, s3_endpoint: str | None = None,
-             s3_prefix: str | None = None) -> Server:
-        data = data or tmp_path / "data"
-        config = None
-        stored: Stored = FolderStored(data)
-        if bucket is not None:
-            prefix = s3_prefix or "t-" + hashlib.sha256(str(data).encode()).hexdigest()[:16]
-            config_text = (config_text or "") + bucket.config(prefix, s3_endpoint)
-            stored = S3Stored(bucket.moto.client(), bucket.name, prefix)
-        if database_url is not None:
-            config_text = (config_text or "") + shared_tables(config_text or "")
-        if config_text is not None:
-            config = tmp_path / f"config{len(servers)}.toml"
-            config.write_text(config_text)
-        server = Server(data, config, static_root, tmp_path / f"server{len(servers)}.log", extra, stored=stored,
-                        database_url=database_url)
-        servers.append(server)
-        return server.start() if start else server
-
-    yield make
-    for server in servers:
-        try:
-            server.stop(signal.SIGKILL)
-        except Exception:
-            pass
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import RunningServer
+from tools.services.attache import RunningServer
 from tests.server.conftest import AGENT, TEST_CONFIG
 from tests.services.postgres import server_database
 

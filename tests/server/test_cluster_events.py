@@ -15,11 +15,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import ROOT, RunningServer, free_port
+from tools.services.attache import ROOT, RunningServer
+
+from tools.services.process import free_port
 from tests.services.redis import redis_service  # noqa: F401  (session fixture)
 
 from .conftest import lines, send
 from .production import PROD_CONFIG, SECRET, bearer, mint
+from tools.waiting import wait_for
 
 HEARTBEAT = "0.5"      # stream counts lapse 2 s after their process dies (4 heartbeats)
 
@@ -74,14 +77,9 @@ def read_events(response: httpx.Response, count: int, timeout: float = 20) -> li
     raise AssertionError(f"the stream ended after {len(events)} of {count} events")
 
 
-def wait_for_status(call, status: int, timeout: float = 20) -> httpx.Response:
+def wait_for_status(call, status: int, what: str) -> httpx.Response:
     """Repeat `call()` until it answers `status` (a state reached by the servers, not a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        r = call()
-        if r.status_code == status or time.monotonic() > deadline:
-            return r
-        time.sleep(0.1)
+    return wait_for(call, lambda r: r.status_code == status, what)
 
 
 def test_a_ticket_from_one_process_opens_a_stream_on_the_other_once(cluster):
@@ -125,8 +123,7 @@ def test_stream_counts_are_shared_by_the_processes(cluster):
                 r = c.post("/api/conversations/x3/events/ticket")
                 assert r.status_code == 429 and r.headers["retry-after"].isdigit()
                 assert r.json()["error"]["code"] == "too_many_streams"
-        r = wait_for_status(lambda: on_b.post("/api/conversations/x3/events/ticket"), 200)   # given back
-        assert r.status_code == 200, r.text
+        wait_for_status(lambda: on_b.post("/api/conversations/x3/events/ticket"), 200, "the slots are given back")
 
 
 def test_a_killed_process_loses_no_message_and_doubles_none(cluster):
@@ -150,7 +147,7 @@ def killed_and_resumed(a: RunningServer, b: RunningServer, token: str) -> None:
         b.stop(signal.SIGKILL)                                          # the listener's process dies
         missed = [send(on_a, f"while down {i}", cid="x4").json() for i in range(3)]
         # its two streams stop counting by themselves (no process is left to give them back)
-        assert wait_for_status(lambda: on_a.post("/api/conversations/x4/events/ticket"), 200).status_code == 200
+        wait_for_status(lambda: on_a.post("/api/conversations/x4/events/ticket"), 200, "the dead process's streams stop counting")
         t = ticket(on_a, "/api/conversations/x4/events/ticket")
         with httpx.Client(base_url=a.url, timeout=10) as anon:
             with anon.stream("GET", "/api/conversations/x4/events", params={"ticket": t},
@@ -196,7 +193,7 @@ def test_redis_lost_and_back_under_running_servers(cluster, redis_service):
                 assert "lost the broker (Redis) at " + redis_service.url in b.output()
             finally:
                 redis_service.start()
-            assert wait_for_status(lambda: on_a.post("/api/conversations/x6/events/ticket"), 200).status_code == 200
+            wait_for_status(lambda: on_a.post("/api/conversations/x6/events/ticket"), 200, "tickets again once Redis is back")
             back = send(on_a, "Redis is back", cid="x6").json()
             assert read_events(r, 1)[0]["data"] == back
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.conftest import free_port
-from tests.services.postgres import Postgres, database_table
+from tools.services.process import free_port
+from tests.services.postgres import database_table, started_postgres
 
 from .conftest import AGENT, REPO, TEST_CONFIG, send
+from tools.waiting import wait_for
 
 
 def test_an_unreachable_database_at_start_is_named_without_its_password(tmp_path, request):
@@ -29,20 +29,18 @@ def test_an_unreachable_database_at_start_is_named_without_its_password(tmp_path
 @pytest.fixture
 def own_postgres():
     """A PostgreSQL of this test's own: it is stopped and started again under a running server."""
-    server = Postgres().start()
+    server = started_postgres()
     yield server
     server.destroy()
 
 
 def until_stored(client, text: str, key: str, timeout: float = 30):
     """Send as the page's outbox does after a 503: the same key again until it is answered."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def sent():
         r = send(client, text, key=key)
-        if r.status_code != 503 or time.monotonic() > deadline:
-            return r
-        assert r.headers["retry-after"].isdigit()
-        time.sleep(0.2)
+        assert r.status_code != 503 or r.headers["retry-after"].isdigit()
+        return r
+    return wait_for(sent, lambda r: r.status_code != 503, f"{text!r} is stored", timeout, every=0.2)
 
 
 def test_a_database_lost_while_running_is_503_and_the_server_recovers_by_itself(make_server, own_postgres,

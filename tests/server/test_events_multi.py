@@ -1,4 +1,5 @@
-"""One event stream for many conversations (POST /api/events/ticket, GET /api/events), in one process."""
+"""One event stream for many conversations (POST /api/events/ticket, GET /api/events), in one process:
+the wire the page's live hub relies on."""
 
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ def test_the_ticket_names_only_the_callers_conversations(prod, agent_c1):
 
 def test_a_malformed_list_is_422(prod, agent_all):
     for body in ({}, {"conversations": []}, {"conversations": "c1"}, {"conversations": [1]},
-                 {"conversations": [f"c{i}" for i in range(51)]}, {"conversations": ["no spaces"]}):
+                 {"conversations": [f"c{i}" for i in range(51)]}, {"conversations": ["c"] * 51},
+                 {"conversations": ["no spaces"]}):
         r = agent_all.post(TICKET, json=body)
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_conversations", body
     assert agent_all.post(TICKET, json={"conversations": [f"c{i}" for i in range(50)]}).status_code == 200
@@ -90,3 +92,18 @@ def test_a_stream_of_many_conversations_counts_as_one(prod):
             full = dora.post(TICKET, json={"conversations": ["d2"]})
             assert full.status_code == 429 and full.json()["error"]["code"] == "too_many_streams"
             assert full.headers["retry-after"].isdigit()
+
+
+def test_two_set_streams_fill_the_identity_cap(prod):
+    """PROD_CONFIG: max_streams_per_identity = 2; a third stream is refused with Retry-After."""
+    token = mint("u-cap", "agent", ["*"])
+    with contextlib.ExitStack() as opened:
+        clients = [opened.enter_context(httpx.Client(base_url=prod.url, headers=bearer(token), timeout=10))
+                   for _ in range(2)]
+        for client in clients:
+            stream = opened.enter_context(client.stream("GET", "/api/events", params={
+                "ticket": multi_ticket(client, ["a", "b", "c"])}))
+            assert stream.status_code == 200
+        refused = clients[0].post(TICKET, json={"conversations": ["a"]})
+        assert refused.status_code == 429 and refused.headers["retry-after"].isdigit()
+        assert refused.json()["error"]["code"] == "too_many_streams"

@@ -6,12 +6,14 @@ import hashlib
 import subprocess
 import sys
 import time
+from email.utils import parsedate_to_datetime
 
 import pytest
 
 from server.config import ConfigError, load_config, parse_duration
 
 from .conftest import AGENT, PDF, PNG, REPO, STORAGES, TEST_CONFIG, TUS, patch, send, start_upload, upload, upload_id
+from tools.waiting import wait_until
 
 
 @pytest.fixture(params=STORAGES)
@@ -26,13 +28,10 @@ def gone(client, uid: str) -> bool:
     return client.head(f"/api/uploads/{uid}", headers=TUS).status_code in (404, 410)
 
 
-def wait_until(condition, timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
+def wait_past_expiry(response) -> None:
+    """Until the server's announced Upload-Expires has passed (it is whole seconds: one more)."""
+    expires = parsedate_to_datetime(response.headers["upload-expires"]).timestamp() + 1
+    wait_until(lambda: time.time() > expires, "the upload's Upload-Expires passes", 10)
 
 
 def media(server, data: bytes) -> bytes | None:
@@ -50,7 +49,7 @@ def test_the_sweeper_deletes_unsent_uploads_and_never_a_sent_file(make_server, t
         assert patch(c, partial, 0, report[:10]).status_code == 204
         unsent = upload(c, "unsent.pdf", report)["upload_id"]
         same_bytes = upload(c, "copy.png", PNG)["upload_id"]     # shares the sent file's media
-        assert wait_until(lambda: all(gone(c, uid) for uid in (partial, unsent, same_bytes)))
+        wait_until(lambda: all(gone(c, uid) for uid in (partial, unsent, same_bytes)), "the sweeper deletes the unsent uploads")
         assert server.stored.partials() == []                           # the partial upload's bytes
         assert media(server, report) is None                            # the unsent upload's media
         assert media(server, PNG) == PNG                                # still used by the sent one
@@ -61,7 +60,7 @@ def test_the_sweeper_deletes_unsent_uploads_and_never_a_sent_file(make_server, t
     again = make_server(data=data, config_text=SHORT, extra=("--sweep-interval", "0.2"))
     with again.client(AGENT) as c:
         later = upload(c, "later.pdf", PDF)["upload_id"]
-        assert wait_until(lambda: gone(c, later))                       # the sweeper ran after the restart
+        wait_until(lambda: gone(c, later), "the sweeper runs after the restart")
         assert c.get(url).content == PNG
         assert c.get("/api/conversations/default/messages").json()["messages"][0]["attachments"][0]["url"] == url
         r = send(c, "keep this", [sent], key="k")
@@ -72,8 +71,9 @@ def test_an_expired_upload_is_410_and_gone_before_any_sweep(make_server):
     server = make_server(config_text=SHORT, extra=("--sweep-interval", "3600"))
     with server.client(AGENT) as c:
         uid = upload_id(start_upload(c, "late.pdf", len(PDF), "application/pdf"))
-        assert patch(c, uid, 0, PDF[:10]).status_code == 204
-        time.sleep(1.5)                                                  # past the 1 s expiry
+        r = patch(c, uid, 0, PDF[:10])
+        assert r.status_code == 204
+        wait_past_expiry(r)
         r = patch(c, uid, 10, PDF[10:])
         assert r.status_code == 410 and r.json()["error"]["code"] == "upload_expired"
         assert server.stored.partials() == []
@@ -87,10 +87,11 @@ def test_uploads_that_expired_while_the_server_was_down_are_swept_at_start(make_
     first = make_server(data=data, config_text=SHORT, extra=("--sweep-interval", "3600"))
     with first.client(AGENT) as c:
         uid = upload_id(start_upload(c, "left.pdf", len(PDF), "application/pdf"))
-        assert patch(c, uid, 0, PDF[:10]).status_code == 204
+        r = patch(c, uid, 0, PDF[:10])
+        assert r.status_code == 204
     first.stop()
     first.stored.put_partial("f" * 32 + ".part", b"x")              # a crash left a file no row knows
-    time.sleep(1.5)
+    wait_past_expiry(r)
     second = make_server(data=data, config_text=SHORT, extra=("--sweep-interval", "3600"))
     assert second.stored.partials() == []                           # swept before the first request
 

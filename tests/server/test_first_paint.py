@@ -15,9 +15,9 @@ import pytest
 
 from app.page import CANVAS_END, CANVAS_START
 from server.messages import PAGE_SIZE
-from tests.conftest import RunningServer
+from tools.services.attache import RunningServer
 from tests.server.conftest import AGENT, CUSTOMER, TEST_CONFIG
-from tests.seed import seed
+from tools.seed import seed
 from tests.server.production import prod  # noqa: F401  (the fixture)
 
 PORTAL = "https://portal.example.com"   # in TEST_CONFIG's cors_allow_origins

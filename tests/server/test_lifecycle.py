@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from .conftest import AGENT, PDF, PNG, REPO, BigPdf, peak_rss_kb, offset_of, partial_patch, patch, send, start_upload, upload, upload_id
+from tools.waiting import wait_until
 
 
 def test_restart_keeps_messages_media_and_partial_uploads(make_server, tmp_path):
@@ -50,14 +51,9 @@ def test_interrupted_patch_keeps_what_arrived(server, agent):
     uid = upload_id(start_upload(agent, "cut.pdf", len(data), "application/pdf"))
     sent = 5 * 1024 * 1024
     with partial_patch(server, uid, data, sent):
-        time.sleep(0.3)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        offset = offset_of(agent, uid)
-        if offset == sent:
-            break
-        time.sleep(0.05)
-    assert offset == sent
+        pass                                       # dropped after `sent` bytes
+    wait_until(lambda: offset_of(agent, uid) == sent, "the server keeps the bytes that arrived", 10)
+    offset = sent
     r = patch(agent, uid, offset, data[offset:])
     assert r.headers["upload-offset"] == str(len(data))
     assert (server.data / "media" / hashlib.sha256(data).hexdigest()).stat().st_size == len(data)
@@ -81,10 +77,7 @@ def test_signal_with_open_sse_streams_exits_promptly(make_server, sig):
     threads = [threading.Thread(target=hold, args=(i,), daemon=True) for i in range(3)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 5
-    while len(streams) < 3 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert len(streams) == 3
+    wait_until(lambda: len(streams) == 3, "three streams open", 10)
     started = time.monotonic()
     server.proc.send_signal(sig)
     server.proc.wait(timeout=4)            # raises TimeoutExpired if shutdown hangs

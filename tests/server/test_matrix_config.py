@@ -109,7 +109,7 @@ def test_production_takes_no_static_tokens_and_hands_the_page_the_token_url(tmp_
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    from tests.conftest import RunningServer
+    from tools.services.attache import RunningServer
     top = tmp_path_factory.mktemp("matrix-config")
     site = top / "site"
     site.mkdir()

@@ -15,7 +15,8 @@ from server.live_state import live_state
 from server.redis_broker import client
 from server.redis_state import RedisSlots, RedisTickets, RedisUploadLock
 from server.tickets import Grant
-from tests.conftest import free_port, run_async
+from tests.conftest import run_async
+from tools.services.process import free_port
 from tests.services.redis import redis_service  # noqa: F401  (session fixture)
 
 

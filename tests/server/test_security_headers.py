@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import RunningServer
+from tools.services.attache import RunningServer
 
 from .conftest import PNG, send, upload
 from .production import PROD_CONFIG, bearer, dev, dev_agent, mint, shared_server  # noqa: F401

@@ -16,7 +16,7 @@ from contextlib import ExitStack, contextmanager
 import httpx
 import pytest
 
-from tests.conftest import RunningServer
+from tools.services.attache import RunningServer
 
 from .conftest import AGENT, lines, read_events, send
 from .production import shared_server

@@ -25,7 +25,7 @@ RAW = {"Accept-Encoding": "identity"}   # httpx asks for gzip/br by default
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A built site as build.py writes it (build/site), plus things that must never be served."""
-    from tests.conftest import RunningServer
+    from tools.services.attache import RunningServer
 
     top = tmp_path_factory.mktemp("static")
     root = top / "site"
@@ -170,7 +170,7 @@ def test_nothing_outside_the_allowed_roots(site, raw_path):
 
 
 def test_a_site_not_built_says_how_to_build_it(tmp_path):
-    from tests.conftest import RunningServer
+    from tools.services.attache import RunningServer
 
     (tmp_path / "data").mkdir()
     server = RunningServer(tmp_path / "data", static_root=tmp_path / "nothing-here").start()

@@ -7,7 +7,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -23,6 +22,7 @@ from tests.conftest import run_async
 
 from .conftest import AGENT, PDF, REPO, TEST_CONFIG, BigPdf, peak_rss_kb, TUS, offset_of, partial_patch, patch, send, start_upload, upload_id
 from .test_tus_interop import node, tus_js  # noqa: F401  (the Node fixture and the tus-js-client driver)
+from tools.waiting import wait_until
 
 MiB = 1024 * 1024
 
@@ -97,10 +97,7 @@ def test_tus_js_client_resumes_on_another_process_an_upload_cut_on_the_first(nod
         uid = upload_id(start_upload(a, "cut.pdf", len(data), "application/pdf"))
         with partial_patch(one, uid, data, 2 * MiB):
             pass                                                         # dropped after 2 MiB
-        deadline = time.monotonic() + 10
-        while offset_of(a, uid) != 2 * MiB and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert offset_of(a, uid) == 2 * MiB
+        wait_until(lambda: offset_of(a, uid) == 2 * MiB, "the dropped PATCH's 2 MiB are kept", 10)
     url = f"{two.url}/api/uploads/{uid}"
     result = tus_js(node, two, tmp_path, data, "cut.pdf", "application/pdf", "resume", uploadUrl=url)
     assert result["ok"] is True and result["patches"] == [2 * MiB], result
@@ -226,15 +223,11 @@ def test_two_patches_of_one_upload_on_two_processes_cannot_interleave(make_serve
     with one.client(AGENT) as a, two.client(AGENT) as b:
         uid = upload_id(start_upload(a, "both.pdf", len(data), "application/pdf"))
         with partial_patch(one, uid, data, MiB):                      # process one writes, stalled mid-body
-            deadline = time.monotonic() + 10
-            while not held.exists(f"{PREFIX}upload-lock:{uid}") and time.monotonic() < deadline:
-                time.sleep(0.02)
+            wait_until(lambda: held.exists(f"{PREFIX}upload-lock:{uid}"), "process one holds the upload's lock", 10)
             r = patch(b, uid, 0, data)                                # the same upload from process two
             assert r.status_code == 423 and r.json()["error"]["code"] == "upload_locked", r.text
             assert r.headers["retry-after"].isdigit()
-        deadline = time.monotonic() + 10                              # one's client went: it keeps 1 MiB
-        while offset_of(b, uid) != MiB and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: offset_of(b, uid) == MiB, "process one keeps the 1 MiB its client sent", 10)
         assert patch(b, uid, MiB, data[MiB:]).status_code == 204
         url = send(b, "", [uid]).json()["attachments"][0]["url"]
         assert a.get(url).content == data

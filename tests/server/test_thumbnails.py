@@ -27,6 +27,7 @@ from tests.files import png_bytes
 from tests.conftest import run_async
 
 from .conftest import AGENT, CUSTOMER, STORAGES, TUS, send, upload
+from tools.waiting import wait_for, wait_until
 
 
 @pytest.fixture(params=STORAGES)
@@ -188,9 +189,7 @@ def test_a_bad_image_is_kept_and_sent_without_a_thumbnail(server, agent, name):
 
 def test_an_unsent_image_loses_its_thumbnail_with_its_bytes(server, agent):
     state = upload(agent, "draft.png", png_bytes(200, 100), "image/png")
-    deadline = time.monotonic() + 20
-    while not server.stored.thumbnails() and time.monotonic() < deadline:   # made in the background
-        time.sleep(0.05)
+    wait_until(server.stored.thumbnails, "the thumbnail is made (in the background)")
     assert len(server.stored.thumbnails()) == 1
     assert agent.delete(f"/api/uploads/{state['upload_id']}", headers=TUS).status_code == 204
     assert server.stored.thumbnails() == []
@@ -208,12 +207,8 @@ def test_images_from_before_thumbnails_get_them_after_a_restart(server, agent, s
             path.unlink()
     server.start()
     with server.client(AGENT) as c:
-        deadline = time.monotonic() + 20
-        while True:
-            a = c.get("/api/conversations/v1/messages").json()["messages"][0]["attachments"][0]
-            if a["thumbnail"] or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        a = wait_for(lambda: c.get("/api/conversations/v1/messages").json()["messages"][0]["attachments"][0],
+                     lambda a: a["thumbnail"], "the old image gets its thumbnail after the restart")
     assert a["thumbnail"] == {**a["thumbnail"], "width": MAX_SIDE, "height": 360}
 
 

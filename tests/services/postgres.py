@@ -1,12 +1,6 @@
-"""A real PostgreSQL 15 for the tests: started once per session, a fresh database per test (or module).
+"""PostgreSQL for the tests (tools/services/postgres.py starts it): once per session, a fresh database per test (or module).
 
-Why real: the things that matter here (advisory locks, commit order,
-unique-index races, a server that goes away) are PostgreSQL's behaviour, which
-no stand-in reproduces. Started as a new user would: Debian's postgresql-15
-(installed with apt when missing), `initdb` and `pg_ctl` as the postgres user
-(they refuse root) in a folder of its own, on a free port on 127.0.0.1.
-Each test's database is made with CREATE DATABASE (a copy of template1:
-milliseconds), so tests never see each other's rows.
+Each test's database is made with CREATE DATABASE, so tests never see each other's rows.
 
 Modules that run against both databases import `both_databases` (a fixture
 named `database_kind`); the server fixtures turn it into a [database] table
@@ -15,95 +9,27 @@ named `database_kind`); the server fixtures turn it into a [database] table
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import subprocess
-import tempfile
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-BIN = Path("/usr/lib/postgresql/15/bin")
-USER = "postgres"
+from tools.services.postgres import Postgres
+from tools.services.process import ServiceUnavailable
+from tools.services.redis import RedisService
 
 
-def _install() -> None:
-    if (BIN / "initdb").exists():
-        return
-    if os.geteuid() != 0:
-        pytest.skip("PostgreSQL 15 is not installed (apt-get install postgresql-15) and we are not root")
-    subprocess.run(["apt-get", "install", "-y", "-q", "postgresql-15"], check=True, capture_output=True,
-                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-
-
-def _as_postgres(*cmd: str) -> list[str]:
-    return ["runuser", "-u", USER, "--", *cmd] if os.geteuid() == 0 else list(cmd)
-
-
-class Postgres:
-    """One PostgreSQL server in a temporary folder; `stop()` and `start()` again keep its data and port."""
-
-    def __init__(self) -> None:
-        from tests.conftest import free_port
-        _install()
-        self.root = Path(tempfile.mkdtemp(prefix="attache-pg-"))
-        self.root.chmod(0o755)
-        shutil.chown(self.root, USER, USER) if os.geteuid() == 0 else None
-        self.data, self.log = self.root / "data", self.root / "postgres.log"
-        self.port = free_port()
-        subprocess.run(_as_postgres(str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", USER,
-                                    "--no-sync"), check=True, capture_output=True)
-
-    def start(self) -> "Postgres":
-        settings = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-                    " -c full_page_writes=off -c synchronous_commit=off -c max_connections=200")
-        subprocess.run(_as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.log),
-                                    "-o", settings, "start"), check=True, capture_output=True)
-        return self
-
-    def stop(self) -> None:
-        subprocess.run(_as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop"),
-                       capture_output=True)
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def url(self, database: str = USER) -> str:
-        return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
-
-    def fresh_database(self, prefix: str = "t") -> str:
-        """A new, empty database; its URL."""
-        import psycopg
-        name = f"{prefix}_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return self.url(name)
-
-
-@contextlib.contextmanager
-def running(folder: Path | None = None) -> Iterator[Postgres]:
-    """A PostgreSQL for a `with` block (bench/load.py). `folder` is not used: the server's files must sit
-    where the postgres user can reach them, which a caller's private temporary folder is not."""
-    server = Postgres().start()
+def started_postgres() -> Postgres:
+    """A PostgreSQL of its own, running; the test is skipped where none can be installed."""
     try:
-        yield server
-    finally:
-        server.destroy()
-
-
-def new_database(server: Postgres, name: str) -> str:
-    """A fresh database on `server` whose name starts with `name`; its URL."""
-    return server.fresh_database(name)
+        return Postgres().start()
+    except ServiceUnavailable as why:
+        pytest.skip(str(why))
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """The session's PostgreSQL (started on first use)."""
-    server = Postgres().start()
+    server = started_postgres()
     yield server
     server.destroy()
 
@@ -130,7 +56,6 @@ def database_table(url: str | None, request: pytest.FixtureRequest, config_text:
         return ""
     if "[broker]" in config_text:
         return f'\n[database]\nurl = "{url}"\n'
-    from tests.services.redis import RedisService
     broker = RedisService().start()
     request.addfinalizer(broker.cleanup)
     return f'\n[database]\nurl = "{url}"\n\n[broker]\nurl = "{broker.url}"\n'

@@ -19,7 +19,6 @@ import re
 import secrets
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,10 @@ import httpx
 import pytest
 import uvicorn
 
-from tests.conftest import ROOT, RunningServer, free_port, stop_process
 from tests.twilio.fake import FakeTwilio, sid
+from tools.services.attache import ROOT, RunningServer
+from tools.services.process import await_answer, free_port, stop_process
+from tools.waiting import wait_until
 
 SPEC = ROOT / "node_modules" / "@twilio-alpha" / "mcp" / "twilio-oai" / "spec" / "json" / "twilio_conversations_v1.json"
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
@@ -51,11 +52,9 @@ class ThreadedServer:
 
     def start(self) -> "ThreadedServer":
         self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("stand-in server did not start")
-            time.sleep(0.02)
+        wait_until(lambda: self.server.started or not self.thread.is_alive(), "the stand-in server starts")
+        if not self.server.started:
+            raise RuntimeError("stand-in server did not start")
         return self
 
     def stop(self) -> None:
@@ -105,15 +104,12 @@ class Prism:
                                      stderr=subprocess.STDOUT)
 
     def wait(self, timeout: float = 90) -> "Prism":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"Prism exited with {self.proc.returncode}:\n{self.output()[-3000:]}")
-            if "Prism is listening" in self.output():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"Prism did not start within {timeout}s:\n{self.output()[-3000:]}")
+        try:
+            await_answer(self.proc, lambda: "Prism is listening" in self.output(), "Prism", self.log, timeout)
+        except RuntimeError:
+            self._out.close()
+            raise
+        return self
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -152,13 +148,8 @@ class Contract:
     def _mark(self) -> int:
         token = f"attache-log-marker-{secrets.token_hex(8)}"
         httpx.get(f"{self.prism.url}/{token}", timeout=30)
-        deadline = time.monotonic() + 30
         done = re.compile(re.escape(token) + r".*Request terminated.*\n")   # Prism's last line for it
-        while (m := done.search(self.prism.output())) is None:
-            if time.monotonic() > deadline:
-                raise RuntimeError("Prism did not log the marker request")
-            time.sleep(0.05)
-        return m.end()
+        return wait_until(lambda: done.search(self.prism.output()), "Prism logs the marker request", 30).end()
 
     def failures(self) -> list[str]:
         end = self._mark()

@@ -6,11 +6,10 @@ import pytest
 from app.core.models import FileInfo
 from app.core.restrictions import Restrictions
 from server.twilio.channels import CHAT, SMS, WHATSAPP, channel_of, rules_for
+from tests.files import PDF_HEAD, PNG_HEAD
 from tests.twilio.rig import participants
 
 ADMIN = Restrictions(25_000_000, ("image/*", ".pdf", ".txt"), 3)
-PNG_HEAD = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-PDF_HEAD = b"%PDF-1.7\n" + b"\x00" * 64
 
 
 @pytest.mark.parametrize("channel,expected", [

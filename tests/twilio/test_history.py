@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from urllib.parse import urlencode
 
@@ -16,11 +15,12 @@ import httpx
 import pytest
 
 from tests import files
-from tests.conftest import AGENT_TOKEN
+from tools.services.attache import AGENT_TOKEN
 from tests.twilio.fake import twilio_error
 from tests.twilio.rig import participants
 from tests.twilio.test_server import png, send, upload
 from tests.twilio.test_webhook import event, media_item, signed
+from tools.waiting import wait_until
 
 AGENT = {"Authorization": f"Bearer {AGENT_TOKEN}"}
 
@@ -198,9 +198,7 @@ def test_a_webhook_for_a_message_whose_media_the_history_is_fetching_waits_and_i
         asyncio.ensure_future(post())
     fake.on_media[item["Sid"]] = webhook_now
     [message] = page(agent, cid)["messages"]
-    deadline = time.monotonic() + 30
-    while not answers and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: answers, "the second webhook is answered", 30)
     assert answers == ["duplicate"]
     assert (message["text"], len(message["attachments"])) == ("Both at once", 1)
     assert page(agent, cid)["messages"] == [message]

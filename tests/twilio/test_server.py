@@ -21,7 +21,7 @@ from app.core.errors import error_from_response
 from app.core.http import Response
 from app.core.restrictions import Restrictions
 from server.config import ConfigError, load_config
-from tests.conftest import AGENT_TOKEN
+from tools.services.attache import AGENT_TOKEN
 from tests.e2e.api import Api
 from tests.server.conftest import lines, read_events
 from tests.twilio.rig import (ACCOUNT_SID, AUTH_TOKEN, KEY_SECRET, KEY_SID, SERVICE_SID, participants,

@@ -5,9 +5,8 @@ import pytest
 from app.core.composer import Composer, Draft, Staged
 from app.core.models import FileInfo
 from app.core.restrictions import Restrictions
+from tests.files import EXE, PNG_HEAD as PNG
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
-EXE = b"MZ\x90\x00" + b"\x00" * 60
 
 ONE = Restrictions(max_file_size=1_000_000, accepted_types=("image/*", ".pdf"))
 THREE = Restrictions(max_file_size=1_000_000, max_files_per_message=3)

@@ -9,6 +9,7 @@ from app import render
 from app.core.composer import Draft, Staged
 from app.core.models import Attachment, FileInfo, Message, Problem
 from app.core.outbox import Outbox
+from tests.files import PNG_HEAD as PNG
 
 NAMES = {"agent": "Agent", "customer": "Customer"}
 
@@ -126,7 +127,6 @@ def test_a_failed_message_with_one_file_says_remove_attachment_and_one_without_s
     assert ">Discard message</button>" in html and "remove-attachment" not in html
 
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 
 
 def test_previews_are_decided_on_the_content_not_the_declared_type():

@@ -7,11 +7,7 @@ from hypothesis import strategies as st
 from app.core.models import FileInfo, Problem
 from app.core.restrictions import Restrictions, check, parse_size
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
-ZIP = b"PK\x03\x04\x14\x00\x06\x00"
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 100
+from tests.files import EXE, JPEG_HEAD as JPEG, PDF_HEAD as PDF, PNG_HEAD as PNG, ZIP_HEAD as ZIP
 TEXT = b"Dear team,\nthe figures are attached.\n"
 
 STANDARD = Restrictions(accepted_types=("image/*", ".pdf", ".txt"))

@@ -9,9 +9,8 @@ from app.core.errors import error_from_response
 from app.core.http import Response
 from app.core.models import FileInfo
 from app.core.restrictions import Restrictions, check
+from tests.files import PDF_HEAD as PDF, PNG_HEAD as PNG
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-PDF = b"%PDF-1.7\n" + b"\x00" * 64
 WHATSAPP = Restrictions(16_000_000, ("image/jpeg", "image/png", "application/pdf"), 1,
                         (("image/*", 5_000_000),), "WhatsApp")
 SMS = Restrictions(5_000_000, ("image/jpeg", "image/png", "application/pdf"), 1, channel="SMS/MMS")

@@ -1,4 +1,4 @@
-"""A real Synapse homeserver for the tests: installed from PyPI, configured, started, stopped.
+"""A real Synapse homeserver for the tests and the benches: installed from PyPI, configured, started, stopped.
 
 Synapse lives in its own virtual environment (``.venv-synapse`` in the repo
 root, ignored by git): it pins its own large dependency tree (Twisted,
@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tools.services.process import answers_http, await_answer
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = Path(__file__).with_name("synapse.lock")
@@ -143,19 +145,10 @@ class Synapse:
             cwd=self.data, stdout=self._out, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        deadline = began + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"Synapse exited with {self.proc.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(self.url + "/_matrix/client/versions", timeout=1).status_code == 200:
-                    self.timings["start"] = time.monotonic() - began
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"Synapse did not answer within {timeout}s:\n{self.output()}")
+        await_answer(self.proc, answers_http(self.url + "/_matrix/client/versions"), "Synapse",
+                     self.data / "stdout.log", timeout)
+        self.timings["start"] = time.monotonic() - began
+        return self
 
     def output(self) -> str:
         parts = [p.read_text(errors="replace")[-5000:] for p in (self.data / "stdout.log", self.log)
