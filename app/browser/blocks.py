@@ -6,18 +6,23 @@ height once it is beyond FAR (two IntersectionObservers watch, so nothing runs
 on every scroll event). The sentinel at the top (`#history-start`) loads the
 next older page when it comes near, again and again while it stays near. Every
 change above what the reader sees moves the scroll position by as much
-(`HistoryView.keep_view`), so nothing jumps: not when a page is prepended, not
+(`HistoryPane.keep_view`), so nothing jumps: not when a page is prepended, not
 when a block becomes a spacer or comes back.
 
 The history opens as `render.opening_html` draws it: the sentinel and the
 newest page as one block. The reference server's first paint is that very HTML
 (server/first_paint.py), so `open` keeps the nodes already there (`dom.adopt`,
 keyed by id and block): nothing flashes, loads twice or shows twice.
+
+The window draws into a `HistoryPane` (app.browser.history.HistoryView is the one) and
+never imports it: history.py owns the window, not the other way round.
 """
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Awaitable, Callable
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 from js import CSS, IntersectionObserver, Object, console
 from pyodide.ffi import create_proxy, to_js
@@ -26,10 +31,8 @@ from app import render
 from app.browser.dom import adopt, maybe
 from app.core.backoff import POLICY
 from app.core.errors import BackendError
-from app.core.timeline import Block, Page
-
-if TYPE_CHECKING:
-    from app.browser.history import HistoryView
+from app.core.models import Message
+from app.core.timeline import Block, Page, Timeline
 
 NEAR = "100% 0px"  # rootMargin: a screen above and below is drawn
 FAR = "300% 0px"   # beyond three screens a block becomes a spacer (the gap between: no flapping)
@@ -39,25 +42,37 @@ START_ID = render.START_ID
 Fetch = Callable[[str], Awaitable[Page]]  # a page token -> that page (ConversationApi.history_request/parse)
 
 
+class HistoryPane(Protocol):
+    """The scrolling history the window draws into: its element, how it renders messages, and
+    how it changes the DOM above the reader without moving what they see."""
+
+    @property
+    def element(self) -> Any: ...   # the scrolling <div id="history"> (a JS proxy)
+
+    def render(self, messages: Sequence[Message]) -> str: ...
+
+    def keep_view(self, element: Any, change: Callable[[], object], *, above: bool | None = None) -> None: ...
+
+
 class BlockWindow:
-    def __init__(self, view: HistoryView) -> None:
+    def __init__(self, view: HistoryPane, timeline: Timeline) -> None:
         self.view = view
-        self.timeline = view.timeline
+        self.timeline = timeline
         self.fetch: Fetch | None = None
         self.loading = False
         self._refilling: set[int] = set()   # keys of dropped blocks being fetched again
         self._proxies = [create_proxy(self._on_near), create_proxy(self._on_far), create_proxy(self._retry)]
-        options = lambda margin: to_js({"root": view.element, "rootMargin": margin}, dict_converter=Object.fromEntries)
-        self._near = IntersectionObserver.new(self._proxies[0], options(NEAR))
-        self._far = IntersectionObserver.new(self._proxies[1], options(FAR))
+        self._near = IntersectionObserver.new(self._proxies[0], _observed(view.element, NEAR))
+        self._far = IntersectionObserver.new(self._proxies[1], _observed(view.element, FAR))
 
     # ---- set-up -----------------------------------------------------------------------
-    def open(self, fetch: Fetch | None, newest: Block | None) -> None:
-        """A new history (the timeline has just started with its newest page, `newest`). Over the
+    def open(self, fetch: Fetch | None, timeline: Timeline, newest: Block | None) -> None:
+        """A new history: `timeline` has just started with its newest page, `newest`. Over the
         server's first paint (the sentinel is there) the same HTML is adopted whole; on an empty
         canvas the newest page's last FIRST messages are drawn at once and the rest a task later."""
         self._near.disconnect()
         self._far.disconnect()
+        self.timeline = timeline
         self.fetch = fetch
         h = self.view.element
         drawn = maybe(h.querySelector(f":scope > #{START_ID}")) is not None
@@ -154,7 +169,7 @@ class BlockWindow:
             block = None if entry.isIntersecting else self.timeline.find(int(entry.target.dataset.block))
             if block is not None and block.shown:
                 height = float(entry.target.getBoundingClientRect().height)
-                self.view.keep_view(entry.target, lambda el=entry.target, h=height: _to_spacer(el, h))
+                self.view.keep_view(entry.target, functools.partial(_to_spacer, entry.target, height))
                 self.timeline.hidden(block, height)
                 self._far.unobserve(entry.target)   # spacers are watched only for coming near
 
@@ -187,12 +202,12 @@ class BlockWindow:
         """Load the next older page if there is one and the sentinel is near."""
         if not self.loading and self.fetch is not None and self.timeline.older is not None:
             self.loading = True
-            asyncio.ensure_future(self._load_older(self.timeline.older))
+            asyncio.ensure_future(self._load_older(self.fetch, self.timeline.older))
 
-    async def _load_older(self, token: str) -> None:
+    async def _load_older(self, fetch: Fetch, token: str) -> None:
         self._state()
         try:
-            page = await self._fetch_retrying(token)
+            page = await self._fetch_retrying(fetch, token)
         except BackendError as error:
             self.loading = False
             self._state(error)
@@ -212,14 +227,14 @@ class BlockWindow:
             self._near.unobserve(self.start)
             self._near.observe(self.start)
 
-    async def _fetch_retrying(self, token: str) -> Page:
+    async def _fetch_retrying(self, fetch: Fetch, token: str) -> Page:
         """An older page, asked again on its own after a passing fault (a timeout, a dropped
         connection, 429, 5xx) as every other request of the page is (app.core.backoff): a busy
         machine or server should not leave the reader a "Try again" that a second later would work."""
         attempt = 0
         while True:
             try:
-                return await self.fetch(token)
+                return await fetch(token)
             except BackendError as error:
                 attempt += 1
                 allowed = error.retryable and POLICY.allows(attempt)
@@ -246,6 +261,11 @@ class BlockWindow:
         view = self.view.element.getBoundingClientRect()
         box = element.getBoundingClientRect()
         return box.bottom >= view.top - view.height and box.top <= view.bottom + view.height
+
+
+def _observed(root: Any, margin: str) -> Any:
+    """IntersectionObserver options: `root` is the scrolling history, `margin` how far around it counts."""
+    return to_js({"root": root, "rootMargin": margin}, dict_converter=Object.fromEntries)
 
 
 def _to_spacer(element, height: float) -> None:

@@ -10,8 +10,8 @@ the reader's zone as it was at each message's moment (JS Date knows the rules).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Callable
 
 from js import Date, document
 from pyscript import when
@@ -47,7 +47,7 @@ class HistoryView:
         self.names = names
         self.protected_media = False  # attachment URLs need the token (Matrix): app.browser.protected_media
         self.timeline = Timeline()
-        self.window = BlockWindow(self)
+        self.window = BlockWindow(self, self.timeline)
         self.pinned = True  # the history follows the newest message
         self._last_top = 0
         self.unread = 0  # messages that arrived while the tab was hidden
@@ -62,9 +62,9 @@ class HistoryView:
     # ---- delivered messages ---------------------------------------------------
     def show_page(self, page: HistoryPage, fetch: Fetch | None = None) -> None:
         """The newest page, as the start-up loaded it; `fetch(token)` gets older pages."""
-        self.timeline = self.window.timeline = Timeline()
+        self.timeline = Timeline()
         block = self.timeline.start(page)
-        self.window.open(fetch, block)
+        self.window.open(fetch, self.timeline, block)
         self.empty_note.hidden = block is not None or page.older is not None   # or the rest is loading
         self.scroll_to_end()
 
@@ -108,7 +108,7 @@ class HistoryView:
     def last_seq(self) -> int | None:
         return self.timeline.last_seq()
 
-    def render(self, messages: list[Message]) -> str:
+    def render(self, messages: Sequence[Message]) -> str:
         return render.messages_html(messages, self.identity, self.names, reader_offset, str(Date.new().toISOString()),
                                     protected_media=self.protected_media)
 
