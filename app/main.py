@@ -30,6 +30,7 @@ from app.browser.storage import UnsentStore
 from app.browser.transport import get_json
 from app.core.errors import BackendError
 from app.core.models import Problem
+from app.core.token import TokenClaims
 from app.page import display_names, title_for
 
 DEFAULT_IDENTITY = "agent"
@@ -50,11 +51,11 @@ def base_url_for(settings: dict, config_url: str) -> str:
     return str(URL.new(base or "/", config_url).href).rstrip("/")
 
 
-def acting_as(config: dict, session: auth.Session) -> dict:
+def acting_as(config: dict, session: auth.Session, claims: TokenClaims) -> dict:
     """The config the adapter is built from, holding the session's token under its sub
     (with what else the config says of that identity: a Matrix user id)."""
     backend = dict(config["backend"])
-    sub, name = session.claims.sub, session.claims.name or session.claims.sub
+    sub, name = claims.sub, claims.name or claims.sub
     identities = backend.get("identities")
     entry = identities.get(sub) if isinstance(identities, dict) else None
     backend["identities"] = {sub: {**(entry if isinstance(entry, dict) else {}), "token": session.token, "name": name}}
@@ -88,11 +89,15 @@ async def main(root: Root) -> None:
     signin = SignInView(root, session)
     claims = await signin.first_token()
     try:
-        backend = create_backend(acting_as(config, session), claims.sub)  # ValueError naming what is wrong
+        backend = create_backend(acting_as(config, session, claims), claims.sub)  # ValueError naming what is wrong
     except (ValueError, BackendError) as error:
         return _cannot_start(root, error)
     session.on_token.append(lambda: setattr(backend.api, "token", session.token))
-    session.on_token.append(lambda: session.claims.sub != claims.sub and location.reload())  # someone else now
+
+    def reload_for_someone_else() -> None:
+        if session.claims is not None and session.claims.sub != claims.sub:
+            location.reload()
+    session.on_token.append(reload_for_someone_else)
     settings = config["backend"]
     identities = settings.get("identities")
     if isinstance(identities, dict) and identities:  # development: the other identities are the peers

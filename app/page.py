@@ -9,9 +9,10 @@ take the server's nodes over instead of drawing them again.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup

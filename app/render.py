@@ -7,8 +7,8 @@ jinja2 autoescapes everything; no template marks user data as safe.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape

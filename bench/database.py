@@ -20,14 +20,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.migrate import open_database  # noqa: E402
-from server.store import Store, utc_now  # noqa: E402
+from server.migrate import open_database
+from server.store import Store, utc_now
 
 
 def timed(op: Callable[[int], object], n: int) -> float:
@@ -49,6 +49,7 @@ def store_ops(store: Store, n: int) -> dict[str, float]:
 
     def patch(i: int) -> None:
         u = store.get_upload(upload.id)
+        assert u is not None   # created above, never removed
         u.offset = i + 100
         store.update_upload(u)
     return {"send": timed(lambda i: store.add_message("c", "ann", "hi", f"k{i}", []), n),

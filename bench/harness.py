@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import Browser, Page, expect  # noqa: E402
+from playwright.sync_api import Browser, Page, expect
 
-from tools.services.attache import RunningServer  # noqa: E402
+from tools.services.attache import RunningServer
 
 VIEWPORT = {"width": 1100, "height": 800}
 READY_TIMEOUT_MS = 120_000
@@ -57,10 +57,10 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     log()
     log(title)
-    log("  " + "  ".join(str(h).ljust(w) for h, w in zip(header, widths)))
+    log("  " + "  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=False)))
     log("  " + "  ".join("-" * w for w in widths))
     for row in rows:
-        log("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+        log("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)))
 
 
 class OffsiteWatch:
@@ -98,7 +98,8 @@ class Bench:
 
     def _watch_page(self, page: Page) -> None:
         page.on("pageerror", lambda e: self.page_errors.append(f"pageerror: {e}"))
-        page.on("console", lambda m: self.page_errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("console",
+                lambda m: self.page_errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
 
     def server(self, name: str, config_text: str | None = None, root: Path | None = None) -> RunningServer:
         base = (root or self.workdir) / name

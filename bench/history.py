@@ -30,9 +30,9 @@ from playwright.sync_api import expect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.services.attache import CUSTOMER_TOKEN  # noqa: E402
-from tools.sample_files import png_bytes  # noqa: E402
-from tools.seed import seed  # noqa: E402
+from tools.sample_files import png_bytes
+from tools.seed import seed
+from tools.services.attache import CUSTOMER_TOKEN
 
 SIZES = (1_000, 10_000, 100_000)
 RUNS = 7
@@ -154,7 +154,8 @@ def run(bench, sizes: tuple[int, ...], log, print_table, timeout_ms: int) -> dic
     for n, m in measured.items():
         s, o, f = m["scroll"], m["open"], m["at_first"]
         runs = m["arrived_runs_ms"]
-        rows.append([f"{n:,}", f"{m['arrived_ms']:.0f} ms ({min(runs):.0f}–{max(runs):.0f})", f"{m['visible_s']:.2f} s", f"{s['ms'] / 1000:.1f} s",
+        rows.append([f"{n:,}", f"{m['arrived_ms']:.0f} ms ({min(runs):.0f}–{max(runs):.0f})", f"{m['visible_s']:.2f} s",
+                     f"{s['ms'] / 1000:.1f} s",
                      f"{s['longest_frame_ms']:.0f} / {s['p95_frame_ms']:.0f} ms", f"{s['long_tasks']}",
                      f"{o['dom_nodes']:,} -> {f['dom_nodes']:,}", f"{o['js_heap_mb']:.1f} -> {f['js_heap_mb']:.1f} MB",
                      f"{o['messages_in_python']} -> {f['messages_in_python']}",

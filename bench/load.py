@@ -41,7 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.tokens import mint  # noqa: E402
+from server.tokens import mint
 
 KEY = os.urandom(32).hex().encode()
 CONVERSATION_IDS = [f"load-{i:03d}" for i in range(1000)]
@@ -94,10 +94,10 @@ def start_process(folder: Path, config: Path, index: int) -> Process:
     port = free_port()
     data = folder / f"data{index}"
     log = folder / f"server{index}.log"
-    out = open(log, "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
-                             "--data", str(data), "--config", str(config), "--log-level", "warning"],
-                            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    with open(log, "ab") as out:   # the server writes to its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
+                                 "--data", str(data), "--config", str(config), "--log-level", "warning"],
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     process = Process(port, proc, log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -147,8 +147,9 @@ async def listen(urls: list[str], who: str, cid: str, run: Run, ready: asyncio.E
 
 def photo(mib: int) -> bytes:
     """A JPEG of about `mib` MiB (noise compresses little), so every other file is thumbnailed as photos are."""
-    from PIL import Image   # noqa: PLC0415 (the server's own dependency)
-    import io   # noqa: PLC0415
+    import io
+
+    from PIL import Image
     side = int((mib * 1024 * 1024 / 2.2) ** 0.5)
     out = io.BytesIO()
     Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(out, "JPEG", quality=90)
@@ -195,7 +196,8 @@ async def agent(urls: list[str], who: str, cid: str, files: int, payloads: dict[
             run.errors.append(f"agent {who}: {error!r}")
 
 
-async def drive(urls: list[str], agents: int, listeners: int, files: int, payloads: dict[str, bytes]) -> tuple[Run, float]:
+async def drive(urls: list[str], agents: int, listeners: int, files: int,
+                payloads: dict[str, bytes]) -> tuple[Run, float]:
     run = Run()
     limits = httpx.Limits(max_connections=agents + listeners + 50, max_keepalive_connections=agents + listeners)
     async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(120)) as client:
@@ -261,7 +263,7 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
 
 def shared_services(folder: Path, stack: contextlib.ExitStack) -> str:
     """PostgreSQL, Redis and S3 (moto) started as the tests start them; the config tables naming them."""
-    from tools.services import postgres, redis, s3   # noqa: PLC0415 (only the shared variant needs them)
+    from tools.services import postgres, redis, s3
     database = stack.enter_context(postgres.running(folder / "pg"))
     broker = redis.RedisService().start()
     stack.callback(broker.stop)

@@ -20,10 +20,10 @@ import time
 import uuid
 from urllib.parse import quote
 
-from playwright.sync_api import expect
-
 import harness  # bench/harness.py
 import upload  # bench/upload.py
+from playwright.sync_api import expect
+
 from tools.sample_files import png_bytes
 from tools.services.process import free_port
 from tools.services.synapse import Synapse, create_room, ensure_synapse, populate
@@ -38,7 +38,8 @@ FETCH_UPLOAD = """async ([homeserver, token]) => {
   const file = document.getElementById('bench-file').files[0];
   const t0 = performance.now();
   const answer = await fetch(homeserver + '/_matrix/media/v3/upload?filename=' + encodeURIComponent(file.name), {
-    method: 'POST', headers: {Authorization: 'Bearer ' + token, 'Content-Type': 'application/octet-stream'}, body: file});
+    method: 'POST', body: file,
+    headers: {Authorization: 'Bearer ' + token, 'Content-Type': 'application/octet-stream'}});
   const body = await answer.json();
   return {ms: performance.now() - t0, status: answer.status, uri: body.content_uri || ''};
 }"""
@@ -47,7 +48,8 @@ FETCH_UPLOAD = """async ([homeserver, token]) => {
 BREAKDOWN = """() => {
   const up = window.__up;
   const calls = performance.getEntriesByType('resource')
-    .filter(e => e.startTime >= up.t0 && /\\/_matrix\\//.test(e.name) && !/\\/sync\\b|\\/thumbnail\\/|\\/download\\//.test(e.name));
+    .filter(e => e.startTime >= up.t0 && /\\/_matrix\\//.test(e.name)
+                 && !/\\/sync\\b|\\/thumbnail\\/|\\/download\\//.test(e.name));
   const upload = calls.find(e => /\\/media\\/v3\\/upload/.test(e.name));
   const send = calls.find(e => /\\/send\\//.test(e.name));
   return {before_upload_ms: upload ? upload.startTime - up.t0 : null,
@@ -86,10 +88,12 @@ def run(bench, upload_mib: int, history_n: int) -> None:
     try:
         began = time.perf_counter()
         users = populate(hs, python, ("agent", "customer"))
-        rooms = {name: create_room(hs, users, f"#{name}:localhost", ("customer",)) for name in ("upload", "full", "empty")}
+        rooms = {name: create_room(hs, users, f"#{name}:localhost", ("customer",))
+                 for name in ("upload", "full", "empty")}
         log(f"  bench Synapse {hs.url}: started in {hs.timings['start']:.1f} s, users and rooms in "
             f"{time.perf_counter() - began:.1f} s")
-        servers = {name: bench.server(f"matrix-{name}", attache_config(hs, room, users)) for name, room in rooms.items()}
+        servers = {name: bench.server(f"matrix-{name}", attache_config(hs, room, users))
+                   for name, room in rooms.items()}
         bench_upload(bench, hs, users, servers["upload"], upload_mib)
         bench_history(bench, hs, users, rooms["full"], servers, history_n)
     finally:
@@ -140,7 +144,8 @@ def bench_upload(bench, hs: Synapse, users: dict, server, size_mib: int) -> None
     ratio = fetch_s / app_s
     breakdown = {k: statistics.median(r["breakdown"][k] or 0 for r in app_runs) for k in app_runs[0]["breakdown"]}
     harness.print_table(
-        f"matrix upload of {size_mib} MiB (median of {UPLOAD_RUNS}; page: click on Send -> delivered message in the DOM; "
+        f"matrix upload of {size_mib} MiB (median of {UPLOAD_RUNS}; "
+        "page: click on Send -> delivered message in the DOM; "
         "fetch: one POST to the same media endpoint)",
         ["", "seconds", "MiB/s", "runs"],
         [["page (single request + PUT send)", f"{app_s:.2f}", f"{size / MIB / app_s:.0f}",
@@ -154,7 +159,8 @@ def bench_upload(bench, hs: Synapse, users: dict, server, size_mib: int) -> None
     bench.results["matrix_upload"] = {"size_bytes": size, "app_runs_s": [r["s"] for r in app_runs],
                                       "fetch_runs_s": [r["s"] for r in fetch_runs], "ratio": ratio,
                                       "breakdown_ms": breakdown, "heap_growth_bytes": growth}
-    bench.summary.append([f"Matrix upload {size_mib} MiB (Synapse)", f"page {app_s:.2f} s, {size / MIB / app_s:.0f} MiB/s",
+    bench.summary.append([f"Matrix upload {size_mib} MiB (Synapse)",
+                          f"page {app_s:.2f} s, {size / MIB / app_s:.0f} MiB/s",
                           f"plain fetch {fetch_s:.2f} s, {size / MIB / fetch_s:.0f} MiB/s", f"{ratio:.2f}",
                           f"≥ {upload.UPLOAD_GOAL_RATIO}"])
 
@@ -168,6 +174,7 @@ def seed(hs: Synapse, users: dict, room: str, count: int) -> float:
     def post(i: int) -> None:
         user = users["agent" if i % 2 else "customer"]
         with hs.client(user) as client:
+            content: dict[str, object]
             content = {"msgtype": "m.text", "body": f"Message {i}: the quick brown fox jumps over the lazy dog, "
                                                     f"order #{1000 + i} ships tomorrow."}
             if i % ATTACH_EVERY == 0:

@@ -52,15 +52,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+import harness
+import history
+import startup
+import upload
+from harness import log
+from playwright.sync_api import sync_playwright
 
-from tools.services.chromium import CHROMIUM_FLAGS, chromium_executable  # noqa: E402
-
-import harness  # noqa: E402  (bench/harness.py)
-from harness import log  # noqa: E402
-import history  # noqa: E402  (bench/history.py)
-import startup  # noqa: E402  (bench/startup.py)
-import upload  # noqa: E402  (bench/upload.py)
+from tools.services.chromium import CHROMIUM_FLAGS, chromium_executable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                     storage.run(bench, args.upload_mib)
                 if "history" in chosen:
                     sizes = tuple(int(x) for x in args.history_sizes.split(","))
-                    bench.results["history"] = history.run(bench, sizes, harness.log, harness.print_table, harness.READY_TIMEOUT_MS)
+                    bench.results["history"] = history.run(bench, sizes, harness.log, harness.print_table,
+                                                           harness.READY_TIMEOUT_MS)
                 if "matrix" in chosen:
                     import matrix  # bench/matrix.py: the page on a Synapse of its own
                     matrix.run(bench, args.upload_mib, args.matrix_events)

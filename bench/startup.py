@@ -36,9 +36,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from harness import READY_TIMEOUT_MS, Bench, log, print_table
 from playwright.sync_api import Page
 
-from harness import READY_TIMEOUT_MS, Bench, log, print_table
 from tools.services.attache import CUSTOMER_TOKEN
 
 GOAL_COLD_S = 1.0
@@ -151,7 +151,7 @@ class PlainServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/index.html"
 
-    def __enter__(self) -> "PlainServer":
+    def __enter__(self) -> PlainServer:
         self.thread.start()
         return self
 
@@ -221,13 +221,14 @@ def run(new_context, pages: dict[str, str], workdir: Path, runs: int, timeout_ms
     counter = iter(range(1_000_000))
     with PlainServer(workdir / "plain") as plain:
         pages = {"plain": plain.url, **pages}
-        results = {name: {"cold": [], "warm": []} for name in pages}
+        results: dict[str, dict[str, list]] = {name: {"cold": [], "warm": []} for name in pages}
         # interleaved, so a busy moment of the shared machine hits every page alike
         for _ in range(runs):
             for name, base in pages.items():
                 sep = "&" if "?" in base else "?"
-                one = measure(new_context, lambda: f"{base}{sep}conversation=bench-start-{next(counter)}",
-                              picked, timeout_ms, None if name == "plain" else seed)
+                def url(base: str = base, sep: str = sep) -> str:
+                    return f"{base}{sep}conversation=bench-start-{next(counter)}"
+                one = measure(new_context, url, picked, timeout_ms, None if name == "plain" else seed)
                 results[name]["cold"].append(one["cold"])
                 results[name]["warm"].append(one["warm"])
     return {name: {kind: summarize(r) for kind, r in by_kind.items()} for name, by_kind in results.items()}
@@ -280,7 +281,8 @@ def bench_startup(bench: Bench, compare: dict[str, str]) -> None:
                               f"Python (shown {app['shown'] / 1000:.2f} s; history visible "
                               f"{fmt_s(app['history'])}; first paint {app['paint'] / 1000:.2f} s; composer "
                               f"usable {app['usable'] / 1000:.2f} s; {fmt_bytes(app['bytes'])} transferred)",
-                              f"plain HTML page {plain['staged'] / 1000:.2f} s", f"{app['staged'] / plain['staged']:.0f}x",
+                              f"plain HTML page {plain['staged'] / 1000:.2f} s",
+                              f"{app['staged'] / plain['staged']:.0f}x",
                               f"≤ {goal:.1f} s; history ≤ {GOAL_HISTORY_S:.1f} s"])
     bench.results["startup"] = figures
 

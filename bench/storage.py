@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import upload  # bench/upload.py
+
 from server.blob_s3_parts import PART_SIZE
 from tools.services.s3 import aws_credentials, start_moto
-
-import upload  # bench/upload.py
 
 MIB = 1024 * 1024
 
@@ -29,7 +29,7 @@ def moto_alone(client: Any, bucket: str, size_mib: int) -> dict[str, float]:
     data = os.urandom(size_mib * MIB)
     t0 = time.perf_counter()
     mpu = client.create_multipart_upload(Bucket=bucket, Key="raw")["UploadId"]
-    parts = []
+    parts: list[dict] = []
     for i in range(0, len(data), PART_SIZE):
         etag = client.upload_part(Bucket=bucket, Key="raw", UploadId=mpu, PartNumber=len(parts) + 1,
                                   Body=data[i:i + PART_SIZE])["ETag"]

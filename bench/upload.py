@@ -14,12 +14,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-from playwright.sync_api import Page, expect  # noqa: E402
+import httpx
+from harness import MIB, READY_TIMEOUT_MS, STARTUP_PROBE, Bench, log, median, print_table, spread, wait_ready
+from playwright.sync_api import Page, expect
 
-from app.core.sniff import sniff  # noqa: E402
-from harness import MIB, READY_TIMEOUT_MS, STARTUP_PROBE, Bench, log, median, print_table, spread, wait_ready  # noqa: E402
-from tools.services.attache import AGENT_TOKEN, RunningServer  # noqa: E402
+from app.core.sniff import sniff
+from tools.services.attache import AGENT_TOKEN, RunningServer
 
 UPLOAD_RUNS = 5  # this shared VM's disk swings ±50% from one 200 MiB write to the next
 UPLOAD_GOAL_RATIO = 0.95
@@ -46,7 +46,8 @@ FETCH_UPLOAD = """async (token) => {
   const t0 = performance.now();
   const tus = {Authorization: 'Bearer ' + token, 'Tus-Resumable': '1.0.0'};
   const created = await fetch('/api/uploads', {method: 'POST', headers: {...tus,
-    'Upload-Length': String(file.size), 'Upload-Metadata': 'filename ' + btoa(unescape(encodeURIComponent(file.name)))}});
+    'Upload-Length': String(file.size),
+    'Upload-Metadata': 'filename ' + btoa(unescape(encodeURIComponent(file.name)))}});
   const patched = await fetch(created.headers.get('Location'), {method: 'PATCH',
     headers: {...tus, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream'}, body: file});
   const offset = Number(patched.headers.get('Upload-Offset'));
@@ -225,7 +226,7 @@ def _bench_upload(bench: Bench, size_mib: int, root: Path, config_text: str, nam
     ratio = app_rate / fetch_rate
     # Each app run and the fetch run right after it met nearly the same machine: their ratios say more
     # on a busy VM than the ratio of medians (both are reported; the goal is read on the latter).
-    pair_ratios = [f["s"] / a["s"] for a, f in zip(app_runs, fetch_runs)]
+    pair_ratios = [f["s"] / a["s"] for a, f in zip(app_runs, fetch_runs, strict=True)]
     growth = heap_end - heap_start
     print_table(
         f"upload of {size_mib} MiB (median of {UPLOAD_RUNS}; app: click on Send -> delivered message in the DOM; "

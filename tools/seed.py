@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 TEXT = "Message {i:05d}: the quick brown fox jumps over the lazy dog, order #{order} ships tomorrow."
 
@@ -22,7 +22,7 @@ def seed(db_path: Path, conversation: str, count: int, *, attach: str | None = N
          text: Callable[[int], str] = lambda i: TEXT.format(i=i, order=1000 + i),
          created_at: Callable[[int], str] | None = None) -> list[int]:
     """Add `count` messages (customer and agent in turn, i = 0..count-1); returns their seqs."""
-    start = datetime.now(timezone.utc) - timedelta(minutes=count)
+    start = datetime.now(UTC) - timedelta(minutes=count)
     when = created_at or (lambda i: (start + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     db = sqlite3.connect(db_path, isolation_level=None, timeout=30)
     try:
@@ -32,13 +32,14 @@ def seed(db_path: Path, conversation: str, count: int, *, attach: str | None = N
         if attach is not None:
             template = db.execute("SELECT owner, name, size, declared_type, content_type, sha256, created_at"
                                   " FROM uploads WHERE id = ?", (attach,)).fetchone()
-        seqs = []
+        seqs: list[int] = []
         for i in range(count):
             sender = "agent" if i % 2 else "customer"
             cur = db.execute(
                 "INSERT INTO messages (id, conversation, sender, sender_name, sender_role, text, created_at,"
                 " idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (uuid.uuid4().hex, conversation, sender, sender.title(), sender, text(i), when(i), uuid.uuid4().hex))
+            assert cur.lastrowid is not None   # set by every INSERT
             seqs.append(cur.lastrowid)
             if template is not None and i % attach_every == 0:
                 upload_id = uuid.uuid4().hex

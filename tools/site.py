@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,8 +78,9 @@ def compress(path: Path) -> list[Path]:
     big = size > BIG
     data = None
     written = []
-    for suffix, pack in ((".br", lambda d: brotli.compress(d, quality=9, lgwin=24) if big else brotli.compress(d, quality=11)),
-                         (".gz", lambda d: gzip.compress(d, compresslevel=6 if big else 9, mtime=0))):
+    packers = ((".br", lambda d: brotli.compress(d, quality=9, lgwin=24) if big else brotli.compress(d, quality=11)),
+               (".gz", lambda d: gzip.compress(d, compresslevel=6 if big else 9, mtime=0)))
+    for suffix, pack in packers:
         target = path.with_name(path.name + suffix)
         if not target.exists():   # names carry the content hash: an existing sibling is up to date
             data = path.read_bytes() if data is None else data
@@ -192,7 +194,7 @@ def module_graph(entry: Path) -> list[Path]:
     return seen[1:]
 
 
-def preload_tags(site: Site, extra: list[str], modules: list[str] = ()) -> str:
+def preload_tags(site: Site, extra: list[str], modules: Sequence[str] = ()) -> str:
     """<link> hints so that everything the start needs is fetched at once, while the
     HTML is parsed, rather than each file once the one before it has run."""
     pyodide = site.assets.get("static/vendor/pyodide")

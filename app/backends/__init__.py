@@ -10,11 +10,19 @@ shell in ``app/core/http.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from app.backends.api import (ConversationApi, HistoryPage, PollEvents, SetEvents, SingleRequestUploads, SseEvents,
-                              Uploader)
+from app.backends.api import (
+    ConversationApi,
+    HistoryPage,
+    PollEvents,
+    SetEvents,
+    SingleRequestUploads,
+    SseEvents,
+    Uploader,
+)
 from app.backends.matrix import MatrixConversation
 from app.backends.reference import ReferenceApi
 from app.backends.uploaders import SingleUploader, TusUploader, create_uploader
@@ -24,9 +32,8 @@ from app.core.pacing import Pacer
 
 __all__ = [
     "ADAPTERS", "Backend", "BackendError", "ConversationApi", "FileSlice", "HistoryPage", "MatrixConversation",
-    "PollEvents",
-    "ReferenceApi", "SetEvents", "Request", "Response", "SingleRequestUploads", "SingleUploader", "SseEvents", "TIMED_OUT",
-    "TusUploader", "Uploader", "create_api", "create_backend", "create_uploader",
+    "PollEvents", "ReferenceApi", "SetEvents", "Request", "Response", "SingleRequestUploads", "SingleUploader",
+    "SseEvents", "TIMED_OUT", "TusUploader", "Uploader", "create_api", "create_backend", "create_uploader",
 ]
 
 #: adapter name -> factory(backend_config, identity).

@@ -33,8 +33,9 @@ Adding an adapter (Matrix, ...)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from app.core.http import Request, Response
 from app.core.models import FileInfo, Message, Uploaded

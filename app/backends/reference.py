@@ -7,7 +7,8 @@ refers to them by upload id. Live updates are Server-Sent Events.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from app.backends.api import HistoryPage
 from app.backends.decoding import decode, parse_json, read_json

@@ -16,7 +16,8 @@ endpoint configured elsewhere gets the configured headers alone.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from app.backends.api import ConversationApi, SingleRequestUploads
 from app.core.backoff import POLICY, RetryPolicy

@@ -6,7 +6,7 @@ a server sends is checked before it can reach an ``href`` or ``src``.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import quote, urlencode, urlsplit
 
 __all__ = ["join_url", "normalise_base_url", "path_segment", "resolve_url"]

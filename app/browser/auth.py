@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from js import AbortSignal, CustomEvent, Date, Object, fetch, window
 from pyodide.ffi import create_proxy, to_js
@@ -74,7 +75,7 @@ class Session:
         self._old: list[str] = []
         self._renewing: asyncio.Future | None = None
         self._handed: asyncio.Future | None = None
-        self._timer = None
+        self._timer: asyncio.TimerHandle | None = None
         self.on_token: list[Callable[[], None]] = []  # a new token is in place
         self.on_signed_out: Callable[[Problem], None] = lambda problem: None
         self.on_signed_in: Callable[[], None] = lambda: None
@@ -115,7 +116,7 @@ class Session:
         window.dispatchEvent(CustomEvent.new("attache:token-needed"))
         try:
             return await asyncio.wait_for(asyncio.shield(self._handed), HANDED_WAIT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise SignedOut(NOT_HANDED) from None
 
     def hand_over(self, token: Any) -> None:

@@ -238,7 +238,7 @@ class BlockWindow:
             except BackendError as error:
                 attempt += 1
                 allowed = error.retryable and POLICY.allows(attempt)
-                delay = POLICY.delay(attempt, getattr(error, "retry_after", None)) if allowed else None
+                delay = POLICY.delay(attempt, error.retry_after) if allowed else None
                 if delay is None:
                     raise
                 await asyncio.sleep(delay)

@@ -19,11 +19,12 @@ in one place (app.browser.signin). Every DOM lookup goes through `root`
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
+from typing import cast
 
 from pyscript import when
 
-from app.backends import Backend, HistoryPage
+from app.backends import Backend, HistoryPage, SetEvents
 from app.browser import dropzone
 from app.browser.composer_view import ComposerView
 from app.browser.connection import REFUSED_LABELS, ConnectionView
@@ -58,10 +59,12 @@ class Canvas:
         self.delivery.on_signed_out = self._problem
         api, on_state = backend.api, self.connection.on_live_state
         # Both feeds: start(after_seq), stop(), reconnect_now().
+        self.live: PollFeed | LiveFeed
         if api.live == "poll":
             self.live = PollFeed(api, self.delivery.delivered, self._problem, on_state, self.history)
-        else:
-            self.live = LiveFeed(api, api.conversation, self.delivery.delivered, self._problem, on_state)
+        else:   # an adapter whose live is not "poll" serves SetEvents (app.backends.api)
+            self.live = LiveFeed(cast(SetEvents, api), api.conversation, self.delivery.delivered, self._problem,
+                                 on_state)
         self.media = ProtectedMedia(api, self.history, root, self._problem) if getattr(
             api, "media_needs_token", False) else None
         self.history.protected_media = self.media is not None

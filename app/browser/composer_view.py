@@ -7,7 +7,7 @@ in one notice what was refused, keeps the draft, and hands what is sent to
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pyscript import when
 
@@ -102,7 +102,7 @@ class ComposerView:
         try:
             if not self.text.value:
                 self.text.value = str(record.get("text", ""))
-            for info, handle in zip(record.get("files", []), handles):
+            for info, handle in zip(record.get("files", []), handles, strict=False):
                 refused = self.composer.stage(FileInfo.from_json(info), handle)
                 if refused:  # the rules changed since the draft was kept
                     self.notices.show(combine(refused), key=STAGING)

@@ -11,7 +11,7 @@ not in — is named in the status and in a notice, and the page stops asking.
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from app.backends import ConversationApi, HistoryPage
 from app.browser.notices import Notices
@@ -88,7 +88,7 @@ async def _setup(api: ConversationApi) -> None:
     """The adapter's start-up requests, when it has any (Matrix: resolve the alias, whoami)."""
     setup = getattr(api, "setup_request", None)
     while setup is not None and (request := setup()) is not None:
-        api.parse_setup(await perform(request))
+        api.parse_setup(await perform(request))  # type: ignore[attr-defined]  # comes with setup_request
 
 
 async def _restrictions(api: ConversationApi) -> Restrictions:

@@ -13,7 +13,7 @@ its upload on the server.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from js import console, performance
 
@@ -31,11 +31,12 @@ from app.core.models import FileInfo, Message, Problem, Uploaded
 from app.core.outbox import Outbox, Outgoing, PostMessage, Status, UploadFile
 from app.core.upload import Failed, Finished, Wait
 
+
 def start(coroutine) -> None:
     """Run `coroutine` at once up to its first wait (Python 3.12+ eager start), so a message's first
     request leaves before the browser draws its bubble: `ensure_future` would wait a turn of the
     event loop, a frame's rendering included (~10 ms on the upload benchmark)."""
-    asyncio.Task(coroutine, loop=asyncio.get_event_loop(), eager_start=True)
+    asyncio.Task(coroutine, loop=asyncio.get_event_loop(), eager_start=True)  # type: ignore[call-arg]  # 3.12+
 
 
 CANCELLED = Problem("cancelled", "You cancelled the upload.", "Retry to send it, or remove the attachment.")
@@ -168,7 +169,7 @@ class DeliveryView:
                 return self.api.parse_message(await perform(request, call=call), request)
             except BackendError as error:
                 attempt += 1
-                delay = POLICY.delay(attempt, getattr(error, "retry_after", None)) if POLICY.allows(attempt) else None
+                delay = POLICY.delay(attempt, error.retry_after) if POLICY.allows(attempt) else None
                 if error.status != 429 or delay is None:
                     raise
                 await call.sleep(delay)

@@ -8,7 +8,7 @@ the page holds for thumbnails of local files.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pyodide_js
 from js import Object, window

@@ -27,7 +27,7 @@ def adopt(container, html: str) -> None:
         return
     fresh = document.createRange().createContextualFragment(html)   # nodes of this document
     if int(fresh.childElementCount) == int(container.childElementCount) and all(
-            a.isEqualNode(b) for a, b in zip(container.children, fresh.children)):
+            a.isEqualNode(b) for a, b in zip(container.children, fresh.children, strict=True)):
         return                                  # drawn exactly so already: nothing changes
     _take_over(container, fresh)
 

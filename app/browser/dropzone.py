@@ -5,7 +5,7 @@ Dropped files go through the same staging (and the same checks) as the picker.
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from js import window
 from pyscript import when

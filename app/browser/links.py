@@ -32,7 +32,7 @@ class LinkRefresher:
         self.api = api
         self._last = 0.0  # when we last asked (browser clock)
         self._running: asyncio.Future | None = None
-        self._timer = None
+        self._timer: asyncio.TimerHandle | None = None
         self._due = False  # the timer came while the tab was hidden
 
     def bind(self) -> None:

@@ -21,7 +21,7 @@ the source and opens a new one with a new ticket: nothing missed, nothing twice.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable, Hashable
 
 from js import EventSource
 from pyodide.ffi import create_proxy
@@ -69,7 +69,7 @@ class Hub:
 
     def __init__(self, key: str) -> None:
         self.subs = Subscriptions()
-        self.feeds: dict[int, LiveFeed] = {}
+        self.feeds: dict[Hashable, LiveFeed] = {}   # by subscription key (the feed's id)
         self.api: SetEvents | None = None  # the newest member's: its token buys the tickets
         self.shown = Decision(0.0, "connecting", "Connecting…")
         self._source = None
@@ -235,6 +235,8 @@ class Hub:
 
     def received(self, data: str) -> None:
         """One event's data (from our stream, or the leader tab's)."""
+        if self.api is None:
+            return   # no canvas has joined yet: no one to tell
         try:
             conversation, message = self.api.parse_set_event(data)
         except BackendError as error:

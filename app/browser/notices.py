@@ -2,7 +2,7 @@
 repeated problem replaces its older notice instead of piling up."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pyscript import when
 

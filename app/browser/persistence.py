@@ -6,8 +6,8 @@ draft's text and file descriptions); handles are the Files that go with them.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from app.browser.storage import COMPOSER, UnsentStore
 from app.core.composer import Staged

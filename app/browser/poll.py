@@ -18,7 +18,7 @@ with the history API first so the order holds.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from js import console
 
@@ -71,7 +71,8 @@ class PollFeed:
         while True:
             try:
                 # After a failure, a poll that answers at once: "live" again as soon as it is true.
-                request = self.api.poll_request(self.since, timeout_ms=0) if attempt else self.api.poll_request(self.since)
+                request = (self.api.poll_request(self.since, timeout_ms=0) if attempt
+                           else self.api.poll_request(self.since))
                 batch = self._parse(await perform(request, call=call))
             except Cancelled:
                 return
@@ -81,7 +82,7 @@ class PollFeed:
                     return
                 attempt += 1
                 self.on_state("reconnecting")
-                delay = POLICY.delay(attempt, getattr(error, "retry_after", None)) or backoff(attempt)
+                delay = POLICY.delay(attempt, error.retry_after) or backoff(attempt)
                 try:
                     await call.sleep(delay)
                 except Cancelled:

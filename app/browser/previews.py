@@ -8,7 +8,7 @@ that get a thumbnail get a URL, and that is decided on the sniffed type
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from js import URL
 

@@ -18,7 +18,8 @@ The bytes never enter Python: fetch -> Blob -> URL.createObjectURL.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from js import URL, Blob, IntersectionObserver, MutationObserver, Object, console, document, setTimeout, window
 from pyodide.ffi import create_proxy, jsnull, to_js
@@ -69,7 +70,7 @@ class ProtectedMedia:
             self._near.observe(img)
 
     def _on_changed(self, records, _observer=None) -> None:
-        targets = []
+        targets: list[Any] = []
         for record in records:
             if record.addedNodes.length and not any(t is record.target for t in targets):
                 targets.append(record.target)

@@ -88,7 +88,7 @@ class SignInView:
         self.show(problem)
         while True:
             self._retried = asyncio.get_running_loop().create_future()
-            await self._wait_for_retry()
+            await self._wait_for_retry(self._retried)
             try:
                 await self.session.renew()
                 break
@@ -103,13 +103,13 @@ class SignInView:
     async def first_token(self) -> TokenClaims:
         """The first token: asked for until there is one (the user signs in, or the portal is back)."""
         attempt = 0
-        while self.session.claims is None:
+        while (claims := self.session.claims) is None:
             try:
                 await self.session.renew()
             except SignedOut:
                 self.root.hold_composer()  # no one to keep a draft for yet
                 self._retried = asyncio.get_running_loop().create_future()
-                await self._wait_for_retry()
+                await self._wait_for_retry(self._retried)
             except Unavailable:
                 attempt += 1
                 delay = min(backoff(attempt), MAX_WAIT_S)
@@ -117,15 +117,15 @@ class SignInView:
                 self.status.textContent = f"Sign-in service unavailable — retrying in {delay:g} s"
                 await asyncio.sleep(delay)
         self.hide()
-        return self.session.claims
+        return claims
 
-    async def _wait_for_retry(self) -> None:
+    async def _wait_for_retry(self, retried: asyncio.Future) -> None:
         """Until Try again, or a token the embedding page hands over."""
         def handed() -> None:
             if self._retried is not None and not self._retried.done():
                 self._retried.set_result(None)
         self.session.on_token.append(handed)
         try:
-            await self._retried
+            await retried
         finally:
             self.session.on_token.remove(handed)

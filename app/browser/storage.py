@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 from js import Object, console, indexedDB
 from pyodide.ffi import create_proxy, to_js
@@ -47,7 +48,7 @@ class UnsentStore:
     def __init__(self, place: str, identity: str) -> None:
         """place: the backend and conversation; identity: who we are (set again once the backend says)."""
         self.place, self.identity = place, identity
-        self.db = None
+        self.db: Any = None   # the IndexedDB database (a JS proxy); None: not opened, or none here
 
     @property
     def scope(self) -> str:
@@ -56,7 +57,8 @@ class UnsentStore:
     async def open(self) -> None:
         try:
             request = indexedDB.open(DB_NAME, DB_VERSION)
-            upgrade = create_proxy(lambda _e: request.result.createObjectStore(STORE, to_js({"keyPath": "id"}, dict_converter=Object.fromEntries)))
+            key_path = to_js({"keyPath": "id"}, dict_converter=Object.fromEntries)
+            upgrade = create_proxy(lambda _e: request.result.createObjectStore(STORE, key_path))
             request.onupgradeneeded = upgrade
             try:
                 self.db = await _settle(request)

@@ -11,6 +11,7 @@ user cancelled (`Call.cancel`), which also ends a `Call.sleep`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 from js import AbortController, Blob, Object, clearTimeout, fetch, setTimeout
@@ -44,10 +45,8 @@ class Call:
 
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` (an upload machine's Wait); Cancelled when the user cancels meanwhile."""
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
         if self.cancelled:
             raise Cancelled()
 

@@ -22,7 +22,8 @@ _FALLBACK: dict[int, tuple[str, str, str]] = {
     400: ("bad_request", "The server did not understand the request.", "Reload the page and try again."),
     401: ("unauthorized", "Sign in again: the server did not accept your access token.",
           "Your draft and unsent messages are kept."),
-    403: ("forbidden", "You are not allowed to do this in this conversation.", "Ask the conversation's owner for access."),
+    403: ("forbidden", "You are not allowed to do this in this conversation.",
+          "Ask the conversation's owner for access."),
     404: ("not_found", "The server could not find what was asked for.",
           "Reload the page; the conversation or upload may no longer exist."),
     408: ("timeout", "The server took too long to answer.", "Retry in a moment."),
@@ -49,6 +50,9 @@ class BackendError(Exception):
     network failures; None when the error is not about a status, e.g. a
     malformed event payload).
     """
+
+    retry_after: float | None = None   # a wait the server asked for (Matrix: retry_after_ms), when it said
+    detail: str = ""                   # the server's own words, for logs (people read `problem`)
 
     def __init__(self, problem: Problem, retryable: bool = False, *, status: int | None = None) -> None:
         super().__init__(problem.message)

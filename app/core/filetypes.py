@@ -17,13 +17,13 @@ claims (a Windows program named photo.png), not when a PNG is named .jpg.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 from app.core import magic
 
 OCTET_STREAM = "application/octet-stream"
-Magic = Union[bytes, Callable[[bytes], bool]]  # a prefix at offset 0, or a test of the head
+Magic = bytes | Callable[[bytes], bool]  # a prefix at offset 0, or a test of the head
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ Sizes are SI (1 kB = 1000 bytes), like the limits people write in config
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Callable
 
 from app.core import filetypes
 
@@ -120,9 +120,9 @@ def _local(iso: str, utc_offset_minutes: int | OffsetFor) -> datetime | None:
     except (ValueError, AttributeError):
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     try:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
         minutes = utc_offset_minutes(moment) if callable(utc_offset_minutes) else utc_offset_minutes
         return moment.astimezone(timezone(timedelta(minutes=minutes)))
     except (ValueError, TypeError, OverflowError):    # year 1 or 9999 at the edge, an offset over 24 h

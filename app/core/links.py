@@ -10,7 +10,7 @@ Pure: no clock of its own, no browser imports.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import parse_qs, urlsplit
 
 from app.core.models import Message

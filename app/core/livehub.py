@@ -13,8 +13,8 @@ and does what it answers (open a stream, wait, say something in the status).
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Hashable
 
 from app.core.backoff import backoff
 

@@ -7,7 +7,7 @@ recognised by a plain prefix need no function: their rows list the bytes.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 Test = Callable[[bytes], bool]
 

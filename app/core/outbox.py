@@ -16,8 +16,8 @@ broke, posting again returns that same message instead of a duplicate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Union
 from uuid import uuid4
 
 from app.core.composer import Draft, Staged
@@ -54,7 +54,7 @@ class PostMessage:
     files: tuple[Uploaded, ...]
 
 
-Step = Union[UploadFile, PostMessage]
+Step = UploadFile | PostMessage
 
 
 @dataclass

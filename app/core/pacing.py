@@ -34,7 +34,8 @@ class Pacer:
 
     def __init__(self, first: int = FIRST_CHUNK, minimum: int = MIN_CHUNK, maximum: int = MAX_CHUNK) -> None:
         if not 0 < minimum <= first <= maximum:
-            raise ValueError(f"chunk sizes must satisfy 0 < minimum <= first <= maximum, got {minimum}, {first}, {maximum}")
+            raise ValueError(
+                f"chunk sizes must satisfy 0 < minimum <= first <= maximum, got {minimum}, {first}, {maximum}")
         self.first, self.minimum, self.maximum = first, minimum, maximum
         self._measure = (0, 0.0)
 

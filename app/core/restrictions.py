@@ -8,9 +8,10 @@ then with the first bytes), so both always give the same answer.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 from app.core import filetypes
 from app.core.humanize import human_size, type_label, with_article
@@ -25,7 +26,7 @@ _EXTENSION = re.compile(r"\.[a-z0-9][a-z0-9._+-]*")
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)")
 _KEYS = ("max_file_size", "accepted_types", "max_files_per_message")
 
-def parse_size(value: str | int) -> int:
+def parse_size(value: str | int | float) -> int:
     """Bytes from config: 1000 (bytes), "25 MB" (SI: 25,000,000), "25 MiB" (25 * 2**20)."""
     if isinstance(value, bool):
         raise ValueError(f"invalid size {value!r}: expected bytes or text such as '25 MB'")

@@ -18,8 +18,9 @@ not shown out of place.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from app.core.models import Message
 
@@ -28,8 +29,11 @@ LIVE_BLOCK = 100  # messages per live block: a long session's new messages are v
 
 class Page(Protocol):
     """What `ConversationApi.parse_history` returns (app.backends.HistoryPage)."""
-    messages: Sequence[Message]
-    older: str | None
+    @property
+    def messages(self) -> Sequence[Message]: ...
+
+    @property
+    def older(self) -> str | None: ...
 
 
 @dataclass(eq=False)
@@ -98,15 +102,17 @@ class Timeline:
         newest = pinned[-1].last_seq if pinned else 0
         if message.seq >= newest:
             tail = self.blocks[-1] if self.blocks else None
-            if tail is None or not tail.live or tail.messages is None or len(tail.messages) >= LIVE_BLOCK:
-                tail = self._block(None, [], live=True, at=len(self.blocks))
-            tail.messages.append(message)
+            held = tail.messages if tail is not None and tail.live else None
+            if tail is None or held is None or len(held) >= LIVE_BLOCK:
+                held = []
+                tail = self._block(None, held, live=True, at=len(self.blocks))
+            held.append(message)
             return tail, None
         # out of order (an answer overtaken by a newer event): into its place among the kept blocks
-        block = next(b for b in pinned if b.last_seq > message.seq)
-        i = bisect_right([m.seq for m in block.messages], message.seq)
-        block.messages.insert(i, message)
-        return block, block.messages[i + 1]
+        block, held = next((b, b.messages) for b in pinned if b.messages and b.last_seq > message.seq)
+        i = bisect_right([m.seq for m in held], message.seq)
+        held.insert(i, message)
+        return block, held[i + 1]
 
     def get(self, message_id: str) -> Message | None:
         """The message with this id, if a block holds it now (else None: not fetched, or dropped)."""
@@ -132,9 +138,10 @@ class Timeline:
         fresh = {m.id: m for m in messages}
         changed = 0
         for block in self.blocks:
-            for i, m in enumerate(block.messages or ()):
+            held = block.messages or []
+            for i, m in enumerate(held):
                 if m.id in fresh and fresh[m.id] != m:
-                    block.messages[i] = fresh[m.id]
+                    held[i] = fresh[m.id]
                     changed += 1
         self._recent.update((k, v) for k, v in fresh.items() if k in self._recent)
         return changed

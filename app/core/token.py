@@ -66,8 +66,8 @@ def read_claims(token: str) -> TokenClaims:
     sub = payload.get("sub")
     if not isinstance(sub, str) or not sub:
         raise ValueError("the token has no 'sub' claim")
-    text = [v if isinstance(v, str) else "" for v in (payload.get("name"), payload.get("role"))]
-    return TokenClaims(sub, *text, exp=_number(payload.get("exp")), iat=_number(payload.get("iat")))
+    name, role = (v if isinstance(v, str) else "" for v in (payload.get("name"), payload.get("role")))
+    return TokenClaims(sub, name, role, exp=_number(payload.get("exp")), iat=_number(payload.get("iat")))
 
 
 def refresh_delay(claims: TokenClaims, now: float) -> float | None:

@@ -25,8 +25,9 @@ follow the page's one policy (``app.core.backoff``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol, Union
+from typing import Protocol
 
 from app.core.backoff import POLICY, RetryPolicy
 from app.core.errors import BackendError, error_from_response
@@ -56,7 +57,7 @@ class Failed:
     retryable: bool
 
 
-Step = Union[Request, Wait, Finished, Failed]
+Step = Request | Wait | Finished | Failed
 
 
 class UploadMachine(Protocol):
@@ -173,7 +174,7 @@ class SingleUpload(Machine):
                 raise error_from_response(response)
         except BackendError as error:
             if error.retryable and not response.ok:
-                self._retry_later(response, problem=error.problem, asked=getattr(error, "retry_after", None))
+                self._retry_later(response, problem=error.problem, asked=error.retry_after)
             else:
                 self._fail(error.problem, retryable=error.retryable)
             return

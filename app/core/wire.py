@@ -19,8 +19,9 @@ import dataclasses
 import functools
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["WireError", "decode", "encode", "json_schema", "json_schemas", "prop"]
 
@@ -57,7 +58,7 @@ def decode(cls: type, value: Any, where: str = "") -> Any:
 Decoder = Callable[[Any, str], Any]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _plan(cls: type) -> tuple[tuple[str, bool, bool, Decoder], ...]:
     """(name, has a default, may be absent, decoder) for each field of ``cls``."""
     hints = typing.get_type_hints(cls)
@@ -93,7 +94,7 @@ def _decoder(tp: Any, meta: Any) -> Decoder:
                 raise WireError(f"{path} should be a list")
             return make([item(x, f"{path}[{i}]") for i, x in enumerate(raw)])
         return sequence
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return lambda raw, path: _object(tp, raw, path)
     if tp in _SCALARS:
         return functools.partial(_scalar, tp, meta=meta)
@@ -182,7 +183,7 @@ def _schema(tp: Any, prefix: str, defs: dict[str, Any], meta: Any) -> dict[str, 
         return {"anyOf": [_schema(inner, prefix, defs, meta), {"type": "null"}]}
     if typing.get_origin(tp) in (list, tuple):
         return {"type": "array", "items": _schema(args[0], prefix, defs, {})}
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if tp.__name__ not in defs:
             defs[tp.__name__] = {}  # placed first: a class that nests itself stops here
             defs[tp.__name__] = _object_schema(tp, prefix, defs)

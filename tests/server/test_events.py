@@ -86,7 +86,7 @@ def test_many_subscribers_all_receive(server, agent):
     opened = [open_stream(server) for _ in range(5)]
     responses = []
     try:
-        for client, stream in opened:
+        for _client, stream in opened:
             r = stream.__enter__()
             wait_ready(r)
             responses.append(r)

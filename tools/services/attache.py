@@ -27,23 +27,18 @@ class RunningServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
-        self._log = None
 
-    def start(self, timeout: float = 20) -> "RunningServer":
+    def start(self, timeout: float = 20) -> RunningServer:
         cmd = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(self.port),
                "--data", str(self.data), "--log-level", "warning", *self.extra]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
         if self.static_root is not None:
             cmd += ["--static-root", str(self.static_root)]
-        self._log = open(self.log, "ab")
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            await_answer(self.proc, answers_http(self.url + "/api/restrictions"), "the server", self.log, timeout)
-        except RuntimeError:
-            self._log.close()
-            raise
+        with open(self.log, "ab") as log:   # the server writes to its own copy of the descriptor
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        await_answer(self.proc, answers_http(self.url + "/api/restrictions"), "the server", self.log, timeout)
         return self
 
     def output(self) -> str:
@@ -60,8 +55,6 @@ class RunningServer:
             self.proc.kill()
             self.proc.wait()
             raise
-        finally:
-            self._log.close()
 
     def restart(self) -> None:
         self.stop()

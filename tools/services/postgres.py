@@ -51,7 +51,7 @@ class Postgres:
         subprocess.run(_as_postgres(str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", USER,
                                     "--no-sync"), check=True, capture_output=True)
 
-    def start(self) -> "Postgres":
+    def start(self) -> Postgres:
         settings = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
                     " -c full_page_writes=off -c synchronous_commit=off -c max_connections=200")
         subprocess.run(_as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.log),

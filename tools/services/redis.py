@@ -39,12 +39,11 @@ class RedisService:
         self.dir = Path(tempfile.mkdtemp(prefix="attache-redis-"))
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 10) -> "RedisService":
-        log = open(self.dir / "redis.log", "ab")
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir), "--protected-mode", "yes"], stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+    def start(self, timeout: float = 10) -> RedisService:
+        with open(self.dir / "redis.log", "ab") as log:   # the server writes to its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(self.dir), "--protected-mode", "yes"], stdout=log, stderr=subprocess.STDOUT)
         await_answer(self.proc, self.answers, "redis-server", self.dir / "redis.log", timeout)
         return self
 

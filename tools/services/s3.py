@@ -48,8 +48,9 @@ def moto_binary() -> str:
 def start_moto(log: Path, port: int | None = None, timeout: float = 30) -> MotoServer:
     """`moto_server -H 127.0.0.1 -p PORT` on a free port (or `port`), once it answers."""
     port = port or free_port()
-    out = open(log, "ab")
-    proc = subprocess.Popen([moto_binary(), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    with open(log, "ab") as out:   # the server writes to its own copy of the descriptor
+        proc = subprocess.Popen([moto_binary(), "-H", "127.0.0.1", "-p", str(port)], stdout=out,
+                                stderr=subprocess.STDOUT)
     server = MotoServer(f"http://127.0.0.1:{port}", proc, log)
     await_answer(proc, answers_http(server.endpoint + "/moto-api/", lambda status: True), "moto_server", log, timeout)
     return server

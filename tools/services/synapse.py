@@ -19,7 +19,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 import venv
 from dataclasses import dataclass
@@ -134,17 +133,17 @@ class Synapse:
         self.proc: subprocess.Popen | None = None
         self.timings: dict[str, float] = {}
 
-    def start(self, python: Path, timeout: float = 60) -> "Synapse":
+    def start(self, python: Path, timeout: float = 60) -> Synapse:
         self.data.mkdir(parents=True, exist_ok=True)
         (self.data / "log.config").write_text(json.dumps(log_config(self.log)))
         self.config_path.write_text(json.dumps(config(self.data, self.port, self.max_upload_size), indent=1))
         began = time.monotonic()
-        self._out = open(self.data / "stdout.log", "ab")
-        self.proc = subprocess.Popen(
-            [str(python), "-m", "synapse.app.homeserver", "--config-path", str(self.config_path)],
-            cwd=self.data, stdout=self._out, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        with open(self.data / "stdout.log", "ab") as out:   # Synapse writes to its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [str(python), "-m", "synapse.app.homeserver", "--config-path", str(self.config_path)],
+                cwd=self.data, stdout=out, stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         await_answer(self.proc, answers_http(self.url + "/_matrix/client/versions"), "Synapse",
                      self.data / "stdout.log", timeout)
         self.timings["start"] = time.monotonic() - began
@@ -163,8 +162,6 @@ class Synapse:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc is not None:
-            self._out.close()
 
     # ---- accounts -------------------------------------------------------------------
     def register(self, python: Path, names: dict[str, bool]) -> None:
@@ -176,7 +173,7 @@ class Synapse:
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             for name, admin in names.items()
         ]
-        for name, proc in zip(names, running):
+        for name, proc in zip(names, running, strict=True):
             out, _ = proc.communicate(timeout=120)
             if proc.returncode != 0:
                 raise RuntimeError(f"register_new_matrix_user {name} failed: {out.decode(errors='replace')}")

@@ -15,13 +15,23 @@ after a network fault the same ``since`` again, so nothing is missed.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import unquote
 
 from app.backends.matrix import wire
 from app.backends.matrix.compat import (
-    FileSlice, Request, Response, Uploaded, bad_response, join_url, normalise_base_url, parse_json, request,
-    require_object, require_str,
+    FileSlice,
+    Request,
+    Response,
+    Uploaded,
+    bad_response,
+    join_url,
+    normalise_base_url,
+    parse_json,
+    request,
+    require_object,
+    require_str,
 )
 from app.backends.matrix.errors import matrix_error
 from app.backends.matrix.events import Context, member_names, read_message
@@ -52,14 +62,14 @@ class MatrixConversation:
     live = "poll"  # live updates: poll_request / parse_poll (a /sync long-poll)
     media_needs_token = True  # attachment URLs are authenticated: fetch, then show a blob:
 
-    def __init__(self, homeserver: str, token: str, room: str, *, restrictions: Restrictions | None = None,
+    def __init__(self, homeserver: str, token: object, room: object, *, restrictions: Restrictions | None = None,
                  user_id: str = "", identity: str = "", clock: Callable[[], float] = time.time) -> None:
         if not isinstance(token, str) or not token or any(c in token for c in "\r\n\0 "):
             raise ValueError("token must be a non-empty access token without spaces or line breaks")
         self.base_url = normalise_base_url(homeserver)
         self.token = token
         self.room = wire.check_room(room)
-        self.room_id = "" if wire.is_room_alias(room) else room
+        self.room_id = "" if wire.is_room_alias(self.room) else self.room
         self.conversation = self.room
         self.user_id = user_id
         self.identity = identity
@@ -70,7 +80,7 @@ class MatrixConversation:
         self._pending_setup = ""
 
     @classmethod
-    def from_config(cls, backend: Mapping[str, Any], identity: str) -> "MatrixConversation":
+    def from_config(cls, backend: Mapping[str, Any], identity: str) -> MatrixConversation:
         """From the page config's ``backend`` table: ``homeserver``, ``room``, ``identities``
         (``{name: token}`` or ``{name: {"token", "user_id"}}``) -- or, in production, a
         ``token`` (+ ``user_id``) handed over by whatever fetched it -- and optional ``attachments``."""

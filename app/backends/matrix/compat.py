@@ -30,16 +30,12 @@ def request(method: str, url: str, headers: dict[str, str], *, json: object = No
 
 
 def annotate(err: BackendError, *, retry_after: float | None = None, detail: str = "") -> BackendError:
-    """Keep the server's wait (``retry_after_ms``) and its own words (for logs) on the error.
-
-    v1's BackendError declares ``retry_after`` and ``detail``; the reshaped one
-    does not (its upload machines read ``Retry-After`` from the response, which
-    Synapse sends too), so they are set here only when given and read with getattr.
-    """
+    """Keep the server's wait (``retry_after_ms``) and its own words (for logs) on the error,
+    each only when given (BackendError's defaults: None and "")."""
     if retry_after is not None:
-        err.retry_after = retry_after  # type: ignore[attr-defined]
+        err.retry_after = retry_after
     if detail:
-        err.detail = detail  # type: ignore[attr-defined]
+        err.detail = detail
     return err
 
 

@@ -36,7 +36,7 @@ def matrix_error(
                          retryable=False)
     elif status == 429 or errcode == "M_LIMIT_EXCEEDED":
         err = http_error(resp, "rate_limited", "The homeserver asked Attache to slow down.", retryable=True)
-        if getattr(err, "retry_after", None) is None:
+        if err.retry_after is None:
             annotate(err, retry_after=_wait(resp, body))
     elif status == 403 and "not in room" in text.lower():
         err = http_error(resp, "not_in_room", *_NOT_IN_ROOM)

@@ -16,9 +16,10 @@ written by the homeserver and validated strictly (BackendError bad_response);
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from app.backends.matrix.compat import require_int, require_object, require_str
 from app.backends.matrix.wire import download_path, parse_mxc
@@ -60,9 +61,9 @@ class Context:
 def iso_time(ms: int) -> str:
     """``origin_server_ts`` (ms since the epoch) as ``2026-11-25T15:04:05Z``."""
     try:
-        moment = datetime.fromtimestamp(ms / 1000, timezone.utc)
+        moment = datetime.fromtimestamp(ms / 1000, UTC)
     except (OverflowError, OSError, ValueError):
-        moment = datetime(1970, 1, 1, tzinfo=timezone.utc)
+        moment = datetime(1970, 1, 1, tzinfo=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -91,7 +92,9 @@ def member_names(events: Any) -> dict[str, str]:
 def edit_of(event: Any) -> tuple[str, dict] | None:
     """``(edited event id, new content)`` when the event is an edit (``m.replace``)."""
     content = event.get("content") if isinstance(event, dict) else None
-    relation = content.get("m.relates_to") if isinstance(content, dict) else None
+    if not isinstance(content, dict):
+        return None
+    relation = content.get("m.relates_to")
     if not isinstance(relation, dict) or relation.get("rel_type") != "m.replace":
         return None
     target, new = relation.get("event_id"), content.get("m.new_content")
@@ -169,14 +172,16 @@ def _from_content(base: dict, content: Any, ctx: Context) -> Message:
 
 def _media(base: dict, content: dict, body: str, ctx: Context) -> Message:
     uri = content.get("url")
-    if parse_mxc(uri) is None:
+    if not isinstance(uri, str) or parse_mxc(uri) is None:
         label = "An encrypted file" if "file" in content else "A file Attache could not read"
         return _unsupported(base, label)
     filename = content.get("filename")
     has_name = isinstance(filename, str) and filename.strip() != ""
-    name = filename if has_name else body
+    name = filename if isinstance(filename, str) and has_name else body
     caption = body if has_name and body != filename else ""
-    info = content.get("info") if isinstance(content.get("info"), dict) else {}
+    info = content.get("info")
+    if not isinstance(info, dict):
+        info = {}
     size = info.get("size")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         size = 0  # unknown: other clients may leave it out
