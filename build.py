@@ -2,7 +2,8 @@
 """Attache's one entry point: set up, serve, test, bench.
 
     python3 build.py serve [--host H] [--port P] [--config FILE] [--data DIR]
-    python3 build.py test  [pytest args...]     # no args: every test, then the browser ones in production mode
+    python3 build.py test  [pytest args...]     # no args: ruff and mypy, every test, then the browser ones
+                                               # in production mode; with args: only pytest, with those args
     python3 build.py bench [startup|upload|history ...]
     python3 build.py dist OUT                  # the page as a static bundle in OUT
     python3 build.py setup                     # only the set-up steps
@@ -31,6 +32,7 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -237,7 +239,7 @@ def option(args: list[str], name: str, default: str) -> str:
     return default
 
 
-def serve(args: list[str]) -> None:
+def serve(args: list[str]) -> NoReturn:
     host = option(args, "--host", "127.0.0.1")
     port = option(args, "--port", "8000")
     # Paths are the user's (relative to where they ran build.py); the server runs in ROOT.
@@ -257,7 +259,23 @@ def serve(args: list[str]) -> None:
 PRODUCTION_PASS = ["tests/e2e", "--mode", "production"]
 
 
+# Before the full run: the linter and the type checker (settings in pyproject.toml).
+CHECKS = (["ruff", "check"], ["mypy"])
+
+
+def check() -> int:
+    """Run ruff and mypy from the venv; the first that fails stops the test run."""
+    for cmd in CHECKS:
+        log(f"{' '.join(cmd)} (pyproject.toml)")
+        code = subprocess.call([sys.executable, "-m", *cmd], cwd=ROOT)
+        if code != 0:
+            return code
+    return 0
+
+
 def test(args: list[str]) -> int:
+    if not args and (code := check()) != 0:
+        return code
     os.environ["ATTACHE_CHROMIUM"] = find_browser()
     code = subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT)
     if args or code != 0:
@@ -273,7 +291,7 @@ def bench(args: list[str]) -> int:
 
 def token(args: list[str]) -> int:
     """Print one signed access token for a production config (see docs/deploying.md)."""
-    from server.tokens import main as mint_main   # needs the venv's PyJWT; paths stay the caller's
+    from server.tokens import main as mint_main  # needs the venv's PyJWT; paths stay the caller's
     return mint_main(args)
 
 
