@@ -61,7 +61,8 @@ class Canvas:
         if api.live == "poll":
             self.live = PollFeed(api, self.delivery.delivered, self._problem, on_state, self.history)
         else:
-            self.live = LiveFeed(api, api.conversation, self.delivery.delivered, self._problem, on_state)
+            self.live = LiveFeed(api, api.conversation, self.delivery.delivered, self._problem, on_state,
+                                 self.history.replace)   # e.g. a photo's thumbnail, made after its message
         self.media = ProtectedMedia(api, self.history, root, self._problem) if getattr(
             api, "media_needs_token", False) else None
         self.history.protected_media = self.media is not None
