@@ -79,6 +79,7 @@ def file_view(name: str, size: int, content_type: str, url: str = "", preview_ur
         "preview_url": preview_url,
         "thumb_url": url if thumbnail_ok(content_type) else "",
         "thumb_size": None,
+        "placeholder": False,
     }
 
 
@@ -95,12 +96,14 @@ def thumb_size(width: int, height: int) -> tuple[int, int] | None:
 
 
 def attachment_view(attachment: Attachment) -> dict:
-    """A server's thumbnail when it made one; a file card when it says there is none (a bad image);
-    the original itself only for a backend that makes no thumbnails (thumbnail_url None)."""
+    """A server's thumbnail when it made one; a placeholder (the image's place, its name) while it
+    makes it; a file card when it says there is none (a bad image); the original itself only for a
+    backend that makes no thumbnails (thumbnail_url None)."""
     view = file_view(attachment.name, attachment.size, attachment.content_type, attachment.url)
     if attachment.thumbnail_url is not None:
         view["thumb_url"] = attachment.thumbnail_url if view["thumbnail"] else ""
         view["thumb_size"] = thumb_size(attachment.thumbnail_width, attachment.thumbnail_height)
+        view["placeholder"] = view["thumbnail"] and attachment.thumbnail_pending
     return view
 
 

@@ -10,7 +10,9 @@ real server processes on 127.0.0.1. Each agent uploads its files with tus
 by the server) then a PDF, every file's bytes distinct; each listener follows one
 conversation over the event stream (a ticket, then SSE). A message counts as
 *seen* when its listener reads its frame; send->seen runs from the moment the
-agent starts the POST of the message. Nothing may be lost or seen twice.
+agent starts the POST of the message. Nothing may be lost or seen twice. A
+photo's thumbnail follows its message as an `update` event (not counted as
+seen again); photo sent->thumbnail seen is reported beside.
 
 `--processes 1` is the embedded default (SQLite, the data folder, one
 process): the baseline. `--processes 2` (and 3, ...) runs that many server
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -64,6 +67,8 @@ class Run:
     answered: dict[str, float] = field(default_factory=dict)     # idempotency key -> POST answered
     uploaded: list[float] = field(default_factory=list)          # seconds per upload (create + PATCH)
     seen: dict[str, list[float]] = field(default_factory=dict)   # idempotency key -> times its listener saw it
+    photos: set[str] = field(default_factory=set)                # keys of messages whose file is an image
+    thumbnailed: dict[str, float] = field(default_factory=dict)  # key -> first frame carrying its thumbnail
     errors: list[str] = field(default_factory=list)
 
 
@@ -128,16 +133,23 @@ async def listen(urls: list[str], who: str, cid: str, run: Run, ready: asyncio.E
             params = {"ticket": ticket.json()["ticket"], "after": str(after)}
             async with client.stream("GET", url, params=params, timeout=httpx.Timeout(10, read=None)) as stream:
                 ready.set()
-                data = ""
+                data, kind, seq = "", "", 0
                 async for line in stream.aiter_lines():
                     if line.startswith("data: "):
                         data = line[6:]
+                    elif line.startswith("event: "):
+                        kind = line[7:]
+                    elif line.startswith("id: "):
+                        seq = int(line[4:])
                     elif line == "" and data:
-                        import json
                         message = json.loads(data)
                         data = ""
-                        after = max(after, message["seq"])
-                        run.seen.setdefault(message["idempotency_key"], []).append(time.perf_counter())
+                        after = max(after, seq)
+                        key, now = message["idempotency_key"], time.perf_counter()
+                        if kind == "message":          # an `update` is the same message again, not a new one
+                            run.seen.setdefault(key, []).append(now)
+                        if any(a.get("thumbnail") for a in message["attachments"]):
+                            run.thumbnailed.setdefault(key, now)
                     if done.is_set():
                         return
         except (httpx.HTTPError, KeyError) as error:
@@ -187,6 +199,8 @@ async def agent(urls: list[str], who: str, cid: str, files: int, payloads: dict[
             run.uploaded.append(time.perf_counter() - began)
             key = uuid.uuid4().hex
             base = random.choice(urls)
+            if kind == "jpg":
+                run.photos.add(key)
             run.sent[key] = time.perf_counter()
             sent = await client.post(f"{base}/api/conversations/{cid}/messages", headers=headers, json={
                 "idempotency_key": key, "text": f"from {who}", "attachments": [location.rsplit("/", 1)[-1]]})
@@ -210,7 +224,8 @@ async def drive(urls: list[str], agents: int, listeners: int, files: int,
         await asyncio.gather(*(agent(urls, f"agent-{i}", CONVERSATION_IDS[i % listeners], files, payloads, run, client)
                                for i in range(agents)))
         deadline = time.perf_counter() + 30
-        while time.perf_counter() < deadline and any(k not in run.seen for k in run.sent):
+        while time.perf_counter() < deadline and any(k not in run.seen or (k in run.photos and k not in run.thumbnailed)
+                                                     for k in run.sent):
             await asyncio.sleep(0.05)
         wall = time.perf_counter() - began
         done.set()
@@ -238,6 +253,7 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
     to_seen = [seen_once[k] - run.sent[k] for k in seen_once]
     post = [run.answered[k] - run.sent[k] for k in run.answered]
     answered_to_seen = [seen_once[k] - run.answered[k] for k in seen_once if k in run.answered]
+    to_thumbnail = [run.thumbnailed[k] - run.sent[k] for k in run.photos if k in run.thumbnailed and k in run.sent]
     result = {
         "variant": name, "processes": len(urls), "messages": len(run.sent), "lost": len(lost),
         "doubled": len(doubled), "errors": len(run.errors), "wall_s": wall,
@@ -245,6 +261,8 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
         "send_seen_max_s": max(to_seen, default=float("nan")),
         "post_p50_s": percentile(post, 50), "post_p95_s": percentile(post, 95),
         "answered_seen_p95_s": percentile(answered_to_seen, 95),
+        "send_thumbnail_p50_s": percentile(to_thumbnail, 50), "send_thumbnail_p95_s": percentile(to_thumbnail, 95),
+        "thumbnails_missing": len(run.photos & run.sent.keys()) - len(to_thumbnail),
         "upload_p50_s": percentile(run.uploaded, 50), "upload_p95_s": percentile(run.uploaded, 95),
         "cpu_s": {("client" if pid == os.getpid() else f"server {pids.index(pid)}"): round(t, 1)
                   for pid, t in cpu.items()},
@@ -254,6 +272,8 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
     log(f"    send->seen p50 {result['send_seen_p50_s']:.3f} s, p95 {result['send_seen_p95_s']:.3f} s, "
         f"max {result['send_seen_max_s']:.3f} s; POST p50 {result['post_p50_s']:.3f} s p95 "
         f"{result['post_p95_s']:.3f} s; answered->seen p95 {result['answered_seen_p95_s']:.3f} s")
+    log(f"    photo sent->its thumbnail seen p50 {result['send_thumbnail_p50_s']:.3f} s, p95 "
+        f"{result['send_thumbnail_p95_s']:.3f} s; never seen {result['thumbnails_missing']}")
     log(f"    upload (create+PATCH) p50 {result['upload_p50_s']:.3f} s p95 {result['upload_p95_s']:.3f} s; "
         f"CPU s {result['cpu_s']}")
     for line in run.errors[:5]:

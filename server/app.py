@@ -68,6 +68,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     uploads.thumbnails = thumbnails = Thumbnails(store, blobs)   # made when an upload completes
     interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
     broker, signer = live.broker, Signer(blobs.link_secret(), config.media_link_ttl)
+    thumbnails.announce = broker.ring       # a thumbnail made: its messages' update events, on every process
     twilio = None
     if config.twilio is not None:                  # [backend] kind = "twilio"
         from server.twilio.wiring import TwilioBackend   # loads the `twilio` library only for this kind

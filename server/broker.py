@@ -55,6 +55,9 @@ class Broker(Protocol):
     def publish(self, cid: str, message: dict[str, Any]) -> None:
         """Called right after the message's commit, in commit order, without waiting."""
 
+    def ring(self, cid: str, seq: int) -> None:
+        """`cid` reached `seq` (committed; e.g. an update event): its streams read it from the database."""
+
     def close(self) -> None:
         """End every stream (server shutdown); clients reconnect to another server."""
 
@@ -98,3 +101,7 @@ class LocalBroker(Subscriptions):
     def publish(self, cid: str, message: dict[str, Any]) -> None:
         for sub in self.of(cid):
             sub.push(message)
+
+    def ring(self, cid: str, seq: int) -> None:
+        for sub in self.of(cid):
+            sub.ring()

@@ -42,9 +42,15 @@ log = logging.getLogger("attache.events")
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def frame(message: dict[str, Any]) -> str:
+Event = tuple[int, str, dict[str, Any]]   # (seq, "message" | "update", the Message JSON)
+
+
+def frame(event: Event) -> str:
+    """`message`: a new message (id = its seq); `update`: a message shown before, as it is now
+    (id = the update's own seq; the message keeps its seq)."""
+    seq, kind, message = event
     data = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-    return f"id: {message['seq']}\nevent: message\ndata: {data}\n\n"
+    return f"id: {seq}\nevent: {kind}\ndata: {data}\n\n"
 
 
 class _Stream(StreamingResponse):
@@ -62,14 +68,14 @@ class _Stream(StreamingResponse):
                 await self._release()
 
 
-def read_after(state: Any, cids: tuple[str, ...], after: int, top: int) -> list[dict[str, Any]]:
-    """The messages of `cids` with after < seq <= top, in seq order, as the API shows them.
+def read_after(state: Any, cids: tuple[str, ...], after: int, top: int) -> list[Event]:
+    """The events of `cids` with after < seq <= top, in seq order, as the API shows them.
 
     Capped at `top` (read first): seqs become visible in commit order, so
     everything up to it is there, and what came later is read on the next wake-up."""
-    per_cid = [[m for m in state.store.messages(cid, after) if m["seq"] <= top] for cid in cids]
-    merged = per_cid[0] if len(per_cid) == 1 else heapq.merge(*per_cid, key=lambda m: m["seq"])
-    return [message_json(m, state.signer) for m in merged]
+    per_cid = [[e for e in state.store.events(cid, after) if e[0] <= top] for cid in cids]
+    merged = per_cid[0] if len(per_cid) == 1 else heapq.merge(*per_cid, key=lambda e: e[0])
+    return [(seq, kind, message_json(m, state.signer)) for seq, kind, m in merged]
 
 
 def resume_point(request: Request) -> int | None:
@@ -112,10 +118,10 @@ async def live(request: Request, principal: Principal, cids: tuple[str, ...]) ->
                 last = max(last, live_floor)   # a bridge's history read from Twilio is never "new"
             pending, top = ([] if after is None else read_after(state, cids, last, newest)), newest
             while not broker.closed:
-                for m in pending:
-                    if m["seq"] > last:
-                        yield frame(m)
-                        last = m["seq"]
+                for event in pending:
+                    if event[0] > last:
+                        yield frame(event)
+                        last = event[0]
                 pending, last = [], max(last, top)     # nothing of ours is left up to `top`
                 wait = keepalive if deadline is None else min(keepalive, deadline - loop.time())
                 if wait <= 0:
@@ -133,7 +139,7 @@ async def live(request: Request, principal: Principal, cids: tuple[str, ...]) ->
                     top = store.last_seq()
                     pending = read_after(state, cids, last, top)
                 else:
-                    pending, top = list(sub.items), last
+                    pending, top = [(m["seq"], "message", m) for m in sub.items], last
                     sub.items.clear()
         except DatabaseUnavailable as e:       # the stream ends; the page reconnects from its last seq
             log.warning("an event stream ended: %s", e.message)

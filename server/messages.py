@@ -51,11 +51,15 @@ def message_json(m: dict[str, Any], signer: Signer) -> dict[str, Any]:
 
 
 def attachment_json(u: UploadRow, cid: str, signer: Signer) -> dict[str, Any]:
-    """`thumbnail` is null when the file has none (not a raster image, a bad one, or not made yet)."""
+    """`thumbnail` is null when the file has none (not a raster image, a bad one, or not made yet);
+    `thumbnail_pending` says "not made yet": the message comes again as an update when it is."""
     thumbnail = None if u.thumbnail is None else {
         "url": signer.thumbnail_url(cid, u.sha256), "width": u.thumbnail[0], "height": u.thumbnail[1]}
-    return {"id": u.id, "name": u.name, "size": u.size, "content_type": u.content_type,
-            "url": signer.url(cid, u.sha256, u.name), "thumbnail": thumbnail}
+    out = {"id": u.id, "name": u.name, "size": u.size, "content_type": u.content_type,
+           "url": signer.url(cid, u.sha256, u.name), "thumbnail": thumbnail}
+    if u.thumbnail_pending:
+        out["thumbnail_pending"] = True
+    return out
 
 
 async def conversation_restrictions(request: Request) -> Response:
@@ -153,7 +157,6 @@ async def send(request: Request) -> Response:
             raise ApiError(409, "upload_incomplete", f"{u.name} is not fully uploaded ({u.offset} of {u.size} bytes).",
                            "Finish the upload, then send again.")
         uploads.append(u)
-    await state.thumbnails.wait(uploads)      # made at upload completion; usually done already
     if state.twilio is not None:      # Twilio first (idempotent by key); stored here once it has it
         await state.twilio.send(cid, principal, text, uploads, key)
     message, created = state.store.add_message(cid, principal.sub, text, key, uploads,
@@ -161,4 +164,5 @@ async def send(request: Request) -> Response:
     data = message_json(message, state.signer)
     if created:
         state.broker.publish(cid, data)
+        state.thumbnails.watch(message["attachments"])   # they follow as update events, never waited for
     return JSONResponse(data, status_code=201 if created else 200)

@@ -54,8 +54,11 @@ _MESSAGE_EVENT = {
                    "no data and are not events.",
     "type": "object", "required": ["event", "data", "id"],
     "properties": {
-        "event": {"type": "string", "const": "message"},
-        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The message's seq: Last-Event-ID, `after`"},
+        "event": {"type": "string", "enum": ["message", "update"],
+                  "description": "`message`: a new message; `update`: a message sent before, as it is now "
+                                 "(e.g. its photo's thumbnail was made): replace the copy you hold"},
+        "id": {"type": "string", "pattern": "^[0-9]+$",
+               "description": "The event's seq (a message's own seq; an update's is newer): Last-Event-ID, `after`"},
         "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": ref("Message")},
         "retry": {"type": "integer", "minimum": 0},
     },

@@ -105,10 +105,13 @@ class RedisBroker(Subscriptions):
             await self._sender.aclose()
 
     def publish(self, cid: str, message: dict[str, Any]) -> None:
+        self.ring(cid, message["seq"])
+
+    def ring(self, cid: str, seq: int) -> None:
         for sub in self.of(cid):
             sub.ring()
         if self._outbox.qsize() < OUTBOX_LIMIT:
-            self._outbox.put_nowait(f"{self.origin} {message['seq']} {cid}")
+            self._outbox.put_nowait(f"{self.origin} {seq} {cid}")
 
     def ring_all(self) -> None:
         for sub in self.everyone():

@@ -13,7 +13,7 @@ conversations = table("conversations", column("id", Text), column("created_at", 
 messages = table(
     "messages", column("seq", BigInteger), column("id", Text), column("conversation", Text), column("sender", Text),
     column("sender_name", Text), column("sender_role", Text), column("text", Text), column("created_at", Text),
-    column("idempotency_key", Text))
+    column("idempotency_key", Text), column("update_of", Text))
 uploads = table(
     "uploads", column("id", Text), column("owner", Text), column("name", Text), column("size", BigInteger),
     column("declared_type", Text), column("content_type", Text), column("offset", BigInteger),

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, exc, func, literal, select
 
+from app.core.media import thumbnail_ok
 from server.database import Database
 from server.migrate import open_database
 from server.schema import attachments, conversations, messages, thumbnails, uploads
@@ -46,6 +47,7 @@ class UploadRow:
     created_at: str
     touched_at: float = 0.0
     thumbnail: tuple[int, int] | None = None    # (width, height) of its thumbnail, when one was made
+    thumbnail_pending: bool = False             # a raster image whose thumbnail is not made yet
 
     @property
     def complete(self) -> bool:
@@ -116,11 +118,25 @@ class Store:
         """Made already (or found impossible: 0 x 0) for the file with these bytes."""
         return self._exists(select(literal(1)).where(thumbnails.c.sha256 == sha256))
 
-    def record_thumbnail(self, sha256: str, width: int, height: int) -> None:
+    def record_thumbnail(self, sha256: str, width: int, height: int) -> list[tuple[str, int]]:
+        """Record it, and announce it to every message that shows the file: one update event each,
+        as (conversation, seq). Under the message lock, so a message is either stored before (and
+        gets its update) or after (and shows the thumbnail itself): none waits for it forever."""
         insert = self.database.insert(thumbnails).values(sha256=sha256, width=width, height=height,
                                                          made_at=time.time())
-        self.database.run(insert.on_conflict_do_update(index_elements=["sha256"], set_={
-            "width": insert.excluded.width, "height": insert.excluded.height, "made_at": insert.excluded.made_at}))
+        with self.database.transaction() as conn:
+            self.database.lock_messages(conn)
+            conn.execute(insert.on_conflict_do_update(index_elements=["sha256"], set_={
+                "width": insert.excluded.width, "height": insert.excluded.height, "made_at": insert.excluded.made_at}))
+            showing = conn.execute(_SHOWING, {"sha256": sha256}).all()
+            return [(r.conversation, self._insert_update(conn, r.conversation, r.id)) for r in showing]
+
+    def _insert_update(self, conn: Any, conversation: str, message_id: str) -> int:
+        """An update event of `message_id` at a new seq (the caller holds the message lock)."""
+        return int(conn.execute(_INSERT_MESSAGE, {
+            "id": uuid.uuid4().hex, "conversation": conversation, "sender": "", "sender_name": "",
+            "sender_role": "", "text": "", "created_at": utc_now(), "idempotency_key": "",
+            "update_of": message_id}).scalar_one())
 
     def forget_thumbnail(self, sha256: str) -> None:
         self.database.run(thumbnails.delete().where(thumbnails.c.sha256 == sha256))
@@ -164,7 +180,8 @@ class Store:
                          .on_conflict_do_nothing())
             seq = conn.execute(_INSERT_MESSAGE, {
                 "id": uuid.uuid4().hex, "conversation": conversation, "sender": sender, "sender_name": sender_name,
-                "sender_role": sender_role, "text": text, "created_at": now, "idempotency_key": key}).scalar_one()
+                "sender_role": sender_role, "text": text, "created_at": now, "idempotency_key": key,
+                "update_of": None}).scalar_one()
             if attached:
                 conn.execute(attachments.insert(), [{"message_seq": seq, "position": i, "upload_id": u.id}
                                                     for i, u in enumerate(attached)])
@@ -172,9 +189,33 @@ class Store:
             return _message(conn, row._mapping), True
 
     def messages(self, conversation: str, after: int | None = None) -> list[dict[str, Any]]:
-        """The conversation's messages after `after`, oldest first (the events backlog): two queries."""
-        rows = self.database.rows(_AFTER, {"conversation": conversation, "after": after or 0})
-        return self._with_attachments(conversation, [r._mapping for r in rows])
+        """The conversation's messages after `after`, oldest first (no update events)."""
+        return [m for _seq, kind, m in self.events(conversation, after) if kind == "message"]
+
+    def events(self, conversation: str, after: int | None = None) -> list[tuple[int, str, dict[str, Any]]]:
+        """The conversation's events after `after` in seq order (the live backlog): (seq, "message",
+        the message) or (seq, "update", the updated message as it is now). An update of a message
+        that is itself in the list, or updated again later in it, is left out: that copy is current."""
+        rows = [r._mapping for r in self.database.rows(_AFTER, {"conversation": conversation, "after": after or 0})]
+        stored = [r for r in rows if r["update_of"] is None]
+        current = {m["id"]: m for m in self._with_attachments(conversation, stored)}
+        last_update = {r["update_of"]: r["seq"] for r in rows if r["update_of"] is not None}
+        updated = self._by_ids([i for i in last_update if i not in current])
+        out = []
+        for r in rows:
+            target = r["update_of"]
+            if target is None:
+                out.append((r["seq"], "message", current[r["id"]]))
+            elif target in updated and last_update[target] == r["seq"]:
+                out.append((r["seq"], "update", updated[target]))
+        return out
+
+    def _by_ids(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        with self.database.connection() as conn:
+            rows = conn.execute(_BY_IDS, {"ids": ids}).all()
+            return {r._mapping["id"]: _message(conn, r._mapping) for r in rows}
 
     def page(self, conversation: str, *, before: int | None = None, after: int | None = None,
              limit: int = 100) -> tuple[list[dict[str, Any]], int | None]:
@@ -236,12 +277,18 @@ _IS_ATTACHED = select(literal(1)).where(attachments.c.upload_id == bindparam("id
 _MEDIA_IN_USE = select(literal(1)).where(uploads.c.sha256 == bindparam("sha256")).limit(1)
 _BY_KEY = select(messages).where(messages.c.conversation == bindparam("conversation"),
                                  messages.c.idempotency_key == bindparam("key"))
+_BY_IDS = select(messages).where(messages.c.id.in_(bindparam("ids", expanding=True)))
+_SHOWING = (select(messages.c.conversation, messages.c.id).distinct()
+            .select_from(messages.join(attachments, attachments.c.message_seq == messages.c.seq)
+                         .join(uploads, uploads.c.id == attachments.c.upload_id))
+            .where(uploads.c.sha256 == bindparam("sha256")))
 _INSERT_MESSAGE = messages.insert().returning(messages.c.seq)
 _MESSAGE = select(messages).where(messages.c.seq == bindparam("seq"))
 _AFTER = select(messages).where(messages.c.conversation == bindparam("conversation"),
                                 messages.c.seq > bindparam("after")).order_by(messages.c.seq)
 _PAGE = select(messages).where(
-    messages.c.conversation == bindparam("conversation"), messages.c.seq > bindparam("after"),
+    messages.c.conversation == bindparam("conversation"), messages.c.update_of.is_(None),
+    messages.c.seq > bindparam("after"),
     messages.c.seq < bindparam("before")).order_by(messages.c.seq.desc()).limit(bindparam("limit"))
 _ATTACHED_IN_SPAN = _attached().where(attachments.c.message_seq.between(bindparam("first"), bindparam("last")),
                                       messages.c.conversation == bindparam("conversation"))
@@ -274,4 +321,6 @@ def _upload(r: Mapping[str, Any]) -> UploadRow:
                   r["offset"], bool(r["head_checked"]), r["sha256"], r["created_at"], r["touched_at"])
     if r.get("thumb_width"):
         u.thumbnail = (r["thumb_width"], r["thumb_height"])
+    elif "thumb_width" in r and r["thumb_width"] is None:     # joined, and no row: not made yet
+        u.thumbnail_pending = u.sha256 is not None and thumbnail_ok(u.content_type)
     return u

@@ -11,6 +11,13 @@ before it is decoded (a decompression bomb), and any failure — truncated,
 corrupt, a bomb — is recorded as "no thumbnail" (0 x 0): the file itself stays
 and the page shows it as a file card. Thumbnails are named by the original's
 sha256, like media files, and go when the media file goes.
+
+Why a message does not wait for its thumbnails: under a burst of photos the
+cores are busy making them, and a send that waited queued behind all of
+them (seconds). A message is stored and shown at once, its photo marked
+`thumbnail_pending`; when the thumbnail is recorded, every message showing
+that file gets an update event in the database (Store.record_thumbnail), and
+`announce` rings its conversation's streams, on every process.
 """
 
 from __future__ import annotations
@@ -18,10 +25,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps
@@ -40,10 +49,12 @@ MAX_PIXELS = 50_000_000        # a larger image is not decoded at all (50 MP: a 
 QUALITY = 80
 WEBP_METHOD = 2                # encoder effort 0-6: 2 is ~1.5x faster than 4 for ~2 % more bytes (measured)
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "AVIF")   # what core.media.thumbnail_ok lets through
-SEND_WAIT = 15.0               # s a message waits for its attachments' thumbnails before it is stored
+SEND_WAIT = 15.0               # s a bridged Twilio message waits for its attachments' thumbnails
 ELSEWHERE_WAIT = 3.0           # s it waits for one that another process is making, before making it here
+ORPHAN_WAIT = 20.0             # s after a send, a thumbnail still missing (its process stopped) is made here
 ELSEWHERE_POLL = 0.05          # s between looks at the shared database meanwhile
 WORKERS = min(4, os.cpu_count() or 1)   # images decoded at once (Pillow releases the GIL while it works)
+NICENESS = 10                  # the workers yield the cores to the event loop (Linux: nice is per thread)
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS   # Pillow's own guard: DecompressionBombError beyond twice this
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # between once and twice: `make` refuses it
 
@@ -86,13 +97,24 @@ def make_safely(src: Path, dst: Path) -> tuple[int, int]:
     return 0, 0
 
 
+def yield_to_requests() -> None:
+    """In a worker thread: a lower priority than the event loop's, so a burst of photos delays their
+    thumbnails, not the requests (sends, streams) that compete for the same cores. Linux only."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+    except (AttributeError, OSError) as e:       # another OS, or not allowed: the same as before
+        log.info("thumbnail workers keep their priority: %s", e)
+
+
 class Thumbnails:
     """Schedules, records and forgets thumbnails; every method runs on the event loop's thread."""
 
     def __init__(self, store: Store, blobs: Blobs) -> None:
         self.store, self.blobs = store, blobs
-        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="thumbnails")
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="thumbnails",
+                                        initializer=yield_to_requests)
         self._pending: dict[str, asyncio.Future[Any]] = {}
+        self.announce: Callable[[str, int], None] = lambda cid, seq: None   # the broker's `ring`
 
     def schedule(self, u: UploadRow) -> None:
         """A complete upload: make its thumbnail in the worker (once per sha256) if it is a raster image."""
@@ -117,6 +139,21 @@ class Thumbnails:
             raise
         finally:
             out.unlink(missing_ok=True)
+
+    def watch(self, uploads: list[UploadRow]) -> None:
+        """Sent with thumbnails still to come: any that another process was making and has not
+        recorded within ORPHAN_WAIT (that process stopped, say) is made here."""
+        elsewhere = [u for u in uploads if u.thumbnail_pending and u.sha256 not in self._pending]
+        if elsewhere:
+            asyncio.get_running_loop().call_later(ORPHAN_WAIT, self._adopt, elsewhere)
+
+    def _adopt(self, uploads: list[UploadRow]) -> None:
+        try:
+            for u in uploads:
+                if u.sha256 not in self._pending and not self._known(u.sha256):
+                    self.schedule(u)
+        except Exception as e:      # the database away: the backfill at the next start makes them
+            log.warning("thumbnails not checked after a send: %s", e)
 
     async def wait(self, uploads: list[UploadRow], timeout: float = SEND_WAIT) -> None:
         """Until the thumbnails of `uploads` are made (or `timeout`): a message then carries them.
@@ -167,7 +204,8 @@ class Thumbnails:
         if not self.store.media_in_use(sha256):      # discarded while it was being made
             asyncio.ensure_future(self.blobs.delete(thumbnail_key(sha256))).add_done_callback(_quiet)
             return
-        self.store.record_thumbnail(sha256, width, height)
+        for cid, seq in self.store.record_thumbnail(sha256, width, height):
+            self.announce(cid, seq)
 
 
 def _quiet(future: asyncio.Future[Any]) -> None:

@@ -228,4 +228,5 @@ class ReferenceApi:
             raise bad_response(f"{where}.thumbnail.url is not an http(s) URL or path", status) from None
         return Attachment(id=a.id, name=a.name, size=a.size, content_type=a.content_type, url=url,
                           thumbnail_url=thumb_url, thumbnail_width=thumb.width if thumb else 0,
-                          thumbnail_height=thumb.height if thumb else 0)
+                          thumbnail_height=thumb.height if thumb else 0,
+                          thumbnail_pending=thumb is None and a.thumbnail_pending)

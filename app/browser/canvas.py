@@ -64,7 +64,7 @@ class Canvas:
             self.live = PollFeed(api, self.delivery.delivered, self._problem, on_state, self.history)
         else:   # an adapter whose live is not "poll" serves SetEvents (app.backends.api)
             self.live = LiveFeed(cast(SetEvents, api), api.conversation, self.delivery.delivered, self._problem,
-                                 on_state)
+                                 on_state, self.history.replace)   # e.g. a photo's thumbnail, made after its message
         self.media = ProtectedMedia(api, self.history, root, self._problem) if getattr(
             api, "media_needs_token", False) else None
         self.history.protected_media = self.media is not None

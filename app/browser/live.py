@@ -5,7 +5,8 @@ server caps streams per identity, so canvases do not each open a stream: each
 canvas's `LiveFeed` joins the page's `Hub` for its `api.stream_key`, and the
 hub holds one EventSource for the set of their conversations
 (`/api/events?ticket=&after=`), routing each message to the canvases of its
-conversation (app.core.livehub decides which, from where, and what to do on
+conversation (and each `update` event, a message shown before as it is now,
+e.g. with its photo's thumbnail made, to their `on_update`) (app.core.livehub decides which, from where, and what to do on
 a failure). A change of the set (a canvas added, removed, put back) opens the
 stream anew, once for a burst of changes.
 
@@ -44,11 +45,14 @@ class LiveFeed:
     """One canvas's live feed (as PollFeed: start(after_seq), stop(), reconnect_now())."""
 
     def __init__(self, api: SetEvents, conversation: str, on_message: Callable[[Message], None],
-                 on_problem: Callable[[Problem], None], on_state: Callable[[str, str, str], None]) -> None:
-        """on_message gets each message of `conversation`, on_problem an event it could not read or a
-        refusal of the conversation, on_state (state, label, hint): "live", "offline" or "refused"."""
+                 on_problem: Callable[[Problem], None], on_state: Callable[[str, str, str], None],
+                 on_update: Callable[[Message], None] = lambda message: None) -> None:
+        """on_message gets each message of `conversation`, on_update a new copy of one shown before,
+        on_problem an event it could not read or a refusal of the conversation, on_state (state,
+        label, hint): "live", "offline" or "refused"."""
         self.api, self.conversation = api, conversation
         self.on_message, self.on_problem, self.on_state = on_message, on_problem, on_state
+        self.on_update = on_update
         self.hub = hub_for(api)
 
     def start(self, after_seq: int | None) -> None:
@@ -79,7 +83,8 @@ class Hub:
         self._settling: asyncio.Future | None = None  # the round under way (held, or it may be collected)
         self._quiet: int | None = None  # the generation of the round waiting for a burst to end
         self._changed_at = self._first_change = 0.0
-        self._proxies = [create_proxy(self._message), create_proxy(self._open), create_proxy(self._error)]
+        self._proxies = [create_proxy(self._message), create_proxy(self._open), create_proxy(self._error),
+                         create_proxy(self._update)]
         self.tabs = TabLink(key, self)
 
     # ---- members --------------------------------------------------------------------------
@@ -128,11 +133,13 @@ class Hub:
         if self.tabs.leading:
             self.tabs.tell(decision, conversation)
 
-    def deliver(self, conversation: str, message: Message) -> None:
-        for key in self.subs.deliver(conversation, message.seq):
+    def deliver(self, conversation: str, message: Message, update_seq: int = 0) -> None:
+        """A new message, or (update_seq: the event's own seq) a new copy of one sent before: to the
+        canvases of `conversation` that have not had that seq yet."""
+        for key in self.subs.deliver(conversation, update_seq or message.seq):
             feed = self.feeds.get(key)
             if feed is not None:
-                feed.on_message(message)
+                (feed.on_update if update_seq else feed.on_message)(message)
 
     def problem(self, conversation: str, problem: Problem) -> None:
         for key in self.subs.of(conversation):
@@ -213,8 +220,9 @@ class Hub:
             return
         self._opened = False
         source = self._source = EventSource.new(api.set_events_url(after, ticket))
-        on_message, on_open, on_error = self._proxies
+        on_message, on_open, on_error, on_update = self._proxies
         source.addEventListener("message", on_message)
+        source.addEventListener("update", on_update)
         source.addEventListener("open", on_open)
         source.addEventListener("error", on_error)
 
@@ -233,8 +241,15 @@ class Hub:
         self.tabs.event(event.data)
         self.received(event.data)
 
-    def received(self, data: str) -> None:
-        """One event's data (from our stream, or the leader tab's)."""
+    def _update(self, event) -> None:
+        if self.api is None:
+            return
+        seq = event_seq(str(event.lastEventId or ""))
+        self.tabs.event(event.data, "update", seq)
+        self.received(event.data, "update", seq)
+
+    def received(self, data: str, kind: str = "message", seq: int = 0) -> None:
+        """One event's data (from our stream, or the leader tab's); an update carries its own seq."""
         if self.api is None:
             return   # no canvas has joined yet: no one to tell
         try:
@@ -243,7 +258,10 @@ class Hub:
             for feed in list(self.feeds.values()):
                 feed.on_problem(error.problem)
             return
-        self.deliver(conversation, message)
+        if kind == "update" and seq > 0:
+            self.deliver(conversation, message, update_seq=seq)
+        elif kind == "message":
+            self.deliver(conversation, message)
 
     def _current(self, event) -> bool:
         """Events of a source we already closed (replaced) are old news."""
@@ -267,6 +285,11 @@ class Hub:
         decision = after_stream_error(was_open, self._failures)
         self.show(decision)
         self._later(decision.wait)
+
+
+def event_seq(last_event_id: str) -> int:
+    """An event's id as a seq (0 when it is not one: such an update is not applied)."""
+    return int(last_event_id) if last_event_id.isascii() and last_event_id.isdigit() else 0
 
 
 _hubs: dict[str, Hub] = {}

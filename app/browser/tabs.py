@@ -17,7 +17,8 @@ Messages on the channel are JSON text:
     {"t": "leader"}                                   a new leader: tell it what you want
     {"t": "want", "tab", "subs": {c: seq}, "fresh": [c]}  a follower's conversations (fresh: joined since)
     {"t": "gone", "tab"}                              a follower tab closes
-    {"t": "event", "data"}                            one event of the stream (its data: the message)
+    {"t": "event", "data", "kind", "id"}              one event of the stream (its data: the message; kind
+                                                      "message" or "update"; id: the event's seq)
     {"t": "state", "state", "label", "hint", "c"}     the stream's state ("c": only that conversation)
     {"t": "refused", "c", "code", "message", "hint"}  the server refuses a conversation
 """
@@ -47,7 +48,7 @@ class Leading(Protocol):
 
     def remote(self, key: Any, conversation: str, after: int | None) -> None: ...
 
-    def received(self, data: str) -> None: ...
+    def received(self, data: str, kind: str = "message", seq: int = 0) -> None: ...
 
     def show(self, decision: Decision, conversation: str = "") -> None: ...
 
@@ -98,9 +99,9 @@ class TabLink:
         self._fresh.clear()
 
     # ---- leading --------------------------------------------------------------------------
-    def event(self, data: str) -> None:
+    def event(self, data: str, kind: str = "message", seq: int = 0) -> None:
         if self._wanted:
-            self._post(t="event", data=data)
+            self._post(t="event", data=data, kind=kind, id=seq)
 
     def tell(self, decision: Decision, conversation: str = "") -> None:
         if self._wanted:
@@ -127,7 +128,9 @@ class TabLink:
             self._fresh.update(self.hub.subs.by_conversation())
             self.want(self.hub.subs)
         elif kind == "event" and isinstance(message.get("data"), str):
-            self.hub.received(message["data"])
+            seq = message.get("id")
+            self.hub.received(message["data"], str(message.get("kind") or "message"),
+                              seq if isinstance(seq, int) else 0)
         elif kind == "state":
             self.hub.show(Decision(0.0, str(message.get("state")), str(message.get("label")),
                                    str(message.get("hint") or "")), str(message.get("c") or ""))

@@ -60,6 +60,7 @@ class Attachment:
     thumbnail_url: str | None = None
     thumbnail_width: int = 0
     thumbnail_height: int = 0
+    thumbnail_pending: bool = False  # the server is making it: a placeholder until the message comes again
 
 
 @dataclass(frozen=True)

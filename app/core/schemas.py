@@ -36,6 +36,8 @@ class Attachment:
     url: str = prop(nonempty=True, description="Signed media URL, relative to the server's root")
     thumbnail: Thumbnail | None = prop(default=None, description="Absent or null when the file has none (not a "
                                                                  "raster image, or one the server could not read)")
+    thumbnail_pending: bool = prop(default=False, description="True while the server is still making the "
+                                   "thumbnail: the message comes again as an `update` event once it is made")
 
 
 @dataclass(frozen=True)

@@ -197,10 +197,11 @@ _SEQ_BY_KEY = select(messages.c.seq).where(messages.c.conversation == bindparam(
 _SEQ_SEEN = select(literal(1)).where(twilio_seen.c.conversation == bindparam("cid"),
                                      twilio_seen.c.message_seq == bindparam("seq")).limit(1)
 _LIVE = select(func.count(), func.min(messages.c.created_at)).where(
-    messages.c.conversation == bindparam("cid"), messages.c.seq > bindparam("base"))
+    messages.c.conversation == bindparam("cid"), messages.c.seq > bindparam("base"), messages.c.update_of.is_(None))
 _LIVE_MATCHED = select(func.count(twilio_seen.c.message_seq.distinct())).where(
     twilio_seen.c.conversation == bindparam("cid"), twilio_seen.c.message_seq > bindparam("base"))
 _COUNT_BEFORE = select(func.count()).select_from(
-    select(literal(1)).where(messages.c.conversation == bindparam("cid"), messages.c.seq < bindparam("before"))
+    select(literal(1)).where(messages.c.conversation == bindparam("cid"), messages.c.seq < bindparam("before"),
+                             messages.c.update_of.is_(None))
     .limit(bindparam("enough")).subquery())
 _LOWEST = select(func.min(messages.c.seq))

@@ -47,7 +47,11 @@ class Api:
 
     def send(self, conversation: str, text: str = "", files: list[tuple[str, bytes, str]] = ()) -> dict:
         self._as_member_of(conversation)
-        upload_ids = [self.upload(*f) for f in files]
+        return self.send_uploaded(conversation, text, [self.upload(*f) for f in files])
+
+    def send_uploaded(self, conversation: str, text: str, upload_ids: list[str]) -> dict:
+        """A message with files uploaded before (`upload`)."""
+        self._as_member_of(conversation)
         response = self.client.post(
             f"/api/conversations/{conversation}/messages",
             json={"idempotency_key": uuid.uuid4().hex, "text": text, "attachments": upload_ids},

@@ -5,12 +5,15 @@ other; Redis stopped and started under running servers costs latency, never a me
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import sqlite3
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +23,9 @@ from tools.services.attache import ROOT, RunningServer
 from tools.services.process import free_port
 from tests.services.redis import redis_service  # noqa: F401  (session fixture)
 
-from .conftest import lines, send
+from tests.files import png_bytes
+
+from .conftest import lines, send, upload
 from .production import PROD_CONFIG, SECRET, bearer, mint
 from tools.waiting import wait_for
 
@@ -58,16 +63,18 @@ def ticket(c: httpx.Client, path: str, **kwargs) -> str:
     return r.json()["ticket"]
 
 
-def read_events(response: httpx.Response, count: int, timeout: float = 20) -> list[dict]:
-    """`count` message events, or a failure once `timeout` seconds pass (the servers send a keepalive every
+def read_events(response: httpx.Response, count: int, timeout: float = 20,
+                kinds: tuple[str, ...] = ("message",)) -> list[dict]:
+    """`count` events of `kinds`, or a failure once `timeout` seconds pass (the servers send a keepalive every
     second, so a missing message fails here instead of hanging)."""
     deadline = time.monotonic() + timeout
     events, current = [], {}
     for line in lines(response):
         assert time.monotonic() < deadline, f"only {len(events)} of {count} events within {timeout} s"
         if line == "":
-            if current.get("event") == "message":
-                events.append({"id": int(current["id"]), "data": json.loads(current["data"])})
+            if current.get("event") in kinds:
+                events.append({"id": int(current["id"]), "event": current["event"],
+                               "data": json.loads(current["data"])})
                 if len(events) == count:
                     return events
             current = {}
@@ -208,3 +215,51 @@ def test_an_unreachable_broker_at_start_is_named_without_its_password(tmp_path):
     assert run.returncode == 1
     assert f"cannot reach the broker (Redis) at redis://127.0.0.1:{port}/0" in run.stderr
     assert "s3cret-pw" not in run.stdout + run.stderr
+
+
+def thumbnail_recorded(data: Path, sha256: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sqlite3.connect(data / "attache.sqlite3") as db:
+            if db.execute("SELECT 1 FROM thumbnails WHERE sha256 = ?", (sha256,)).fetchone():
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"no thumbnail recorded within {timeout} s")
+
+
+def test_a_thumbnail_made_after_its_message_reaches_the_other_process_live_and_on_reconnecting(cluster):
+    """The message is sent while its photo has no thumbnail (its row removed, as before thumbnails);
+    the same bytes uploaded again make it on A: B's listener gets the update, and so does a stream
+    that reconnects later from the message's seq."""
+    a, b = cluster
+    photo = png_bytes(640, 480)
+    sha256 = hashlib.sha256(photo).hexdigest()
+    with client(a, mint("u-x9", "agent", ["x9"])) as on_a, client(b, mint("u-x9c", "customer", ["x9"])) as on_b:
+        uid = upload(on_a, "view.png", photo, "image/png")["upload_id"]
+        thumbnail_recorded(a.data, sha256)
+        with sqlite3.connect(a.data / "attache.sqlite3") as db:
+            db.execute("DELETE FROM thumbnails WHERE sha256 = ?", (sha256,))
+        m = send(on_a, "the view", [uid], cid="x9").json()
+        assert m["attachments"][0]["thumbnail"] is None and m["attachments"][0]["thumbnail_pending"] is True
+        t = ticket(on_b, "/api/conversations/x9/events/ticket")
+        with on_b.stream("GET", "/api/conversations/x9/events", params={"ticket": t, "after": m["seq"]}) as r:
+            assert next(lines(r)) == "retry: 1000"
+            upload(on_a, "again.png", photo, "image/png")                 # made (and announced) by A
+            live = read_events(r, 1, kinds=("message", "update"))[0]
+        assert live["event"] == "update" and live["id"] > m["seq"]
+        updated = live["data"]
+        assert updated["id"] == m["id"] and updated["seq"] == m["seq"] and updated["text"] == "the view"
+        assert updated["attachments"][0]["thumbnail"]["width"] == 480 and "thumbnail_pending" not in \
+            updated["attachments"][0]
+        t = ticket(on_b, "/api/conversations/x9/events/ticket")
+        with httpx.Client(base_url=a.url, timeout=10) as anon, anon.stream(
+                "GET", "/api/conversations/x9/events", params={"ticket": t, "after": m["seq"]}) as again:
+            replayed = read_events(again, 1, kinds=("message", "update"))[0]
+        assert replayed["event"] == "update" and replayed["id"] == live["id"]
+        assert replayed["data"]["attachments"][0]["thumbnail"]["height"] == 360
+        t = ticket(on_b, "/api/conversations/x9/events/ticket")
+        with httpx.Client(base_url=b.url, timeout=10) as anon, anon.stream(
+                "GET", "/api/conversations/x9/events", params={"ticket": t, "after": m["seq"] - 1}) as whole:
+            first = read_events(whole, 1, kinds=("message", "update"))[0]
+        assert first["event"] == "message" and first["id"] == m["seq"]      # the message as it is now
+        assert first["data"]["attachments"][0]["thumbnail"]["width"] == 480

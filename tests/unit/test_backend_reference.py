@@ -254,6 +254,14 @@ class TestParsing:
             "https://chat.example/prefix/media/77/cat.jpg?sig=1",
             "https://chat.example/prefix/thumbnails/77.webp?sig=2", 480, 360)
 
+    def test_a_thumbnail_still_being_made_is_read_as_pending(self, api):
+        photo = {"id": "a2", "name": "new.png", "size": 20, "content_type": "image/png", "url": "/media/1/new.png",
+                 "thumbnail": None, "thumbnail_pending": True}
+        a = api.parse_message(resp(201, message_json(attachments=[photo]))).attachments[0]
+        assert (a.thumbnail_url, a.thumbnail_pending) == ("", True)
+        del photo["thumbnail_pending"]
+        assert not api.parse_message(resp(201, message_json(attachments=[photo]))).attachments[0].thumbnail_pending
+
     @pytest.mark.parametrize("thumbnail", [None, "absent"])
     def test_no_thumbnail_means_a_file_card_not_the_original(self, api, thumbnail):
         photo = {"id": "a2", "name": "bad.png", "size": 20, "content_type": "image/png", "url": "/media/1/bad.png"}

@@ -40,6 +40,23 @@ def test_an_image_the_server_could_not_read_is_a_file_card():
     assert "<img" not in html and 'class="file-card"' in html and "cat.jpg" in html
 
 
+def test_a_thumbnail_being_made_is_a_placeholder_named_for_the_image_that_opens_the_original():
+    pending = Attachment(id="a1", name="cat.jpg", size=2_400_000, content_type="image/jpeg",
+                         url="/media/1/cat.jpg?sig=o", thumbnail_url="", thumbnail_pending=True)
+    html = html_of(pending)
+    assert re.search(r'<a class="thumb" href="/media/1/cat.jpg\?sig=o" target="_blank"', html)
+    assert re.search(r'<img alt="cat.jpg" loading="lazy" decoding="async">', html)   # no source yet, no size
+    assert "file-card" not in html
+    made = html_of(photo("/thumbnails/1?sig=t", 480, 360))         # the update: the same place, now drawn
+    assert '<img src="/thumbnails/1?sig=t" alt="cat.jpg"' in made
+
+
+def test_only_raster_images_have_a_placeholder():
+    pdf = Attachment(id="a1", name="terms.pdf", size=20, content_type="application/pdf", url="/media/1/terms.pdf",
+                     thumbnail_url="", thumbnail_pending=True)
+    assert "<img" not in html_of(pdf) and 'class="file-card"' in html_of(pdf)
+
+
 def test_a_backend_without_thumbnails_shows_the_original_as_before():
     html = html_of(photo(None))
     assert '<img src="/media/1/cat.jpg?sig=o" alt="cat.jpg" loading="lazy"' in html   # no size known
