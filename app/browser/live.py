@@ -7,8 +7,9 @@ hub holds one EventSource for the set of their conversations
 (`/api/events?ticket=&after=`), routing each message to the canvases of its
 conversation (and each `update` event, a message shown before as it is now,
 e.g. with its photo's thumbnail made, to their `on_update`) (app.core.livehub
-decides which, from where, and what to do on a failure). A change of the set (a canvas added, removed, put back) opens the
-stream anew, once for a burst of changes.
+decides which, from where, and what to do on a failure). A change of the set
+(a canvas added, removed, put back) opens the stream anew, once for a burst of
+changes.
 
 Across tabs (app.browser.tabs): one tab of the same origin, server and identity
 leads and holds the stream for every tab's conversations; the others follow
