@@ -41,7 +41,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.tokens import mint  # noqa: E402
+from server.auth.tokens import mint  # noqa: E402
 
 KEY = os.urandom(32).hex().encode()
 CONVERSATION_IDS = [f"load-{i:03d}" for i in range(1000)]

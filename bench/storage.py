@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from server.blob_s3_parts import PART_SIZE
+from server.blobs.s3_parts import PART_SIZE
 from tests.services.s3 import aws_credentials, start_moto
 
 MIB = 1024 * 1024

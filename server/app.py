@@ -19,23 +19,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server import events_multi, static, sweeper, tus, tus_routes
-from server.blob_open import open_blobs
-from server.common import ApiError, api_error_handler, http_exception_handler, server_error_handler
-from server.config import Config, load_config
-from server.migrate import open_database
-from server.events import events, ticket
-from server.live_state import live_state
-from server.locks import upload_lock
-from server.media import Signer, download, thumbnail
-from server.messages import conversation_restrictions, history, send
-from server.middleware import QueryGuard, SecurityHeaders, hsts_mode
-from server.openapi import openapi
-from server.private import private_database, private_dir
-from server.quotas import Quotas
-from server.store import Store
-from server.thumbnails import Thumbnails
-from server.uploads import Uploads
+from server.conversations import events_multi
+from server.page import static_site
+from server.uploads import sweeper, tus_protocol, tus_routes
+from server.blobs.open_store import open_blobs
+from server.http.api_error import ApiError, api_error_handler, http_exception_handler, server_error_handler
+from server.config.config_file import Config, load_config
+from server.store.migrate import open_database
+from server.conversations.events import events, ticket
+from server.live.live_state import live_state
+from server.live.upload_locks import upload_lock
+from server.media.downloads import download, thumbnail
+from server.media.link_signer import Signer
+from server.conversations.messages import conversation_restrictions, history, send
+from server.http.query_guard import QueryGuard
+from server.http.security_headers import SecurityHeaders, hsts_mode
+from server.openapi.document import openapi
+from server.store.data_dir import private_database, private_dir
+from server.uploads.quotas import Quotas
+from server.store.queries import Store
+from server.media.thumbnails import Thumbnails
+from server.uploads.service import Uploads
 
 
 async def restrictions(request: Request) -> Response:
@@ -70,7 +74,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     broker, signer = live.broker, Signer(blobs.link_secret(), config.media_link_ttl)
     twilio = None
     if config.twilio is not None:                  # [backend] kind = "twilio"
-        from server.twilio.wiring import TwilioBackend   # loads the `twilio` library only for this kind
+        from server.bridges.twilio.backend import TwilioBackend   # loads the `twilio` library only for this kind
         twilio = TwilioBackend(config.twilio, store, uploads, broker, signer, data)
 
     @contextlib.asynccontextmanager
@@ -105,9 +109,9 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         Route("/api/openapi.json", openapi),
         Route("/media/{sha256}/{filename:path}", download),
         Route("/thumbnails/{sha256}", thumbnail),
-        Route("/attache-config.json", static.page_config),
+        Route("/attache-config.json", static_site.page_config),
         *(twilio.routes() if twilio is not None else []),   # POST /twilio/webhook, signed by Twilio
-        *static.page_routes(),
+        *static_site.page_routes(),
     ]
     middleware = [
         Middleware(SecurityHeaders, embed_origins=config.embed_origins,
@@ -117,9 +121,9 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
         Middleware(CORSMiddleware, allow_origins=list(config.cors_allow_origins),
                    allow_credentials=config.cors_allow_credentials,
                    allow_methods=["GET", "HEAD", "POST", "PATCH", "DELETE", "OPTIONS"],
-                   allow_headers=["Authorization", "Content-Type", "Last-Event-ID", *tus.REQUEST_HEADERS],
-                   expose_headers=[*tus.EXPOSE_HEADERS, "Retry-After"], max_age=600),
-        Middleware(tus.TusProtocol),         # inside CORS: preflights never reach it
+                   allow_headers=["Authorization", "Content-Type", "Last-Event-ID", *tus_protocol.REQUEST_HEADERS],
+                   expose_headers=[*tus_protocol.EXPOSE_HEADERS, "Retry-After"], max_age=600),
+        Middleware(tus_protocol.TusProtocol),         # inside CORS: preflights never reach it
         Middleware(QueryGuard),              # inside tus: its 400s carry Tus-Resumable too
     ]
     handlers = {ApiError: api_error_handler, HTTPException: http_exception_handler, 500: server_error_handler}
@@ -134,8 +138,8 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     app.state.broker = broker
     app.state.signer = signer
     app.state.twilio = twilio          # None unless [backend] kind = "twilio"
-    app.state.tickets = live.tickets           # stream tickets (server.tickets)
-    app.state.slots = live.slots               # open streams per identity (server.slots)
-    app.state.static_root = Path(static_root) if static_root is not None else static.SITE_ROOT
+    app.state.tickets = live.tickets           # stream tickets (server.auth.tickets)
+    app.state.slots = live.slots               # open streams per identity (server.live.slots)
+    app.state.static_root = Path(static_root) if static_root is not None else static_site.SITE_ROOT
     app.state.keepalive = keepalive
     return app

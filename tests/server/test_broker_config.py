@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.broker_config import without_password
-from server.config import ConfigError, load_config
+from server.config.broker_config import without_password
+from server.config.config_file import ConfigError, load_config
 
 from .conftest import TEST_CONFIG
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from server.config import ConfigError, load_config, parse_duration
+from server.config.config_file import ConfigError, load_config, parse_duration
 
 from .conftest import AGENT, PDF, PNG, REPO, STORAGES, TEST_CONFIG, TUS, patch, send, start_upload, upload, upload_id
 
@@ -121,7 +121,7 @@ def test_upload_expiry_defaults_to_a_day_and_bad_values_name_the_key(tmp_path):
 def test_a_data_dir_from_before_expiry_gives_its_uploads_a_fresh_grace_period(tmp_path):
     import sqlite3
 
-    from server.store import Store
+    from server.store.queries import Store
 
     from .legacy_schema import V1
 

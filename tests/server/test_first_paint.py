@@ -1,4 +1,4 @@
-"""GET / draws the canvas into the built page (server/first_paint.py): the newest page of
+"""GET / draws the canvas into the built page (server/page/first_paint.py): the newest page of
 the conversation and identity the URL names in development, "loading" in production, the
 composer with the rules in both; and what a portal embedding the canvas loads is allowed
 to its origin by CORS."""
@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from app.page import CANVAS_END, CANVAS_START
-from server.messages import PAGE_SIZE
+from server.conversations.messages import PAGE_SIZE
 from tests.conftest import RunningServer
 from tests.server.conftest import AGENT, CUSTOMER, TEST_CONFIG
 from tests.seed import seed

@@ -11,13 +11,13 @@ import os
 import pytest
 
 from app.core.restrictions import Restrictions
-from server.blob_folder import FolderBlobs
-from server.blob_s3 import S3Blobs
-from server.common import ApiError
-from server.storage_config import StorageConfig
-from server.store import Store
-from server.sweeper import sweep
-from server.uploads import Uploads
+from server.blobs.folder import FolderBlobs
+from server.blobs.s3 import S3Blobs
+from server.http.api_error import ApiError
+from server.config.storage_config import StorageConfig
+from server.store.queries import Store
+from server.uploads.sweeper import sweep
+from server.uploads.service import Uploads
 
 from tests.conftest import run_async
 

@@ -16,7 +16,7 @@ import pytest
 from app.core import schemas
 from app.core.wire import json_schemas
 from server.app import create_app
-from server.openapi import document
+from server.openapi.document import document
 
 from .conftest import PNG, TEST_CONFIG, TUS, metadata, patch, start_upload, upload, upload_id
 from .openapi_check import check, check_event

@@ -15,13 +15,13 @@ from PIL import Image
 from sqlalchemy import text
 
 from app.core.restrictions import Restrictions
-from server import thumbnails
-from server.migrate import open_database
-from server.blob_folder import FolderBlobs
-from server.media import Signer
-from server.store import Store
-from server.thumbnails import MAX_SIDE, Thumbnails, make_safely
-from server.uploads import Uploads
+from server.media import thumbnails
+from server.store.migrate import open_database
+from server.blobs.folder import FolderBlobs
+from server.media.link_signer import Signer
+from server.store.queries import Store
+from server.media.thumbnails import MAX_SIDE, Thumbnails, make_safely
+from server.uploads.service import Uploads
 from tests.files import png_bytes
 
 from tests.conftest import run_async
@@ -168,7 +168,7 @@ def test_thumbnail_links_are_bound_to_their_conversation_and_expire(server, agen
 
 
 def thumbnails_name() -> str:
-    from server.media import THUMBNAIL
+    from server.media.link_signer import THUMBNAIL
     return THUMBNAIL
 
 

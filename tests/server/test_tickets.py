@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from server.auth import Principal
-from server.tickets import PER_IDENTITY, Grant, Tickets
+from server.auth.principals import Principal
+from server.auth.tickets import PER_IDENTITY, Grant, Tickets
 
 from tests.conftest import run_async
 

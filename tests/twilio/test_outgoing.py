@@ -8,10 +8,10 @@ import json
 import httpx
 import pytest
 
-from server.blob_folder import FolderBlobs
-from server.blobs import StoredFile, media_key
-from server.common import ApiError
-from server.twilio import OutgoingFile, TwilioBridge
+from server.blobs.folder import FolderBlobs
+from server.blobs.protocol import StoredFile, media_key
+from server.http.api_error import ApiError
+from server.bridges.twilio import OutgoingFile, TwilioBridge
 from tests.twilio.rig import KEY_SECRET, KEY_SID, participants
 from tests.twilio.fake import sid, twilio_error
 
@@ -181,7 +181,7 @@ async def test_file_over_the_channel_limit_is_refused_before_upload(bridge, fake
 
 async def test_wrong_api_key_secret_is_an_auth_problem(settings, fake, tmp_path, contract):
     import dataclasses
-    from server.twilio.settings import Secret
+    from server.config.twilio_config import Secret
     wrong = dataclasses.replace(settings, api_key_secret=Secret("not-the-secret"))
     bridge = TwilioBridge(wrong, _admin(), tmp_path / "w.sqlite3")
     try:

@@ -6,8 +6,8 @@ import tomllib
 
 import pytest
 
-from server.config import ConfigError
-from server.twilio.settings import DEFAULT_API_BASE, DEFAULT_MEDIA_BASE, TwilioSettings, backend_kind, load_twilio
+from server.config.config_file import ConfigError
+from server.config.twilio_config import DEFAULT_API_BASE, DEFAULT_MEDIA_BASE, TwilioSettings, backend_kind, load_twilio
 from tests.twilio.rig import AUTH_TOKEN, KEY_SECRET, KEY_SID, PUBLIC_URL, twilio_table
 
 ISSUE_EXAMPLE = """

@@ -15,8 +15,8 @@ from twilio.request_validator import RequestValidator
 from app.core.models import FileInfo
 from app.core.restrictions import Restrictions, check
 from app.core.sniff import HEAD_SIZE, effective_type
-from server.common import ApiError, api_error_handler
-from server.twilio import webhook_endpoint
+from server.http.api_error import ApiError, api_error_handler
+from server.bridges.twilio import webhook_endpoint
 from tests.twilio.rig import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SERVICE_SID, participants
 from tests.twilio.fake import sid
 

@@ -1,0 +1,114 @@
+"""The tus 1.0.0 endpoints (core, creation, expiration, termination) over `Uploads`.
+
+`/api/uploads` is the upload-creation URL; `/api/uploads/<id>` is an upload
+URL, and `<id>` (its last segment) is what a message's `attachments` lists.
+Errors keep the JSON problem body the page shows; tus clients only read the
+status and headers, so both kinds of client get what they need.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server.uploads import tus_protocol as tus
+from server.auth.principals import authenticate, upload_owner
+from server.http.api_error import ApiError, error_response
+from server.http.inputs import check_content_type, parse_uint
+from server.uploads.receive import body, drain
+from server.store.queries import UploadRow
+from server.uploads.service import Uploads, clean_name
+
+def owner_of(request: Request) -> str:
+    """Who owns the uploads this request makes or touches, and whose quotas they count against."""
+    return upload_owner(authenticate(request))
+
+
+def _uploads(request: Request) -> Uploads:
+    return request.app.state.uploads
+
+
+def _expiry_headers(uploads: Uploads, u: UploadRow) -> dict[str, str]:
+    expires = uploads.expires_at(u)
+    return {} if expires is None else {"Upload-Expires": tus.http_date(expires)}
+
+
+async def options(request: Request) -> Response:
+    """OPTIONS: what this server speaks; public, like the restrictions it reflects."""
+    return Response(status_code=204, headers={
+        "Tus-Version": tus.TUS_VERSION, "Tus-Extension": tus.TUS_EXTENSIONS,
+        "Tus-Max-Size": str(_uploads(request).restrictions.max_file_size)})
+
+
+async def create(request: Request) -> Response:
+    """POST /api/uploads (creation): judged by name, size and declared type before any byte is sent.
+
+    Order: who (401), then every header's shape (400 malformed, 422 invalid
+    name or type), then the rules (413/415, 422 empty), then the quotas (429).
+    """
+    owner = owner_of(request)
+    headers = request.headers
+    if "upload-defer-length" in headers:
+        raise ApiError(400, "length_required", "This server needs the file's size up front (no deferred length).",
+                       "Send Upload-Length.")
+    size = tus.header_int(headers, "Upload-Length")
+    meta = tus.parse_metadata(headers.get("upload-metadata", ""))
+    field = "filetype" if "filetype" in meta else "type"
+    declared = check_content_type(meta.get(field, ""), field)
+    name = clean_name(meta.get("filename", meta.get("name", "")))
+    uploads = _uploads(request)
+    u = await uploads.create(owner, name, size, declared, metered=True)
+    return Response(status_code=201, headers={"Location": f"{tus.UPLOADS_PATH}/{u.id}",
+                                              **_expiry_headers(uploads, u)})
+
+
+async def head(request: Request) -> Response:
+    """HEAD /api/uploads/<id>: where to resume."""
+    uploads = _uploads(request)
+    u = await uploads.state(request.path_params["upload_id"], owner_of(request))
+    return Response(status_code=200, headers={
+        "Upload-Offset": str(u.offset), "Upload-Length": str(u.size), "Cache-Control": "no-store",
+        "Upload-Metadata": tus.encode_metadata({"filename": u.name, "filetype": u.declared_type}),
+        **_expiry_headers(uploads, u)})
+
+
+async def patch(request: Request) -> Response:
+    """PATCH /api/uploads/<id>: stream the body to disk at Upload-Offset."""
+    uploads = _uploads(request)
+    try:
+        owner = owner_of(request)
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/offset+octet-stream":
+            raise ApiError(415, "bad_content_type", "A PATCH body must be 'application/offset+octet-stream'.",
+                           "Send the bytes with Content-Type: application/offset+octet-stream.")
+        offset = tus.header_int(request.headers, "Upload-Offset")
+        length = request.headers.get("content-length")
+        length = None if length is None else parse_uint(length, "The Content-Length header")
+        u, interrupted = await uploads.append(request.path_params["upload_id"], owner, offset, length, body(request))
+    except ApiError:
+        await drain(request)     # the client sees our answer, not a reset
+        raise
+    headers = {"Upload-Offset": str(u.offset), **_expiry_headers(uploads, u)}
+    if interrupted:
+        return error_response(503, "server_stopping", "The server is restarting; the bytes so far are kept.",
+                              "Ask for the upload's offset and continue from there.",
+                              {**headers, "Retry-After": "1", "Connection": "close"}, offset=u.offset)
+    return Response(status_code=204, headers=headers)
+
+
+async def delete(request: Request) -> Response:
+    """DELETE /api/uploads/<id> (termination): the upload and its bytes are gone."""
+    await _uploads(request).terminate(request.path_params["upload_id"], owner_of(request))
+    return Response(status_code=204)
+
+
+def routes() -> list[Route]:
+    return [
+        Route(tus.UPLOADS_PATH, options, methods=["OPTIONS"]),
+        Route(tus.UPLOADS_PATH, create, methods=["POST"]),
+        Route(tus.UPLOADS_PATH + "/{upload_id}", head, methods=["HEAD"]),
+        Route(tus.UPLOADS_PATH + "/{upload_id}", patch, methods=["PATCH"]),
+        Route(tus.UPLOADS_PATH + "/{upload_id}", delete, methods=["DELETE"]),
+        Route(tus.UPLOADS_PATH + "/{upload_id}", options, methods=["OPTIONS"]),
+    ]
