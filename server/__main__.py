@@ -20,7 +20,8 @@ import uvicorn
 from server.http import header_deadline
 from server.app import begin_shutdown, create_app
 from server.blobs.protocol import StorageUnavailable
-from server.config.config_file import Config, ConfigError, load_config
+from server.config.config_error import ConfigError
+from server.config.config_file import Config, load_config
 from server.store.database import DatabaseUnavailable, shown_url
 from server.http.log_redaction import install_log_redaction
 from server.page.static_site import SITE_ROOT

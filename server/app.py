@@ -68,14 +68,15 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     blobs = open_blobs(config.storage, data)
     blobs.check()                          # StorageUnavailable: `python -m server` names the store and exits
     live = live_state(config.broker_url, config.max_streams_per_identity, store.last_seq, stream_heartbeat)
-    uploads = Uploads(store, blobs, config.restrictions, config.upload_expiry, quotas, upload_lock(live.redis))
-    uploads.thumbnails = thumbnails = Thumbnails(store, blobs)   # made when an upload completes
+    thumbnails = Thumbnails(store, blobs)          # made when an upload completes
+    uploads = Uploads(store, blobs, config.restrictions, config.upload_expiry, quotas, upload_lock(live.redis),
+                      thumbnails)
     interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
     broker, signer = live.broker, Signer(blobs.link_secret(), config.media_link_ttl)
     twilio = None
     if config.twilio is not None:                  # [backend] kind = "twilio"
         from server.bridges.twilio.backend import TwilioBackend   # loads the `twilio` library only for this kind
-        twilio = TwilioBackend(config.twilio, store, uploads, broker, signer, data)
+        twilio = TwilioBackend(config.twilio, store, uploads, thumbnails, broker, signer, data)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 from server.config.config_error import ConfigError
 from server.config.matrix_config import KEYS as MATRIX_KEYS, MatrixSettings
+from server.config.twilio_config import TwilioSettings
 
 BACKEND_KINDS = ("reference", "twilio", "matrix")
 KIND_TABLES = ("twilio", "matrix")     # kinds with a settings table named like them
@@ -52,7 +53,6 @@ def backend_kind(data: Mapping[str, Any], where: str = "config") -> str:
 def backend_settings(kind: str, data: Mapping[str, Any], where: str, base: Path) -> dict[str, Any]:
     """The chosen kind's settings as `Config` fields ({} for the reference server)."""
     if kind == "twilio":
-        from server.config.twilio_config import TwilioSettings   # the `twilio` library loads only when used
         return {"twilio": TwilioSettings.from_mapping(data["twilio"], base, f"{where}: [twilio]")}
     if kind == "matrix":
         table, name = (data["matrix"], "matrix") if "matrix" in data else (_inline(data["backend"]), "backend")

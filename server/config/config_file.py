@@ -16,15 +16,16 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.core.restrictions import Restrictions, parse_size
-from server.config.config_error import ConfigError, service_table  # noqa: F401  (callers name them here too)
-
-if TYPE_CHECKING:
-    from server.config.matrix_config import MatrixSettings
-    from server.config.storage_config import StorageConfig
-    from server.config.twilio_config import TwilioSettings
+from server.config.backend_kind import backend_kind, backend_settings
+from server.config.broker_config import broker_url, refuse_shared_database_without_broker
+from server.config.config_error import ConfigError
+from server.config.database_config import database_url
+from server.config.matrix_config import MatrixSettings
+from server.config.storage_config import StorageConfig, storage_config
+from server.config.twilio_config import TwilioSettings
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
 _TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix",   # these three: server/config/backend_kind.py
@@ -124,7 +125,6 @@ def load_config(path: str | Path | None = None) -> Config:
     if path is not None:
         where, base = str(path), Path(path).resolve().parent
         user = _read(Path(path))
-        from server.config.broker_config import refuse_shared_database_without_broker   # it needs ConfigError
         refuse_shared_database_without_broker(user, where)
         unknown = sorted(set(user) - set(_TABLES))
         if unknown:
@@ -162,11 +162,7 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     identities = _identities(data.get("identities", {}), where)
     if auth is None and not identities:
         raise ConfigError(f"{where}: [identities] is empty; nobody could sign in")
-    from server.config.backend_kind import backend_kind, backend_settings   # it needs ConfigError from here
-    from server.config.broker_config import broker_url
     kind = backend_kind(data, where)
-    from server.config.database_config import database_url   # it needs ConfigError from here
-    from server.config.storage_config import storage_config
     storage = storage_config(data.get("storage"), where)
     database = database_url(data.get("database"), where, storage=storage is not None)
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,

@@ -1,4 +1,4 @@
-"""`[backend] kind = "twilio"` and the `[twilio]` table, validated up front.
+"""The `[twilio]` table (`[backend] kind = "twilio"`: server/config/backend_kind.py), validated up front.
 
 Why secrets live in files: a TOML file gets copied, pasted into tickets and
 committed; a secret file next to it (chmod 600, or a mounted secret) does not.
@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
-from server.config.backend_kind import BACKEND_KINDS as KINDS, backend_kind
 from server.config.config_error import ConfigError
 
-__all__ = ["KINDS", "KEYS", "Secret", "TwilioSettings", "backend_kind", "load_twilio"]
 DEFAULT_API_BASE = "https://conversations.twilio.com"
 DEFAULT_MEDIA_BASE = "https://mcs.us1.twilio.com"
 _SIDS = {"account_sid": "AC", "api_key_sid": "SK", "chat_service_sid": "IS"}
@@ -91,14 +89,6 @@ class TwilioSettings:
                 raise ConfigError(f"{where} {key} must be a URL string")
             values[key] = _url(raw, key, where, public=False)
         return cls(**values)
-
-
-def load_twilio(data: Mapping[str, Any], config_path: str | Path) -> TwilioSettings | None:
-    """The whole parsed config file -> settings when kind = "twilio", else None."""
-    where = str(config_path)
-    if backend_kind(data, where) != "twilio":
-        return None
-    return TwilioSettings.from_mapping(data["twilio"], Path(config_path).parent, f"{where}: [twilio]")
 
 
 def _required(table: Mapping[str, Any], key: str, where: str) -> str:

@@ -31,7 +31,6 @@ from server.blobs.protocol import Blobs, StorageUnavailable, media_key, thumbnai
 
 if TYPE_CHECKING:
     from server.store.queries import Store, UploadRow
-    from server.uploads.service import Uploads
 
 log = logging.getLogger("attache.thumbnails")
 
@@ -175,17 +174,3 @@ def _quiet(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.warning("thumbnail not deleted: %s", future.exception())
 
-
-# -- the seams in server/uploads/service.py (one call each) -------------------------------------------------
-def on_complete(uploads: Uploads, u: UploadRow) -> None:
-    """Called when an upload's bytes are complete (tus or ingest)."""
-    thumbnails = getattr(uploads, "thumbnails", None)
-    if thumbnails is not None:
-        thumbnails.schedule(u)
-
-
-async def on_media_deleted(uploads: Uploads, sha256: str) -> None:
-    """Called when a media file is deleted (its last upload expired or was terminated)."""
-    thumbnails = getattr(uploads, "thumbnails", None)
-    if thumbnails is not None:
-        await thumbnails.forget(sha256)

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import TYPE_CHECKING
 
 from app.core.sniff import HEAD_SIZE
 from server.blobs.folder import FLUSH_BYTES, Sink
 from server.blobs.protocol import media_key
 from server.http.api_error import ApiError
-
-if TYPE_CHECKING:
-    from server.store.queries import UploadRow
-    from server.uploads.service import Uploads
+from server.store.queries import UploadRow
+from server.uploads.service import Uploads
 
 
 async def _pieces(chunks: AsyncIterable[bytes] | bytes) -> AsyncIterator[bytes]:

@@ -1,7 +1,7 @@
 """Uploads as stored things: rows, partial files, media, the rules, expiry.
 
 Why apart from the HTTP layer (server/uploads/tus_routes.py): the same operations
-serve tus requests and server-side ingest (Twilio media), so the rules are
+serve tus requests and server-side ingest (server/uploads/ingest.py), so the rules are
 enforced in one place. The first 4096 bytes are judged by the same
 `core.restrictions.check` the browser used, now with real content (a renamed
 .exe is refused here, and nothing of it stays).
@@ -14,20 +14,17 @@ import hashlib
 import re
 import time
 import unicodedata
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, Protocol
 
 from app.core.models import FileInfo
 from app.core.restrictions import Restrictions, check
 from app.core.sniff import HEAD_SIZE, effective_type
-from server.blobs.protocol import Blobs, StoredFile, media_key
+from server.blobs.protocol import Blobs, StorageUnavailable, StoredFile, media_key
 from server.http.api_error import ApiError
-from server.uploads.ingest import ingest as _ingest
 from server.live.upload_locks import LocalUploadLock, UploadBusy, UploadLock
-from server.uploads.receive import beyond, receive
-from server.uploads.quotas import Quotas
 from server.store.queries import Store, UploadRow
-from server.media.thumbnails import on_complete, on_media_deleted
+from server.uploads.quotas import Quotas
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -47,13 +44,28 @@ def clean_name(name: object) -> str:
     return name
 
 
+def beyond(u: UploadRow) -> ApiError:
+    return ApiError(413, "exceeds_declared_size", f"{u.name}: more bytes were sent than the declared {u.size}.",
+                    "Start a new upload with the right size.")
+
+
+class Thumbnailer(Protocol):
+    """What makes thumbnails (server/media/thumbnails.py): told when a media file is complete and when it goes."""
+
+    def schedule(self, u: UploadRow) -> None: ...
+
+    async def forget(self, sha256: str) -> None: ...
+
+
 class Uploads:
     """Owns the rules over partial uploads and media (bytes in `blobs`, one writer per upload by `locks`)
     and the in-process incremental hashers."""
 
     def __init__(self, store: Store, blobs: Blobs, restrictions: Restrictions, expiry: float,
-                 quotas: Quotas | None = None, locks: UploadLock | None = None) -> None:
+                 quotas: Quotas | None = None, locks: UploadLock | None = None,
+                 thumbnails: Thumbnailer | None = None) -> None:
         self.store, self.blobs, self.restrictions, self.expiry, self.quotas = store, blobs, restrictions, expiry, quotas
+        self.thumbnails = thumbnails
         self.locks: UploadLock = locks or LocalUploadLock()
         self._active = 0                 # PATCH bodies being received right now
         self._terminating: set[str] = set()
@@ -114,7 +126,8 @@ class Uploads:
         if self.quotas is not None and not u.complete:
             self.quotas.settle(u.id, u.offset)   # bytes never received no longer count against the day
         if u.sha256 is not None and not self.store.media_in_use(u.sha256):
-            await on_media_deleted(self, u.sha256)
+            if self.thumbnails is not None:
+                await self.thumbnails.forget(u.sha256)
             await self.blobs.delete(media_key(u.sha256))
         await self.blobs.drop(u.id)
 
@@ -172,9 +185,67 @@ class Uploads:
                 raise beyond(u)
             self._active += 1
             try:
-                return await receive(self, u, chunks)
+                return await self._receive(u, chunks)
             finally:
                 self._active -= 1
+
+    async def _receive(self, u: UploadRow, chunks: AsyncIterator[bytes]) -> tuple[UploadRow, bool]:
+        """Append `chunks` to the upload at its offset; returns (upload, interrupted by shutdown).
+
+        The first 4096 bytes are judged as soon as they are in (across PATCHes if
+        need be); a refusal deletes the upload. More bytes than declared refuse
+        only this request's bytes. Cancelled (shutdown), failing, or the store
+        lost, the bytes that are stored are kept and the offset recorded, so the
+        client resumes there.
+        """
+        start = u.offset
+        hasher = self.take_hasher(u.id, start)
+        head_needed = 0 if u.head_checked else min(HEAD_SIZE, u.size)
+        head = await self.blobs.head(u.id, min(start, head_needed)) if head_needed else b""
+        if len(head) < min(start, head_needed):
+            head_needed = 0                 # the store cannot read them back: judged at completion instead
+        self.store.touch_upload(u)
+        sink = await self.blobs.writer(u.id, start, u.size, hasher)
+        received, interrupted = 0, False
+        try:
+            if head_needed and len(head) >= head_needed:   # defensive: bytes stored but never judged
+                self.judge(u, head)
+                head_needed = 0
+            async for chunk in chunks:
+                if self.terminating(u.id):
+                    raise ApiError(404, "upload_not_found", f"The upload of {u.name} was terminated.")
+                if self.stopping:
+                    interrupted = True
+                    break
+                received += len(chunk)
+                if start + received > u.size:
+                    raise beyond(u)
+                if head_needed and len(head) < head_needed:
+                    head += chunk[: head_needed - len(head)]
+                    if len(head) >= head_needed:
+                        self.judge(u, head)
+                        head_needed = 0
+                await sink.add(chunk)
+            await sink.flush()
+        except StorageUnavailable:
+            await sink.salvage()
+            self.set_offset(u, start + sink.written)
+            raise
+        except ApiError as e:
+            await sink.discard()
+            if e.code == "exceeds_declared_size":     # refuse this request's bytes, keep the upload
+                self.set_offset(u, await self.blobs.reconcile(u.id, start))
+            else:
+                await self.discard(u)              # refused content or terminated: nothing of it stays
+            raise
+        except BaseException:                         # cancelled at shutdown, or a disk error
+            await sink.salvage()
+            self.set_offset(u, start + sink.written)
+            raise
+        self.set_offset(u, start + sink.written, hasher)
+        if u.offset == u.size:
+            await self.complete(u, sink.complete(hasher.hexdigest() if hasher is not None else None))
+        return u, interrupted and not u.complete
 
     async def terminate(self, upload_id: str, owner: str) -> None:
         """tus termination: a running PATCH stops at its next chunk, then everything of the upload goes."""
@@ -190,11 +261,6 @@ class Uploads:
         finally:
             self._terminating.discard(u.id)
             self.locks.forget(u.id)
-
-    async def ingest(self, owner: str, name: str, declared_type: str,
-                     chunks: AsyncIterable[bytes] | bytes) -> UploadRow:
-        """Store a complete file from the server side (e.g. a Twilio media download) through the same rules."""
-        return await _ingest(self, owner, name, declared_type, chunks)
 
     def set_offset(self, u: UploadRow, offset: int, hasher: Any = None) -> None:
         """Record how far the stored bytes are good; the head verdict only counts once its bytes are there."""
@@ -233,7 +299,8 @@ class Uploads:
         u.offset = u.size
         u.sha256 = digest
         self.store.update_upload(u)
-        on_complete(self, u)                         # its thumbnail, in a worker thread
+        if self.thumbnails is not None:
+            self.thumbnails.schedule(u)              # its thumbnail, in a worker thread
         self._hashers.pop(u.id, None)
         self.locks.forget(u.id)
 

@@ -8,17 +8,49 @@ status and headers, so both kinds of client get what they need.
 
 from __future__ import annotations
 
-from starlette.requests import Request
+import asyncio
+from collections.abc import AsyncIterator
+
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server.uploads import tus_protocol as tus
 from server.auth.principals import authenticate, upload_owner
 from server.http.api_error import ApiError, error_response
 from server.http.inputs import check_content_type, parse_uint
-from server.uploads.receive import body, drain
 from server.store.queries import UploadRow
+from server.uploads import tus_protocol as tus
 from server.uploads.service import Uploads, clean_name
+
+DRAIN_LIMIT = 16 * 1024 * 1024    # read (and drop) at most this much of a refused body
+DRAIN_IDLE = 2.0                  # ... and stop waiting for a client that sends nothing for this long
+
+
+async def body(request: Request) -> AsyncIterator[bytes]:
+    """The request body; a client that drops ends it early (the bytes that arrived are kept)."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        return
+
+
+async def drain(request: Request) -> int:
+    """Read a refused body (up to a limit) so the client sees our answer, not a reset; returns its size.
+
+    A client that stalls mid-body is not waited for: it would wait for our answer forever, and we for it.
+    """
+    seen = 0
+    stream = request.stream()
+    try:
+        while seen <= DRAIN_LIMIT:
+            seen += len(await asyncio.wait_for(anext(stream), DRAIN_IDLE))
+    except (StopAsyncIteration, ClientDisconnect, RuntimeError, asyncio.TimeoutError):
+        pass                                   # RuntimeError: stream already consumed
+    finally:
+        await stream.aclose()
+    return seen
+
 
 def owner_of(request: Request) -> str:
     """Who owns the uploads this request makes or touches, and whose quotas they count against."""

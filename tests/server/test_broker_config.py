@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from server.config.broker_config import without_password
-from server.config.config_file import ConfigError, load_config
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config
 
 from .conftest import TEST_CONFIG
 

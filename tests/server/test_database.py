@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from server.config.config_file import ConfigError, load_config
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config
 from server.store.database import Database
 from server.store.migrate import open_database
 from server.config.database_config import database_url as parse_database

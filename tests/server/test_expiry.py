@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from server.config.config_file import ConfigError, load_config, parse_duration
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config, parse_duration
 
 from .conftest import AGENT, PDF, PNG, REPO, STORAGES, TEST_CONFIG, TUS, patch, send, start_upload, upload, upload_id
 

@@ -1,4 +1,4 @@
-"""`Uploads.ingest`: files the server fetches itself (Twilio media) meet the same rules as tus uploads.
+"""`server.uploads.ingest`: files the server fetches itself (Twilio media) meet the same rules as tus uploads.
 
 In-process (no HTTP route calls ingest yet): a real Store per test, and a data dir or an S3 bucket (moto).
 """
@@ -16,6 +16,7 @@ from server.blobs.s3 import S3Blobs
 from server.http.api_error import ApiError
 from server.config.storage_config import StorageConfig
 from server.store.queries import Store
+from server.uploads.ingest import ingest as ingest_upload
 from server.uploads.sweeper import sweep
 from server.uploads.service import Uploads
 
@@ -68,7 +69,7 @@ class Source:
 
 
 def ingest(uploads: Uploads, name: str, declared: str, chunks) -> object:
-    return run_async(uploads.ingest("customer", name, declared, chunks))
+    return run_async(ingest_upload(uploads, "customer", name, declared, chunks))
 
 
 def leftovers(view) -> list[str]:

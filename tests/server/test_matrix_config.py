@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from app.backends import create_backend
-from server.config.config_file import ConfigError, load_config
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config
 from server.page.static_site import PAGE_CSP
 
 MATRIX = """

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from server.config.config_file import ConfigError, load_config
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config
 from server.store.migrate import open_database
 from server.uploads.quotas import WINDOW, Quotas, in_words
 from server.store.queries import Store

@@ -13,7 +13,8 @@ import pytest
 
 from server.blobs.s3 import S3Blobs
 from server.blobs.s3_parts import MIN_PART, PART_SIZE
-from server.config.config_file import ConfigError, load_config
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config
 from server.config.storage_config import StorageConfig
 from tests.services.postgres import database_table
 from tests.services.redis import redis_service  # noqa: F401  (session fixture: a real redis-server)

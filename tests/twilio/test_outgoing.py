@@ -11,7 +11,7 @@ import pytest
 from server.blobs.folder import FolderBlobs
 from server.blobs.protocol import StoredFile, media_key
 from server.http.api_error import ApiError
-from server.bridges.twilio import OutgoingFile, TwilioBridge
+from server.bridges.twilio.bridge import OutgoingFile, TwilioBridge
 from tests.twilio.rig import KEY_SECRET, KEY_SID, participants
 from tests.twilio.fake import sid, twilio_error
 

@@ -16,7 +16,7 @@ from app.core.models import FileInfo
 from app.core.restrictions import Restrictions, check
 from app.core.sniff import HEAD_SIZE, effective_type
 from server.http.api_error import ApiError, api_error_handler
-from server.bridges.twilio import webhook_endpoint
+from server.bridges.twilio.webhook import webhook_endpoint
 from tests.twilio.rig import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SERVICE_SID, participants
 from tests.twilio.fake import sid
 

@@ -10,12 +10,14 @@ stored and published like any other message, so the agent's page sees it live.
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import AsyncIterable
 from typing import Any, Sequence
 
 from starlette.routing import Route
 
 from server.auth.principals import Principal
 from server.live.broker import Broker
+from server.media.thumbnails import Thumbnails
 from server.media.link_signer import Signer
 from server.conversations.messages import message_json
 from server.store.queries import MAX_SEQ, Store, UploadRow
@@ -25,6 +27,7 @@ from server.bridges.twilio.history_rows import LIVE_BASE, HistoryRows
 from server.bridges.twilio.incoming import refusal_notes
 from server.config.twilio_config import TwilioSettings
 from server.bridges.twilio.webhook import webhook_endpoint
+from server.uploads.ingest import ingest
 from server.uploads.service import Uploads
 
 WEBHOOK_PATH = "/twilio/webhook"
@@ -36,12 +39,12 @@ class TwilioBackend:
 
     live_floor = LIVE_BASE   # seqs up to this are history read from Twilio: the live feed starts above
 
-    def __init__(self, settings: TwilioSettings, store: Store, uploads: Uploads, broker: Broker,
-                 signer: Signer, data_dir: Path) -> None:
+    def __init__(self, settings: TwilioSettings, store: Store, uploads: Uploads, thumbnails: Thumbnails,
+                 broker: Broker, signer: Signer, data_dir: Path) -> None:
         self.bridge = TwilioBridge(settings, uploads.restrictions, store.database)
         self.bridge.ledger.adopt(data_dir / "twilio.sqlite3")     # an older version's ledger file, once
-        self.store, self.uploads, self.broker, self.signer = store, uploads, broker, signer
-        self.history = TwilioHistory(self.bridge, HistoryRows(store), uploads.ingest, self._thumbnails,
+        self.store, self.uploads, self.thumbnails, self.broker, self.signer = store, uploads, thumbnails, broker, signer
+        self.history = TwilioHistory(self.bridge, HistoryRows(store), self.ingest, self._thumbnails,
                                      lambda cid, m: broker.publish(cid, message_json(m, signer)))
 
     async def aclose(self) -> None:
@@ -63,14 +66,18 @@ class TwilioBackend:
         return {"messages": [message_json(m, self.signer) for m in messages],
                 "older": None if older is None else str(older)}
 
+    async def ingest(self, owner: str, name: str, declared_type: str,
+                     chunks: AsyncIterable[bytes] | bytes) -> UploadRow:
+        """A file Twilio holds (a message's media) into our uploads, through the same rules as the page's."""
+        return await ingest(self.uploads, owner, name, declared_type, chunks)
+
     async def _thumbnails(self, uploads: list[UploadRow]) -> None:
-        thumbnails = getattr(self.uploads, "thumbnails", None)
-        if thumbnails is not None and uploads:
-            await thumbnails.wait(uploads)
+        if uploads:
+            await self.thumbnails.wait(uploads)
 
     def routes(self) -> list[Route]:
         """The webhook: outside /api/ and its bearer tokens; Twilio's signature authenticates it."""
-        endpoint = webhook_endpoint(self.bridge, self.uploads.ingest, self.deliver)
+        endpoint = webhook_endpoint(self.bridge, self.ingest, self.deliver)
         return [Route(WEBHOOK_PATH, endpoint, methods=["POST"], name="twilio_webhook")]
 
     async def restrictions(self, cid: str) -> dict[str, Any]:
