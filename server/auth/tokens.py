@@ -15,9 +15,9 @@ import time
 import jwt
 
 from server.auth.principals import ALGORITHM, MAX_CONVERSATIONS, ROLES
-from server.http.inputs import CONVERSATION_ID
 from server.config.config_error import ConfigError
 from server.config.config_file import load_config, parse_duration
+from server.http.inputs import CONVERSATION_ID
 
 
 def mint(secret: bytes, sub: str, role: str, conversations: list[str], name: str = "",

@@ -12,9 +12,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from server.auth.tickets import TicketBook, Tickets
 from server.live.broker import Broker, LocalBroker
 from server.live.slots import LocalSlots, StreamSlots
-from server.auth.tickets import TicketBook, Tickets
 
 
 @dataclass

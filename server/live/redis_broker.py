@@ -27,8 +27,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from server.live.broker import Subscriptions
 from server.config.broker_config import without_password
+from server.live.broker import Subscriptions
 
 CHANNEL = "attache:events"
 RESYNC = 5.0        # seconds between re-reads (only when something new was stored) while Redis is there

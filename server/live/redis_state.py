@@ -24,10 +24,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import redis.asyncio as aioredis
 
 from server.auth.principals import Principal
+from server.auth.tickets import MAX_TICKETS, PER_IDENTITY, TICKET_TTL, Grant, new_ticket
 from server.http.api_error import ApiError
 from server.live.redis_broker import LOST
 from server.live.slots import too_many_streams
-from server.auth.tickets import MAX_TICKETS, PER_IDENTITY, TICKET_TTL, Grant, new_ticket
 
 PREFIX = "attache:"
 HEARTBEAT = 5.0              # seconds between refreshes of this process's open streams

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from server.bridges.twilio.ledger import Ledger, SentPart
 from server.config.config_error import ConfigError
 from server.config.config_file import load_config
+from server.config.database_config import database_url as parse_database
 from server.store.database import Database
 from server.store.migrate import open_database
-from server.config.database_config import database_url as parse_database
 from server.store.migrate import current, head
-from server.store.schema import messages
 from server.store.queries import Store
-from server.bridges.twilio.ledger import Ledger, SentPart
+from server.store.schema import messages
 from tests.services.postgres import both_databases  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 from .legacy_schema import V1, V2

@@ -13,12 +13,12 @@ import pytest
 from app.core.restrictions import Restrictions
 from server.blobs.folder import FolderBlobs
 from server.blobs.s3 import S3Blobs
-from server.http.api_error import ApiError
 from server.config.storage_config import StorageConfig
+from server.http.api_error import ApiError
 from server.store.queries import Store
 from server.uploads.ingest import ingest as ingest_upload
-from server.uploads.sweeper import sweep
 from server.uploads.service import Uploads
+from server.uploads.sweeper import sweep
 
 from tests.conftest import run_async
 

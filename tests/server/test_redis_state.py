@@ -10,11 +10,11 @@ import secrets
 import pytest
 
 from server.auth.principals import Principal
+from server.auth.tickets import Grant
 from server.http.api_error import ApiError
 from server.live.live_state import live_state
 from server.live.redis_broker import client
 from server.live.redis_state import RedisSlots, RedisTickets, RedisUploadLock
-from server.auth.tickets import Grant
 from tests.conftest import free_port, run_async
 from tests.services.redis import redis_service  # noqa: F401  (session fixture)
 

@@ -15,11 +15,11 @@ from PIL import Image
 from sqlalchemy import text
 
 from app.core.restrictions import Restrictions
-from server.store.migrate import open_database
 from server.blobs.folder import FolderBlobs
 from server.media.link_signer import Signer
-from server.store.queries import Store
 from server.media.thumbnails import MAX_SIDE, Thumbnails, make_safely
+from server.store.migrate import open_database
+from server.store.queries import Store
 from server.uploads.ingest import ingest
 from server.uploads.service import Uploads
 from tests.files import png_bytes

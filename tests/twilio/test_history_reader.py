@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 
-from server.store.queries import Store
 from server.bridges.twilio.history import TwilioHistory
 from server.bridges.twilio.history_rows import LIVE_BASE, HistoryRows
+from server.store.queries import Store
 from tests.twilio.fake import twilio_error
 from tests.twilio.rig import participants
 

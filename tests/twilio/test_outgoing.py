@@ -10,10 +10,10 @@ import pytest
 
 from server.blobs.folder import FolderBlobs
 from server.blobs.protocol import StoredFile, media_key
-from server.http.api_error import ApiError
 from server.bridges.twilio.bridge import OutgoingFile, TwilioBridge
-from tests.twilio.rig import KEY_SECRET, KEY_SID, participants
+from server.http.api_error import ApiError
 from tests.twilio.fake import sid, twilio_error
+from tests.twilio.rig import KEY_SECRET, KEY_SID, participants
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
 BASIC = "Basic " + base64.b64encode(f"{KEY_SID}:{KEY_SECRET}".encode()).decode()

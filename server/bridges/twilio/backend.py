@@ -16,17 +16,17 @@ from typing import Any, Sequence
 from starlette.routing import Route
 
 from server.auth.principals import Principal
-from server.live.broker import Broker
-from server.media.thumbnails import Thumbnails
-from server.media.link_signer import Signer
-from server.conversations.messages import message_json
-from server.store.queries import MAX_SEQ, Store, UploadRow
 from server.bridges.twilio.bridge import OutgoingFile, TwilioBridge
 from server.bridges.twilio.history import TwilioHistory
 from server.bridges.twilio.history_rows import LIVE_BASE, HistoryRows
 from server.bridges.twilio.incoming import refusal_notes
-from server.config.twilio_config import TwilioSettings
 from server.bridges.twilio.webhook import webhook_endpoint
+from server.config.twilio_config import TwilioSettings
+from server.conversations.messages import message_json
+from server.live.broker import Broker
+from server.media.link_signer import Signer
+from server.media.thumbnails import Thumbnails
+from server.store.queries import MAX_SEQ, Store, UploadRow
 from server.uploads.ingest import ingest
 from server.uploads.service import Uploads
 

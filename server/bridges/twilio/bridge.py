@@ -23,13 +23,13 @@ from twilio.base import values
 from app.core.models import FileInfo
 from app.core.restrictions import Restrictions, check_text
 from app.core.sniff import HEAD_SIZE
-from server.http.api_error import ApiError
-from server.store.database import Database
 from server.bridges.twilio.channels import ConversationRules, rules_for
 from server.bridges.twilio.ledger import KeyedLocks, Ledger, SentPart
 from server.bridges.twilio.problems import ambiguous, from_exception
 from server.bridges.twilio.rest import Mcs, make_client, new_http
 from server.config.twilio_config import TwilioSettings
+from server.http.api_error import ApiError
+from server.store.database import Database
 
 CONVERSATION_SID = re.compile(r"^CH[0-9a-fA-F]{32}$")
 ATTRIBUTE = "attache"             # Attributes = {"attache": {"key": ..., "part": i, "parts": n}}

@@ -33,11 +33,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.http.api_error import ApiError
 from server.bridges.twilio.bridge import TwilioBridge, check_conversation
 from server.bridges.twilio.history_rows import LIVE_BASE, HistoryRows, Imported, ReadState
 from server.bridges.twilio.incoming import Ingest, fetch_media, refusal_notes
 from server.bridges.twilio.listing import Listed, Passing, list_page
+from server.http.api_error import ApiError
 
 PAGE_SIZE = 100             # Twilio's list resources take up to 100 (issue: PageSize up to 100)
 REFRESH_SECONDS = 30.0      # the newest page is read again at most this often

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from server.http.api_error import ApiError
 from server.bridges.twilio.bridge import TwilioBridge, our_mark
 from server.bridges.twilio.incoming import iso_time
 from server.bridges.twilio.problems import from_exception, problem
+from server.http.api_error import ApiError
 
 
 class Passing(Exception):

@@ -23,9 +23,9 @@ from twilio.http import AsyncHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
-from server.http.json_body import scrub_surrogates
 from server.bridges.twilio.problems import McsError
 from server.config.twilio_config import TwilioSettings
+from server.http.json_body import scrub_surrogates
 
 TWILIO_CONVERSATIONS = "https://conversations.twilio.com"
 CHUNK = 1024 * 1024

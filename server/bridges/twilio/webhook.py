@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from twilio.request_validator import RequestValidator
 
-from server.http.api_error import ApiError, error_response
-from server.http.json_body import capped_body, scrub_surrogates
 from server.bridges.twilio.bridge import CONVERSATION_SID, TwilioBridge, our_mark
 from server.bridges.twilio.incoming import Ingest, fetch_media, iso_time, maybe
+from server.http.api_error import ApiError, error_response
+from server.http.json_body import capped_body, scrub_surrogates
 
 BODY_LIMIT = 256 * 1024           # Body <= 32 KB and Attributes <= 4 KB (conversations-limits)
 log = logging.getLogger("attache.twilio")
