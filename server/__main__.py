@@ -17,14 +17,14 @@ from pathlib import Path
 
 import uvicorn
 
-from server.http import header_deadline
-from server.app import begin_shutdown, create_app
+from server.app import create_app
 from server.blobs.protocol import StorageUnavailable
 from server.config.config_error import ConfigError
 from server.config.config_file import Config, load_config
-from server.store.database import DatabaseUnavailable, shown_url
+from server.http import header_deadline
 from server.http.log_redaction import install_log_redaction
 from server.page.static_site import SITE_ROOT
+from server.store.database import DatabaseUnavailable, shown_url
 
 DEV_WARNING = """\
   !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
@@ -37,7 +37,7 @@ DEV_WARNING = """\
 
 class _Server(uvicorn.Server):
     async def shutdown(self, sockets=None) -> None:
-        begin_shutdown(self.config.app)     # end SSE streams so the connections can close
+        self.config.app.begin_shutdown()     # end SSE streams so the connections can close
         await super().shutdown(sockets=sockets)
 
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import jwt
 from starlette.requests import Request
 
+from server.config.config_file import Config
 from server.http.api_error import ApiError
 from server.http.inputs import CONVERSATION_ID
-from server.config.config_file import Config
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("sub", "name", "role", "conversations", "exp")
@@ -170,14 +170,13 @@ def bearer_token(request: Request) -> str:
     return value.strip() if scheme.lower() == "bearer" else ""
 
 
-def authenticate(request: Request) -> Principal:
+def authenticate(request: Request, config: Config) -> Principal:
     """The Principal for the request's `Authorization: Bearer` token, or ApiError 401.
 
     Only the header counts, in both modes: a token in a URL ends up in logs and
     history. The events stream, which EventSource opens without headers, takes
     a single-use ticket instead (server.auth.tickets).
     """
-    config: Config = request.app.state.config
     token = bearer_token(request)
     if not token:
         hint = ("Send 'Authorization: Bearer <token>' with the token your portal issued."

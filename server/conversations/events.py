@@ -32,10 +32,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from server.auth.principals import Principal, authenticate, require_member, unauthorized
-from server.http.inputs import parse_after
-from server.store.database import DatabaseUnavailable
-from server.conversations.messages import conversation_id, message_json
 from server.auth.tickets import Grant, invalid_ticket
+from server.conversations.messages import conversation_id, message_json
+from server.http.inputs import parse_after
+from server.services import Services
+from server.store.database import DatabaseUnavailable
 
 log = logging.getLogger("attache.events")
 
@@ -62,7 +63,7 @@ class _Stream(StreamingResponse):
                 await self._release()
 
 
-def read_after(state: Any, cids: tuple[str, ...], after: int, top: int) -> list[dict[str, Any]]:
+def read_after(state: Services, cids: tuple[str, ...], after: int, top: int) -> list[dict[str, Any]]:
     """The messages of `cids` with after < seq <= top, in seq order, as the API shows them.
 
     Capped at `top` (read first): seqs become visible in commit order, so
@@ -85,9 +86,8 @@ def refuse_expired(principal: Principal) -> None:
                            "Sign in again, then ask for a new ticket with the fresh token.", "token_expired")
 
 
-async def live(request: Request, principal: Principal, cids: tuple[str, ...]) -> Response:
+async def live(request: Request, state: Services, principal: Principal, cids: tuple[str, ...]) -> Response:
     """The event stream of `cids` for `principal` (already allowed to read them)."""
-    state = request.app.state
     after = resume_point(request)
     refuse_expired(principal)
     live_floor = state.twilio.live_floor if state.twilio is not None else 0
@@ -143,20 +143,18 @@ async def live(request: Request, principal: Principal, cids: tuple[str, ...]) ->
     return _Stream(stream(), lambda: state.slots.give_back(handle))
 
 
-async def ticket(request: Request) -> Response:
+async def ticket(request: Request, state: Services) -> Response:
     """POST /api/conversations/{cid}/events/ticket: a single-use ticket to open the stream."""
-    principal = authenticate(request)
+    principal = authenticate(request, state.config)
     cid = conversation_id(request)
     require_member(principal, cid)
-    state = request.app.state
     await state.slots.check(principal)    # say 429 here, where the page can read Retry-After
     value = await state.tickets.issue(Grant(principal, (cid,)))
     return JSONResponse({"ticket": value, "expires_in": state.tickets.ttl})
 
 
-async def events(request: Request) -> Response:
+async def events(request: Request, state: Services) -> Response:
     """GET /api/conversations/{cid}/events[?after=seq][&ticket=...] (also Last-Event-ID)."""
-    state = request.app.state
     ticket_value = request.query_params.get("ticket")
     cid = conversation_id(request)
     if ticket_value:
@@ -165,6 +163,6 @@ async def events(request: Request) -> Response:
             raise invalid_ticket(f"/api/conversations/{cid}/events/ticket")
         principal = grant.principal
     else:
-        principal = authenticate(request)     # API clients with a header; the page uses tickets
+        principal = authenticate(request, state.config)     # API clients with a header; the page uses tickets
     require_member(principal, cid)
-    return await live(request, principal, (cid,))
+    return await live(request, state, principal, (cid,))

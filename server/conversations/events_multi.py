@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.auth.principals import Principal, authenticate, unauthorized
+from server.auth.tickets import Grant, invalid_ticket
+from server.conversations.events import live
 from server.http.api_error import ApiError
 from server.http.inputs import CONVERSATION_ID
 from server.http.json_body import json_body
-from server.conversations.events import live
-from server.auth.tickets import Grant, invalid_ticket
+from server.services import Services
 
 MAX_CONVERSATIONS = 50
 TICKET_PATH = "/api/events/ticket"
@@ -46,24 +47,23 @@ def conversations_of(body: dict[str, Any], principal: Principal) -> tuple[str, .
     return tuple(dict.fromkeys(cids))
 
 
-async def ticket(request: Request) -> Response:
+async def ticket(request: Request, state: Services) -> Response:
     """POST /api/events/ticket {"conversations": [...]}: a single-use ticket for one stream of them all."""
-    principal = authenticate(request)
+    principal = authenticate(request, state.config)
     cids = conversations_of(await json_body(request), principal)
-    state = request.app.state
     await state.slots.check(principal)       # say 429 here, where the page can read Retry-After
     value = await state.tickets.issue(Grant(principal, cids, multi=True))
     return JSONResponse({"ticket": value, "expires_in": state.tickets.ttl})
 
 
-async def events(request: Request) -> Response:
+async def events(request: Request, state: Services) -> Response:
     """GET /api/events?ticket=T[&after=seq] (Last-Event-ID overrides after)."""
     ticket_value = request.query_params.get("ticket")
     if not ticket_value:
         raise unauthorized("This stream opens with a ticket.",
                            f"Ask for one with your token: POST {TICKET_PATH}, then open /api/events?ticket=...",
                            "unauthorized")
-    grant = await request.app.state.tickets.redeem(ticket_value)
+    grant = await state.tickets.redeem(ticket_value)
     if grant is None or not grant.multi:
         raise invalid_ticket(TICKET_PATH)
-    return await live(request, grant.principal, grant.conversations)
+    return await live(request, state, grant.principal, grant.conversations)

@@ -23,6 +23,7 @@ from server.http.api_error import ApiError
 from server.http.inputs import CONVERSATION_ID, VISIBLE, parse_after, parse_uint
 from server.http.json_body import json_body
 from server.media.link_signer import Signer
+from server.services import Services
 from server.store.queries import UploadRow
 
 MAX_TEXT = 20_000
@@ -60,41 +61,39 @@ def attachment_json(u: UploadRow, cid: str, signer: Signer) -> dict[str, Any]:
             "url": signer.url(cid, u.sha256, u.name), "thumbnail": thumbnail}
 
 
-async def conversation_restrictions(request: Request) -> Response:
+async def conversation_restrictions(request: Request, state: Services) -> Response:
     """GET /api/conversations/{cid}/restrictions: what may be attached here.
 
     The server's own rules, or with a bridged Twilio conversation the stricter
     of those and its channel's (named in `channel`), so the page refuses a file
     before a byte of it leaves the browser.
     """
-    cid = member_conversation(request, authenticate(request))
-    state = request.app.state
+    cid = member_conversation(request, authenticate(request, state.config))
     if state.twilio is not None:
         return JSONResponse(await state.twilio.restrictions(cid), headers={"Cache-Control": "no-store"})
     return JSONResponse(state.config.restrictions.to_json(), headers={"Cache-Control": "no-store"})
 
 
-async def history(request: Request) -> Response:
+async def history(request: Request, state: Services) -> Response:
     """GET /api/conversations/{cid}/messages[?before=seq][&after=seq][&limit=n]
 
     A page of the newest `limit` messages with after < seq < before, oldest
     first, and `older`: the `before` of the page older than this one, or null
     at the start of the conversation (or of the `after` range).
     """
-    cid = member_conversation(request, authenticate(request))
+    cid = member_conversation(request, authenticate(request, state.config))
     q = request.query_params
     after = parse_after(q.get("after"))
     before = _seq_param(q.get("before"), "before")
     limit = PAGE_SIZE if q.get("limit") is None else _seq_param(q.get("limit"), "limit")
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ApiError(422, "invalid_limit", f"'limit' must be from 1 to {MAX_PAGE_SIZE}, not {limit}.")
-    state = request.app.state
     if state.twilio is not None:      # Twilio's earlier messages are read in as the page scrolls up
         return JSONResponse(await state.twilio.page(cid, before=before, after=after, limit=limit))
     return JSONResponse(page_json(state, cid, before=before, after=after, limit=limit))
 
 
-def page_json(state: Any, cid: str, *, before: int | None = None, after: int | None = None,
+def page_json(state: Services, cid: str, *, before: int | None = None, after: int | None = None,
               limit: int = PAGE_SIZE) -> dict[str, Any]:
     """A page of the history as the API answers it (the first paint draws the newest one)."""
     messages, older = state.store.page(cid, before=before, after=after, limit=limit)
@@ -133,11 +132,10 @@ def _shape(body: dict[str, Any], max_files: int) -> tuple[str, str, list[str]]:
     return key, text, ids
 
 
-async def send(request: Request) -> Response:
+async def send(request: Request, state: Services) -> Response:
     """POST /api/conversations/{cid}/messages"""
-    principal = authenticate(request)
+    principal = authenticate(request, state.config)
     cid = member_conversation(request, principal)
-    state = request.app.state
     key, text, ids = _shape(await json_body(request), state.config.restrictions.max_files_per_message)
     existing = state.store.find_by_key(cid, key)
     if existing is not None:

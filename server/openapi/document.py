@@ -113,10 +113,14 @@ def document(config: Config, keepalive: float = 15.0) -> dict[str, Any]:
     }
 
 
-async def openapi(request: Request) -> Response:
-    """GET /api/openapi.json: built once per app, for its config."""
-    state = request.app.state
-    cached = getattr(state, "openapi_document", None)
-    if cached is None:
-        cached = state.openapi_document = document(state.config, state.keepalive)
-    return JSONResponse(cached)
+class OpenApiEndpoint:
+    """GET /api/openapi.json (`get`): the document for this app's config, built at its first request."""
+
+    def __init__(self, config: Config, keepalive: float) -> None:
+        self.config, self.keepalive = config, keepalive
+        self._document: dict[str, Any] | None = None
+
+    async def get(self, request: Request) -> Response:
+        if self._document is None:
+            self._document = document(self.config, self.keepalive)
+        return JSONResponse(self._document)

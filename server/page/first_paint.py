@@ -42,8 +42,9 @@ from app.core.http import Response as WireResponse
 from app.core.humanize import OffsetFor
 from app.core.timeline import Timeline
 from app.page import CANVAS_END, CANVAS_START, CanvasView, canvas_html, display_names, title_for
-from server.http.inputs import CONVERSATION_ID
 from server.conversations.messages import page_json
+from server.http.inputs import CONVERSATION_ID
+from server.services import Services
 
 DEFAULT_IDENTITY = "agent"        # as app/main.py
 DEFAULT_CONVERSATION = "default"  # as server.page.static_site.page_config
@@ -84,9 +85,8 @@ def _utc(_moment: datetime) -> int:
     return 0
 
 
-def newest_page(request: Request, conversation: str, identity: str) -> HistoryPage:
+def newest_page(state: Services, conversation: str, identity: str) -> HistoryPage:
     """The conversation's newest page as the page's adapter reads it from the API."""
-    state = request.app.state
     body = json.dumps(page_json(state, conversation))
     api = ReferenceApi("", state.config.identities[identity], conversation, identity=identity)
     return api.parse_history(WireResponse(200, {"content-type": "application/json"}, body))
@@ -99,9 +99,9 @@ def history_html(page: HistoryPage, identity: str, names: dict[str, str], offset
     return render.opening_html(timeline, lambda messages: render.messages_html(messages, identity, names, offset, now))
 
 
-def canvas_view(request: Request) -> CanvasView:
+def canvas_view(request: Request, state: Services) -> CanvasView:
     """What the first HTML shows to this request."""
-    config = request.app.state.config
+    config = state.config
     rules = config.restrictions
     if config.matrix is not None:   # the page reads the room from the homeserver: it loads there
         return CanvasView.with_rules(replace(rules, max_files_per_message=1))   # one file per Matrix event
@@ -116,20 +116,19 @@ def canvas_view(request: Request) -> CanvasView:
     # the names page_config gives the identities, as app/main.py reads them
     names = display_names({name: {"name": name.replace("_", " ").title()} for name in config.identities})
     now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
-    page = newest_page(request, conversation, identity)
+    page = newest_page(state, conversation, identity)
     history = history_html(page, identity, names, reader_zone(request), now)
     return CanvasView.with_rules(rules, title=title_for(names, identity), history_html=history,
                                  identity=identity, conversation=conversation, empty=not page.messages)
 
 
-def page_response(request: Request, path: Path, headers: dict[str, str]) -> Response | None:
+def page_response(request: Request, path: Path, headers: dict[str, str], state: Services,
+                  shell: Shell) -> Response | None:
     """index.html with this request's canvas, or None when the page has no canvas markers."""
-    shell: Shell = getattr(request.app.state, "page_shell", None) or Shell()
-    request.app.state.page_shell = shell
     parts = shell.load(path)
     if parts is None:
         return None
-    view = canvas_view(request)
+    view = canvas_view(request, state)
     body = (parts[0] + canvas_html(view) + parts[1]).encode()
     if view.loading:    # the same for everyone: revalidated
         etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'

@@ -21,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from server.page import first_paint
-from server.http.api_error import ApiError
 from server.config.config_file import Config
+from server.http.api_error import ApiError
+from server.page import first_paint
+from server.services import Services
 
 SITE_ROOT = Path(__file__).resolve().parents[2] / "build" / "site"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -113,13 +114,9 @@ def resolve(base: Path, rel: str) -> Path | None:
     return full
 
 
-def page_headers(request: Request) -> dict[str, str]:
-    """PAGE_HEADERS with this server's CSP (page_csp)."""
-    return {**PAGE_HEADERS, "Content-Security-Policy": page_csp(request.app.state.config)}
-
-
-def file_response(request: Request, full: Path, cache_control: str = REVALIDATE) -> Response:
-    headers = {**page_headers(request), "Cache-Control": cache_control}
+def file_response(request: Request, full: Path, page_headers: dict[str, str],
+                  cache_control: str = REVALIDATE) -> Response:
+    headers = {**page_headers, "Cache-Control": cache_control}
     served = full
     variants = [(name, full.with_name(full.name + suffix)) for name, suffix in ENCODINGS]
     variants = [(name, path) for name, path in variants if path.is_file()]
@@ -139,39 +136,49 @@ def file_response(request: Request, full: Path, cache_control: str = REVALIDATE)
     return response
 
 
-async def asset(request: Request) -> Response:
-    """GET /assets/<hashed name>: cached for good, precompressed when accepted."""
-    full = resolve(request.app.state.static_root / "assets", request.path_params["path"])
-    if full is None:
-        raise _not_found(request.url.path)
-    return file_response(request, full, IMMUTABLE)
+class Site:
+    """The built page (`root`, build/site by default) served for this server: its headers, its first paint."""
 
+    def __init__(self, root: Path, state: Services) -> None:
+        self.root, self.state, self.config = root, state, state.config
+        self.headers = {**PAGE_HEADERS, "Content-Security-Policy": page_csp(state.config)}
+        self.shell = first_paint.Shell()
 
-def single(filename: str):
-    """Endpoint serving one page of the site root (revalidated on every use); index.html
-    with the canvas drawn for the request (server/page/first_paint.py)."""
-    async def endpoint(request: Request) -> Response:
-        root = request.app.state.static_root
-        full = resolve(root, filename)
+    def page_routes(self) -> list[Route]:
+        return [
+            Route("/", self.single("index.html")),
+            Route("/index.html", self.single("index.html")),
+            Route("/pyscript.toml", self.single("pyscript.toml")),
+            Route("/attache.js", self.single("attache.js")),
+            Route("/assets/{path:path}", self.asset),
+        ]
+
+    async def asset(self, request: Request) -> Response:
+        """GET /assets/<hashed name>: cached for good, precompressed when accepted."""
+        full = resolve(self.root / "assets", request.path_params["path"])
         if full is None:
-            raise _not_built(root) if not (root / "index.html").exists() else _not_found(request.url.path)
-        page = first_paint.page_response(request, full, page_headers(request)) if filename == "index.html" else None
-        return page or file_response(request, full)
-    endpoint.__name__ = f"static_{filename.replace('.', '_')}"
-    return endpoint
+            raise _not_found(request.url.path)
+        return file_response(request, full, self.headers, IMMUTABLE)
+
+    def single(self, filename: str):
+        """Endpoint serving one page of the site root (revalidated on every use); index.html
+        with the canvas drawn for the request (server/page/first_paint.py)."""
+        async def endpoint(request: Request) -> Response:
+            full = resolve(self.root, filename)
+            if full is None:
+                raise _not_built(self.root) if not (self.root / "index.html").exists() else _not_found(request.url.path)
+            page = (first_paint.page_response(request, full, self.headers, self.state, self.shell)
+                    if filename == "index.html" else None)
+            return page or file_response(request, full, self.headers)
+        endpoint.__name__ = f"static_{filename.replace('.', '_')}"
+        return endpoint
+
+    async def page_config(self, request: Request) -> Response:
+        """GET /attache-config.json (`page_config`)."""
+        return page_config(self.config)
 
 
-def page_routes() -> list[Route]:
-    return [
-        Route("/", single("index.html")),
-        Route("/index.html", single("index.html")),
-        Route("/pyscript.toml", single("pyscript.toml")),
-        Route("/attache.js", single("attache.js")),
-        Route("/assets/{path:path}", asset),
-    ]
-
-
-async def page_config(request: Request) -> Response:
+def page_config(config: Config) -> Response:
     """GET /attache-config.json: what the page needs to talk to this server.
 
     Development (no [auth]): the demo identities with their tokens, handed to
@@ -179,7 +186,6 @@ async def page_config(request: Request) -> Response:
     say so. Production: no token at all; the page gets one from the portal at
     `token_url` (with the portal's cookies), or from the embedding page's code.
     """
-    config = request.app.state.config
     if config.matrix is not None:   # the page talks to the homeserver; this server only serves it
         token_url = None if config.auth is None else config.auth.token_url
         return JSONResponse({"mode": config.mode, "backend": config.matrix.page_backend(config.restrictions, token_url)},

@@ -16,8 +16,8 @@ import pytest
 from app.page import CANVAS_END, CANVAS_START
 from server.conversations.messages import PAGE_SIZE
 from tests.conftest import RunningServer
-from tests.server.conftest import AGENT, CUSTOMER, TEST_CONFIG
 from tests.seed import seed
+from tests.server.conftest import AGENT, CUSTOMER, TEST_CONFIG
 from tests.server.production import prod  # noqa: F401  (the fixture)
 
 PORTAL = "https://portal.example.com"   # in TEST_CONFIG's cors_allow_origins
@@ -174,4 +174,4 @@ def test_the_drawn_page_may_fetch_its_token_from_the_portals_origin(tmp_path):
                 assert CANVAS_START in r.text
                 assert "connect-src 'self' http://127.0.0.1:9;" in r.headers["content-security-policy"]
     finally:
-        app.state.store.close()
+        app.services.store.close()
