@@ -24,7 +24,8 @@ from starlette.responses import JSONResponse, Response
 from app.core import schemas
 from app.core.wire import json_schemas, prop
 from server.config.config_file import Config
-from server.openapi.paths import paths, ref
+from server.openapi.building_blocks import ref
+from server.openapi.paths import paths
 
 VERSION = "3.2.0"
 
