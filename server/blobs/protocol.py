@@ -2,10 +2,10 @@
 
 Why one interface: the --data folder (one machine, the embedded default) and
 an S3 bucket (many processes, `[storage] url = "s3://..."`) keep the same
-things under the same names, and nothing outside `blob_folder.py` and
-`blob_s3.py` knows which is in use. The names (keys) are the folder's layout:
+things under the same names, and nothing outside `folder.py` and
+`s3.py` knows which is in use. The names (keys) are the folder's layout:
 
-    uploads/<upload id>.part    a partial tus upload (S3: a multipart upload, see blob_s3.py)
+    uploads/<upload id>.part    a partial tus upload (S3: a multipart upload, see s3.py)
     media/<sha256>              a complete file, shared by every upload of the same bytes
     thumbnails/<sha256>.webp    its thumbnail
 

@@ -5,7 +5,7 @@ standard AWS chain, retries, multipart transfers), and its calls are blocking,
 so each runs in a small thread pool of our own: the event loop never waits.
 
 Keys are the --data folder's names under the configured prefix. A tus upload
-is stored as tusd's s3store does it (see blob_s3_parts.py): an S3 multipart
+is stored as tusd's s3store does it (see s3_parts.py): an S3 multipart
 upload at `uploads/<id>` (its id in `uploads/<id>.info`), one part per 8 MiB,
 and a chunk under S3's 5 MiB minimum part size kept as `uploads/<id>.part`
 until the next PATCH prepends it. The offset is what the bucket holds, so any
@@ -32,8 +32,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from server.blobs.s3_parts import PART_SIZE, Missing, Partial, S3Writer, Taken
 from server.blobs.protocol import StorageUnavailable
+from server.blobs.s3_parts import PART_SIZE, Missing, Partial, S3Writer, Taken
 
 if TYPE_CHECKING:
     from server.config.storage_config import StorageConfig
