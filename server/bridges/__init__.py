@@ -1,1 +1,1 @@
-"""bridges"""
+"""Other services that hold the conversations, bridged by this server (Twilio Conversations)."""

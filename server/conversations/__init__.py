@@ -1,1 +1,1 @@
-"""conversations"""
+"""The conversation API: messages (history, send) and their live event streams."""

@@ -1,1 +1,1 @@
-"""media"""
+"""Attachments as the page sees them: signed links, the download endpoints, thumbnails."""

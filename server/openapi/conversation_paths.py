@@ -9,7 +9,8 @@ from server.config.config_file import Config
 from server.conversations.events_multi import MAX_CONVERSATIONS, TICKET_PATH
 from server.conversations.messages import MAX_PAGE_SIZE, PAGE_SIZE
 from server.http.inputs import CONVERSATION_ID_PATTERN, VISIBLE_PATTERN
-from server.openapi.building_blocks import JSON, INT, database_unavailable, digits, errors, header, json_answer, ref, with_head
+from server.openapi.building_blocks import (INT, JSON, database_unavailable, digits, errors, header, json_answer, ref,
+                                            with_head)
 
 
 def conversation_paths(config: Config, keepalive: float) -> dict[str, Any]:

@@ -45,12 +45,12 @@ def public_paths(config: Config) -> dict[str, Any]:
         "/": file_operation("getPage", "The page", "text/html", more=errors(404)),
         "/index.html": file_operation("getIndex", "The page", "text/html", more=errors(404)),
         "/pyscript.toml": file_operation("getPyScriptConfig", "The page's PyScript config", "application/toml",
-                                more=errors(404)),
-        "/attache.js": file_operation("getCanvasElement", "The <attache-canvas> element for portals (CORS for their origins)",
-                             "text/javascript", more=errors(404)),
-        "/assets/{path}": file_operation("getAsset", "A hashed, immutable page asset (precompressed when accepted)", "*/*",
-                                [{"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}],
-                                errors(404)),
+                                         more=errors(404)),
+        "/attache.js": file_operation("getCanvasElement",
+                                      "The <attache-canvas> element for portals (CORS for their origins)",
+                                      "text/javascript", more=errors(404)),
+        "/assets/{path}": file_operation("getAsset", "A hashed, immutable page asset (precompressed when accepted)",
+                                         "*/*", [_path_param("path")], errors(404)),
         **(_twilio_webhook() if config.twilio is not None else {}),
     }
 

@@ -1,1 +1,1 @@
-"""page"""
+"""The built page served by this server, with the canvas drawn into it for each request."""

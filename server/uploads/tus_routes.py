@@ -116,7 +116,8 @@ class TusRoutes:
             offset = tus.header_int(request.headers, "Upload-Offset")
             length = request.headers.get("content-length")
             length = None if length is None else parse_uint(length, "The Content-Length header")
-            u, interrupted = await uploads.append(request.path_params["upload_id"], owner, offset, length, body(request))
+            u, interrupted = await uploads.append(request.path_params["upload_id"], owner, offset, length,
+                                                  body(request))
         except ApiError:
             await drain(request)     # the client sees our answer, not a reset
             raise
