@@ -291,7 +291,7 @@ def bench(args: list[str]) -> int:
 
 def token(args: list[str]) -> int:
     """Print one signed access token for a production config (see docs/deploying.md)."""
-    from server.tokens import main as mint_main  # needs the venv's PyJWT; paths stay the caller's
+    from server.auth.tokens import main as mint_main  # needs the venv's PyJWT; paths stay the caller's
     return mint_main(args)
 
 

@@ -2,7 +2,7 @@
 
 Pure (jinja2 only), used in three places: the reference server renders it into
 the page for each request, with the recent history when it can know who asks
-(server/first_paint.py); the build renders it "loading" into the static page
+(server/page/first_paint.py); the build renders it "loading" into the static page
 and into <attache-canvas>'s shadow root (tools/site.py). The history inside is
 `app.render.messages_html`, the very HTML Python renders later, so Python can
 take the server's nodes over instead of drawing them again.

@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/database.py [--ops N]
 
-The server calls the database synchronously on its event loop (server/database.py says why), so
+The server calls the database synchronously on its event loop (server/store/database.py says why), so
 the cost of one call is time no other request gets. Three calls dominate a busy server: storing a
 message (a write transaction: the message lock, the insert, reading it back with its attachments),
 the newest page of a conversation (two queries) and a tus PATCH's bookkeeping (read the upload,
-write its offset). Each is timed (median of N, in microseconds) through `server.store.Store` on
+write its offset). Each is timed (median of N, in microseconds) through `server.store.queries.Store` on
 SQLite and on PostgreSQL 15 (tools/services/postgres.py starts one; local socket, fsync off: the
 figure is the client's and the protocol's cost, not a disk's), and the same SQL written by hand
 against sqlite3 is the baseline, measured in the same run. Nothing asserts a time.
@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.migrate import open_database
-from server.store import Store, utc_now
+from server.store.migrate import open_database
+from server.store.queries import Store, utc_now
 
 
 def timed(op: Callable[[int], object], n: int) -> float:

@@ -44,7 +44,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.tokens import mint
+from server.auth.tokens import mint
 
 KEY = os.urandom(32).hex().encode()
 CONVERSATION_IDS = [f"load-{i:03d}" for i in range(1000)]

@@ -18,7 +18,7 @@ from typing import Any
 
 import upload  # bench/upload.py
 
-from server.blob_s3_parts import PART_SIZE
+from server.blobs.s3_parts import PART_SIZE
 from tools.services.s3 import aws_credentials, start_moto
 
 MIB = 1024 * 1024

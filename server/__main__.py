@@ -17,13 +17,14 @@ from pathlib import Path
 
 import uvicorn
 
-from server import slow_headers
-from server.app import begin_shutdown, create_app
-from server.blobs import StorageUnavailable
-from server.config import Config, ConfigError, load_config
-from server.database import DatabaseUnavailable, shown_url
-from server.middleware import install_log_redaction
-from server.static import SITE_ROOT
+from server.app import create_app
+from server.blobs.protocol import StorageUnavailable
+from server.config.config_error import ConfigError
+from server.config.config_file import Config, load_config
+from server.http import header_deadline
+from server.http.log_redaction import install_log_redaction
+from server.page.static_site import SITE_ROOT
+from server.store.database import DatabaseUnavailable, shown_url
 
 DEV_WARNING = """\
   !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
@@ -36,7 +37,7 @@ DEV_WARNING = """\
 
 class _Server(uvicorn.Server):
     async def shutdown(self, sockets=None) -> None:
-        begin_shutdown(self.config.app)     # end SSE streams so the connections can close
+        self.config.app.begin_shutdown()     # end SSE streams so the connections can close
         await super().shutdown(sockets=sockets)
 
 
@@ -44,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m server", description="Attache reference conversations server")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (0 = any free port; default 8000)")
-    p.add_argument("--config", default=None, help="TOML config (default: server/default.toml)")
+    p.add_argument("--config", default=None, help="TOML config (default: server/config/default.toml)")
     p.add_argument("--data", default="data", help="data directory: database, media, partial uploads (default ./data)")
     p.add_argument("--static-root", default=str(SITE_ROOT),
                    help="the built site: index.html, pyscript.toml, assets/ (default build/site, by build.py)")
@@ -85,11 +86,11 @@ def banner(config: Config, base: str, data: Path) -> str:
 
 def uvicorn_config(app, config: Config, log_level: str) -> uvicorn.Config:
     """Limits from [server]: concurrent connections (503 beyond), idle keep-alive seconds, and the
-    seconds a request's headers may take (server/slow_headers.py: 408 beyond)."""
+    seconds a request's headers may take (server/http/header_deadline.py: 408 beyond)."""
     # a stalled upload is cancelled after 3 s (it still records its offset); nothing else can hang
     return uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=3, lifespan="on",
                           limit_concurrency=config.limit_concurrency, timeout_keep_alive=config.timeout_keep_alive,
-                          http=slow_headers.protocol(config.timeout_request_headers), server_header=False)
+                          http=header_deadline.protocol(config.timeout_request_headers), server_header=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"attache: config error: {e}", file=sys.stderr)
         return 2
     if config.broker_url is not None:
-        from server.redis_broker import check_reachable      # imports redis only with a [broker]
+        from server.live.redis_broker import check_reachable      # imports redis only with a [broker]
         problem = check_reachable(config.broker_url)
         if problem is not None:
             print(f"attache: {problem}", file=sys.stderr)

@@ -3,7 +3,7 @@
 index.html's source has a CANVAS_MARK comment where the canvas goes. The build
 draws the canvas there "loading" (app/page.py), between two markers, so a plain
 static host shows it at once; the reference server draws it again between the
-same markers for each request (server/first_paint.py).
+same markers for each request (server/page/first_paint.py).
 
 attache.js (from static/attache.js) defines <attache-canvas> for portals. It
 stays at the site's root under its own name, so a portal's one script tag keeps

@@ -1,7 +1,7 @@
 """Seed a long conversation straight into a reference server's SQLite database (tests and bench only).
 
 Why not over the API: 100,000 messages through POST take minutes; one
-transaction takes a second. The rows are exactly what `server.store` writes
+transaction takes a second. The rows are exactly what `server.store.queries` writes
 (the same columns, seq from AUTOINCREMENT), so the server serves them like any
 others; a running server sees them at once (SQLite WAL). Attachments reuse an
 upload the API already made (`attach`: its id), as if the same file had been

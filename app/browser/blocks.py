@@ -11,7 +11,7 @@ when a block becomes a spacer or comes back.
 
 The history opens as `render.opening_html` draws it: the sentinel and the
 newest page as one block. The reference server's first paint is that very HTML
-(server/first_paint.py), so `open` keeps the nodes already there (`dom.adopt`,
+(server/page/first_paint.py), so `open` keeps the nodes already there (`dom.adopt`,
 keyed by id and block): nothing flashes, loads twice or shows twice.
 
 The window draws into a `HistoryPane` (app.browser.history.HistoryView is the one) and

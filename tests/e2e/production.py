@@ -3,7 +3,7 @@
 The portal is what a real deployment puts in front of Attache, cut down to
 what the page needs: a session cookie (the "signed in" switch) and a
 `token_url` that answers `{"token": ...}` to a request carrying that cookie,
-minted with `build.py token`'s own code (server.tokens.mint) and the key the
+minted with `build.py token`'s own code (server.auth.tokens.mint) and the key the
 server reads. It runs in a thread of the test process, on its own port: a
 different origin than the page, so CORS with credentials and the page's CSP
 `connect-src` are exercised as in a deployment.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from server.tokens import mint
+from server.auth.tokens import mint
 from tools.services.attache import AGENT_TOKEN, CUSTOMER_TOKEN, RunningServer
 from tools.services.process import free_port
 

@@ -10,7 +10,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from server.tokens import mint
+from server.auth.tokens import mint
 from tests import files
 from tests.e2e.api import MINTERS, Api
 from tests.e2e.conftest import READY_TIMEOUT_MS, wait_ready

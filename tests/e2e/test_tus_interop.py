@@ -24,9 +24,9 @@ from tests import files
 from tools.services.attache import ROOT, RunningServer
 from tools.services.process import await_answer, free_port, stop_process
 from tests.e2e.conftest import wait_ready
+from tests.e2e.holds import PatchHold, release, wait_for
 from tests.e2e.test_canvas import attach
 from tests.e2e.test_deployment import StaticSite
-from tests.e2e.holds import PatchHold, release, wait_for
 
 SCRIPT = ROOT / "tests" / "e2e" / "tus_server.mjs"
 TUS = {"Tus-Resumable": "1.0.0"}

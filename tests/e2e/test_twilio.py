@@ -18,10 +18,10 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError, expect
 
 from tests import files
-from tests.e2e.conftest import READY_TIMEOUT_MS, wait_ready
 from tests.e2e.api import Api
-from tests.twilio.rig import ACCOUNT_SID, AUTH_TOKEN, KEY_SECRET, KEY_SID, SERVICE_SID, participants
+from tests.e2e.conftest import READY_TIMEOUT_MS, wait_ready
 from tests.twilio.fake import twilio_error
+from tests.twilio.rig import ACCOUNT_SID, AUTH_TOKEN, KEY_SECRET, KEY_SID, SERVICE_SID, participants
 from tests.twilio.test_webhook import event, media_item, signed
 
 BASIC = "Basic " + base64.b64encode(f"{KEY_SID}:{KEY_SECRET}".encode()).decode()

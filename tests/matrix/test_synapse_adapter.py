@@ -11,9 +11,9 @@ import zlib
 
 import pytest
 
+from app.backends.matrix import MatrixConversation, SyncBatch
 from app.core.errors import BackendError
 from app.core.http import Request
-from app.backends.matrix import MatrixConversation, SyncBatch
 from app.core.models import FileInfo, Message
 from app.core.restrictions import Restrictions
 from tools.services.process import free_port

@@ -181,7 +181,7 @@ def test_configured_audience_and_issuer_are_required_and_checked(prod_aud, claim
 
 
 def test_build_py_token_mints_the_configured_audience_and_issuer(tmp_path):
-    from server.tokens import mint as portal_mint
+    from server.auth.tokens import mint as portal_mint
 
     token = portal_mint(SECRET, "u-1", "agent", ["*"], audience="attache", issuer="https://portal.example.com")
     claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))

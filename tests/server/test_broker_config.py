@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.broker_config import without_password
-from server.config import ConfigError, load_config
+from server.config.broker_config import without_password
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config
 
 from .conftest import TEST_CONFIG
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.private import private_database, private_dir
+from server.store.data_dir import private_database, private_dir
 
 from .conftest import AGENT, PNG, send, upload
 

@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from server.config import ConfigError, load_config
-from server.database import Database
-from server.migrate import open_database
-from server.database_config import database_url as parse_database
-from server.migrate import current, head
-from server.schema import messages
-from server.store import Store
-from server.twilio.ledger import Ledger, SentPart
+from server.bridges.twilio.ledger import Ledger, SentPart
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config
+from server.config.database_config import database_url as parse_database
+from server.store.database import Database
+from server.store.migrate import open_database
+from server.store.migrate import current, head
+from server.store.queries import Store
+from server.store.schema import messages
 from tests.services.postgres import both_databases  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 from .legacy_schema import V1, V2
@@ -224,7 +225,7 @@ def test_files_in_a_bucket_need_a_shared_database():
 
 
 def test_the_openapi_document_of_a_server_on_postgresql_lists_its_503s(tmp_path):
-    from server.openapi import document
+    from server.openapi.document import document
     path = tmp_path / "c.toml"
     path.write_text('[database]\nurl = "postgresql://attache@db.internal/attache"\n'
                     '[broker]\nurl = "redis://cache.internal:6379/0"\n')

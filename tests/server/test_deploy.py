@@ -9,7 +9,7 @@ import sys
 import httpx
 import pytest
 
-from server.config import load_config
+from server.config.config_file import load_config
 
 from .conftest import AGENT, PNG, REPO, TEST_CONFIG, lines, send, upload
 from .production import bearer, mint

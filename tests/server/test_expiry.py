@@ -10,7 +10,8 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from server.config import ConfigError, load_config, parse_duration
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config, parse_duration
 
 from .conftest import AGENT, PDF, PNG, REPO, STORAGES, TEST_CONFIG, TUS, patch, send, start_upload, upload, upload_id
 from tools.waiting import wait_until
@@ -122,7 +123,7 @@ def test_upload_expiry_defaults_to_a_day_and_bad_values_name_the_key(tmp_path):
 def test_a_data_dir_from_before_expiry_gives_its_uploads_a_fresh_grace_period(tmp_path):
     import sqlite3
 
-    from server.store import Store
+    from server.store.queries import Store
 
     from .legacy_schema import V1
 

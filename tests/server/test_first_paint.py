@@ -1,4 +1,4 @@
-"""GET / draws the canvas into the built page (server/first_paint.py): the newest page of
+"""GET / draws the canvas into the built page (server/page/first_paint.py): the newest page of
 the conversation and identity the URL names in development, "loading" in production, the
 composer with the rules in both; and what a portal embedding the canvas loads is allowed
 to its origin by CORS."""
@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from app.page import CANVAS_END, CANVAS_START
-from server.messages import PAGE_SIZE
-from tools.services.attache import RunningServer
+from server.conversations.messages import PAGE_SIZE
 from tests.server.conftest import AGENT, CUSTOMER, TEST_CONFIG
 from tools.seed import seed
+from tools.services.attache import RunningServer
 from tests.server.production import prod  # noqa: F401  (the fixture)
 
 PORTAL = "https://portal.example.com"   # in TEST_CONFIG's cors_allow_origins
@@ -174,4 +174,4 @@ def test_the_drawn_page_may_fetch_its_token_from_the_portals_origin(tmp_path):
                 assert CANVAS_START in r.text
                 assert "connect-src 'self' http://127.0.0.1:9;" in r.headers["content-security-policy"]
     finally:
-        app.state.store.close()
+        app.services.store.close()

@@ -1,4 +1,4 @@
-"""`Uploads.ingest`: files the server fetches itself (Twilio media) meet the same rules as tus uploads.
+"""`server.uploads.ingest`: files the server fetches itself (Twilio media) meet the same rules as tus uploads.
 
 In-process (no HTTP route calls ingest yet): a real Store per test, and a data dir or an S3 bucket (moto).
 """
@@ -11,13 +11,14 @@ import os
 import pytest
 
 from app.core.restrictions import Restrictions
-from server.blob_folder import FolderBlobs
-from server.blob_s3 import S3Blobs
-from server.common import ApiError
-from server.storage_config import StorageConfig
-from server.store import Store
-from server.sweeper import sweep
-from server.uploads import Uploads
+from server.blobs.folder import FolderBlobs
+from server.blobs.s3 import S3Blobs
+from server.config.storage_config import StorageConfig
+from server.http.api_error import ApiError
+from server.store.queries import Store
+from server.uploads.ingest import ingest as ingest_upload
+from server.uploads.service import Uploads
+from server.uploads.sweeper import sweep
 
 from tests.conftest import run_async
 
@@ -68,7 +69,7 @@ class Source:
 
 
 def ingest(uploads: Uploads, name: str, declared: str, chunks) -> object:
-    return run_async(uploads.ingest("customer", name, declared, chunks))
+    return run_async(ingest_upload(uploads, "customer", name, declared, chunks))
 
 
 def leftovers(view) -> list[str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.common import ApiError, check_content_type, parse_uint
+from server.http.api_error import ApiError
+from server.http.inputs import check_content_type, parse_uint
 
 from .conftest import send
 from .production import dev, dev_agent  # noqa: F401  (fixtures: one server for the module)

@@ -118,7 +118,7 @@ def test_missing_config_file_exits_2(tmp_path):
 
 
 def test_start_banner_prints_urls_and_tokens(make_server):
-    server = make_server(config_text=None)     # server/default.toml
+    server = make_server(config_text=None)     # server/config/default.toml
     text = server.output()
     assert f"{server.url}/" in text and f"{server.url}/?as=customer" in text
     assert "agent-dev-token" in text and "customer-dev-token" in text
@@ -166,7 +166,7 @@ def test_sigterm_during_a_stalled_upload_exits_and_keeps_the_bytes(make_server, 
 
 
 def test_a_partial_config_keeps_the_other_defaults_but_never_the_dev_tokens(tmp_path):
-    from server.config import load_config
+    from server.config.config_file import load_config
 
     path = tmp_path / "partial.toml"
     path.write_text('[attachments]\nmax_file_size = "2 MB"\n\n[identities]\nagent = "a-long-agent-token"\n')

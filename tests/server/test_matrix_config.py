@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from app.backends import create_backend
-from server.config import ConfigError, load_config
-from server.static import PAGE_CSP
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config
+from server.page.static_site import PAGE_CSP
 
 MATRIX = """
 [backend]
@@ -103,7 +104,7 @@ def test_production_takes_no_static_tokens_and_hands_the_page_the_token_url(tmp_
     config = load_config(write(tmp_path, MATRIX.split("[matrix.identities]")[0] + auth))
     backend = config.matrix.page_backend(config.restrictions, config.auth.token_url)
     assert backend["token_url"] == "https://portal.example/matrix-token" and "identities" not in backend
-    from server.static import page_csp
+    from server.page.static_site import page_csp
     assert "connect-src 'self' https://portal.example http://127.0.0.1:8448;" in page_csp(config)
 
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from server.media import Signer
+from server.media.link_signer import Signer
 
 from .conftest import PNG, send, upload
 from .production import agent_all, agent_c1, bearer, customer_c1, mint, prod  # noqa: F401

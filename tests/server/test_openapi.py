@@ -16,7 +16,7 @@ import pytest
 from app.core import schemas
 from app.core.wire import json_schemas
 from server.app import create_app
-from server.openapi import document
+from server.openapi.document import document
 
 from .conftest import PNG, TEST_CONFIG, TUS, metadata, patch, start_upload, upload, upload_id
 from .openapi_check import check, check_event
@@ -51,8 +51,8 @@ def built(request, tmp_path):
     else:
         config.write_text(TEST_CONFIG if request.param == "development" else PROD_CONFIG)
     app = create_app(config, data_dir=tmp_path / "data")
-    yield app, document(app.state.config, app.state.keepalive)
-    app.state.store.close()
+    yield app, document(app.services.config, app.services.keepalive)
+    app.services.store.close()
 
 
 def test_every_route_appears_with_its_methods_and_nothing_else(built):
@@ -101,7 +101,7 @@ def test_the_shapes_are_the_wire_definitions_not_copies(built):
 
 def test_numbers_come_from_the_config(built):
     app, doc = built
-    config, uploads = app.state.config, doc["paths"]["/api/uploads"]
+    config, uploads = app.services.config, doc["paths"]["/api/uploads"]
     largest = config.restrictions.max_file_size
     assert uploads["options"]["responses"]["204"]["headers"]["Tus-Max-Size"]["schema"]["const"] == largest
     length = next(p for p in uploads["post"]["parameters"] if p["name"] == "Upload-Length")["schema"]
@@ -163,7 +163,7 @@ def test_page_config_fits_in_both_modes(built):
 
     with ThreadPoolExecutor(1) as pool:   # a thread of its own: the browser tests' loop may run in this one
         config = check(doc, pool.submit(asyncio.run, get()).result())
-    assert ("identities" in config["backend"]) == (app.state.config.auth is None)
+    assert ("identities" in config["backend"]) == (app.services.config.auth is None)
 
 
 def test_upload_answers_fit(prod, doc, ann):
@@ -228,6 +228,6 @@ def test_each_event_of_the_stream_fits(prod, doc, ann):
 def test_only_a_server_with_a_broker_documents_its_503s(built):
     app, doc = built
     ticket = doc["paths"]["/api/events/ticket"]["post"]["responses"]
-    assert ("503" in ticket) == (app.state.config.broker_url is not None)
+    assert ("503" in ticket) == (app.services.config.broker_url is not None)
     if "503" in ticket:
         assert ticket["503"]["headers"]["Retry-After"]["required"]

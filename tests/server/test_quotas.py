@@ -6,10 +6,11 @@ import time
 
 import pytest
 
-from server.config import ConfigError, load_config
-from server.migrate import open_database
-from server.quotas import WINDOW, Quotas, in_words
-from server.store import Store
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config
+from server.store.migrate import open_database
+from server.store.queries import Store
+from server.uploads.quotas import WINDOW, Quotas, in_words
 from tests.services.postgres import both_databases, server_database  # noqa: F401  (fixture: SQLite and PostgreSQL)
 
 from .conftest import TUS, metadata, patch, start_upload, upload_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.middleware import redact
+from server.http.log_redaction import redact
 
 from .conftest import AGENT, PNG, send, upload
 

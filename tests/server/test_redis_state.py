@@ -9,12 +9,12 @@ import secrets
 
 import pytest
 
-from server.auth import Principal
-from server.common import ApiError
-from server.live_state import live_state
-from server.redis_broker import client
-from server.redis_state import RedisSlots, RedisTickets, RedisUploadLock
-from server.tickets import Grant
+from server.auth.principals import Principal
+from server.auth.tickets import Grant
+from server.http.api_error import ApiError
+from server.live.live_state import live_state
+from server.live.redis_broker import client
+from server.live.redis_state import RedisSlots, RedisTickets, RedisUploadLock
 from tests.conftest import run_async
 from tools.services.process import free_port
 from tests.services.redis import redis_service  # noqa: F401  (session fixture)

@@ -58,7 +58,8 @@ def test_no_redirect_follows_the_host_header(dev, path):
 
 
 def test_a_bad_public_origin_is_refused(tmp_path):
-    from server.config import ConfigError, load_config
+    from server.config.config_error import ConfigError
+    from server.config.config_file import load_config
 
     path = tmp_path / "c.toml"
     path.write_text('[server]\npublic_origin = "https://chat.example.com/attache"\n')

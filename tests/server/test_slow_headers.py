@@ -126,7 +126,8 @@ def test_the_deadline_ends_with_the_headers_streams_last(slow):
 
 def test_the_setting_is_checked_and_reaches_uvicorn(tmp_path):
     from server.__main__ import uvicorn_config
-    from server.config import ConfigError, load_config
+    from server.config.config_error import ConfigError
+    from server.config.config_file import load_config
 
     path = tmp_path / "c.toml"
     path.write_text('[server]\ntimeout_request_headers = "10s"\n')

@@ -10,7 +10,7 @@ import brotli
 import httpx
 import pytest
 
-from server.static import accepted_encodings
+from server.page.static_site import accepted_encodings
 
 PAGE_CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'; style-src 'self'; "
             "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; "
@@ -197,8 +197,8 @@ def test_page_config_lists_identities(site):
     ("http://127.0.0.1:9/t", "connect-src 'self' http://127.0.0.1:9;"),
 ])
 def test_the_page_may_fetch_its_token_from_the_portals_origin_and_no_other(tmp_path, token_url, connect_src):
-    from server.config import load_config
-    from server.static import page_csp
+    from server.config.config_file import load_config
+    from server.page.static_site import page_csp
     from tests.server.production import SECRET
 
     (tmp_path / "jwt.key").write_bytes(SECRET)
@@ -209,7 +209,7 @@ def test_the_page_may_fetch_its_token_from_the_portals_origin_and_no_other(tmp_p
 
 
 def test_development_pages_connect_to_their_own_origin_only():
-    from server.config import load_config
-    from server.static import page_csp
+    from server.config.config_file import load_config
+    from server.page.static_site import page_csp
 
     assert page_csp(load_config(None)) == PAGE_CSP

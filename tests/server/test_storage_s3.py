@@ -10,10 +10,11 @@ import sys
 
 import pytest
 
-from server.blob_s3 import S3Blobs
-from server.blob_s3_parts import MIN_PART, PART_SIZE
-from server.config import ConfigError, load_config
-from server.storage_config import StorageConfig
+from server.blobs.s3 import S3Blobs
+from server.blobs.s3_parts import MIN_PART, PART_SIZE
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config
+from server.config.storage_config import StorageConfig
 from tests.services.postgres import database_table
 from tests.services.redis import redis_service  # noqa: F401  (session fixture: a real redis-server)
 from tests.services.tcp_gate import TcpGate
@@ -215,7 +216,7 @@ def test_two_patches_of_one_upload_on_two_processes_cannot_interleave(make_serve
     """With a [broker], the upload lock is shared: a PATCH on another process while one runs is 423."""
     import redis
 
-    from server.redis_state import PREFIX
+    from server.live.redis_state import PREFIX
     data_dir, config = tmp_path / "shared", TEST_CONFIG + f'\n[broker]\nurl = "{redis_service.url}"\n'
     one, two = make_server(data=data_dir, config_text=config), make_server(data=data_dir, config_text=config)
     data = PDF + os.urandom(4 * MiB)

@@ -11,8 +11,8 @@ import base64
 import httpx
 import pytest
 
-from server.common import scrub_surrogates, surrogate_field
-from server.twilio import rest, webhook
+from server.bridges.twilio import rest, webhook
+from server.http.json_body import scrub_surrogates, surrogate_field
 
 from .conftest import TUS
 from .production import dev, dev_agent  # noqa: F401  (fixtures: one server for the module)

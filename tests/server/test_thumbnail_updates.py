@@ -14,9 +14,9 @@ import uuid
 
 import httpx
 
-from server import thumbnails
+from server.media import thumbnails
 from server.app import create_app
-from server.thumbnails import MAX_SIDE
+from server.media.thumbnails import MAX_SIDE
 from tests.conftest import run_async
 
 from .conftest import AGENT, TEST_CONFIG, TUS

@@ -15,13 +15,13 @@ from PIL import Image
 from sqlalchemy import text
 
 from app.core.restrictions import Restrictions
-from server import thumbnails
-from server.migrate import open_database
-from server.blob_folder import FolderBlobs
-from server.media import Signer
-from server.store import Store
-from server.thumbnails import MAX_SIDE, Thumbnails, make_safely
-from server.uploads import Uploads
+from server.blobs.folder import FolderBlobs
+from server.media.link_signer import Signer
+from server.media.thumbnails import MAX_SIDE, Thumbnails, make_safely
+from server.store.migrate import open_database
+from server.store.queries import Store
+from server.uploads.ingest import ingest
+from server.uploads.service import Uploads
 from tests.files import png_bytes
 
 from tests.conftest import run_async
@@ -105,11 +105,11 @@ def test_a_small_transparent_image_keeps_its_size_and_alpha(tmp_path):
 def test_ingested_images_get_thumbnails_too(tmp_path):
     store = Store(tmp_path / "db.sqlite3")
     blobs = FolderBlobs(tmp_path)
-    uploads = Uploads(store, blobs, Restrictions(accepted_types=("image/*",)), expiry=3600)
-    uploads.thumbnails = made = Thumbnails(store, blobs)
+    made = Thumbnails(store, blobs)
+    uploads = Uploads(store, blobs, Restrictions(accepted_types=("image/*",)), expiry=3600, thumbnails=made)
 
     async def go():
-        u = await uploads.ingest("twilio", "mms.jpg", "image/jpeg", jpeg(900, 600))
+        u = await ingest(uploads, "twilio", "mms.jpg", "image/jpeg", jpeg(900, 600))
         await made.wait([u])
         return u
     u = run_async(go())
@@ -180,7 +180,7 @@ def test_thumbnail_links_are_bound_to_their_conversation_and_expire(server, agen
 
 
 def thumbnails_name() -> str:
-    from server.media import THUMBNAIL
+    from server.media.link_signer import THUMBNAIL
     return THUMBNAIL
 
 
@@ -234,14 +234,14 @@ def test_only_raster_images_get_thumbnails(server, agent):
     assert server.stored.thumbnails() == []
 
 
-def test_the_hook_does_nothing_without_thumbnails(tmp_path):
-    """Uploads made without the app (tools, tests) still complete: the seam is optional."""
+def test_uploads_without_thumbnails_still_complete_and_go(tmp_path):
+    """Uploads made without the app (tools, tests) take no Thumbnailer: an image completes, then goes."""
     store = Store(tmp_path / "db.sqlite3")
     uploads = Uploads(store, FolderBlobs(tmp_path), Restrictions(), expiry=3600)
-    u = run_async(uploads.ingest("x", "p.png", "image/png", png_bytes()))
-    thumbnails.on_complete(uploads, u)
-    run_async(thumbnails.on_media_deleted(uploads, u.sha256))
-    assert u.complete
+    u = run_async(ingest(uploads, "x", "p.png", "image/png", png_bytes()))
+    assert u.complete and store.media_in_use(u.sha256)
+    run_async(uploads.discard(u))
+    assert not store.media_in_use(u.sha256) and not (tmp_path / "thumbnails" / f"{u.sha256}.webp").exists()
     store.close()
 
 

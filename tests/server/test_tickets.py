@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from server.auth import Principal
-from server.tickets import PER_IDENTITY, Grant, Tickets
+from server.auth.principals import Principal
+from server.auth.tickets import PER_IDENTITY, Grant, Tickets
 
 from tests.conftest import run_async
 

@@ -4,7 +4,7 @@ message once, and the reader's state."""
 
 from __future__ import annotations
 
-from server.twilio.history_rows import LIVE_BASE, HistoryRows, Imported, ReadState
+from server.bridges.twilio.history_rows import LIVE_BASE, HistoryRows, Imported, ReadState
 from tests.server.test_database import opened  # noqa: F401  (fixture: a Store per "process")
 from tests.services.postgres import both_databases  # noqa: F401  (fixture: SQLite and PostgreSQL)
 

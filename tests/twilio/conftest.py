@@ -66,7 +66,7 @@ def secret_files(tmp_path) -> Path:
 
 @pytest.fixture
 def settings(secret_files, prism, fake, contract) -> Any:
-    from server.twilio import TwilioSettings
+    from server.config.twilio_config import TwilioSettings
     return TwilioSettings.from_mapping(twilio_table(prism.url, fake.mcs_url), secret_files)
 
 
@@ -74,7 +74,7 @@ def settings(secret_files, prism, fake, contract) -> Any:
 def bridge(settings, tmp_path, aclose_later) -> Any:
     """A bridge for one async test (its HTTP pool lives on that test's loop)."""
     from app.core.restrictions import Restrictions
-    from server.twilio import TwilioBridge
+    from server.bridges.twilio.bridge import TwilioBridge
     b = TwilioBridge(settings, Restrictions(25_000_000, ("image/*", ".pdf", ".txt"), 1), tmp_path / "ledger.sqlite3")
     aclose_later.append(b.aclose)
     return b

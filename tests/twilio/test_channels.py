@@ -5,7 +5,7 @@ import pytest
 
 from app.core.models import FileInfo
 from app.core.restrictions import Restrictions
-from server.twilio.channels import CHAT, SMS, WHATSAPP, channel_of, rules_for
+from server.bridges.twilio.channels import CHAT, SMS, WHATSAPP, channel_of, rules_for
 from tests.files import PDF_HEAD, PNG_HEAD
 from tests.twilio.rig import participants
 

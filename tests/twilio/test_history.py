@@ -217,8 +217,8 @@ def _read_texts(live, count: int) -> list[str]:
 
 def test_a_data_dir_from_before_keeps_its_messages_after_the_history(tmp_path):
     """Live messages stored before this version move above the history range, attachments with them."""
-    from server.store import Store
-    from server.twilio.history_rows import LIVE_BASE, HistoryRows
+    from server.store.queries import Store
+    from server.bridges.twilio.history_rows import LIVE_BASE, HistoryRows
     store = Store(tmp_path / "attache.sqlite3")
     u = store.create_upload("agent", "a.txt", 1, "text/plain", "text/plain")
     old, _ = store.add_message("CH" + "0" * 32, "agent", "before the upgrade", "k1", [u])

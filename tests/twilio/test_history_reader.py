@@ -1,4 +1,4 @@
-"""The history reader on its own (server/twilio/history.py): where messages the webhook never announced go.
+"""The history reader on its own (server/bridges/twilio/history.py): where messages the webhook never announced go.
 
 Against Prism and the stand-in, with a real store; no media here (the
 server-level tests in test_history.py cover them).
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 
-from server.store import Store
-from server.twilio.history import TwilioHistory
-from server.twilio.history_rows import LIVE_BASE, HistoryRows
+from server.bridges.twilio.history import TwilioHistory
+from server.bridges.twilio.history_rows import LIVE_BASE, HistoryRows
+from server.store.queries import Store
 from tests.twilio.fake import twilio_error
 from tests.twilio.rig import participants
 
@@ -107,7 +107,7 @@ async def test_a_page_link_twilio_forgot_is_walked_to_again(bridge, fake, tmp_pa
 
 async def test_a_fault_that_does_not_pass_stops_the_reader_until_asked_again(bridge, fake, tmp_path, aclose_later,
                                                                             contract, monkeypatch):
-    import server.twilio.history as reader_module
+    import server.bridges.twilio.history as reader_module
     monkeypatch.setattr(reader_module, "GIVE_UP", 2)
     store, history, _ = reader(bridge, tmp_path, aclose_later)
     cid = fake.conversation(*participants("chat"))

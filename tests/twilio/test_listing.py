@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from email.utils import formatdate
 
-from server.twilio.listing import retry_after
+from server.bridges.twilio.listing import retry_after
 
 
 def test_retry_after_in_seconds_or_as_a_date():

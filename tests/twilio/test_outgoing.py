@@ -8,12 +8,12 @@ import json
 import httpx
 import pytest
 
-from server.blob_folder import FolderBlobs
-from server.blobs import StoredFile, media_key
-from server.common import ApiError
-from server.twilio import OutgoingFile, TwilioBridge
-from tests.twilio.rig import KEY_SECRET, KEY_SID, participants
+from server.blobs.folder import FolderBlobs
+from server.blobs.protocol import StoredFile, media_key
+from server.bridges.twilio.bridge import OutgoingFile, TwilioBridge
+from server.http.api_error import ApiError
 from tests.twilio.fake import sid, twilio_error
+from tests.twilio.rig import KEY_SECRET, KEY_SID, participants
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
 BASIC = "Basic " + base64.b64encode(f"{KEY_SID}:{KEY_SECRET}".encode()).decode()
@@ -181,7 +181,7 @@ async def test_file_over_the_channel_limit_is_refused_before_upload(bridge, fake
 
 async def test_wrong_api_key_secret_is_an_auth_problem(settings, fake, tmp_path, contract):
     import dataclasses
-    from server.twilio.settings import Secret
+    from server.config.twilio_config import Secret
     wrong = dataclasses.replace(settings, api_key_secret=Secret("not-the-secret"))
     bridge = TwilioBridge(wrong, _admin(), tmp_path / "w.sqlite3")
     try:

@@ -20,7 +20,8 @@ from app.backends.reference import ReferenceApi
 from app.core.errors import error_from_response
 from app.core.http import Response
 from app.core.restrictions import Restrictions
-from server.config import ConfigError, load_config
+from server.config.config_error import ConfigError
+from server.config.config_file import load_config
 from tools.services.attache import AGENT_TOKEN
 from tests.e2e.api import Api
 from tests.server.conftest import lines, read_events

@@ -6,8 +6,9 @@ import tomllib
 
 import pytest
 
-from server.config import ConfigError
-from server.twilio.settings import DEFAULT_API_BASE, DEFAULT_MEDIA_BASE, TwilioSettings, backend_kind, load_twilio
+from server.config.backend_kind import backend_kind, backend_settings
+from server.config.config_error import ConfigError
+from server.config.twilio_config import DEFAULT_API_BASE, DEFAULT_MEDIA_BASE, TwilioSettings
 from tests.twilio.rig import AUTH_TOKEN, KEY_SECRET, KEY_SID, PUBLIC_URL, twilio_table
 
 ISSUE_EXAMPLE = """
@@ -29,7 +30,8 @@ media_base_url = "https://mcs.us1.twilio.com"
 def test_the_issue_example_loads(secret_files):
     config = secret_files / "attache.toml"
     config.write_text(ISSUE_EXAMPLE)
-    s = load_twilio(tomllib.loads(config.read_text()), config)
+    data = tomllib.loads(config.read_text())
+    s = backend_settings(backend_kind(data), data, str(config), config.parent)["twilio"]
     assert s.api_key_secret.reveal() == KEY_SECRET and s.auth_token.reveal() == AUTH_TOKEN
     assert (s.api_base_url, s.media_base_url) == (DEFAULT_API_BASE, DEFAULT_MEDIA_BASE)
     assert s.webhook_url == "https://attache.example.com/twilio/webhook"
@@ -105,6 +107,6 @@ def test_backend_errors(data, message):
 
 
 def test_reference_backend_has_no_twilio_settings(tmp_path):
-    assert load_twilio({}, tmp_path / "attache.toml") is None
+    assert backend_settings(backend_kind({}), {}, str(tmp_path / "attache.toml"), tmp_path) == {}
 
 

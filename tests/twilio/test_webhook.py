@@ -15,10 +15,10 @@ from twilio.request_validator import RequestValidator
 from app.core.models import FileInfo
 from app.core.restrictions import Restrictions, check
 from app.core.sniff import HEAD_SIZE, effective_type
-from server.common import ApiError, api_error_handler
-from server.twilio import webhook_endpoint
-from tests.twilio.rig import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SERVICE_SID, participants
+from server.bridges.twilio.webhook import webhook_endpoint
+from server.http.api_error import ApiError, api_error_handler
 from tests.twilio.fake import sid
+from tests.twilio.rig import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SERVICE_SID, participants
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
 WEBHOOK = PUBLIC_URL + "/twilio/webhook"
@@ -36,7 +36,7 @@ class Row:
 
 
 class FakeUploads:
-    """Stands in for the tus branch's `Uploads.ingest(owner, name, declared_type, chunks) -> row`."""
+    """Stands in for `server.uploads.ingest.ingest` (owner, name, declared_type, chunks) -> row."""
 
     def __init__(self, restrictions: Restrictions) -> None:
         self.restrictions, self.rows = restrictions, []

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.backends.matrix import HistoryPage, MatrixConversation, Uploaded
 from app.core.errors import BackendError
 from app.core.http import TIMED_OUT, FileSlice, Request, Response
-from app.backends.matrix import HistoryPage, MatrixConversation, Uploaded
 from app.core.models import Attachment, FileInfo, Message
 from app.core.restrictions import Restrictions
 

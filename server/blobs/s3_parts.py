@@ -1,0 +1,291 @@
+"""A tus upload in S3, as tusd's s3store keeps one: a multipart upload plus a small tail object.
+
+Objects of upload <id> (under the prefix):
+    uploads/<id>.info        {"multipart": <S3 UploadId>}, written with the first part
+    uploads/<id>             the multipart upload's key; an object once all parts are assembled
+    uploads/<id>.part.<n>    bytes after the parts, under S3's 5 MiB minimum part size, that become
+                             the start of part <n> (the next PATCH downloads and prepends them)
+
+The offset is the parts' sizes (1, 2, ... without a gap) plus the tail whose
+<n> follows the last part, all read from S3: a process that never saw the
+upload resumes it. A tail whose <n> is already a part was absorbed (a crash
+before it was deleted) and is ignored, so no byte counts twice. Parts go one
+at a time (the next is received while one is sent), so there is never a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any, Protocol, TypeVar
+
+from server.blobs.protocol import media_key
+from server.http.api_error import ApiError
+
+
+PART_SIZE = 8 * 1024 * 1024        # what a PATCH pushes at a time
+MIN_PART = 5 * 1024 * 1024         # S3's minimum for every part but the last
+HASH_CHUNK = 8 * 1024 * 1024
+_TAIL = re.compile(r"^\.part\.(\d{1,5})$")
+
+
+class Missing(Exception):
+    """The object (or multipart upload) is not there."""
+
+
+T = TypeVar("T")
+
+
+class Bucket(Protocol):
+    """What the parts need of the S3 store (server.blobs.s3.Bucket): keys, calls and its thread pool."""
+
+    bucket: str
+    pool: Executor
+
+    def key(self, name: str) -> str: ...
+
+    def call(self, method: str, **kwargs: Any) -> Any: ...
+
+    def info(self, upload_id: str) -> str | None: ...
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T: ...
+
+
+class Taken(Exception):
+    """A conditional write found the object already there."""
+
+
+@dataclass
+class Partial:
+    """What the bucket holds of one upload."""
+
+    blobs: Bucket
+    upload_id: str
+    multipart: str | None = None
+    parts: list[dict[str, Any]] = field(default_factory=list)   # {"PartNumber", "ETag", "Size"}, 1..n
+    tail: int = 0                                               # bytes in uploads/<id>.part.<n+1>
+    assembled: int | None = None                                # size of uploads/<id> once assembled
+    stale: list[str] = field(default_factory=list)              # absorbed tails, deleted when convenient
+
+    @property
+    def offset(self) -> int:
+        return self.assembled if self.assembled is not None else sum(p["Size"] for p in self.parts) + self.tail
+
+    def name(self, suffix: str = "") -> str:
+        return self.blobs.key(f"uploads/{self.upload_id}{suffix}")
+
+    @classmethod
+    def load(cls, blobs: Bucket, upload_id: str) -> Partial:
+        """One listing of uploads/<id>*, the .info and the parts (runs in a worker thread)."""
+        state = cls(blobs, upload_id)
+        listing = blobs.call("list_objects_v2", Prefix=state.name())
+        objects = {o["Key"].removeprefix(state.name()): o["Size"] for o in listing.get("Contents", [])}
+        if "" in objects:
+            state.assembled = objects[""]
+        if ".info" in objects:
+            state.multipart = blobs.info(upload_id)
+        if state.multipart is not None and state.assembled is None:
+            state.parts = state._list_parts()
+        for suffix, size in objects.items():
+            tail = _TAIL.match(suffix)
+            if tail and int(tail.group(1)) == len(state.parts) + 1 and state.assembled is None:
+                state.tail = size
+            elif tail:
+                state.stale.append(suffix)
+        return state
+
+    def _list_parts(self) -> list[dict[str, Any]]:
+        found: dict[int, dict[str, Any]] = {}
+        marker = 0
+        while True:
+            try:
+                page = self.blobs.call("list_parts", Key=self.name(), UploadId=self.multipart, PartNumberMarker=marker)
+            except Missing:                 # aborted, or completed by a process that then stopped
+                self.multipart = None
+                return []
+            for p in page.get("Parts", []):
+                found[p["PartNumber"]] = {"PartNumber": p["PartNumber"], "ETag": p["ETag"], "Size": p["Size"]}
+            if not page.get("IsTruncated"):
+                break
+            marker = page["NextPartNumberMarker"]
+        parts = []
+        while len(parts) + 1 in found:
+            parts.append(found[len(parts) + 1])
+        return parts
+
+    def read_tail(self, n: int | None = None) -> bytes:
+        ranged = {} if n is None else {"Range": f"bytes=0-{n - 1}"}
+        return self.blobs.call("get_object", Key=self.name(f".part.{len(self.parts) + 1}"), **ranged)["Body"].read()
+
+    def push(self, data: bytes) -> None:
+        """One more part (creating the multipart upload with the first)."""
+        if self.multipart is None:
+            self.multipart = self.blobs.call("create_multipart_upload", Key=self.name())["UploadId"]
+            self.blobs.call("put_object", Key=self.name(".info"), Body=json.dumps({"multipart": self.multipart}))
+        number = len(self.parts) + 1
+        etag = self.blobs.call("upload_part", Key=self.name(), UploadId=self.multipart, PartNumber=number,
+                               Body=data)["ETag"]
+        self.parts.append({"PartNumber": number, "ETag": etag, "Size": len(data)})
+
+    def keep_tail(self, data: bytes) -> None:
+        """Bytes under the minimum part size wait as uploads/<id>.part.<next part>."""
+        self.blobs.call("put_object", Key=self.name(f".part.{len(self.parts) + 1}"), Body=data)
+        self.tail = len(data)
+
+    def assemble(self) -> None:
+        """All bytes are stored: make them one object, uploads/<id>."""
+        if self.assembled is not None:
+            return
+        if self.multipart is None:                      # never reached a part: the tail is the whole file
+            self.blobs.call("copy_object", Key=self.name(),
+                            CopySource={"Bucket": self.blobs.bucket, "Key": self.name(".part.1")})
+            self.assembled = self.tail
+            return
+        if self.tail:                                   # the tail is the last part
+            self.push(self.read_tail())
+            self.tail = 0
+        self.blobs.call("complete_multipart_upload", Key=self.name(), UploadId=self.multipart,
+                        MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
+                                                   for p in self.parts]})
+        self.assembled = sum(p["Size"] for p in self.parts)
+
+    def finish(self, digest: str | None = None) -> str:
+        """Assemble, hash by reading back when `digest` is None, copy to media/<sha256>, clean up."""
+        self.assemble()
+        if digest is None:
+            h = hashlib.sha256()
+            body = self.blobs.call("get_object", Key=self.name())["Body"]
+            while block := body.read(HASH_CHUNK):
+                h.update(block)
+            digest = h.hexdigest()
+        self.blobs.call("copy_object", Key=self.blobs.key(media_key(digest)),
+                        CopySource={"Bucket": self.blobs.bucket, "Key": self.name()})
+        self.clean()
+        return digest
+
+    def clean(self) -> None:
+        """Everything of the upload but media: its objects, and an unfinished multipart upload."""
+        self.drop(self.blobs, self.upload_id)
+
+    @staticmethod
+    def drop(blobs: Bucket, upload_id: str) -> None:
+        if not re.fullmatch(r"[0-9a-f]{32}", upload_id):
+            return
+        prefix = blobs.key(f"uploads/{upload_id}")
+        for u in blobs.call("list_multipart_uploads", Prefix=prefix).get("Uploads", []):
+            if u["Key"] == prefix:
+                try:
+                    blobs.call("abort_multipart_upload", Key=prefix, UploadId=u["UploadId"])
+                except Missing:
+                    pass
+        keys = [o["Key"] for o in blobs.call("list_objects_v2", Prefix=prefix).get("Contents", [])]
+        if keys:
+            blobs.call("delete_objects", Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+
+
+class S3Writer:
+    """A `PartWriter`: the tail is prepended, 8 MiB parts go out one at a time, what is left becomes the tail."""
+
+    def __init__(self, blobs: Bucket, state: Partial, start: int, size: int, hasher: Any, tail: bytes) -> None:
+        self.blobs, self.state, self.start, self.size, self.hasher = blobs, state, start, size, hasher
+        self.buf = bytearray(tail)              # bytes not in a part yet (the old tail first)
+        self.fresh: list[bytes] = []            # added but not hashed yet
+        self.stored_end = start                 # the upload's bytes safely in S3
+        self._pending: asyncio.Future[None] | None = None
+        self._digest: str | None = None
+
+    @classmethod
+    async def open(cls, blobs: Bucket, state: Partial, start: int, size: int, hasher: Any) -> S3Writer:
+        if state.offset != start:       # cannot happen under the lock; never write at a wrong offset
+            raise ApiError(409, "offset_mismatch", f"The server has {state.offset} bytes, not {start}.",
+                           "Ask for the upload's offset (HEAD) and continue from there.", offset=state.offset)
+        tail = await blobs.run(state.read_tail) if state.tail else b""
+        return cls(blobs, state, start, size, hasher, tail)
+
+    @property
+    def written(self) -> int:
+        return self.stored_end - self.start
+
+    def _hash_fresh(self, fresh: list[bytes]) -> None:
+        if self.hasher is not None:
+            for c in fresh:
+                self.hasher.update(c)
+
+    def _push(self, data: bytes, fresh: list[bytes]) -> None:
+        """One part (in a worker thread); a tail it starts with is absorbed, so its object is stale."""
+        self._hash_fresh(fresh)
+        if self.state.tail:
+            self.state.stale.append(f".part.{len(self.state.parts) + 1}")
+            self.state.tail = 0
+        self.state.push(data)
+        self.stored_end = sum(p["Size"] for p in self.state.parts)
+
+    async def add(self, chunk: bytes) -> None:
+        self.buf += chunk
+        self.fresh.append(chunk)
+        if len(self.buf) >= PART_SIZE:
+            await self._submit(self._push, bytes(self.buf))
+            self.buf = bytearray()
+
+    async def _submit(self, job: Any, data: bytes) -> None:
+        await self.settle(raise_error=True)
+        fresh, self.fresh = self.fresh, []
+        self._pending = asyncio.get_running_loop().run_in_executor(self.blobs.pool, job, data, fresh)
+
+    async def settle(self, raise_error: bool = False) -> None:
+        if self._pending is not None:
+            if raise_error:
+                await asyncio.shield(self._pending)     # a cancel must not orphan a running part
+            else:
+                await asyncio.wait([self._pending])
+
+    def _last(self, data: bytes, fresh: list[bytes]) -> None:
+        """The end of a PATCH: a part if big enough (or the upload's last), else the tail."""
+        position = sum(p["Size"] for p in self.state.parts) + len(data)
+        if position == self.size and not self.state.parts:      # the whole file is here: straight to media
+            self._hash_fresh(fresh)
+            self._digest = self.hasher.hexdigest() if self.hasher is not None else hashlib.sha256(data).hexdigest()
+            self.blobs.call("put_object", Key=self.blobs.key(media_key(self._digest)), Body=data)
+        elif position == self.size or len(data) >= MIN_PART:
+            if data:
+                self._push(data, fresh)
+            else:
+                self._hash_fresh(fresh)
+        elif fresh:
+            self._hash_fresh(fresh)
+            self.state.keep_tail(data)
+        self.stored_end = position
+        for suffix in self.state.stale:
+            self.blobs.call("delete_object", Key=self.state.name(suffix))
+        self.state.stale = []
+
+    async def flush(self) -> None:
+        data, self.buf = bytes(self.buf), bytearray()
+        await self._submit(self._last, data)
+        await self.settle(raise_error=True)
+
+    async def discard(self) -> None:
+        await self.settle()
+        self.buf, self.fresh = bytearray(), []
+
+    async def salvage(self) -> None:
+        await self.settle()
+        ok = self._pending is None or (not self._pending.cancelled() and self._pending.exception() is None)
+        whole = sum(p["Size"] for p in self.state.parts) + len(self.buf) >= self.size   # a client resends that
+        if ok and self.fresh and not whole:
+            try:
+                await self.blobs.run(self._last, bytes(self.buf), self.fresh)
+            except Exception:               # the store is gone too: what is in S3 is what counts
+                pass
+        self.buf, self.fresh = bytearray(), []
+
+    async def complete(self, digest: str | None) -> str:
+        if self._digest is not None:                     # stored whole by `_last`
+            await self.blobs.run(self.state.clean)
+            return self._digest
+        return await self.blobs.run(self.state.finish, digest)

@@ -1,0 +1,1 @@
+"""Other services that hold the conversations, bridged by this server (Twilio Conversations)."""

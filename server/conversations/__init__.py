@@ -1,0 +1,1 @@
+"""The conversation API: messages (history, send) and their live event streams."""

@@ -1,0 +1,1 @@
+"""Attachments as the page sees them: signed links, the download endpoints, thumbnails."""

@@ -1,0 +1,1 @@
+"""The built page served by this server, with the canvas drawn into it for each request."""

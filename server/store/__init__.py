@@ -1,0 +1,1 @@
+"""The database: engine, schema, Alembic migrations, the queries (`queries.Store`), the private data dir."""

@@ -1,0 +1,326 @@
+"""Persistence for conversations, messages and uploads: SQLite (the default) or PostgreSQL.
+
+Why synchronous on the event-loop thread: every statement here is small and
+indexed (well under a millisecond on SQLite, one round trip on PostgreSQL), so
+calling the database directly is both the simplest and the fastest choice;
+bulk byte work (writing and hashing uploads) happens elsewhere, in threads.
+server/store/database.py holds the engine, its timeouts and the few dialect
+differences; the queries below are written once for both.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, exc, func, literal, select
+
+from app.core.media import thumbnail_ok
+from server.store.database import Database
+from server.store.migrate import open_database
+from server.store.schema import attachments, conversations, messages, thumbnails, uploads
+
+MAX_SEQ = 2**63 - 1
+
+
+def utc_now() -> str:
+    """ISO 8601 UTC with a Z, second precision, as the contract shows."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class UploadRow:
+    id: str
+    owner: str
+    name: str
+    size: int
+    declared_type: str
+    content_type: str
+    offset: int
+    head_checked: bool
+    sha256: str | None
+    created_at: str
+    touched_at: float = 0.0
+    thumbnail: tuple[int, int] | None = None    # (width, height) of its thumbnail, when one was made
+    thumbnail_pending: bool = False             # a raster image whose thumbnail is not made yet
+
+    @property
+    def complete(self) -> bool:
+        return self.sha256 is not None
+
+
+class Store:
+    """Every query of conversations, messages, uploads and thumbnails; `Store(path)` opens SQLite at `path`."""
+
+    def __init__(self, database: Database | Path | str) -> None:
+        self.database = database if isinstance(database, Database) else open_database(None, database)
+
+    def close(self) -> None:
+        self.database.close()
+
+    # -- uploads -----------------------------------------------------------
+    def create_upload(self, owner: str, name: str, size: int, declared_type: str, content_type: str) -> UploadRow:
+        row = UploadRow(uuid.uuid4().hex, owner, name, size, declared_type, content_type, 0, False, None, utc_now(),
+                        time.time())
+        self.database.run(uploads.insert().values(
+            id=row.id, owner=owner, name=name, size=size, declared_type=declared_type, content_type=content_type,
+            offset=0, head_checked=0, sha256=None, created_at=row.created_at, touched_at=row.touched_at))
+        return row
+
+    def get_upload(self, upload_id: str) -> UploadRow | None:
+        r = self.database.first(_UPLOAD, {"id": upload_id})
+        return None if r is None else _upload(r._mapping)
+
+    def update_upload(self, upload: UploadRow) -> None:
+        """Record progress; every change is activity, so it also restarts the expiry clock."""
+        upload.touched_at = time.time()
+        self.database.run(_UPDATE_UPLOAD, {
+            "b_id": upload.id, "b_offset": upload.offset, "b_head_checked": int(upload.head_checked),
+            "b_type": upload.content_type, "b_sha256": upload.sha256, "b_touched_at": upload.touched_at})
+
+    def touch_upload(self, upload: UploadRow) -> None:
+        upload.touched_at = time.time()
+        self.database.run(_TOUCH_UPLOAD, {"b_id": upload.id, "b_touched_at": upload.touched_at})
+
+    def is_attached(self, upload_id: str) -> bool:
+        """Sent in a message: such an upload never expires."""
+        return self.database.first(_IS_ATTACHED, {"id": upload_id}) is not None
+
+    def stale_uploads(self, before: float) -> list[UploadRow]:
+        """Uploads no message uses whose last activity is older than `before` (the sweeper's list)."""
+        rows = self.database.rows(select(uploads).where(
+            uploads.c.touched_at < before, uploads.c.id.not_in(select(attachments.c.upload_id))))
+        return [_upload(r._mapping) for r in rows]
+
+    def media_in_use(self, sha256: str) -> bool:
+        """Media files are shared by every upload of the same bytes: any remaining row keeps the file."""
+        return self.database.first(_MEDIA_IN_USE, {"sha256": sha256}) is not None
+
+    def upload_ids(self) -> set[str]:
+        return {r[0] for r in self.database.rows(select(uploads.c.id))}
+
+    def delete_upload(self, upload_id: str) -> None:
+        self.database.run(uploads.delete().where(
+            uploads.c.id == upload_id, uploads.c.id.not_in(select(attachments.c.upload_id))))
+
+    def media_type(self, sha256: str, name: str) -> str | None:
+        """The type we believed when a file with these bytes and this name was uploaded."""
+        return self.database.scalar(select(uploads.c.content_type).where(
+            uploads.c.sha256 == sha256, uploads.c.name == name).limit(1))
+
+    # -- thumbnails (server/media/thumbnails.py makes the files) ----------------------
+    def has_thumbnail(self, sha256: str) -> bool:
+        """Made already (or found impossible: 0 x 0) for the file with these bytes."""
+        return self._exists(select(literal(1)).where(thumbnails.c.sha256 == sha256))
+
+    def record_thumbnail(self, sha256: str, width: int, height: int) -> list[tuple[str, int]]:
+        """Record it, and announce it to every message that shows the file: one update event each,
+        as (conversation, seq). Under the message lock, so a message is either stored before (and
+        gets its update) or after (and shows the thumbnail itself): none waits for it forever."""
+        insert = self.database.insert(thumbnails).values(sha256=sha256, width=width, height=height,
+                                                         made_at=time.time())
+        with self.database.transaction() as conn:
+            self.database.lock_messages(conn)
+            conn.execute(insert.on_conflict_do_update(index_elements=["sha256"], set_={
+                "width": insert.excluded.width, "height": insert.excluded.height, "made_at": insert.excluded.made_at}))
+            showing = conn.execute(_SHOWING, {"sha256": sha256}).all()
+            return [(r.conversation, self._insert_update(conn, r.conversation, r.id)) for r in showing]
+
+    def _insert_update(self, conn: Any, conversation: str, message_id: str) -> int:
+        """An update event of `message_id` at a new seq (the caller holds the message lock)."""
+        return int(conn.execute(_INSERT_MESSAGE, {
+            "id": uuid.uuid4().hex, "conversation": conversation, "sender": "", "sender_name": "",
+            "sender_role": "", "text": "", "created_at": utc_now(), "idempotency_key": "",
+            "update_of": message_id}).scalar_one())
+
+    def forget_thumbnail(self, sha256: str) -> None:
+        self.database.run(thumbnails.delete().where(thumbnails.c.sha256 == sha256))
+
+    def uploads_without_thumbnail(self) -> list[UploadRow]:
+        """One complete upload per file (sha256) that has no thumbnail row yet (the backfill's list)."""
+        rows = self.database.rows(select(uploads).where(
+            uploads.c.sha256.is_not(None),
+            ~select(literal(1)).where(thumbnails.c.sha256 == uploads.c.sha256).exists()).order_by(uploads.c.id))
+        first = {r._mapping["sha256"]: r for r in reversed(rows)}
+        return [_upload(r._mapping) for r in reversed(first.values())]
+
+    # -- messages ----------------------------------------------------------
+    def find_by_key(self, conversation: str, key: str) -> dict[str, Any] | None:
+        if not key:
+            return None
+        with self.database.connection() as conn:
+            r = conn.execute(_BY_KEY, {"conversation": conversation, "key": key}).first()
+            return None if r is None else _message(conn, r._mapping)
+
+    def add_message(self, conversation: str, sender: str, text: str, key: str, uploads: list[UploadRow],
+                    sender_name: str = "", sender_role: str = "") -> tuple[dict[str, Any], bool]:
+        """Insert a message; returns (message, created). An existing key wins (idempotent resend), also
+        when another process inserts the same key at the same moment: the loser returns the winner's."""
+        try:
+            return self._insert_message(conversation, sender, text, key, uploads, sender_name, sender_role)
+        except exc.IntegrityError:
+            existing = self.find_by_key(conversation, key)
+            if existing is None:
+                raise
+            return existing, False
+
+    def _insert_message(self, conversation: str, sender: str, text: str, key: str, attached: list[UploadRow],
+                        sender_name: str, sender_role: str) -> tuple[dict[str, Any], bool]:
+        with self.database.transaction() as conn:
+            self.database.lock_messages(conn)          # commit order = seq order, across processes
+            if key and (r := conn.execute(_BY_KEY, {"conversation": conversation, "key": key}).first()) is not None:
+                return _message(conn, r._mapping), False
+            now = utc_now()
+            conn.execute(self.database.insert(conversations).values(id=conversation, created_at=now)
+                         .on_conflict_do_nothing())
+            seq = conn.execute(_INSERT_MESSAGE, {
+                "id": uuid.uuid4().hex, "conversation": conversation, "sender": sender, "sender_name": sender_name,
+                "sender_role": sender_role, "text": text, "created_at": now, "idempotency_key": key,
+                "update_of": None}).scalar_one()
+            if attached:
+                conn.execute(attachments.insert(), [{"message_seq": seq, "position": i, "upload_id": u.id}
+                                                    for i, u in enumerate(attached)])
+            row = conn.execute(_MESSAGE, {"seq": seq}).one()
+            return _message(conn, row._mapping), True
+
+    def messages(self, conversation: str, after: int | None = None) -> list[dict[str, Any]]:
+        """The conversation's messages after `after`, oldest first (no update events)."""
+        return [m for _seq, kind, m in self.events(conversation, after) if kind == "message"]
+
+    def events(self, conversation: str, after: int | None = None) -> list[tuple[int, str, dict[str, Any]]]:
+        """The conversation's events after `after` in seq order (the live backlog): (seq, "message",
+        the message) or (seq, "update", the updated message as it is now). An update of a message
+        that is itself in the list, or updated again later in it, is left out: that copy is current."""
+        rows = [r._mapping for r in self.database.rows(_AFTER, {"conversation": conversation, "after": after or 0})]
+        stored = [r for r in rows if r["update_of"] is None]
+        current = {m["id"]: m for m in self._with_attachments(conversation, stored)}
+        last_update = {r["update_of"]: r["seq"] for r in rows if r["update_of"] is not None}
+        updated = self._by_ids([i for i in last_update if i not in current])
+        out = []
+        for r in rows:
+            target = r["update_of"]
+            if target is None:
+                out.append((r["seq"], "message", current[r["id"]]))
+            elif target in updated and last_update[target] == r["seq"]:
+                out.append((r["seq"], "update", updated[target]))
+        return out
+
+    def _by_ids(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        with self.database.connection() as conn:
+            rows = conn.execute(_BY_IDS, {"ids": ids}).all()
+            return {r._mapping["id"]: _message(conn, r._mapping) for r in rows}
+
+    def page(self, conversation: str, *, before: int | None = None, after: int | None = None,
+             limit: int = 100) -> tuple[list[dict[str, Any]], int | None]:
+        """The newest `limit` messages with after < seq < before, oldest first, and the seq to ask
+        `before` for the page older than this one (None: this page reaches the start of that range).
+
+        Keyset paging on the (conversation, seq) index: every page costs the same, however deep."""
+        rows = [r._mapping for r in self.database.rows(_PAGE, {
+            "conversation": conversation, "after": after or 0, "before": MAX_SEQ if before is None else before,
+            "limit": limit + 1})]
+        older = rows[limit - 1]["seq"] if len(rows) > limit else None
+        rows = rows[:limit]
+        rows.reverse()
+        return self._with_attachments(conversation, rows), older
+
+    def _with_attachments(self, conversation: str, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Message dicts for `rows` (oldest first) with their uploads, in one more query over their seq range."""
+        if not rows:
+            return []
+        attached: dict[int, list[UploadRow]] = {}
+        span = {"first": rows[0]["seq"], "last": rows[-1]["seq"], "conversation": conversation}
+        for u in self.database.rows(_ATTACHED_IN_SPAN, span):
+            attached.setdefault(u._mapping["message_seq"], []).append(_upload(u._mapping))
+        return [_message_dict(r, attached.get(r["seq"], [])) for r in rows]
+
+    def last_seq(self) -> int:
+        return int(self.database.scalar(_LAST_SEQ))
+
+    def attached_media_type(self, sha256: str, name: str, conversation: str) -> str | None:
+        """The type of a file with these bytes and this name sent in `conversation` (None: not sent there)."""
+        return self.database.scalar(_sent_in(select(uploads.c.content_type), sha256, conversation)
+                                    .where(uploads.c.name == name).limit(1))
+
+    def attached_in(self, sha256: str, conversation: str) -> bool:
+        """Was a file with these bytes sent in `conversation` (under any name)? Its thumbnail may be shown there."""
+        return self._exists(_sent_in(select(literal(1)), sha256, conversation))
+
+    def _exists(self, query: Any) -> bool:
+        return self.database.first(query.limit(1)) is not None
+
+
+def _attached() -> Any:
+    """Attachment rows (with their message's seq and their thumbnail's size), in message and position order."""
+    return (select(attachments.c.message_seq, uploads, thumbnails.c.width.label("thumb_width"),
+                   thumbnails.c.height.label("thumb_height"))
+            .select_from(attachments.join(uploads, uploads.c.id == attachments.c.upload_id)
+                         .join(messages, messages.c.seq == attachments.c.message_seq)
+                         .outerjoin(thumbnails, thumbnails.c.sha256 == uploads.c.sha256))
+            .order_by(attachments.c.message_seq, attachments.c.position))
+
+
+# The statements of the hot paths (a send, a page, a tus PATCH, a stream's catch-up), built once.
+_UPLOAD = select(uploads).where(uploads.c.id == bindparam("id"))
+_UPDATE_UPLOAD = uploads.update().where(uploads.c.id == bindparam("b_id")).values(
+    offset=bindparam("b_offset"), head_checked=bindparam("b_head_checked"), content_type=bindparam("b_type"),
+    sha256=bindparam("b_sha256"), touched_at=bindparam("b_touched_at"))
+_TOUCH_UPLOAD = uploads.update().where(uploads.c.id == bindparam("b_id")).values(touched_at=bindparam("b_touched_at"))
+_IS_ATTACHED = select(literal(1)).where(attachments.c.upload_id == bindparam("id")).limit(1)
+_MEDIA_IN_USE = select(literal(1)).where(uploads.c.sha256 == bindparam("sha256")).limit(1)
+_BY_KEY = select(messages).where(messages.c.conversation == bindparam("conversation"),
+                                 messages.c.idempotency_key == bindparam("key"))
+_BY_IDS = select(messages).where(messages.c.id.in_(bindparam("ids", expanding=True)))
+_SHOWING = (select(messages.c.conversation, messages.c.id).distinct()
+            .select_from(messages.join(attachments, attachments.c.message_seq == messages.c.seq)
+                         .join(uploads, uploads.c.id == attachments.c.upload_id))
+            .where(uploads.c.sha256 == bindparam("sha256")))
+_INSERT_MESSAGE = messages.insert().returning(messages.c.seq)
+_MESSAGE = select(messages).where(messages.c.seq == bindparam("seq"))
+_AFTER = select(messages).where(messages.c.conversation == bindparam("conversation"),
+                                messages.c.seq > bindparam("after")).order_by(messages.c.seq)
+_PAGE = select(messages).where(
+    messages.c.conversation == bindparam("conversation"), messages.c.update_of.is_(None),
+    messages.c.seq > bindparam("after"),
+    messages.c.seq < bindparam("before")).order_by(messages.c.seq.desc()).limit(bindparam("limit"))
+_ATTACHED_IN_SPAN = _attached().where(attachments.c.message_seq.between(bindparam("first"), bindparam("last")),
+                                      messages.c.conversation == bindparam("conversation"))
+_ATTACHED_TO = _attached().where(attachments.c.message_seq == bindparam("seq"))
+_LAST_SEQ = select(func.coalesce(func.max(messages.c.seq), 0))
+
+
+def _sent_in(query: Any, sha256: str, conversation: str) -> Any:
+    return (query.select_from(uploads.join(attachments, attachments.c.upload_id == uploads.c.id)
+                              .join(messages, messages.c.seq == attachments.c.message_seq))
+            .where(uploads.c.sha256 == sha256, messages.c.conversation == conversation))
+
+
+def _message(conn: Any, r: Mapping[str, Any]) -> dict[str, Any]:
+    """One message with its attachments (upload rows; the API layer adds URLs)."""
+    ups = conn.execute(_ATTACHED_TO, {"seq": r["seq"]})
+    return _message_dict(r, [_upload(u._mapping) for u in ups])
+
+
+def _message_dict(r: Mapping[str, Any], attached: list[UploadRow]) -> dict[str, Any]:
+    return {
+        "id": r["id"], "seq": r["seq"], "conversation": r["conversation"], "sender": r["sender"],
+        "sender_name": r["sender_name"], "sender_role": r["sender_role"], "text": r["text"],
+        "created_at": r["created_at"], "idempotency_key": r["idempotency_key"], "attachments": attached,
+    }
+
+
+def _upload(r: Mapping[str, Any]) -> UploadRow:
+    u = UploadRow(r["id"], r["owner"], r["name"], r["size"], r["declared_type"], r["content_type"],
+                  r["offset"], bool(r["head_checked"]), r["sha256"], r["created_at"], r["touched_at"])
+    if r.get("thumb_width"):
+        u.thumbnail = (r["thumb_width"], r["thumb_height"])
+    elif "thumb_width" in r and r["thumb_width"] is None:     # joined, and no row: not made yet
+        u.thumbnail_pending = u.sha256 is not None and thumbnail_ok(u.content_type)
+    return u

@@ -1,0 +1,311 @@
+"""Uploads as stored things: rows, partial files, media, the rules, expiry.
+
+Why apart from the HTTP layer (server/uploads/tus_routes.py): the same operations
+serve tus requests and server-side ingest (server/uploads/ingest.py), so the rules are
+enforced in one place. The first 4096 bytes are judged by the same
+`core.restrictions.check` the browser used, now with real content (a renamed
+.exe is refused here, and nothing of it stays).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import time
+import unicodedata
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, Protocol
+
+from app.core.models import FileInfo
+from app.core.restrictions import Restrictions, check
+from app.core.sniff import HEAD_SIZE, effective_type
+from server.blobs.protocol import Blobs, StorageUnavailable, StoredFile, media_key
+from server.http.api_error import ApiError
+from server.live.upload_locks import LocalUploadLock, UploadBusy, UploadLock
+from server.store.queries import Store, UploadRow
+from server.uploads.quotas import Quotas
+
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def clean_name(name: object) -> str:
+    """A display/download name: no directories, no control characters, <= 255 chars."""
+    if not isinstance(name, str):
+        raise ApiError(422, "invalid_name", "The file name must be a string.")
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip()
+    if name in ("", ".", ".."):
+        raise ApiError(422, "invalid_name", "The file needs a name.",
+                       "Send it as 'filename' in Upload-Metadata (tus clients do when given one).")
+    if len(name) > 255:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 254 - len(ext)] + "." + ext) if dot and len(ext) < 16 else name[:255]
+    return name
+
+
+def beyond(u: UploadRow) -> ApiError:
+    return ApiError(413, "exceeds_declared_size", f"{u.name}: more bytes were sent than the declared {u.size}.",
+                    "Start a new upload with the right size.")
+
+
+class Thumbnailer(Protocol):
+    """What makes thumbnails (server/media/thumbnails.py): told when a media file is complete and when it goes."""
+
+    def schedule(self, u: UploadRow) -> None: ...
+
+    async def forget(self, sha256: str) -> None: ...
+
+
+class Uploads:
+    """Owns the rules over partial uploads and media (bytes in `blobs`, one writer per upload by `locks`)
+    and the in-process incremental hashers."""
+
+    def __init__(self, store: Store, blobs: Blobs, restrictions: Restrictions, expiry: float,
+                 quotas: Quotas | None = None, locks: UploadLock | None = None,
+                 thumbnails: Thumbnailer | None = None) -> None:
+        self.store, self.blobs, self.restrictions, self.expiry, self.quotas = store, blobs, restrictions, expiry, quotas
+        self.thumbnails = thumbnails
+        self.locks: UploadLock = locks or LocalUploadLock()
+        self._active = 0                 # PATCH bodies being received right now
+        self._terminating: set[str] = set()
+        self.stopping = False            # set at shutdown: running PATCHes keep what they have and stop
+        # upload id -> (bytes hashed so far, hasher); lost on restart, then we rehash from disk.
+        self._hashers: dict[str, tuple[int, Any]] = {}
+
+    def media(self, sha256: str) -> StoredFile:
+        """A complete file's bytes, read on demand."""
+        return StoredFile(self.blobs, media_key(sha256))
+
+    # -- lookups and housekeeping -------------------------------------------
+    def expires_at(self, u: UploadRow) -> float | None:
+        """Unix time after which an unsent upload is gone; None once a message uses it."""
+        return None if self.store.is_attached(u.id) else u.touched_at + self.expiry
+
+    def take_hasher(self, upload_id: str, start: int) -> Any:
+        """The sha256 of bytes [0, start) if this process saw them all; None after a restart (rehash at the end)."""
+        hashed = self._hashers.pop(upload_id, None)
+        return hashed[1] if hashed and hashed[0] == start else (hashlib.sha256() if start == 0 else None)
+
+    def terminating(self, upload_id: str) -> bool:
+        return upload_id in self._terminating
+
+    async def owned(self, upload_id: str, owner: str) -> UploadRow:
+        """The owner's upload, else 404 (others' uploads do not exist for them); 410 once expired."""
+        u = self.store.get_upload(upload_id) if _UPLOAD_ID.match(upload_id) else None
+        if u is None or u.owner != owner:
+            raise ApiError(404, "upload_not_found", f"Upload {upload_id} does not exist.",
+                           "Start the upload again.")
+        expires = self.expires_at(u)
+        if expires is not None and time.time() > expires and not await self.locks.held(u.id):
+            await self.discard(u)
+            raise ApiError(410, "upload_expired", f"The upload of {u.name} expired and was deleted.",
+                           "Start the upload again.")
+        return u
+
+    async def reconcile(self, u: UploadRow) -> None:
+        """Make the stored bytes and the recorded offset agree (after a crash, or another process's PATCH).
+
+        What the store holds is the truth (blobs.reconcile: the folder trims a
+        longer file, S3 counts its parts). An upload found whole is completed here.
+        """
+        if u.complete:
+            return
+        actual = await self.blobs.reconcile(u.id, u.offset)
+        if actual != u.offset:
+            self._hashers.pop(u.id, None)
+            self.set_offset(u, actual)
+        if u.offset == u.size:
+            await self.complete(u, self.blobs.finish(u.id))
+
+    async def discard(self, u: UploadRow) -> None:
+        """Forget an unsent upload: its partial bytes, its row, and its media file if no other row shares it."""
+        self.store.delete_upload(u.id)
+        self._hashers.pop(u.id, None)
+        self.locks.forget(u.id)          # a waiter holding the old lock finds no row and answers 404
+        if self.quotas is not None and not u.complete:
+            self.quotas.settle(u.id, u.offset)   # bytes never received no longer count against the day
+        if u.sha256 is not None and not self.store.media_in_use(u.sha256):
+            if self.thumbnails is not None:
+                await self.thumbnails.forget(u.sha256)
+            await self.blobs.delete(media_key(u.sha256))
+        await self.blobs.drop(u.id)
+
+    # -- operations ----------------------------------------------------------
+    def judge_start(self, name: str, size: int, declared: str) -> FileInfo:
+        """Judge name, size and declared type before any byte is sent; raises ApiError to refuse."""
+        info = FileInfo(name=clean_name(name), size=size, declared_type=declared, head=b"")
+        problems = check(info, self.restrictions)
+        if problems:
+            raise ApiError.from_problem(problems[0])
+        return info
+
+    async def create(self, owner: str, name: str, size: int, declared: str, metered: bool = False) -> UploadRow:
+        """A new upload at offset 0, once `judge_start` lets it begin and, when `metered`
+        (a client's tus creation), the owner's quotas have room for it (else 429)."""
+        info = self.judge_start(name, size, declared)
+        quotas = self.quotas if metered else None
+        if quotas is not None:
+            quotas.admit(owner, info.name, size)
+        u = self.store.create_upload(owner, info.name, size, declared, effective_type(info))
+        if quotas is not None:
+            quotas.charge(u.id, owner, size)
+        await self.blobs.begin(u.id)
+        return u
+
+    async def state(self, upload_id: str, owner: str) -> UploadRow:
+        """Where to resume; while a PATCH runs, what is recorded (without waiting for it)."""
+        u = await self.owned(upload_id, owner)
+        if u.complete:
+            return u
+        try:
+            async with self.locks.hold(u.id, wait=False):
+                u = await self.owned(u.id, owner)
+                await self.reconcile(u)
+        except UploadBusy:
+            pass
+        return u
+
+    async def append(self, upload_id: str, owner: str, offset: int, length: int | None,
+                     chunks: AsyncIterator[bytes]) -> tuple[UploadRow, bool]:
+        """Write `chunks` at `offset`; returns (upload, interrupted by shutdown). Raises ApiError to refuse."""
+        u = await self.owned(upload_id, owner)
+        async with self.locks.hold(u.id):
+            u = await self.owned(u.id, owner)    # may have changed while we waited
+            await self.reconcile(u)
+            if u.complete and offset == u.size:  # a retried final PATCH: nothing left to do
+                async for chunk in chunks:
+                    if chunk:
+                        raise beyond(u)
+                return u, False
+            if offset != u.offset or u.complete:
+                raise ApiError(409, "offset_mismatch", f"{u.name}: the server has {u.offset} bytes, not {offset}.",
+                               "Ask for the upload's offset (HEAD) and continue from there.", offset=u.offset)
+            if length is not None and offset + length > u.size:
+                raise beyond(u)
+            self._active += 1
+            try:
+                return await self._receive(u, chunks)
+            finally:
+                self._active -= 1
+
+    async def _receive(self, u: UploadRow, chunks: AsyncIterator[bytes]) -> tuple[UploadRow, bool]:
+        """Append `chunks` to the upload at its offset; returns (upload, interrupted by shutdown).
+
+        The first 4096 bytes are judged as soon as they are in (across PATCHes if
+        need be); a refusal deletes the upload. More bytes than declared refuse
+        only this request's bytes. Cancelled (shutdown), failing, or the store
+        lost, the bytes that are stored are kept and the offset recorded, so the
+        client resumes there.
+        """
+        start = u.offset
+        hasher = self.take_hasher(u.id, start)
+        head_needed = 0 if u.head_checked else min(HEAD_SIZE, u.size)
+        head = await self.blobs.head(u.id, min(start, head_needed)) if head_needed else b""
+        if len(head) < min(start, head_needed):
+            head_needed = 0                 # the store cannot read them back: judged at completion instead
+        self.store.touch_upload(u)
+        sink = await self.blobs.writer(u.id, start, u.size, hasher)
+        received, interrupted = 0, False
+        try:
+            if head_needed and len(head) >= head_needed:   # defensive: bytes stored but never judged
+                self.judge(u, head)
+                head_needed = 0
+            async for chunk in chunks:
+                if self.terminating(u.id):
+                    raise ApiError(404, "upload_not_found", f"The upload of {u.name} was terminated.")
+                if self.stopping:
+                    interrupted = True
+                    break
+                received += len(chunk)
+                if start + received > u.size:
+                    raise beyond(u)
+                if head_needed and len(head) < head_needed:
+                    head += chunk[: head_needed - len(head)]
+                    if len(head) >= head_needed:
+                        self.judge(u, head)
+                        head_needed = 0
+                await sink.add(chunk)
+            await sink.flush()
+        except StorageUnavailable:
+            await sink.salvage()
+            self.set_offset(u, start + sink.written)
+            raise
+        except ApiError as e:
+            await sink.discard()
+            if e.code == "exceeds_declared_size":     # refuse this request's bytes, keep the upload
+                self.set_offset(u, await self.blobs.reconcile(u.id, start))
+            else:
+                await self.discard(u)              # refused content or terminated: nothing of it stays
+            raise
+        except BaseException:                         # cancelled at shutdown, or a disk error
+            await sink.salvage()
+            self.set_offset(u, start + sink.written)
+            raise
+        self.set_offset(u, start + sink.written, hasher)
+        if u.offset == u.size:
+            await self.complete(u, sink.complete(hasher.hexdigest() if hasher is not None else None))
+        return u, interrupted and not u.complete
+
+    async def terminate(self, upload_id: str, owner: str) -> None:
+        """tus termination: a running PATCH stops at its next chunk, then everything of the upload goes."""
+        u = await self.owned(upload_id, owner)
+        if self.store.is_attached(u.id):
+            raise ApiError(409, "upload_attached", f"{u.name} is attached to a sent message and stays.")
+        self._terminating.add(u.id)
+        try:
+            async with self.locks.hold(u.id):
+                u2 = self.store.get_upload(u.id)
+                if u2 is not None:
+                    await self.discard(u2)
+        finally:
+            self._terminating.discard(u.id)
+            self.locks.forget(u.id)
+
+    def set_offset(self, u: UploadRow, offset: int, hasher: Any = None) -> None:
+        """Record how far the stored bytes are good; the head verdict only counts once its bytes are there."""
+        u.offset = offset
+        if offset < min(HEAD_SIZE, u.size):
+            u.head_checked = False
+        if hasher is not None and offset < u.size:
+            self._hashers[u.id] = (offset, hasher)
+        self.store.update_upload(u)
+
+    def judge(self, u: UploadRow, head: bytes) -> None:
+        """Second opinion with the real first bytes; raises to refuse."""
+        info = FileInfo(name=u.name, size=u.size, declared_type=u.declared_type, head=head[:HEAD_SIZE])
+        problems = check(info, self.restrictions)
+        if problems:
+            raise ApiError.from_problem(problems[0])
+        u.content_type = effective_type(info)
+        u.head_checked = True
+
+    async def complete(self, u: UploadRow, moved: Awaitable[str]) -> None:
+        """`moved` names the bytes by their sha256 in media/ (deduplicated); then the row says so.
+
+        Media are stored before a row claims them; the sweeper only deletes media
+        older than the expiry, so it never takes one a completion is claiming.
+        A head never judged (its bytes could not be read back) is judged now.
+        """
+        digest = await moved
+        if not u.head_checked:
+            try:
+                self.judge(u, b"".join([c async for c in self.blobs.read(media_key(digest), 0, HEAD_SIZE)]))
+            except ApiError:
+                await self.discard(u)
+                if not self.store.media_in_use(digest):
+                    await self.blobs.delete(media_key(digest))
+                raise
+        u.offset = u.size
+        u.sha256 = digest
+        self.store.update_upload(u)
+        if self.thumbnails is not None:
+            self.thumbnails.schedule(u)              # its thumbnail, in a worker thread
+        self._hashers.pop(u.id, None)
+        self.locks.forget(u.id)
+
+    async def wait_idle(self, timeout: float) -> None:
+        """At shutdown: let cancelled PATCHes record their offset before the database closes."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self._active and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
