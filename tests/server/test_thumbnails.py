@@ -17,7 +17,7 @@ from sqlalchemy import text
 from app.core.restrictions import Restrictions
 from server.blobs.folder import FolderBlobs
 from server.media.link_signer import Signer
-from server.media.thumbnails import MAX_SIDE, Thumbnails, make_safely
+from server.media.thumbnails import MAX_SIDE, NICENESS, Thumbnails, make_safely
 from server.store.migrate import open_database
 from server.store.queries import Store
 from server.uploads.ingest import ingest
@@ -254,7 +254,7 @@ def test_thumbnail_workers_yield_the_cores_to_requests(tmp_path):
     made = Thumbnails(store, FolderBlobs(tmp_path))
     here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     worker = made._pool.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
-    assert worker == min(19, here + thumbnails.NICENESS)
+    assert worker == min(19, here + NICENESS)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == here    # the caller's thread is as it was
     run_async(made.close())
     store.close()
