@@ -1,7 +1,7 @@
 """Expiring media links: which link is which file, and when it stops working.
 
 The reference server signs every attachment URL with an expiry (``e=`` unix
-time, see server/media/downloads.py); other backends' links may carry none. A page kept
+time, see server/media/link_signer.py); other backends' links may carry none. A page kept
 open for longer than a link lives swaps the old URLs for fresh ones from the
 history, matching them by what they point at: the URL without its query.
 

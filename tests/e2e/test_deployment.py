@@ -32,8 +32,8 @@ def test_the_server_judges_again_when_the_page_rules_are_stale(open_app, make_se
     server = make_server(config_text=None)
     page = open_app("agent", server=server)
     # The administrator tightens the rules while the agent's page is open.
-    server.config.config_file = tmp_path / "strict.toml"
-    server.config.config_file.write_text(STRICT)
+    server.config = tmp_path / "strict.toml"
+    server.config.write_text(STRICT)
     server.restart()
     attach(page, files.write(tmp_path, "report.pdf", files.PDF))
     page.get_by_role("button", name="Send").click()
