@@ -29,7 +29,7 @@ def _config_error(tmp_path, text: str) -> str:
 def test_development_mode_says_so_loudly(make_server):
     server = make_server(config_text=None)
     out = server.output()
-    assert "(development mode)" in out and "DEVELOPMENT MODE" in out and "Deploying" in out
+    assert "(development mode)" in out and "DEVELOPMENT MODE" in out and "docs/deploying.md" in out
 
 
 @pytest.mark.parametrize("text,expected", [

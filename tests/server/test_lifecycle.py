@@ -23,7 +23,9 @@ def test_restart_keeps_messages_media_and_partial_uploads(make_server, tmp_path)
     big = PDF + os.urandom(2 * 1024 * 1024)
     with first.client(AGENT) as c:
         png = upload(c, "pixel.png", PNG, "image/png")
-        m1 = send(c, "before restart", [png["upload_id"]], key="r1").json()
+        send(c, "before restart", [png["upload_id"]], key="r1")
+        m1 = wait_until(lambda: next((m for m in c.get("/api/conversations/default/messages").json()["messages"]
+                                      if m["attachments"][0]["thumbnail"]), None), "the photo's thumbnail")
         partial = upload_id(start_upload(c, "big.pdf", len(big), "application/pdf"))
         r = patch(c, partial, 0, big[:1_000_000])
         assert r.headers["upload-offset"] == "1000000"

@@ -245,8 +245,9 @@ def slow_photo() -> bytes:
     return out.getvalue()
 
 
-def test_a_photo_uploaded_on_one_process_and_sent_on_another_carries_its_thumbnail(make_server, tmp_path):
-    """The thumbnail is being made on the process that completed the upload; the other waits for its row."""
+def test_a_photo_uploaded_on_one_process_and_sent_on_another_gets_its_thumbnail(make_server, tmp_path):
+    """The thumbnail is being made on the process that completed the upload; the message sent on the other
+    says it is pending, and the history there shows it once made."""
     data_dir = tmp_path / "shared"
     one, two = make_server(data=data_dir), make_server(data=data_dir)
     photo = slow_photo()
@@ -254,5 +255,7 @@ def test_a_photo_uploaded_on_one_process_and_sent_on_another_carries_its_thumbna
         uid = upload_id(start_upload(a, "wide.png", len(photo), "image/png"))
         assert patch(a, uid, 0, photo).status_code == 204              # complete on one: its thumbnail starts there
         message = send(b, "sent on two", [uid]).json()                  # at once, on the other process
-    assert message["attachments"][0]["thumbnail"] is not None
-    assert message["attachments"][0]["thumbnail"]["width"] == 480
+        assert message["attachments"][0]["thumbnail_pending"] is True
+        shown = wait_until(lambda: b.get("/api/conversations/default/messages").json()["messages"][-1]
+                           ["attachments"][0]["thumbnail"], "the thumbnail made on the first process", timeout=60)
+    assert shown["width"] == 480

@@ -45,7 +45,7 @@ def test_a_photos_message_answers_before_its_thumbnail_which_follows_as_an_updat
     monkeypatch.setattr(thumbnails, "make_safely", held)
     (tmp_path / "c.toml").write_text(TEST_CONFIG)
     app = create_app(tmp_path / "c.toml", data_dir=tmp_path / "data")
-    state = app.state
+    state = app.services
 
     async def scenario() -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
