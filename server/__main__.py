@@ -17,7 +17,7 @@ from pathlib import Path
 
 import uvicorn
 
-from server.app import create_app
+from server.app import AttacheApp, create_app
 from server.blobs.protocol import StorageUnavailable
 from server.config.config_error import ConfigError
 from server.config.config_file import Config, load_config
@@ -36,8 +36,12 @@ DEV_WARNING = """\
 
 
 class _Server(uvicorn.Server):
-    async def shutdown(self, sockets=None) -> None:
-        self.config.app.begin_shutdown()     # end SSE streams so the connections can close
+    def __init__(self, config: uvicorn.Config, app: AttacheApp) -> None:
+        super().__init__(config)
+        self.attache = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.attache.begin_shutdown()     # end SSE streams so the connections can close
         await super().shutdown(sockets=sockets)
 
 
@@ -65,8 +69,9 @@ def banner(config: Config, base: str, data: Path) -> str:
             lines += [f"  agent:    {base}/", f"  customer: {base}/?as=customer"]
             lines += [f"  token {name}: {token}" for name, token in config.identities.items()]
     else:
+        token_url = config.auth.token_url or "(none: the embedding page hands the token over)"
         lines += [f"  tokens: HS256, signed with the key in {config.auth.secret_file}",
-                  f"  token_url for the page: {config.auth.token_url or '(none: the embedding page hands the token over)'}"]
+                  f"  token_url for the page: {token_url}"]
     if config.matrix is not None:   # the page talks to the homeserver; Matrix tokens are never printed
         m = config.matrix
         lines.append(f"  backend:  Matrix room {m.room} on {m.homeserver}")
@@ -84,7 +89,7 @@ def banner(config: Config, base: str, data: Path) -> str:
     return "\n".join(lines)
 
 
-def uvicorn_config(app, config: Config, log_level: str) -> uvicorn.Config:
+def uvicorn_config(app: AttacheApp, config: Config, log_level: str) -> uvicorn.Config:
     """Limits from [server]: concurrent connections (503 beyond), idle keep-alive seconds, and the
     seconds a request's headers may take (server/http/header_deadline.py: 408 beyond)."""
     # a stalled upload is cancelled after 3 s (it still records its offset); nothing else can hang
@@ -101,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"attache: config error: {e}", file=sys.stderr)
         return 2
     if config.broker_url is not None:
-        from server.live.redis_broker import check_reachable      # imports redis only with a [broker]
+        from server.live.redis_broker import check_reachable  # imports redis only with a [broker]
         problem = check_reachable(config.broker_url)
         if problem is not None:
             print(f"attache: {problem}", file=sys.stderr)
@@ -110,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only
         # when the listening socket says so; without it each kept-alive response
         # waits ~40 ms for the client's delayed ACK (Nagle).
-        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((args.host, args.port))
     except OSError as e:
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(banner(config, f"http://{host}:{port}", Path(args.data).resolve()), flush=True)
-    server = _Server(uvicorn_config(app, config, args.log_level))
+    server = _Server(uvicorn_config(app, config, args.log_level), app)
     install_log_redaction()          # after uvicorn.Config, which sets up its loggers
     try:
         server.run(sockets=[sock])

@@ -81,7 +81,7 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     broker, signer = live.broker, Signer(blobs.link_secret(), config.media_link_ttl)
     twilio = None
     if config.twilio is not None:                  # [backend] kind = "twilio"
-        from server.bridges.twilio.backend import TwilioBackend   # loads the `twilio` library only for this kind
+        from server.bridges.twilio.backend import TwilioBackend  # loads the `twilio` library only for this kind
         twilio = TwilioBackend(config.twilio, store, uploads, thumbnails, broker, signer, data)
     state = Services(config, store, uploads, thumbnails, broker, signer, live.tickets, live.slots, twilio, keepalive)
     site = Site(Path(static_root) if static_root is not None else SITE_ROOT, state)

@@ -26,8 +26,8 @@ _EXTENSION = re.compile(r"\.[a-z0-9][a-z0-9._+-]*")
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)")
 _KEYS = ("max_file_size", "accepted_types", "max_files_per_message")
 
-def parse_size(value: str | int | float) -> int:
-    """Bytes from config: 1000 (bytes), "25 MB" (SI: 25,000,000), "25 MiB" (25 * 2**20)."""
+def parse_size(value: object) -> int:
+    """Bytes from config: 1000 (bytes), "25 MB" (SI: 25,000,000), "25 MiB" (25 * 2**20); ValueError otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"invalid size {value!r}: expected bytes or text such as '25 MB'")
     if isinstance(value, float) and value.is_integer():

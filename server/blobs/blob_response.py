@@ -31,8 +31,10 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if units.strip().lower() != "bytes" or not spec.strip():
         raise BadRange("Range header: only 'bytes=start-end' is supported.")
     parts = [p for p in spec.split(",") if p.strip() not in ("", "-")]
+    if not parts:
+        raise BadRange("Range header: range must be requested.")
     if len(parts) != 1:
-        return None if parts else _raise(BadRange("Range header: range must be requested."))
+        return None
     match = _RANGE.match(parts[0])
     if match is None or not (match.group(1) or match.group(2)):
         raise BadRange("Range header: malformed range.")
@@ -46,10 +48,6 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if start >= end:
         raise BadRange("Range header: start must be less than end.")
     return start, end
-
-
-def _raise(error: Exception) -> None:
-    raise error
 
 
 def blob_response(request: Request, blobs: Blobs, key: str, size: int, media_type: str,

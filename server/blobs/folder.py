@@ -35,7 +35,7 @@ class Sink:
 
     def __init__(self, path: Path, start: int, hasher: Any = None) -> None:
         self.path, self.start = path, start
-        self._f = open(path, "r+b")
+        self._f = open(path, "r+b")  # noqa: SIM115 - the Sink owns the file until its close()
         self._f.seek(start)
         self.hasher = hasher
         self.written = 0                 # updated by the writer thread, read after `flush`/`settle`
@@ -129,7 +129,8 @@ class FolderBlobs:
         except FileExistsError:
             value = path.read_text().strip()
             if len(value) < 32:
-                raise RuntimeError(f"{path} is damaged; delete it to create a new one (old media links will break)")
+                raise RuntimeError(
+                    f"{path} is damaged; delete it to create a new one (old media links will break)") from None
             return value.encode()
         value = secrets.token_hex(32)
         with os.fdopen(fd, "w") as f:
@@ -150,8 +151,9 @@ class FolderBlobs:
             return None
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        f = open(self.path(key), "rb")        # FileNotFoundError: the caller asked size() first
-        try:
+        # FileNotFoundError: the caller asked size() first. The `with` closes without an await,
+        # so a download cut off closes the file at once.
+        with open(self.path(key), "rb") as f:
             f.seek(start)
             left = None if end is None else end - start
             while left is None or left > 0:
@@ -160,8 +162,6 @@ class FolderBlobs:
                     break
                 left = None if left is None else left - len(chunk)
                 yield chunk
-        finally:
-            f.close()                          # never an await here: a download cut off closes at once
 
     async def put(self, key: str, data: bytes) -> None:
         tmp = self.scratch(key.split("/")[0])

@@ -17,5 +17,5 @@ def open_blobs(storage: StorageConfig | None, data_dir: Path) -> Blobs:
     """The store the config names: the --data folder without [storage], else the S3 bucket."""
     if storage is None:
         return FolderBlobs(data_dir)
-    from server.blobs.s3 import S3Blobs          # loads boto3 only when a bucket is configured
+    from server.blobs.s3 import S3Blobs  # loads boto3 only when a bucket is configured
     return S3Blobs(storage)

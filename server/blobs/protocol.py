@@ -52,8 +52,10 @@ class PartWriter(Protocol):
     offset may say). `hasher`, when given, sees every byte added, in order.
     """
 
-    written: int
     hasher: Any
+
+    @property
+    def written(self) -> int: ...
 
     async def add(self, chunk: bytes) -> None: ...
 

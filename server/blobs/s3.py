@@ -99,10 +99,8 @@ class S3Blobs:
         try:
             value = self.call("get_object", Key=self.key("secret"))["Body"].read()
         except Missing:
-            try:
+            with contextlib.suppress(Taken):            # another process made it first: use theirs
                 self.call("put_object", Key=self.key("secret"), Body=secrets.token_hex(32).encode(), IfNoneMatch="*")
-            except Taken:
-                pass                                    # another process made it first: use theirs
             value = self.call("get_object", Key=self.key("secret"))["Body"].read()
         if len(value.strip()) < 32:
             raise StorageUnavailable(self.where, "its 'secret' object is damaged; delete it to make a new one "
@@ -174,25 +172,28 @@ class S3Blobs:
     async def begin(self, upload_id: str) -> None:
         """Nothing yet: the multipart upload is created with its first part (most files fit in one PATCH)."""
 
+    async def _load(self, upload_id: str) -> Partial:
+        return await self.run(Partial.load, self, upload_id)
+
     async def reconcile(self, upload_id: str, recorded: int) -> int:
-        state = await self.run(Partial.load, self, upload_id)
+        state = await self._load(upload_id)
         self._seen[upload_id] = state
         if len(self._seen) > 256:           # HEADs reconcile without writing: keep only the latest
             self._seen.popitem(last=False)
         return state.offset
 
     async def head(self, upload_id: str, n: int) -> bytes:
-        state = self._seen.get(upload_id) or await self.run(Partial.load, self, upload_id)
+        state = self._seen.get(upload_id) or await self._load(upload_id)
         if n <= 0 or state.parts or state.assembled or not state.tail:
             return b""                          # bytes in parts cannot be read back before completion
         return await self.run(state.read_tail, n)
 
     async def writer(self, upload_id: str, start: int, size: int, hasher: Any) -> S3Writer:
-        state = self._seen.pop(upload_id, None) or await self.run(Partial.load, self, upload_id)
+        state = self._seen.pop(upload_id, None) or await self._load(upload_id)
         return await S3Writer.open(self, state, start, size, hasher)
 
     async def finish(self, upload_id: str) -> str:
-        state = self._seen.pop(upload_id, None) or await self.run(Partial.load, self, upload_id)
+        state = self._seen.pop(upload_id, None) or await self._load(upload_id)
         return await self.run(state.finish)
 
     async def drop(self, name: str) -> None:

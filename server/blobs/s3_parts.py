@@ -16,17 +16,17 @@ at a time (the next is received while one is sent), so there is never a gap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
 from collections.abc import Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from server.blobs.protocol import media_key
 from server.http.api_error import ApiError
-
 
 PART_SIZE = 8 * 1024 * 1024        # what a PATCH pushes at a time
 MIN_PART = 5 * 1024 * 1024         # S3's minimum for every part but the last
@@ -45,7 +45,9 @@ class Bucket(Protocol):
     """What the parts need of the S3 store (server.blobs.s3.Bucket): keys, calls and its thread pool."""
 
     bucket: str
-    pool: Executor
+
+    @property
+    def pool(self) -> Executor: ...
 
     def key(self, name: str) -> str: ...
 
@@ -113,7 +115,7 @@ class Partial:
             if not page.get("IsTruncated"):
                 break
             marker = page["NextPartNumberMarker"]
-        parts = []
+        parts: list[dict[str, Any]] = []
         while len(parts) + 1 in found:
             parts.append(found[len(parts) + 1])
         return parts
@@ -179,10 +181,8 @@ class Partial:
         prefix = blobs.key(f"uploads/{upload_id}")
         for u in blobs.call("list_multipart_uploads", Prefix=prefix).get("Uploads", []):
             if u["Key"] == prefix:
-                try:
+                with contextlib.suppress(Missing):
                     blobs.call("abort_multipart_upload", Key=prefix, UploadId=u["UploadId"])
-                except Missing:
-                    pass
         keys = [o["Key"] for o in blobs.call("list_objects_v2", Prefix=prefix).get("Contents", [])]
         if keys:
             blobs.call("delete_objects", Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
@@ -278,10 +278,8 @@ class S3Writer:
         ok = self._pending is None or (not self._pending.cancelled() and self._pending.exception() is None)
         whole = sum(p["Size"] for p in self.state.parts) + len(self.buf) >= self.size   # a client resends that
         if ok and self.fresh and not whole:
-            try:
+            with contextlib.suppress(Exception):    # the store is gone too: what is in S3 is what counts
                 await self.blobs.run(self._last, bytes(self.buf), self.fresh)
-            except Exception:               # the store is gone too: what is in S3 is what counts
-                pass
         self.buf, self.fresh = bytearray(), []
 
     async def complete(self, digest: str | None) -> str:

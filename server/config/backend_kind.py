@@ -11,11 +11,13 @@ BACKEND_KINDS, its table to KIND_TABLES and its loader to `backend_settings`; it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from server.config.config_error import ConfigError
-from server.config.matrix_config import KEYS as MATRIX_KEYS, MatrixSettings
+from server.config.matrix_config import KEYS as MATRIX_KEYS
+from server.config.matrix_config import MatrixSettings
 from server.config.twilio_config import TwilioSettings
 
 BACKEND_KINDS = ("reference", "twilio", "matrix")

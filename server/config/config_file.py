@@ -28,8 +28,9 @@ from server.config.storage_config import StorageConfig, storage_config
 from server.config.twilio_config import TwilioSettings
 
 DEFAULT_CONFIG = Path(__file__).with_name("default.toml")
-_TABLES = ("attachments", "identities", "server", "auth", "backend", "twilio", "matrix",   # these three: server/config/backend_kind.py
-           "broker", "database", "storage")                   # server/config/broker_config.py, database_config.py, storage_config.py
+_TABLES = ("attachments", "identities", "server", "auth",
+           "backend", "twilio", "matrix",      # these three: server/config/backend_kind.py
+           "broker", "database", "storage")    # server/config/broker_config.py, database_config.py, storage_config.py
 _SERVER_KEYS = ("cors_allow_origins", "cors_allow_credentials", "embed_origins", "limit_concurrency",
                 "timeout_keep_alive", "timeout_request_headers", "max_streams_per_identity", "public_origin")
 _AUTH_KEYS = ("secret_file", "token_url", "media_link_ttl", "audience", "issuer")
@@ -91,7 +92,8 @@ def parse_duration(value: object) -> float:
     else:
         match = _DURATION.match(value) if isinstance(value, str) else None
         if match is None:
-            raise ValueError(f"invalid duration {value!r}: write seconds, or a number with s, m, h or d such as '24h', '30m', '7d'")
+            raise ValueError(f"invalid duration {value!r}: "
+                             "write seconds, or a number with s, m, h or d such as '24h', '30m', '7d'")
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
     if not seconds > 0 or seconds == float("inf"):
         raise ValueError(f"{value!r} must be a positive duration")
@@ -157,7 +159,7 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
         restrictions = Restrictions.from_mapping(attachments)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"{where}: [attachments] {e}") from None
-    quotas = _quotas(max_open, daily, restrictions.max_file_size, where)
+    max_open_uploads, daily_bytes = _quotas(max_open, daily, restrictions.max_file_size, where)
     auth, ttl = _auth(data["auth"], where, base) if "auth" in data else (None, DEFAULT_MEDIA_LINK_TTL)
     identities = _identities(data.get("identities", {}), where)
     if auth is None and not identities:
@@ -166,25 +168,26 @@ def _build(data: dict[str, Any], where: str, base: Path) -> Config:
     storage = storage_config(data.get("storage"), where)
     database = database_url(data.get("database"), where, storage=storage is not None)
     return Config(restrictions, identities, source=where, auth=auth, media_link_ttl=ttl,
-                  upload_expiry=upload_expiry, **quotas, backend=kind, **backend_settings(kind, data, where, base),
+                  upload_expiry=upload_expiry, max_open_uploads=max_open_uploads,
+                  daily_bytes_per_identity=daily_bytes, backend=kind, **backend_settings(kind, data, where, base),
                   storage=storage, broker_url=broker_url(data, where), database_url=database,
                   **_server(data.get("server", {}), where))
 
 
-def _quotas(max_open: object, daily: object, max_file_size: int, where: str) -> dict[str, int]:
+def _quotas(max_open: object, daily: object, max_file_size: int, where: str) -> tuple[int, int]:
     """[attachments] max_open_uploads and daily_bytes_per_identity (which must fit one largest file)."""
     if not isinstance(max_open, int) or isinstance(max_open, bool) or not 1 <= max_open <= 100_000:
         raise ConfigError(f"{where}: [attachments] max_open_uploads must be a whole number from 1 to 100000")
     if daily is None:
-        return {"max_open_uploads": max_open, "daily_bytes_per_identity": max(DEFAULT_DAILY_BYTES, max_file_size)}
+        return max_open, max(DEFAULT_DAILY_BYTES, max_file_size)
     try:
-        daily_bytes = parse_size(daily)        # type: ignore[arg-type]
+        daily_bytes = parse_size(daily)
     except ValueError as e:
         raise ConfigError(f"{where}: [attachments] daily_bytes_per_identity: {e}") from None
     if daily_bytes < max_file_size:
         raise ConfigError(f"{where}: [attachments] daily_bytes_per_identity ({daily_bytes:,} bytes) is less than "
                           f"max_file_size ({max_file_size:,} bytes): nobody could send the largest file allowed")
-    return {"max_open_uploads": max_open, "daily_bytes_per_identity": daily_bytes}
+    return max_open, daily_bytes
 
 
 def _identities(table: dict[str, Any], where: str) -> dict[str, str]:

@@ -21,8 +21,9 @@ The same keys may sit in a `[matrix]` table (`[matrix.identities]`) instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from app.core.restrictions import Restrictions
@@ -61,7 +62,7 @@ class MatrixSettings:
         return backend
 
     @classmethod
-    def from_mapping(cls, table: Any, where: str = "[matrix]", production: bool = False) -> "MatrixSettings":
+    def from_mapping(cls, table: Any, where: str = "[matrix]", production: bool = False) -> MatrixSettings:
         """From the parsed settings table ([backend] or [matrix]); static tokens only without [auth] (development)."""
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where} must be a table")
@@ -69,8 +70,9 @@ class MatrixSettings:
         if unknown:
             raise ConfigError(f"{where} unknown key {unknown[0]!r} (known: {', '.join(KEYS)})")
         homeserver = table.get("homeserver")
-        parts = urlsplit(homeserver) if isinstance(homeserver, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        parts = urlsplit(homeserver if isinstance(homeserver, str) else "")
+        if not isinstance(homeserver, str) or parts.scheme not in ("http", "https") or not parts.netloc \
+                or parts.query or parts.fragment:
             raise ConfigError(f"{where} homeserver must be the homeserver's URL, e.g. 'https://matrix.example'")
         room = table.get("room")
         if not isinstance(room, str) or not _ROOM.match(room):

@@ -9,9 +9,10 @@ stray log line or traceback cannot leak them; only `reveal()` does.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from server.config.config_error import ConfigError
@@ -66,7 +67,7 @@ class TwilioSettings:
         return self.public_url + "/twilio/webhook"
 
     @classmethod
-    def from_mapping(cls, table: Any, config_dir: str | Path, where: str = "[twilio]") -> "TwilioSettings":
+    def from_mapping(cls, table: Any, config_dir: str | Path, where: str = "[twilio]") -> TwilioSettings:
         """From the parsed `[twilio]` table; secret files are relative to `config_dir`."""
         if not isinstance(table, Mapping):
             raise ConfigError(f"{where} must be a table")

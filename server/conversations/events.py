@@ -128,7 +128,7 @@ async def live(request: Request, state: Services, principal: Principal, cids: tu
                     break                      # the token expired: the page reconnects with a fresh one
                 try:
                     await asyncio.wait_for(sub.wake.wait(), wait)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if deadline is None or loop.time() < deadline:
                         yield ": keepalive\n\n"
                     continue

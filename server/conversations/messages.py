@@ -89,7 +89,8 @@ async def history(request: Request, state: Services) -> Response:
     q = request.query_params
     after = parse_after(q.get("after"))
     before = _seq_param(q.get("before"), "before")
-    limit = PAGE_SIZE if q.get("limit") is None else _seq_param(q.get("limit"), "limit")
+    asked = _seq_param(q.get("limit"), "limit")
+    limit = PAGE_SIZE if asked is None else asked
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ApiError(422, "invalid_limit", f"'limit' must be from 1 to {MAX_PAGE_SIZE}, not {limit}.")
     if state.twilio is not None:      # Twilio's earlier messages are read in as the page scrolls up

@@ -32,7 +32,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     @classmethod
-    def from_problem(cls, problem: Problem, **extra: Any) -> "ApiError":
+    def from_problem(cls, problem: Problem, **extra: Any) -> ApiError:
         return cls(PROBLEM_STATUS.get(problem.code, 422), problem.code, problem.message, problem.hint, **extra)
 
 

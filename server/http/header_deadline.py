@@ -13,7 +13,6 @@ needs. A proxy in front (docs/deploying.md, "Behind a reverse proxy") still sets
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 from typing import Any
 
 import h11
@@ -27,12 +26,14 @@ REQUEST_TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; c
 class HeaderDeadlineProtocol(H11Protocol):
     """uvicorn's h11 protocol, with a timer running while a request's headers are incomplete."""
 
-    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+    header_timeout: float                # seconds; `protocol()` makes the class with the configured value
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.header_timeout = header_timeout
         self._header_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    # asyncio declares a BaseTransport; a TCP server hands a Transport, and H11Protocol narrows it the same way
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as H11Protocol's
         super().connection_made(transport)
         self._watch_headers()
 
@@ -67,6 +68,10 @@ class HeaderDeadlineProtocol(H11Protocol):
             self.transport.close()
 
 
-def protocol(header_timeout: float) -> partial[HeaderDeadlineProtocol]:
-    """What `uvicorn.Config(http=...)` takes: the protocol class with its deadline bound."""
-    return partial(HeaderDeadlineProtocol, header_timeout=header_timeout)
+def protocol(seconds: float) -> type[HeaderDeadlineProtocol]:
+    """What `uvicorn.Config(http=...)` takes: a protocol class (one instance per connection) with its deadline."""
+
+    class WithDeadline(HeaderDeadlineProtocol):
+        header_timeout = seconds
+
+    return WithDeadline

@@ -11,10 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from server.auth.tickets import TicketBook, Tickets
 from server.live.broker import Broker, LocalBroker
 from server.live.slots import LocalSlots, StreamSlots
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 
 @dataclass
@@ -24,7 +28,7 @@ class LiveState:
     slots: StreamSlots
     start: Callable[[], Awaitable[None]] | None = None     # connects (raises when the service is unreachable)
     stop: Callable[[], Awaitable[None]] | None = None
-    redis: object | None = field(default=None, repr=False)  # the shared client (for the upload lock), if any
+    redis: aioredis.Redis | None = field(default=None, repr=False)  # the shared client (for the upload lock), if any
 
 
 def live_state(broker_url: str | None, max_streams: int, newest: Callable[[], int],

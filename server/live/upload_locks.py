@@ -21,9 +21,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from server.http.api_error import ApiError
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 
 class UploadBusy(ApiError):
@@ -71,9 +74,9 @@ class LocalUploadLock:
         self._locks.pop(upload_id, None)
 
 
-def upload_lock(redis: object | None) -> UploadLock:
+def upload_lock(redis: aioredis.Redis | None) -> UploadLock:
     """In this process without a broker; with one (`[broker]`, its Redis client), shared by every process."""
     if redis is None:
         return LocalUploadLock()
-    from server.live.redis_state import RedisUploadLock   # imports redis only with a [broker]
-    return RedisUploadLock(redis, UploadBusy)  # type: ignore[arg-type]
+    from server.live.redis_state import RedisUploadLock  # imports redis only with a [broker]
+    return RedisUploadLock(redis, UploadBusy)

@@ -5,7 +5,8 @@ original (often megabytes), and the page knows each thumbnail's size before
 it loads, so nothing moves when it arrives. Why in a few worker threads (one
 per core, at most four): decoding is CPU-bound and a 50-megapixel photo takes a
 while; the event loop never waits for it, Pillow releases the GIL so a burst of
-photos uses every core, and the few workers bound the memory a burst can take. Why paranoid: an image is untrusted input to a C decoder. Only the
+photos uses every core, and the few workers bound the memory a burst can take.
+Why paranoid: an image is untrusted input to a C decoder. Only the
 formats we show as thumbnails are opened, anything over MAX_PIXELS is refused
 before it is decoded (a decompression bomb), and any failure — truncated,
 corrupt, a bomb — is recorded as "no thumbnail" (0 x 0): the file itself stays
@@ -28,9 +29,9 @@ import os
 import threading
 import uuid
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageOps
@@ -150,7 +151,7 @@ class Thumbnails:
     def _adopt(self, uploads: list[UploadRow]) -> None:
         try:
             for u in uploads:
-                if u.sha256 not in self._pending and not self._known(u.sha256):
+                if u.sha256 is not None and u.sha256 not in self._pending and not self._known(u.sha256):
                     self.schedule(u)
         except Exception as e:      # the database away: the backfill at the next start makes them
             log.warning("thumbnails not checked after a send: %s", e)
@@ -168,7 +169,7 @@ class Thumbnails:
         elsewhere = min(deadline, loop.time() + ELSEWHERE_WAIT)
         while missing and loop.time() < elsewhere:
             await asyncio.sleep(ELSEWHERE_POLL)
-            missing = [u for u in missing if not self._known(u.sha256)]
+            missing = [u for u in missing if u.sha256 is not None and not self._known(u.sha256)]
         for u in missing:
             self.schedule(u)
         futures = [self._pending[u.sha256] for u in uploads if u.sha256 in self._pending]

@@ -8,6 +8,7 @@ WWW-Authenticate), so each area's paths list statuses, not prose.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 from server.config.config_file import Config
@@ -53,7 +54,8 @@ def ref(name: str) -> dict[str, str]:
 
 
 def json_answer(schema: dict[str, Any], description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}, **({"headers": headers} if headers else {})}
+    return {"description": description, "content": {JSON: {"schema": schema}},
+            **({"headers": headers} if headers else {})}
 
 
 def errors(*statuses: int, tus_headers: bool = False, **descriptions: str) -> dict[str, Any]:
@@ -86,7 +88,7 @@ def with_head(path_item: dict[str, Any], not_for_head: tuple[str, ...] = ()) -> 
     return {**path_item, "head": head}
 
 
-def file_operation(operation_id: str, summary: str, media: str, params: list[dict[str, Any]] = (),
+def file_operation(operation_id: str, summary: str, media: str, params: Sequence[dict[str, Any]] = (),
           more: dict[str, Any] | None = None) -> dict[str, Any]:
     """A page file or media file: FileResponse answers conditional and range requests too."""
     answers = {"200": {"description": "The file", "content": {media: {"schema": {"type": "string",

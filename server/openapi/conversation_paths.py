@@ -9,8 +9,17 @@ from server.config.config_file import Config
 from server.conversations.events_multi import MAX_CONVERSATIONS, TICKET_PATH
 from server.conversations.messages import MAX_PAGE_SIZE, PAGE_SIZE
 from server.http.inputs import CONVERSATION_ID_PATTERN, VISIBLE_PATTERN
-from server.openapi.building_blocks import (INT, JSON, database_unavailable, digits, errors, header, json_answer, ref,
-                                            with_head)
+from server.openapi.building_blocks import (
+    INT,
+    JSON,
+    database_unavailable,
+    digits,
+    errors,
+    header,
+    json_answer,
+    ref,
+    with_head,
+)
 
 
 def conversation_paths(config: Config, keepalive: float) -> dict[str, Any]:
@@ -24,7 +33,7 @@ def conversation_paths(config: Config, keepalive: float) -> dict[str, Any]:
     limit = {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": PAGE_SIZE},
              "description": "Messages per page"}
-    event_security = [{"bearer": []}, {"ticket": []}]
+    event_security: list[dict[str, list[str]]] = [{"bearer": []}, {"ticket": []}]
     shared = (503,) if config.broker_url is not None else ()     # [broker]: Redis unreachable for a moment
     db, db503 = database_unavailable(config)
     e503 = "The broker (Redis) cannot be reached right now: retry after `Retry-After` seconds"
@@ -47,7 +56,8 @@ def conversation_paths(config: Config, keepalive: float) -> dict[str, Any]:
                            "stricter of the server's rules and the channel's, with `type_limits`, `channel`, `limit`)",
                 "responses": {"200": json_answer(ref("Restrictions"), "The conversation's restrictions"),
                               **errors(400, 401, 404),
-                              "502": json_answer(ref("Error"), "The bridged service refused or failed (`retryable`)")}}})},
+                              "502": json_answer(ref("Error"),
+                                                 "The bridged service refused or failed (`retryable`)")}}})},
         "/api/conversations/{cid}/messages": {
             "parameters": [cid],
             **with_head({"get": {

@@ -69,7 +69,7 @@ _MESSAGE_EVENT = {
 def _page_config(config: Config) -> dict[str, Any]:
     """GET /attache-config.json, as server.page.static_site.page_config writes it for this mode."""
     dev = config.auth is None
-    identity = {"type": "object", "additionalProperties": False, "required": ["token", "name"],
+    identity: dict[str, Any] = {"type": "object", "additionalProperties": False, "required": ["token", "name"],
                 "properties": {"token": {"type": "string"}, "name": {"type": "string"}}}
     credentials = ({"identities": {"type": "object", "additionalProperties": identity,
                                    "description": "Development only: identity name -> its token"}} if dev else

@@ -8,7 +8,6 @@ from typing import Any
 from server.config.config_file import Config
 from server.openapi.building_blocks import INT, errors, file_operation, header, json_answer, ref, with_head
 
-
 # The query of a signed link (server/media/link_signer.py): conversation, expiry, signature.
 _SIGNED_LINK = [{"name": "c", "in": "query", "required": True, "schema": {"type": "string"},
                  "description": "Conversation"},

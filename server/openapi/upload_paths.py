@@ -26,7 +26,6 @@ def upload_paths(config: Config) -> dict[str, Any]:
             "Tus-Max-Size": {"required": True, "description": "[attachments] max_file_size",
                              "schema": {"type": "integer", "const": r.max_file_size}}}},
         **errors(400, tus_headers=True)}}
-    tus_errors = {"tus_headers": True}
     db, db503 = database_unavailable(config)
     return {
         tus.UPLOADS_PATH: {
@@ -47,7 +46,7 @@ def upload_paths(config: Config) -> dict[str, Any]:
                     **TUS, "Location": {"required": True, "schema": {"type": "string", "pattern": "^/api/uploads/"},
                                          "description": "Root-relative upload URL"},
                     "Upload-Expires": {**expires["Upload-Expires"], "required": True}}},
-                    **errors(400, 401, 412, 413, 415, 422, 429, *db, **tus_errors, e503=db503)}}},
+                    **errors(400, 401, 412, 413, 415, 422, 429, *db, tus_headers=True, e503=db503)}}},
         tus.UPLOADS_PATH + "/{upload_id}": {
             "description": "A tus upload URL; its last segment is what a message's `attachments` lists. "
                            "`POST` with `X-HTTP-Method-Override: PATCH|DELETE|HEAD` works as that method.",
@@ -58,17 +57,17 @@ def upload_paths(config: Config) -> dict[str, Any]:
                          **TUS, **offset, "Upload-Length": {"required": True, "schema": INT},
                          "Upload-Metadata": {"required": True, "schema": {"type": "string"}}, **expires}},
                          **{s: {k: v for k, v in a.items() if k != "content"}
-                            for s, a in errors(400, 401, 404, 410, 412, 503, **tus_errors).items()}}},
+                            for s, a in errors(400, 401, 404, 410, 412, 503, tus_headers=True).items()}}},
             "patch": {"operationId": "appendUpload",
                       "summary": "Append at Upload-Offset; the first 4096 bytes are judged, a refusal terminates",
                       "parameters": [tus_resumable, header("Upload-Offset", digits())],
                       "requestBody": {"required": True, "content": {"application/offset+octet-stream": {
                           "schema": {"type": "string", "format": "binary"}}}},
                       "responses": {"204": {"description": "Stored", "headers": {**TUS, **offset, **expires}},
-                                    **errors(400, 401, 404, 409, 410, 412, 413, 415, 423, 503, **tus_errors,
+                                    **errors(400, 401, 404, 409, 410, 412, 413, 415, 423, 503, tus_headers=True,
                                              e409="Offset mismatch (carries the server's `offset`)")}},
             "delete": {"operationId": "terminateUpload", "summary": "tus termination (not once a message uses it)",
                        "parameters": [tus_resumable],
                        "responses": {"204": {"description": "Terminated", "headers": dict(TUS)},
-                                     **errors(400, 401, 404, 409, 410, 412, 423, 503, **tus_errors)}}},
+                                     **errors(400, 401, 404, 409, 410, 412, 423, 503, tus_headers=True)}}},
     }

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
@@ -115,7 +115,7 @@ def canvas_view(request: Request, state: Services) -> CanvasView:
         return CanvasView.with_rules(rules)     # Python names the problem
     # the names page_config gives the identities, as app/main.py reads them
     names = display_names({name: {"name": name.replace("_", " ").title()} for name in config.identities})
-    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     page = newest_page(state, conversation, identity)
     history = history_html(page, identity, names, reader_zone(request), now)
     return CanvasView.with_rules(rules, title=title_for(names, identity), history_html=history,

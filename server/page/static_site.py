@@ -15,6 +15,7 @@ with Content-Encoding when the request accepts it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -75,7 +76,9 @@ def _not_built(root: Path) -> ApiError:
 
 def accepted_encodings(header: str) -> set[str]:
     """The content codings an Accept-Encoding header allows (q=0 refuses; `*` stands for any)."""
-    allowed, refused, star = set(), set(), False
+    allowed: set[str] = set()
+    refused: set[str] = set()
+    star = False
     for item in header.split(","):
         name, _, params = item.strip().partition(";")
         name = name.strip().lower()
@@ -188,9 +191,9 @@ def page_config(config: Config) -> Response:
     """
     if config.matrix is not None:   # the page talks to the homeserver; this server only serves it
         token_url = None if config.auth is None else config.auth.token_url
-        return JSONResponse({"mode": config.mode, "backend": config.matrix.page_backend(config.restrictions, token_url)},
-                            headers={"Cache-Control": "no-store"})
-    backend = {"adapter": "reference", "base_url": "", "conversation": "default"}
+        matrix_backend = config.matrix.page_backend(config.restrictions, token_url)
+        return JSONResponse({"mode": config.mode, "backend": matrix_backend}, headers={"Cache-Control": "no-store"})
+    backend: dict[str, Any] = {"adapter": "reference", "base_url": "", "conversation": "default"}
     if config.auth is None:
         backend["identities"] = {name: {"token": token, "name": name.replace("_", " ").title()}
                                  for name, token in config.identities.items()}

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, exc, func, literal, select
+from sqlalchemy import Connection, RowMapping, bindparam, exc, func, literal, select
 
 from app.core.media import thumbnail_ok
 from server.store.database import Database
@@ -30,7 +29,7 @@ MAX_SEQ = 2**63 - 1
 
 def utc_now() -> str:
     """ISO 8601 UTC with a Z, second precision, as the contract shows."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -231,7 +230,7 @@ class Store:
         rows.reverse()
         return self._with_attachments(conversation, rows), older
 
-    def _with_attachments(self, conversation: str, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    def _with_attachments(self, conversation: str, rows: list[RowMapping]) -> list[dict[str, Any]]:
         """Message dicts for `rows` (oldest first) with their uploads, in one more query over their seq range."""
         if not rows:
             return []
@@ -302,13 +301,13 @@ def _sent_in(query: Any, sha256: str, conversation: str) -> Any:
             .where(uploads.c.sha256 == sha256, messages.c.conversation == conversation))
 
 
-def _message(conn: Any, r: Mapping[str, Any]) -> dict[str, Any]:
+def _message(conn: Connection, r: RowMapping) -> dict[str, Any]:
     """One message with its attachments (upload rows; the API layer adds URLs)."""
     ups = conn.execute(_ATTACHED_TO, {"seq": r["seq"]})
     return _message_dict(r, [_upload(u._mapping) for u in ups])
 
 
-def _message_dict(r: Mapping[str, Any], attached: list[UploadRow]) -> dict[str, Any]:
+def _message_dict(r: RowMapping, attached: list[UploadRow]) -> dict[str, Any]:
     return {
         "id": r["id"], "seq": r["seq"], "conversation": r["conversation"], "sender": r["sender"],
         "sender_name": r["sender_name"], "sender_role": r["sender_role"], "text": r["text"],
@@ -316,7 +315,7 @@ def _message_dict(r: Mapping[str, Any], attached: list[UploadRow]) -> dict[str, 
     }
 
 
-def _upload(r: Mapping[str, Any]) -> UploadRow:
+def _upload(r: RowMapping) -> UploadRow:
     u = UploadRow(r["id"], r["owner"], r["name"], r["size"], r["declared_type"], r["content_type"],
                   r["offset"], bool(r["head_checked"]), r["sha256"], r["created_at"], r["touched_at"])
     if r.get("thumb_width"):

@@ -44,11 +44,13 @@ async def sweep(uploads: Uploads, now: float | None = None) -> Swept:
     for u in store.stale_uploads(before):
         if await uploads.locks.held(u.id):      # a PATCH is running: it is not abandoned
             continue
-        had_media = u.sha256 is not None and await blobs.size(media_key(u.sha256)) is not None
+        media = None if u.sha256 is None else media_key(u.sha256)
+        if media is not None and await blobs.size(media) is None:
+            media = None                        # none stored under its name: nothing for it to free
         await uploads.discard(u)
         if u.complete:
             swept.complete += 1
-            swept.media += had_media and await blobs.size(media_key(u.sha256)) is None
+            swept.media += media is not None and await blobs.size(media) is None
         else:
             swept.partial += 1
     known = store.upload_ids()

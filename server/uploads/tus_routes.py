@@ -46,7 +46,7 @@ async def drain(request: Request) -> int:
     try:
         while seen <= DRAIN_LIMIT:
             seen += len(await asyncio.wait_for(anext(stream), DRAIN_IDLE))
-    except (StopAsyncIteration, ClientDisconnect, RuntimeError, asyncio.TimeoutError):
+    except (TimeoutError, StopAsyncIteration, ClientDisconnect, RuntimeError):
         pass                                   # RuntimeError: stream already consumed
     finally:
         await stream.aclose()
@@ -114,8 +114,8 @@ class TusRoutes:
                 raise ApiError(415, "bad_content_type", "A PATCH body must be 'application/offset+octet-stream'.",
                                "Send the bytes with Content-Type: application/offset+octet-stream.")
             offset = tus.header_int(request.headers, "Upload-Offset")
-            length = request.headers.get("content-length")
-            length = None if length is None else parse_uint(length, "The Content-Length header")
+            declared = request.headers.get("content-length")
+            length = None if declared is None else parse_uint(declared, "The Content-Length header")
             u, interrupted = await uploads.append(request.path_params["upload_id"], owner, offset, length,
                                                   body(request))
         except ApiError:

@@ -131,7 +131,7 @@ def test_the_setting_is_checked_and_reaches_uvicorn(tmp_path):
 
     path = tmp_path / "c.toml"
     path.write_text('[server]\ntimeout_request_headers = "10s"\n')
-    assert uvicorn_config(object(), load_config(path), "warning").http.keywords == {"header_timeout": 10}
+    assert uvicorn_config(object(), load_config(path), "warning").http.header_timeout == 10
     path.write_text('[server]\ntimeout_request_headers = 0\n')
     with pytest.raises(ConfigError, match="timeout_request_headers"):
         load_config(path)

@@ -9,9 +9,9 @@ stored and published like any other message, so the agent's page sees it live.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, Sequence
 from pathlib import Path
-from collections.abc import AsyncIterable
-from typing import Any, Sequence
+from typing import Any
 
 from starlette.routing import Route
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import AsyncIterator
-from typing import Any, Protocol, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 import httpx
 from twilio.base import values
@@ -97,7 +98,7 @@ class TwilioBridge:
             while page is not None:
                 out += [{"identity": p.identity, "messaging_binding": p.messaging_binding} for p in page]
                 page = await page.next_page_async()
-        except Exception as exc:  # noqa: BLE001 - mapped, or re-raised when not Twilio's
+        except Exception as exc:  # any: mapped, or re-raised when not Twilio's
             raise from_exception(exc) from None
         return out
 
@@ -159,7 +160,7 @@ class TwilioBridge:
             message = await self.conversation(cid).messages.create_async(
                 author=author, body=body if body.strip() else values.unset,
                 media_sid=media_sid or values.unset, attributes=attributes)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             error = from_exception(exc)
             if not ambiguous(error):
                 self.ledger.forget(cid, key, part)
@@ -172,7 +173,7 @@ class TwilioBridge:
         """After a lost answer: is our (key, part) among the conversation's recent messages?"""
         try:
             page = await self.conversation(cid).messages.page_async(order="desc", page_size=READ_BACK)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise from_exception(exc) from None
         for m in page:
             mark = our_mark(m.attributes)

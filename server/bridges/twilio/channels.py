@@ -22,8 +22,9 @@ The REST Message resource takes one `MediaSid`, so one file per message everywhe
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from app.core.humanize import human_size
 from app.core.models import FileInfo, Problem

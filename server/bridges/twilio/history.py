@@ -101,7 +101,7 @@ class TwilioHistory:
                 return
             try:
                 await asyncio.wait_for(job.event.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             if job.stalled:
                 return
@@ -205,9 +205,9 @@ class TwilioHistory:
                 continue
             late = newer or (unmatched > 0 and oldest_live is not None and m.created_at >= oldest_live)
             plan.append((m, not late))
-        async with contextlib.AsyncExitStack() as held:
+        async with contextlib.AsyncExitStack() as holds:
             for m, _ in plan:
-                await held.enter_async_context(self.bridge.incoming.hold(m.sid))
+                await holds.enter_async_context(self.bridge.incoming.hold(m.sid))
             plan = [(m, past) for m, past in plan if not self._held(cid, m)[0]]   # the webhook's, meanwhile
             media = await self._media(cid, job, [m for m, _ in plan])
             await self.ready([u for m, _ in plan for u in media[m.sid][0]])

@@ -131,9 +131,9 @@ class HistoryRows:
             else:
                 conn.execute(database.insert(conversations).values(id=cid, created_at=m.created_at)
                              .on_conflict_do_nothing())
-                values = {"id": uuid.uuid4().hex, "conversation": cid, "sender": m.author, "sender_name": m.author,
-                          "sender_role": m.role, "text": m.text, "created_at": m.created_at,
-                          "idempotency_key": m.sid}
+                values: dict[str, Any] = {
+                    "id": uuid.uuid4().hex, "conversation": cid, "sender": m.author, "sender_name": m.author,
+                    "sender_role": m.role, "text": m.text, "created_at": m.created_at, "idempotency_key": m.sid}
                 if past:
                     lowest = conn.execute(_LOWEST).scalar()
                     values["seq"] = min(lowest if lowest is not None else LIVE_BASE + 1, LIVE_BASE + 1) - 1

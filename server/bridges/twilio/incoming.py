@@ -9,9 +9,9 @@ limited) is raised, so the caller tries the whole message again later.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterable, Callable
-from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from server.bridges.twilio.bridge import TwilioBridge
 from server.bridges.twilio.problems import from_exception
@@ -40,7 +40,7 @@ async def fetch_media(bridge: TwilioBridge, ingest: Ingest, owner: str,
                 attachments.append(await maybe(ingest(owner, name, declared, chunks)))
             finally:
                 await chunks.aclose()   # a refused file must not keep its download open
-        except Exception as exc:  # noqa: BLE001 - refused files are reported, transient ones retried
+        except Exception as exc:  # any: refused files are reported, transient ones retried
             error = from_exception(exc)
             if error.extra.get("retryable"):
                 raise error from None
@@ -71,7 +71,7 @@ def iso_time(value: str) -> str:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        moment = datetime.now(timezone.utc)
+        moment = datetime.now(UTC)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -21,10 +21,10 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 
 from server.store.database import Database
 from server.store.migrate import open_database
@@ -34,7 +34,7 @@ _KEY = ("conversation", "idempotency_key", "part")
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Ledger:
 
     def __init__(self, database: Database | str | Path) -> None:
         self._owned = not isinstance(database, Database)
-        self.database = open_database(None, database) if self._owned else database   # type: ignore[arg-type]
+        self.database = database if isinstance(database, Database) else open_database(None, database)
 
     def close(self) -> None:
         if self._owned:
@@ -124,7 +124,7 @@ class Ledger:
         return len(sends) + len(hooks)
 
 
-def _is(conversation: str, key: str, part: int) -> object:
+def _is(conversation: str, key: str, part: int) -> ColumnElement[bool]:
     return (twilio_sends.c.conversation == conversation) & (twilio_sends.c.idempotency_key == key) \
         & (twilio_sends.c.part == part)
 

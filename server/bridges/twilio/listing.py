@@ -46,8 +46,11 @@ class Listed:
     @classmethod
     def from_json(cls, m: dict[str, Any]) -> Listed:
         mark = our_mark(m.get("attributes"))
-        media = m.get("media") if isinstance(m.get("media"), list) else []
-        index = m.get("index") if isinstance(m.get("index"), int) else 0
+        media, index = m.get("media"), m.get("index")
+        if not isinstance(media, list):
+            media = []
+        if not isinstance(index, int):
+            index = 0
         return cls(str(m.get("sid") or ""), index, str(m.get("author") or "customer"),
                    str(m.get("body") or ""), tuple(i for i in media if isinstance(i, dict)),
                    iso_time(str(m.get("date_created") or "")), mark[0] if mark else None)
@@ -75,8 +78,10 @@ async def list_page(bridge: TwilioBridge, url: str) -> tuple[list[Listed], str |
         raise Passing(problem(r.status_code, code), retry_after(r.headers.get("retry-after")))
     if r.status_code >= 400 or not isinstance(body.get("messages"), list):
         raise problem(r.status_code if r.status_code >= 400 else 502, code)
-    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-    following = meta.get("next_page_url") if isinstance(meta.get("next_page_url"), str) else None
+    meta = body.get("meta")
+    following = meta.get("next_page_url") if isinstance(meta, dict) else None
+    if not isinstance(following, str):
+        following = None
     return [Listed.from_json(m) for m in body["messages"] if isinstance(m, dict)], following or None
 
 

@@ -14,7 +14,7 @@ with the same httpx client and API-key basic auth.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,15 +101,15 @@ class Mcs:
             raise McsError(422, None, "Invalid media SID in the webhook.")
         data = _json(await self.http.get(f"{self.url}/{media_sid}", auth=self.auth,
                                          headers={"Accept": "application/json"}), "describe media")
-        links = data.get("links") if isinstance(data.get("links"), dict) else {}
-        url = links.get("content_direct_temporary")
+        links = data.get("links")
+        url = links.get("content_direct_temporary") if isinstance(links, dict) else None
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise McsError(502, None, "Twilio's media service gave no temporary content URL.")
         size = data.get("size")
         return MediaInfo(media_sid, str(data.get("content_type") or ""), size if isinstance(size, int) else -1,
                          str(data.get("filename") or ""), url)
 
-    async def content(self, info: MediaInfo, limit: int) -> AsyncIterator[bytes]:
+    async def content(self, info: MediaInfo, limit: int) -> AsyncGenerator[bytes, None]:
         """The bytes, streamed; no credentials go to the temporary URL (it is pre-signed, and may redirect)."""
         async with self.http.stream("GET", info.content_url, follow_redirects=True) as response:
             if response.status_code != 200:

@@ -17,6 +17,7 @@ Revises:
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,7 +30,7 @@ depends_on = None
 BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")    # SQLite: INTEGER PRIMARY KEY is the rowid
 
 
-def _text(name: str, **kw: object) -> sa.Column:
+def _text(name: str, **kw: Any) -> sa.Column:
     return sa.Column(name, sa.Text(), nullable=False, **kw)
 
 
@@ -117,10 +118,12 @@ def upgrade() -> None:
         _older_uploads({c["name"] for c in inspector.get_columns("uploads")})
     if "messages" in existing:
         _older_messages({c["name"] for c in inspector.get_columns("messages")})
-    for name, table, columns, unique, where in INDEXES:
+    for name, table, indexed, unique, where in INDEXES:
         if table not in existing or name not in {i["name"] for i in inspector.get_indexes(table)}:
-            condition = {"sqlite_where": sa.text(where), "postgresql_where": sa.text(where)} if where else {}
-            op.create_index(name, table, columns, unique=unique, **condition)
+            condition: dict[str, Any] = {}
+            if where:
+                condition = {"sqlite_where": sa.text(where), "postgresql_where": sa.text(where)}
+            op.create_index(name, table, indexed, unique=unique, **condition)
 
 
 def _older_uploads(columns: set[str]) -> None:

@@ -1,4 +1,6 @@
-"""Revision 2: what the Twilio bridge has read of a conversation's whole history (server/bridges/twilio/history_rows.py).
+"""Revision 2: what the Twilio bridge has read of a conversation's whole history.
+
+The rows are kept by server/bridges/twilio/history_rows.py.
 
 twilio_history: per conversation, how far back Twilio's message list was read.
 twilio_seen: each Twilio message SID examined -> the stored message's seq.
@@ -59,9 +61,10 @@ def upgrade() -> None:
 
 def _deferrable_attachment_key(inspector: sa.Inspector, *, deferrable: bool) -> None:
     for fk in inspector.get_foreign_keys("attachments"):
-        if fk["referred_table"] == "messages":
-            op.drop_constraint(fk["name"], "attachments", type_="foreignkey")
-            op.create_foreign_key(fk["name"], "attachments", "messages", ["message_seq"], ["seq"],
+        name = fk["name"]           # PostgreSQL names every constraint; only SQLite's may have none
+        if fk["referred_table"] == "messages" and name is not None:
+            op.drop_constraint(name, "attachments", type_="foreignkey")
+            op.create_foreign_key(name, "attachments", "messages", ["message_seq"], ["seq"],
                                   deferrable=deferrable or None, initially="IMMEDIATE" if deferrable else None)
 
 
