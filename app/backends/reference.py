@@ -1,4 +1,4 @@
-"""The conversation API of Attache's reference server (``server/``), see docs/CONTRACT.md.
+"""The conversation API of Attache's reference server (``server/``), see docs/api.md.
 
 JSON shapes come from ``app.core.schemas`` (the server's OpenAPI is built from
 the same classes); files go up with tus to ``/api/uploads``, and a message

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from app.core import filetypes
+from app.core import filetypes, schemas
 from app.core.humanize import human_size, type_label, with_article
 from app.core.models import FileInfo, Problem
 from app.core.sniff import HEAD_SIZE, claimed_type, looks_binary, sniff, type_from_name
+from app.core.wire import encode
 
 _UNITS = {"": 1, "b": 1, "byte": 1, "bytes": 1,
           "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9, "t": 10**12, "tb": 10**12,
@@ -109,16 +110,15 @@ class Restrictions:
         pairs = tuple((t.get("types"), t.get("max_file_size")) for t in limits)
         return cls.from_mapping({**data, "type_limits": pairs}, _KEYS + ("type_limits", "channel", "max_text_length"))
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"max_file_size": self.max_file_size, "accepted_types": list(self.accepted_types),
-                               "max_files_per_message": self.max_files_per_message}
-        if self.type_limits:
-            out["type_limits"] = [{"types": p, "max_file_size": n} for p, n in self.type_limits]
-        if self.channel:
-            out["channel"] = self.channel
-        if self.max_text_length:
-            out["max_text_length"] = self.max_text_length
-        return out
+    def to_json(self, limit: str = "") -> dict[str, Any]:
+        """The API's `schemas.Restrictions` JSON; `limit`: a bridged channel's limits in words."""
+        return encode(self.wire(limit))
+
+    def wire(self, limit: str = "") -> schemas.Restrictions:
+        """These rules as the wire dataclass (what `to_json` encodes)."""
+        return schemas.Restrictions(
+            self.max_file_size, self.accepted_types, self.max_files_per_message,
+            tuple(schemas.TypeLimit(p, n) for p, n in self.type_limits), self.channel, self.max_text_length, limit)
 
     def accept_attribute(self) -> str:
         """The value for <input type=file accept=…>; "" when everything is accepted."""

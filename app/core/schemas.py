@@ -1,7 +1,9 @@
 """The JSON the reference server exchanges (and a Twilio-bridged server, which speaks the same).
 
-Defined once here: the reference adapter decodes with these, and the server's
-OpenAPI document is generated from them (``app.core.wire.json_schemas``).
+Defined once here: the server answers through these (``app.core.wire.encode``),
+the reference adapter decodes with them, and the server's OpenAPI document and
+the "Wire format" section of docs/api.md are generated from them
+(``app.core.wire.json_schemas``).
 Uploads are not JSON: they speak tus 1.0.0 (headers), see ``app/core/tus.py``.
 """
 
@@ -36,11 +38,12 @@ class Attachment:
     url: str = prop(nonempty=True, description="Signed media URL, relative to the server's root")
     thumbnail: Thumbnail | None = prop(default=None, description="Absent or null when the file has none (not a "
                                                                  "raster image, or one the server could not read)")
-    thumbnail_pending: bool = prop(default=False, description="True while the server is still making the "
-                                   "thumbnail: the message comes again as an `update` event once it is made")
+    thumbnail_pending: bool = prop(default=False, omit_default=True, description="Present (true) only while the "
+                                   "server is still making the thumbnail: the message comes again as an `update` "
+                                   "event once it is made")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Message:
     """One message of a conversation."""
 
@@ -48,12 +51,12 @@ class Message:
     seq: int = prop(minimum=0, description="Increasing with every message the server stores; the live cursor")
     conversation: str = prop()
     sender: str = prop(description="The identity that sent it")
+    sender_name: str = prop(default="", description="How the sender is shown, when the server knows")
+    sender_role: str = prop(default="", description="The sender's role (agent, customer...), when the server knows")
     text: str = prop()
     created_at: str = prop(fmt="date-time", description="ISO 8601 UTC, e.g. 2026-11-25T15:04:05Z")
     idempotency_key: str = prop(description="The key it was sent with ('' when none)")
     attachments: tuple[Attachment, ...] = prop()
-    sender_name: str = prop(default="", description="How the sender is shown, when the server knows")
-    sender_role: str = prop(default="", description="The sender's role (agent, customer...), when the server knows")
 
 
 @dataclass(frozen=True)
@@ -80,14 +83,15 @@ class Restrictions:
     max_file_size: int = prop(minimum=0, description="Bytes (also tus `Tus-Max-Size`)")
     accepted_types: tuple[str, ...] = prop(description="MIME types, 'image/*' or '.ext'; empty = all")
     max_files_per_message: int = prop(minimum=1)
-    type_limits: tuple[TypeLimit, ...] = prop(default=(), description="Smaller limits for some types")
-    channel: str = prop(default="", description="The conversation's channel for people (e.g. 'WhatsApp') when "
-                                                "the server bridges one; its limits are included above")
-    limit: str = prop(default="", description="The channel's own limits in words, e.g. 'WhatsApp: files up "
-                                              "to 16 MB (images up to 5 MB)'")
-    max_text_length: int = prop(default=0, minimum=0, description="Characters of text a message may carry on the "
-                                                                 "bridged channel (SMS, WhatsApp: 1600); 0: no "
-                                                                 "limit but the server's own")
+    type_limits: tuple[TypeLimit, ...] = prop(default=(), omit_default=True,
+                                              description="Smaller limits for some types")
+    channel: str = prop(default="", omit_default=True, description="The conversation's channel for people (e.g. "
+                        "'WhatsApp') when the server bridges one; its limits are included above")
+    max_text_length: int = prop(default=0, minimum=0, omit_default=True, description="Characters of text a message "
+                                "may carry on the bridged channel (SMS, WhatsApp: 1600); 0: no limit but the "
+                                "server's own")
+    limit: str = prop(default="", omit_default=True, description="The channel's own limits in words, e.g. "
+                      "'WhatsApp: files up to 16 MB (images up to 5 MB)'")
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,28 @@ class MessageCreate:
 
 @dataclass(frozen=True)
 class ErrorDetail:
+    """What went wrong; the members after `hint` appear only with the refusals that say them."""
+
     code: str = prop(nonempty=True, description="Machine code, e.g. too_large")
     message: str = prop(description="A sentence for people")
     hint: str = prop(default="", description="What to do next")
+    offset: int | None = prop(default=None, minimum=0, omit_default=True,
+                              description="Bytes the server holds (offset_mismatch, server_stopping)")
+    quota: str | None = prop(default=None, choices=("max_open_uploads", "daily_bytes_per_identity"),
+                             omit_default=True, description="Which [attachments] quota refused the upload (429)")
+    limit: int | None = prop(default=None, minimum=0, omit_default=True, description="That quota's value (429)")
+    retry_after: int | None = prop(default=None, minimum=1, omit_default=True,
+                                   description="Seconds until it has room, at the latest (429, as Retry-After)")
+    conversation: str | None = prop(default=None, omit_default=True,
+                                    description="The conversation the token does not grant (403)")
+    field: str | None = prop(default=None, omit_default=True,
+                             description="The body member that holds a lone surrogate (invalid_unicode)")
+    retryable: bool | None = prop(default=None, omit_default=True, description="With a bridged service (Twilio): "
+                                  "whether sending the same request again may succeed")
+    twilio_code: int | None = prop(default=None, omit_default=True, description="Twilio's own error code, when "
+                                   "it gave one")
+    channel_limit: str | None = prop(default=None, omit_default=True, description="A bridged channel's limits in "
+                                     "words, when its rules refused the message (as Restrictions.limit)")
 
 
 @dataclass(frozen=True)
@@ -113,5 +136,13 @@ class Error:
     error: ErrorDetail = prop()
 
 
-#: Every shape of the API, for the OpenAPI document's components.
-ALL = (Thumbnail, Attachment, Message, History, Restrictions, MessageCreate, Error)
+@dataclass(frozen=True)
+class EventsTicket:
+    """A single-use ticket that opens one event stream (`?ticket=`): one conversation's, or /api/events."""
+
+    ticket: str = prop(nonempty=True)
+    expires_in: int = prop(minimum=1, description="Seconds it stays valid")
+
+
+#: Every shape of the API, for the OpenAPI document's components and docs/api.md.
+ALL = (Thumbnail, Attachment, Message, History, Restrictions, MessageCreate, Error, EventsTicket)

@@ -10,7 +10,9 @@ rules from :func:`prop`). The same definition serves three readers::
 Supported field types: ``str``, ``int``, ``float``, ``bool``, another wire
 dataclass, ``tuple[T, ...]`` / ``list[T]`` of those, and ``T | None``. Keys the
 class does not name are ignored, so a server may add fields without breaking
-older pages. A field with a default may be absent or null.
+older pages. A field with a default may be absent or null; one marked
+``omit_default`` is left out of ``encode``'s JSON while it holds its default
+(``thumbnail_pending`` is sent only while true).
 """
 
 from __future__ import annotations
@@ -35,13 +37,17 @@ class WireError(ValueError):
 
 
 def prop(*, default: Any = _NO_DEFAULT, nonempty: bool = False, minimum: int | None = None,
-         max_length: int | None = None, fmt: str | None = None, description: str = "") -> Any:
-    """A wire field with its rules: ``nonempty``/``max_length`` for strings, ``minimum``
-    for integers, ``fmt="date-time"`` for ISO 8601 times."""
+         max_length: int | None = None, fmt: str | None = None, choices: tuple[str, ...] = (),
+         omit_default: bool = False, description: str = "") -> Any:
+    """A wire field with its rules: ``nonempty``/``max_length``/``choices`` for strings,
+    ``minimum`` for integers, ``fmt="date-time"`` for ISO 8601 times; ``omit_default``:
+    absent from ``encode``'s JSON while the field holds its default."""
     meta = {"nonempty": nonempty, "minimum": minimum, "max_length": max_length, "fmt": fmt,
-            "description": description}
+            "choices": choices, "omit_default": omit_default, "description": description}
     if isinstance(default, (list, dict, set)):
         raise TypeError("use a tuple or None as a wire default")
+    if omit_default and default is _NO_DEFAULT:
+        raise TypeError("only a field with a default can be omitted")
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -112,6 +118,8 @@ def _scalar(tp: type, raw: Any, path: str, meta: Any) -> Any:
         raise WireError(f"{path} should not be empty")
     if meta.get("max_length") is not None and len(raw) > meta["max_length"]:
         raise WireError(f"{path} should be at most {meta['max_length']} characters")
+    if meta.get("choices") and raw not in meta["choices"]:
+        raise WireError(f"{path} should be one of {', '.join(meta['choices'])}")
     if meta.get("minimum") is not None and raw < meta["minimum"]:
         raise WireError(f"{path} should be at least {meta['minimum']}")
     if meta.get("fmt") == "date-time":
@@ -129,9 +137,15 @@ def _optional(tp: Any) -> bool:
 # ----------------------------------------------------------------- encoding
 
 def encode(obj: Any) -> Any:
-    """A wire dataclass instance as JSON values (tuples become lists)."""
+    """A wire dataclass instance as JSON values, fields in their class's order (tuples become lists);
+    an ``omit_default`` field holding its default is left out. The server answers through this."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        out = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if not (f.metadata.get("omit_default") and value == f.default):
+                out[f.name] = encode(value)
+        return out
     if isinstance(obj, (list, tuple)):
         return [encode(item) for item in obj]
     return obj
@@ -192,5 +206,5 @@ def _schema(tp: Any, prefix: str, defs: dict[str, Any], meta: Any) -> dict[str, 
         raise TypeError(f"wire fields cannot be {tp!r}")
     schema: dict[str, Any] = {"type": _SCALARS[tp]}
     rules = {"minLength": 1 if meta.get("nonempty") else None, "maxLength": meta.get("max_length"),
-             "minimum": meta.get("minimum"), "format": meta.get("fmt")}
+             "minimum": meta.get("minimum"), "format": meta.get("fmt"), "enum": list(meta.get("choices") or ()) or None}
     return {**schema, **{k: v for k, v in rules.items() if v is not None}}

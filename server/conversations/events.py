@@ -31,6 +31,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from app.core.schemas import EventsTicket
+from app.core.wire import encode
 from server.auth.principals import Principal, authenticate, require_member, unauthorized
 from server.auth.tickets import Grant, invalid_ticket
 from server.conversations.messages import conversation_id, message_json
@@ -156,7 +158,7 @@ async def ticket(request: Request, state: Services) -> Response:
     require_member(principal, cid)
     await state.slots.check(principal)    # say 429 here, where the page can read Retry-After
     value = await state.tickets.issue(Grant(principal, (cid,)))
-    return JSONResponse({"ticket": value, "expires_in": state.tickets.ttl})
+    return JSONResponse(encode(EventsTicket(value, state.tickets.ttl)))
 
 
 async def events(request: Request, state: Services) -> Response:

@@ -15,6 +15,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.core.schemas import EventsTicket
+from app.core.wire import encode
 from server.auth.principals import Principal, authenticate, unauthorized
 from server.auth.tickets import Grant, invalid_ticket
 from server.conversations.events import live
@@ -53,7 +55,7 @@ async def ticket(request: Request, state: Services) -> Response:
     cids = conversations_of(await json_body(request), principal)
     await state.slots.check(principal)       # say 429 here, where the page can read Retry-After
     value = await state.tickets.issue(Grant(principal, cids, multi=True))
-    return JSONResponse({"ticket": value, "expires_in": state.tickets.ttl})
+    return JSONResponse(encode(EventsTicket(value, state.tickets.ttl)))
 
 
 async def events(request: Request, state: Services) -> Response:

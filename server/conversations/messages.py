@@ -18,6 +18,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.core import schemas
+from app.core.wire import encode
 from server.auth.principals import Principal, authenticate, require_member, upload_owner
 from server.http.api_error import ApiError
 from server.http.inputs import CONVERSATION_ID, VISIBLE, parse_after, parse_uint
@@ -48,21 +50,33 @@ def member_conversation(request: Request, principal: Principal) -> str:
 
 
 def message_json(m: dict[str, Any], signer: Signer) -> dict[str, Any]:
-    """The contract's Message JSON; attachment URLs are signed here (with an expiry), never stored."""
+    """The stored message `m` as `schemas.Message` JSON; attachment URLs are signed here (with an expiry),
+    never stored."""
+    return encode(message_wire(m, signer))
+
+
+def message_wire(m: dict[str, Any], signer: Signer) -> schemas.Message:
     cid = m["conversation"]
-    return {**m, "attachments": [attachment_json(u, cid, signer) for u in m["attachments"]]}
+    return schemas.Message(
+        id=m["id"], seq=m["seq"], conversation=cid, sender=m["sender"], sender_name=m["sender_name"],
+        sender_role=m["sender_role"], text=m["text"], created_at=m["created_at"],
+        idempotency_key=m["idempotency_key"],
+        attachments=tuple(attachment_wire(u, cid, signer) for u in m["attachments"]))
 
 
-def attachment_json(u: UploadRow, cid: str, signer: Signer) -> dict[str, Any]:
+def attachment_wire(u: UploadRow, cid: str, signer: Signer) -> schemas.Attachment:
     """`thumbnail` is null when the file has none (not a raster image, a bad one, or not made yet);
     `thumbnail_pending` says "not made yet": the message comes again as an update when it is."""
-    thumbnail = None if u.thumbnail is None else {
-        "url": signer.thumbnail_url(cid, u.sha256), "width": u.thumbnail[0], "height": u.thumbnail[1]}
-    out = {"id": u.id, "name": u.name, "size": u.size, "content_type": u.content_type,
-           "url": signer.url(cid, u.sha256, u.name), "thumbnail": thumbnail}
-    if u.thumbnail_pending:
-        out["thumbnail_pending"] = True
-    return out
+    thumbnail = None if u.thumbnail is None else schemas.Thumbnail(
+        signer.thumbnail_url(cid, u.sha256), width=u.thumbnail[0], height=u.thumbnail[1])
+    return schemas.Attachment(u.id, u.name, u.size, u.content_type, signer.url(cid, u.sha256, u.name),
+                              thumbnail=thumbnail, thumbnail_pending=u.thumbnail_pending)
+
+
+def history_json(messages: list[dict[str, Any]], older: int | None, signer: Signer) -> dict[str, Any]:
+    """A page as `schemas.History` JSON: `older` is the next page's `before`, null at the start."""
+    return encode(schemas.History(tuple(message_wire(m, signer) for m in messages),
+                                  None if older is None else str(older)))
 
 
 async def conversation_restrictions(request: Request, state: Services) -> Response:
@@ -102,8 +116,7 @@ def page_json(state: Services, cid: str, *, before: int | None = None, after: in
               limit: int = PAGE_SIZE) -> dict[str, Any]:
     """A page of the history as the API answers it (the first paint draws the newest one)."""
     messages, older = state.store.page(cid, before=before, after=after, limit=limit)
-    return {"messages": [message_json(m, state.signer) for m in messages],
-            "older": None if older is None else str(older)}
+    return history_json(messages, older, state.signer)
 
 
 def _seq_param(value: str | None, name: str) -> int | None:

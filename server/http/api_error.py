@@ -1,7 +1,9 @@
 """API errors: one JSON shape for every refusal, `{"error": {"code", "message", "hint"}}`.
 
 Why one place: the browser adapter parses this shape for every endpoint, and
-Starlette's own 404/405/413 and unexpected 500s are answered in it too.
+Starlette's own 404/405/413 and unexpected 500s are answered in it too. The body
+is `app.core.schemas.Error`, encoded by `app.core.wire.encode`: a member the
+schema does not name is a TypeError here, not an undocumented field on the wire.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Match
 
 from app.core.models import Problem
+from app.core.schemas import Error, ErrorDetail
+from app.core.wire import encode
 
 # Problem codes from core.restrictions.check -> HTTP status.
 PROBLEM_STATUS = {"too_large": 413, "type_not_accepted": 415, "type_mismatch": 415, "empty": 422}
@@ -38,7 +42,7 @@ class ApiError(Exception):
 
 def error_response(status: int, code: str, message: str, hint: str = "", headers: dict[str, str] | None = None,
                    **extra: Any) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "hint": hint, **extra}}
+    body = encode(Error(ErrorDetail(code, message, hint, **extra)))
     return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
 
 

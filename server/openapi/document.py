@@ -15,40 +15,19 @@ Message in JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.core import schemas
-from app.core.wire import json_schemas, prop
+from app.core.wire import json_schemas
 from server.config.config_file import Config
 from server.openapi.building_blocks import ref
 from server.openapi.paths import paths
 
 VERSION = "3.2.0"
 
-
-@dataclass(frozen=True)
-class EventsTicket:
-    """A single-use ticket that opens one event stream (`?ticket=`): one conversation's, or /api/events."""
-
-    ticket: str = prop(nonempty=True)
-    expires_in: int = prop(minimum=1, description="Seconds it stays valid")
-
-
-# The problem body's members besides code, message and hint, and when they appear.
-_ERROR_EXTRAS = {
-    "offset": {"type": "integer", "minimum": 0, "description": "Bytes the server holds (offset_mismatch, "
-                                                               "server_stopping)"},
-    "quota": {"type": "string", "enum": ["max_open_uploads", "daily_bytes_per_identity"],
-              "description": "Which [attachments] quota refused the upload (429)"},
-    "limit": {"type": "integer", "minimum": 0, "description": "That quota's value (429)"},
-    "retry_after": {"type": "integer", "minimum": 1, "description": "Seconds until it has room, at the latest "
-                                                                     "(429, as Retry-After)"},
-    "conversation": {"type": "string", "description": "The conversation the token does not grant (403)"},
-}
 
 _MESSAGE_EVENT = {
     "description": "One Server-Sent Event of a conversation's stream. `retry:` and `: keepalive` lines carry "
@@ -91,9 +70,7 @@ def _page_config(config: Config) -> dict[str, Any]:
 
 
 def components(config: Config) -> dict[str, Any]:
-    found = json_schemas(*schemas.ALL, EventsTicket)
-    detail = found["ErrorDetail"]
-    found["ErrorDetail"] = {**detail, "properties": {**detail["properties"], **_ERROR_EXTRAS}}
+    found = json_schemas(*schemas.ALL)
     return {**found, "MessageEvent": _MESSAGE_EVENT, "PageConfig": _page_config(config)}
 
 
@@ -110,7 +87,7 @@ def document(config: Config, keepalive: float = 15.0) -> dict[str, Any]:
         "openapi": VERSION,
         "info": {"title": "Attache reference server", "version": "2.0.0",
                  "description": f"Conversations with file attachments; uploads speak tus 1.0.0. Mode: {config.mode}. "
-                                "Errors are `Error` JSON problems. See docs/CONTRACT.md."},
+                                "Errors are `Error` JSON problems. See docs/api.md."},
         "paths": paths(config, keepalive),
         "components": {"schemas": components(config), "securitySchemes": security_schemes},
         "security": [{"bearer": []}],

@@ -9,6 +9,7 @@ TYPE_CHECKING block). Where two objects meet, the lower layer names what it need
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,3 +134,46 @@ def test_the_checker_finds_a_type_only_circle(tmp_path):
     graph = {name: imported(name, path, modules) for name, path in modules.items()}
     assert circles(graph) == [["a", "b"]]
     assert a_cycle(graph, ["a", "b"]) == "a -> b -> a"
+
+
+# app/'s layers, lowest first, and the app/ modules and third-party packages each may import (docs/CONTRACT.md).
+APP_LAYERS = {
+    "app.core": (set(), set()),
+    "app.backends": ({"app.core"}, set()),
+    "app.render": ({"app.core"}, {"jinja2", "markupsafe"}),
+    "app.page": ({"app.core"}, {"jinja2", "markupsafe"}),
+    "app.browser": ({"app.core", "app.backends", "app.render"}, {"js", "pyodide", "pyodide_js", "pyscript"}),
+}
+
+
+def third_party(path: Path) -> set[str]:
+    """Top-level names of the packages `path` imports that are neither the stdlib nor app/ or server/."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.add(node.module.split(".")[0])
+    return {name for name in out if name not in sys.stdlib_module_names and name not in PACKAGES}
+
+
+def test_app_layers_import_only_downwards():
+    """app/core is pure stdlib, the adapters build requests and parse answers, only app/browser touches the page."""
+    modules, wrong = module_files(), []
+    for name, path in modules.items():
+        layer = next((top for top in APP_LAYERS if name == top or name.startswith(top + ".")), None)
+        if layer is None:
+            continue
+        own, packages = APP_LAYERS[layer]
+        for target in imported(name, path, modules):
+            if not target.startswith(layer) and not any(target == t or target.startswith(t + ".") for t in own):
+                wrong.append(f"{name} imports {target}")
+        wrong += [f"{name} imports {package}" for package in sorted(third_party(path) - packages)]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_server_imports_nothing_of_the_browser_shell():
+    modules = module_files()
+    wrong = [f"{name} imports {target}" for name, path in modules.items() if name.startswith("server")
+             for target in imported(name, path, modules) if target.startswith(("app.browser", "app.main"))]
+    assert not wrong, "\n".join(wrong)

@@ -22,7 +22,7 @@ from server.bridges.twilio.history_rows import LIVE_BASE, HistoryRows
 from server.bridges.twilio.incoming import refusal_notes
 from server.bridges.twilio.webhook import webhook_endpoint
 from server.config.twilio_config import TwilioSettings
-from server.conversations.messages import message_json
+from server.conversations.messages import history_json, message_json
 from server.live.broker import Broker
 from server.media.link_signer import Signer
 from server.media.thumbnails import Thumbnails
@@ -63,8 +63,7 @@ class TwilioBackend:
             if error is not None and before is not None and not messages:
                 raise error          # not a passing fault: the page offers to try again
             older = messages[0]["seq"] if messages else (before if before is not None else MAX_SEQ)
-        return {"messages": [message_json(m, self.signer) for m in messages],
-                "older": None if older is None else str(older)}
+        return history_json(messages, older, self.signer)
 
     async def ingest(self, owner: str, name: str, declared_type: str,
                      chunks: AsyncIterable[bytes] | bytes) -> UploadRow:
@@ -83,7 +82,7 @@ class TwilioBackend:
     async def restrictions(self, cid: str) -> dict[str, Any]:
         """The conversation's rules (admin's and the channel's), and the channel's own limit in words."""
         rules = await self.bridge.rules(cid)
-        return {**rules.restrictions.to_json(), "limit": rules.describe()}
+        return rules.restrictions.to_json(limit=rules.describe())
 
     async def send(self, cid: str, principal: Principal, text: str, uploads: Sequence[UploadRow], key: str) -> None:
         """Into Twilio first, as the agent (Author = the principal's name); the caller stores it after.

@@ -127,11 +127,11 @@ class TwilioBridge:
         rules = await self.rules(cid)
         non_chat = any(c.channel != "chat" for c in rules.channels)
         for p in check_text(text, rules.restrictions):      # the page refused it already; re-checked here
-            raise ApiError.from_problem(p, retryable=False, limit=rules.describe())
+            raise ApiError.from_problem(p, retryable=False, channel_limit=rules.describe())
         for f in files:
             problems = rules.check(FileInfo(f.name, f.size, f.content_type, await f.source.head(HEAD_SIZE)))
             if problems:
-                raise ApiError.from_problem(problems[0], retryable=False, limit=rules.describe())
+                raise ApiError.from_problem(problems[0], retryable=False, channel_limit=rules.describe())
         body_parts: list[tuple[str, OutgoingFile | None]]
         if files and text.strip() and non_chat:
             body_parts = [(text, None), ("", files[0])]
