@@ -67,9 +67,11 @@ def message_wire(m: dict[str, Any], signer: Signer) -> schemas.Message:
 def attachment_wire(u: UploadRow, cid: str, signer: Signer) -> schemas.Attachment:
     """`thumbnail` is null when the file has none (not a raster image, a bad one, or not made yet);
     `thumbnail_pending` says "not made yet": the message comes again as an update when it is."""
+    sha256 = u.sha256
+    assert sha256 is not None, "a sent file is complete, so its content has a name"
     thumbnail = None if u.thumbnail is None else schemas.Thumbnail(
-        signer.thumbnail_url(cid, u.sha256), width=u.thumbnail[0], height=u.thumbnail[1])
-    return schemas.Attachment(u.id, u.name, u.size, u.content_type, signer.url(cid, u.sha256, u.name),
+        signer.thumbnail_url(cid, sha256), width=u.thumbnail[0], height=u.thumbnail[1])
+    return schemas.Attachment(u.id, u.name, u.size, u.content_type, signer.url(cid, sha256, u.name),
                               thumbnail=thumbnail, thumbnail_pending=u.thumbnail_pending)
 
 
