@@ -97,6 +97,7 @@ def test_files_travel_with_the_portals_token(open_as, prod, conversation, tmp_pa
     send(agent, "your receipt")
     picture = customer.get_by_role("log", name="Conversation").get_by_role("img", name="receipt.png")
     expect(picture).to_be_visible()
+    expect(picture).to_have_attribute("src", re.compile(".+"))   # its thumbnail follows the message
     customer.wait_for_function(LOADED, arg=picture.get_attribute("src"))
     [sent] = Api(prod.url, "agent").history(conversation)
     assert sent["sender"] == ANN[0] and [a["name"] for a in sent["attachments"]] == ["receipt.png"]
