@@ -96,7 +96,7 @@ class Server:
 
     def note(self, req: Request, resp: Response) -> None:
         """What the answer lets a server claim: bytes it holds, never beyond what it was sent."""
-        value = resp.headers.get("upload-offset", "")
+        value = resp.headers.get("upload-offset", "").strip()   # HTTP trims a field value's whitespace (RFC 9110 5.5)
         if resp.ok and req.method in ("HEAD", "PATCH") and value.isascii() and value.isdigit():
             offset = int(value)
             if offset <= self.sent.get(req.url, 0):
