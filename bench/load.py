@@ -31,6 +31,7 @@ import json
 import os
 import random
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -174,6 +175,7 @@ def unique(kind: str, payload: bytes) -> bytes:
     return payload[:2] + b"\xff\xfe\x00\x12" + tag + payload[2:] if kind == "jpg" else payload + tag
 
 
+TLS = ssl.create_default_context()   # one for every client: making one costs ~30 ms of CPU, and no URL here is https
 FILE_TYPES = {"jpg": "image/jpeg", "pdf": "application/pdf"}
 
 
@@ -206,6 +208,9 @@ async def agent(urls: list[str], who: str, cid: str, files: int, payloads: dict[
                 "idempotency_key": key, "text": f"from {who}", "attachments": [location.rsplit("/", 1)[-1]]})
             sent.raise_for_status()
             run.answered[key] = time.perf_counter()
+        except httpx.HTTPStatusError as error:
+            run.errors.append(f"agent {who}: {error.response.status_code} from {error.request.method} "
+                              f"{error.request.url.path}: {error.response.text[:300]}")
         except httpx.HTTPError as error:
             run.errors.append(f"agent {who}: {error!r}")
 
@@ -213,16 +218,23 @@ async def agent(urls: list[str], who: str, cid: str, files: int, payloads: dict[
 async def drive(urls: list[str], agents: int, listeners: int, files: int,
                 payloads: dict[str, bytes]) -> tuple[Run, float]:
     run = Run()
-    limits = httpx.Limits(max_connections=agents + listeners + 50, max_keepalive_connections=agents + listeners)
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(120)) as client:
+    clients: list[httpx.AsyncClient] = []
+
+    def browser() -> httpx.AsyncClient:
+        """Each person's own connections, as each has a browser of their own (one shared pool of hundreds of
+        connections costs httpx a scan of them all per request: the client's loop, not the server, was timed)."""
+        clients.append(httpx.AsyncClient(timeout=httpx.Timeout(120), verify=TLS))
+        return clients[-1]
+
+    try:
         done = asyncio.Event()
         readies = [asyncio.Event() for _ in range(listeners)]
         listening = [asyncio.create_task(listen(urls, f"customer-{i}", CONVERSATION_IDS[i], run, readies[i], done,
-                                                client)) for i in range(listeners)]
+                                                browser())) for i in range(listeners)]
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
         began = time.perf_counter()
-        await asyncio.gather(*(agent(urls, f"agent-{i}", CONVERSATION_IDS[i % listeners], files, payloads, run, client)
-                               for i in range(agents)))
+        await asyncio.gather(*(agent(urls, f"agent-{i}", CONVERSATION_IDS[i % listeners], files, payloads, run,
+                                     browser()) for i in range(agents)))
         deadline = time.perf_counter() + 30
         while time.perf_counter() < deadline and any(k not in run.seen or (k in run.photos and k not in run.thumbnailed)
                                                      for k in run.sent):
@@ -232,6 +244,8 @@ async def drive(urls: list[str], agents: int, listeners: int, files: int,
         for task in listening:
             task.cancel()
         await asyncio.gather(*listening, return_exceptions=True)
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
     return run, wall
 
 

@@ -128,9 +128,7 @@ async def live(request: Request, state: Services, principal: Principal, cids: tu
                 wait = keepalive if deadline is None else min(keepalive, deadline - loop.time())
                 if wait <= 0:
                     break                      # the token expired: the page reconnects with a fresh one
-                try:
-                    await asyncio.wait_for(sub.wake.wait(), wait)
-                except TimeoutError:
+                if not await sub.wake.wait(wait):
                     if deadline is None or loop.time() < deadline:
                         yield ": keepalive\n\n"
                     continue

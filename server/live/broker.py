@@ -22,13 +22,58 @@ from typing import Any, Protocol
 QUEUE_LIMIT = 1000   # a subscriber further behind than this reloads from the database
 
 
+class Doorbell:
+    """An `asyncio.Event` for one waiter that wakes it in one turn of the event loop.
+
+    Why: `asyncio.wait_for(event.wait(), t)` wakes its waiter three loop turns
+    after `set()` (the inner task, its done-callback, the outer task). Under a
+    burst of uploads one turn of a busy process's loop runs hundreds of ready
+    callbacks and can last a second, so a message answered to its sender at
+    once reached its listeners seconds later (bench/load.py). Awaiting a bare
+    future takes one turn, as the sender's answer does.
+    """
+
+    def __init__(self) -> None:
+        self._rung = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._rung = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._rung = False
+
+    def is_set(self) -> bool:
+        return self._rung
+
+    async def wait(self, timeout: float) -> bool:
+        """Until rung or `timeout` seconds have passed; whether it was rung."""
+        if not self._rung:
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_later(timeout, _settle, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+        return self._rung
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class Subscriber:
     """One open stream's inbox over one or more conversations."""
 
     def __init__(self, cids: Iterable[str]) -> None:
         self.cids = tuple(dict.fromkeys(cids))
         self.items: deque[dict[str, Any]] = deque()
-        self.wake = asyncio.Event()
+        self.wake = Doorbell()
         self.reload = False
 
     def push(self, message: dict[str, Any]) -> None:

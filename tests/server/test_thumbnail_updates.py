@@ -57,7 +57,7 @@ def test_a_photos_message_answers_before_its_thumbnail_which_follows_as_an_updat
             assert sent["attachments"][0]["thumbnail"] is None and sent["attachments"][0]["thumbnail_pending"]
             listener = state.broker.subscribe(["sea"])
             gate.set()
-            await asyncio.wait_for(listener.wake.wait(), 20)       # the update rang the conversation's streams
+            assert await listener.wake.wait(20)       # the update rang the conversation's streams
             assert listener.reload
             events = state.store.events("sea", sent["seq"])
             assert [kind for _seq, kind, _m in events] == ["update"] and events[0][0] > sent["seq"]
