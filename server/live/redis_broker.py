@@ -36,15 +36,26 @@ POLL = 1.0          # ... while it is not
 RECONNECT_MAX = 2.0
 OUTBOX_LIMIT = 10_000   # doorbells waiting for Redis; beyond, they are dropped (the resync covers them)
 LOST = (RedisError, OSError)
+CONNECTIONS = 64        # per process, for commands (tickets, stream counts, upload locks, doorbells)
+COMMAND_WAIT = 3.0      # seconds a command waits for a free connection before it is a 503
 log = logging.getLogger("attache.broker")
 
 
 def client(url: str, *, listening: bool = False) -> aioredis.Redis:
     """Commands time out after a few seconds (a 503 beats a hung request); a listener waits forever but
-    pings an idle connection, so a dead one is noticed."""
-    return aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=2,
-                                   socket_timeout=None if listening else 3, retry=Retry(NoBackoff(), 1),
-                                   health_check_interval=5 if listening else 0)
+    pings an idle connection, so a dead one is noticed.
+
+    Commands share at most CONNECTIONS connections and wait (up to COMMAND_WAIT s) for a free one:
+    redis-py's default pool refuses the 101st command in flight at once ("Too many connections"),
+    which a burst of 200 uploads turned into 503s while Redis was fine (bench/load.py)."""
+    options: dict[str, Any] = {"decode_responses": True, "socket_connect_timeout": 2,
+                               "socket_timeout": None if listening else 3, "retry": Retry(NoBackoff(), 1),
+                               "health_check_interval": 5 if listening else 0}
+    if listening:
+        return aioredis.Redis.from_url(url, **options)
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=CONNECTIONS, timeout=COMMAND_WAIT,
+                                                    **options)
+    return aioredis.Redis.from_pool(pool)
 
 
 def unreachable_message(url: str, error: BaseException) -> str:

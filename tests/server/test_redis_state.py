@@ -118,6 +118,29 @@ def test_an_upload_is_written_by_one_process_at_a_time(run):
     run(test)
 
 
+def test_a_burst_of_uploads_in_one_process_waits_for_redis_connections_rather_than_a_503(run):
+    """300 PATCHes at once in one process: each takes its upload's lock (one Redis command each) while
+    the others hold theirs; a pool that refused commands past its size answered them 503."""
+    async def test(one, _two, tag):
+        locks = RedisUploadLock(one, Busy)
+        holding, all_hold, release = [0], asyncio.Event(), asyncio.Event()
+
+        async def patch(n: int) -> None:
+            async with locks.hold(f"burst-{tag}-{n}"):
+                holding[0] += 1
+                if holding[0] == 300:
+                    all_hold.set()
+                await release.wait()
+
+        patches = [asyncio.create_task(patch(n)) for n in range(300)]
+        everyone = asyncio.create_task(all_hold.wait())
+        await asyncio.wait([everyone, *patches], return_when=asyncio.FIRST_COMPLETED)   # all in, or one refused
+        release.set()
+        await asyncio.gather(*patches)        # raises the 503 (ApiError) if any lock was refused
+        assert everyone.done()
+    run(test)
+
+
 def test_redis_away_is_503_with_retry_after():
     async def test():
         away = client(f"redis://127.0.0.1:{free_port()}/0")
