@@ -79,8 +79,9 @@ class Uploads:
 
     # -- lookups and housekeeping -------------------------------------------
     def expires_at(self, u: UploadRow) -> float | None:
-        """Unix time after which an unsent upload is gone; None once a message uses it."""
-        return None if self.store.is_attached(u.id) else u.touched_at + self.expiry
+        """Unix time after which an unsent upload is gone; None once a message uses it. Only a complete
+        upload can be in a message, so an incomplete one costs no query (a PATCH asks twice)."""
+        return None if u.complete and self.store.is_attached(u.id) else u.touched_at + self.expiry
 
     def take_hasher(self, upload_id: str, start: int) -> Any:
         """The sha256 of bytes [0, start) if this process saw them all; None after a restart (rehash at the end)."""
