@@ -71,12 +71,15 @@ class _Stream(StreamingResponse):
                 await self._release()
 
 
-def read_after(state: Services, cids: tuple[str, ...], after: int, top: int) -> list[Event]:
+def read_after(state: Services, cids: tuple[str, ...], after: int, top: int | None) -> list[Event]:
     """The events of `cids` with after < seq <= top, in seq order, as the API shows them.
 
     Capped at `top` (read first): seqs become visible in commit order, so
-    everything up to it is there, and what came later is read on the next wake-up."""
-    per_cid = [[e for e in state.store.events(cid, after) if e[0] <= top] for cid in cids]
+    everything up to it is there, and what came later is read on the next wake-up.
+    One conversation needs no cap (`top` None): its one read sees a prefix of the
+    seqs; several are read one after another, and a seq committed in between in a
+    conversation read earlier would be passed over."""
+    per_cid = [[e for e in state.store.events(cid, after) if top is None or e[0] <= top] for cid in cids]
     merged = per_cid[0] if len(per_cid) == 1 else heapq.merge(*per_cid, key=lambda e: e[0])
     return [(seq, kind, message_json(m, state.signer)) for seq, kind, m in merged]
 
@@ -136,8 +139,11 @@ async def live(request: Request, state: Services, principal: Principal, cids: tu
                 if sub.reload:
                     sub.reload = False
                     sub.items.clear()
-                    top = store.last_seq()
-                    pending = read_after(state, cids, last, top)
+                    if len(cids) == 1:        # one round trip less on every wake-up (see read_after)
+                        pending, top = read_after(state, cids, last, None), last
+                    else:
+                        top = store.last_seq()
+                        pending = read_after(state, cids, last, top)
                 else:
                     pending, top = [(m["seq"], "message", m) for m in sub.items], last
                     sub.items.clear()
