@@ -157,12 +157,10 @@ async def send(request: Request, state: Services) -> Response:
     principal = authenticate(request, state.config)
     cid = member_conversation(request, principal)
     key, text, ids = _shape(await json_body(request), state.config.restrictions.max_files_per_message)
-    existing = state.store.find_by_key(cid, key)
-    if existing is not None:
-        if existing["sender"] != principal.sub:
-            raise ApiError(409, "idempotency_key_conflict", "This idempotency key belongs to another sender.",
-                           "Use a fresh random key per message.")
-        return JSONResponse(message_json(existing, state.signer), status_code=200)
+    if state.twilio is not None:      # Twilio is never asked twice for one key: a stored message answers first
+        existing = state.store.find_by_key(cid, key)
+        if existing is not None:
+            return _sent_before(existing, principal, state)
     uploads = []
     for upload_id in ids:     # 409: the upload's state (gone, unfinished) is what stands in the way
         u = state.store.get_upload(upload_id)
@@ -175,10 +173,20 @@ async def send(request: Request, state: Services) -> Response:
         uploads.append(u)
     if state.twilio is not None:      # Twilio first (idempotent by key); stored here once it has it
         await state.twilio.send(cid, principal, text, uploads, key)
+    # the insert looks the key up in its transaction: a resend costs no statement before it
     message, created = state.store.add_message(cid, principal.sub, text, key, uploads,
                                                sender_name=principal.name, sender_role=principal.role)
+    if not created:
+        return _sent_before(message, principal, state)
     data = message_json(message, state.signer)
-    if created:
-        state.broker.publish(cid, data)
-        state.thumbnails.watch(message["attachments"])   # they follow as update events, never waited for
-    return JSONResponse(data, status_code=201 if created else 200)
+    state.broker.publish(cid, data)
+    state.thumbnails.watch(message["attachments"])   # they follow as update events, never waited for
+    return JSONResponse(data, status_code=201)
+
+
+def _sent_before(existing: dict[str, Any], principal: Principal, state: Services) -> Response:
+    """A resend of a stored message (same key): that message, 200; another sender's key is a conflict."""
+    if existing["sender"] != principal.sub:
+        raise ApiError(409, "idempotency_key_conflict", "This idempotency key belongs to another sender.",
+                       "Use a fresh random key per message.")
+    return JSONResponse(message_json(existing, state.signer), status_code=200)

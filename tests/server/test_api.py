@@ -74,7 +74,9 @@ def test_same_idempotency_key_returns_the_same_message_once(agent):
 
 def test_idempotency_key_of_another_sender_is_a_conflict(agent, customer):
     send(agent, "mine", key="shared")
-    assert send(customer, "theirs", key="shared").status_code == 409
+    theirs = send(customer, "theirs", key="shared")
+    assert theirs.status_code == 409 and theirs.json()["error"]["code"] == "idempotency_key_conflict"
+    assert [m["text"] for m in agent.get("/api/conversations/default/messages").json()["messages"]] == ["mine"]
 
 
 def test_history_is_oldest_first_with_global_seq_and_after(agent, customer):
