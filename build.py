@@ -170,16 +170,18 @@ def snapshot_key(version: str, inputs: list[Path]) -> str:
 def make_snapshot(pyodide_dir: Path, key: str, snapshot: Path, pycache: Path, zips: list[Path]) -> None:
     if not shutil.which("node"):
         sys.exit("build.py: Node.js is needed to make the Pyodide memory snapshot (install Node.js 20)")
-    run(["node", str(SNAPSHOT_MAKER), str(pyodide_dir), key, str(snapshot), str(pycache), *map(str, zips)], cwd=ROOT)
+    run(["node", str(SNAPSHOT_MAKER), str(pyodide_dir), str(pyodide_dir.parent / "pyscript"), key, str(snapshot),
+         str(pycache), *map(str, zips)], cwd=ROOT)
 
 
 def ensure_snapshot(vendor: Path = VENDOR, version: str | None = None, maker=make_snapshot) -> tuple[Path, str]:
-    """static/vendor/snapshot.bin (and app-pycache.zip, compiled by the same Python),
-    made again whenever their key (inputs) changes."""
+    """static/vendor/snapshot.bin (and pycache.zip: app/ and PyScript's own Python package
+    compiled by the same Python), made again whenever their key (inputs) changes."""
     zips = [vendor / "pylibs.zip", vendor / "app.zip"]
     runtime = [vendor / "pyodide" / name for name in PYODIDE_FILES]
-    key = snapshot_key(version or pyodide_version(), [*runtime, *zips, SNAPSHOT_MAKER])
-    snapshot, pycache, stamp = vendor / "snapshot.bin", vendor / "app-pycache.zip", vendor / "snapshot.key"
+    pyscript = sorted((vendor / "pyscript").glob("core-*.js"))   # holds PyScript's Python package
+    key = snapshot_key(version or pyodide_version(), [*runtime, *pyscript, *zips, SNAPSHOT_MAKER])
+    snapshot, pycache, stamp = vendor / "snapshot.bin", vendor / "pycache.zip", vendor / "snapshot.key"
     if not (snapshot.exists() and pycache.exists() and up_to_date(stamp, key)):
         log("making the Pyodide memory snapshot (Node)")
         stamp.unlink(missing_ok=True)

@@ -4,9 +4,12 @@ the normal way and the console says why. Every file the page loads, apart from
 the two pages, its config and the API, is a content-hashed, immutable asset."""
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -106,3 +109,17 @@ def test_a_snapshot_made_from_other_inputs_falls_back_to_a_normal_start(start, t
     assert python_start(page) == "fallback"
     assert any(m.startswith("warning: Attache: the snapshot was made for other inputs") for m in messages), messages
     still_works(page, tmp_path)
+
+
+def test_pyscripts_own_package_comes_precompiled(reference_server):
+    """PyScript writes its Python package into the file system and imports it at every
+    start; the page's files bring unchecked-hash .pyc files of it (made by the build with
+    the same Pyodide), so it is not compiled in the page. (The sources get new mtimes there.)"""
+    page = httpx.get(f"{reference_server.url}/").text                  # preloaded for the start
+    pycache = re.search(r'"\./(assets/pycache\.[0-9a-f]{12}\.zip)"', page).group(1)
+    archive = zipfile.ZipFile(io.BytesIO(httpx.get(f"{reference_server.url}/{pycache}").content))
+    pycs = {name: archive.read(name) for name in archive.namelist() if name.startswith("pyscript/__pycache__/")}
+    modules = {name.split("/")[-1].split(".")[0] for name in pycs}
+    assert {"__init__", "context", "display", "ffi", "util", "web"} <= modules, modules
+    assert all(int.from_bytes(data[4:8], "little") == 0b01 for data in pycs.values())   # hash-based, unchecked
+    assert any(name.startswith("app/browser/__pycache__/") for name in archive.namelist())

@@ -28,6 +28,8 @@ def vendor(tmp_path):
         (vendor / "pyodide" / name).write_bytes(f"runtime {name}".encode())
     (vendor / "pylibs.zip").write_bytes(b"jinja2 and markupsafe")
     (vendor / "app.zip").write_bytes(b"our app, version 1")
+    (vendor / "pyscript").mkdir()
+    (vendor / "pyscript" / "core-abc.js").write_text('wo(".",{pyscript:{"__init__.py":"x = 1"}})')
     return vendor
 
 
@@ -58,7 +60,8 @@ def test_the_snapshot_is_made_once_for_the_same_inputs(vendor):
     lambda v: (v / "pyodide" / "pyodide.asm.wasm").write_bytes(b"another build"),
     lambda v: (v / "pyodide" / "python_stdlib.zip").write_bytes(b"another stdlib"),
     lambda v: (v / "snapshot.bin").unlink(),
-    lambda v: (v / "app-pycache.zip").unlink(),
+    lambda v: (v / "pycache.zip").unlink(),
+    lambda v: (v / "pyscript" / "core-abc.js").write_bytes(b"another PyScript"),
 ])
 def test_the_snapshot_is_made_again_when_an_input_changes(vendor, change):
     maker = Maker()
@@ -106,7 +109,7 @@ def source(tmp_path):
     (src / "static" / "vendor" / "pyscript").mkdir()
     (src / "static" / "vendor" / "pyscript" / "core.js").write_text('import "./core-abc.js";\n')
     (src / "static" / "vendor" / "pyscript" / "core-abc.js").write_text("export const x = 1;\n" * 100)
-    for name in ("pylibs.zip", "app.zip", "app-pycache.zip"):
+    for name in ("pylibs.zip", "app.zip", "pycache.zip"):
         (src / "static" / "vendor" / name).write_bytes(name.encode() * 10)
     shutil.copy2(ROOT / "index.html", src / "index.html")
     shutil.copy2(ROOT / "pyscript.toml", src / "pyscript.toml")
