@@ -7,7 +7,7 @@
 // a 2-core machine). Restoring a heap image made here skips all of that.
 //
 // The snapshot holds only the wasm heap, not the file system: the page still
-// unpacks the same zips (PyScript's [files]) at the same place, so modules the
+// unpacks the same zips (pyscript.toml's [files]) at the same place, so modules the
 // snapshot imported find their files (jinja2 templates) where they were. Only
 // pure Python may be imported here: anything that touched `js` would keep
 // references to Node's objects. KEY names the inputs (Pyodide build, zips); the
@@ -77,7 +77,7 @@ const { loadPyodide } = await import(pathToFileURL(indexURL + "pyodide.mjs").hre
 // sys.executable and the `_` environment variable; the page's own default instead.
 const py = await loadPyodide({ indexURL, _makeSnapshot: true, _sysExecutable: "./this.program" });
 
-// Where PyScript's [files] "./x.zip" = "./*" unpacks them in the page.
+// Where [files] "./x.zip" = "./*" puts them in the page (our loader unpacks them there).
 const HOME = "/home/pyodide";
 for (const zip of zips) {
   py.unpackArchive(new Uint8Array(readFileSync(zip)), "zip", { extractDir: HOME });
@@ -150,11 +150,10 @@ for package in ("app", "pyscript"):
     if Path("/home/pyodide", package).is_dir():
         compileall.compile_dir(f"/home/pyodide/{package}", quiet=1,
                                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-with zipfile.ZipFile("/tmp/pycache.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+with zipfile.ZipFile("/tmp/pycache.zip", "w", zipfile.ZIP_STORED) as zf:   # stored: see build.py zip_tree
     for path in sorted([*Path("/home/pyodide").glob("app/**/__pycache__/*.pyc"),
                         *Path("/home/pyodide").glob("pyscript/**/__pycache__/*.pyc")]):
         info = zipfile.ZipInfo(path.relative_to("/home/pyodide").as_posix(), (2020, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_DEFLATED
         zf.writestr(info, path.read_bytes())
 `);
 writeFileSync(pycOut + ".tmp", py.FS.readFile("/tmp/pycache.zip"));

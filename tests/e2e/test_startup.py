@@ -123,3 +123,20 @@ def test_pyscripts_own_package_comes_precompiled(reference_server):
     assert {"__init__", "context", "display", "ffi", "util", "web"} <= modules, modules
     assert all(int.from_bytes(data[4:8], "little") == 0b01 for data in pycs.values())   # hash-based, unchecked
     assert any(name.startswith("app/browser/__pycache__/") for name in archive.namelist())
+
+
+def test_an_archive_that_cannot_be_unpacked_is_named(browser, reference_server, conversation):
+    """The loader unpacks pyscript.toml's zips itself: one it cannot have is named, with what to do,
+    and the canvas stays closed (nothing can be sent)."""
+    context = browser.new_context()
+    try:
+        context.route(re.compile(r"/assets/app\.[0-9a-f]{12}\.zip$"), lambda route: route.fulfill(status=404, body="gone"))
+        page = context.new_page()
+        with page.expect_console_message(lambda m: m.type == "error" and "Attache cannot unpack" in m.text) as message:
+            page.goto(f"{reference_server.url}/?as=agent&conversation={conversation}")
+        text = message.value.text
+        assert "/assets/app." in text and "HTTP 404" in text and "Reload the page" in text, text
+        expect(page.get_by_role("form", name="Message composer")).to_have_attribute("aria-busy", "true")
+        assert page.evaluate("document.documentElement.dataset.pythonStart") is None
+    finally:
+        context.close()
