@@ -64,6 +64,9 @@ async function zipEntries(buffer) {
   return Promise.all(entries.map(async ([name, data]) => [name, await data]));
 }
 
+// Between the long steps of the start, the page takes input (a file picked now is shown at once)
+const pause = () => globalThis.scheduler?.yield?.() ?? new Promise((resume) => setTimeout(resume, 0));
+
 async function unpack(py) {
   // what PyScript's [files] did: every archive into its folder under the home directory
   const home = py.FS.cwd();
@@ -76,6 +79,7 @@ async function unpack(py) {
       console.error(problem);      // PyScript does not report an interpreter that fails to load
       throw new Error(problem);
     }
+    await pause();
     for (const [name, data] of entries) {
       const path = `${home}/${folder}${name}`;
       py.FS.mkdirTree(path.slice(0, path.lastIndexOf("/")));
@@ -121,6 +125,7 @@ export async function loadPyodide(options = {}) {
     py = await load(settings);
     how = "fallback";
   }
+  await pause();
   await unpack(py);
   mark(how);
   if (how === "snapshot") {
