@@ -1,7 +1,14 @@
 // Attache's Pyodide loader. PyScript's `interpreter` setting names this module
 // instead of pyodide.mjs, and PyScript calls its loadPyodide with its own options.
-// We add the memory snapshot build.py made (Python with jinja2 and our pure modules
-// already imported), fetched while the runtime downloads. A snapshot that is
+//
+// Python starts when this module is evaluated (index.html runs it as a module
+// script right after static/early.mjs; attache.js imports it first), not when
+// PyScript asks for it: PyScript first reads its config and opens IndexedDB, and
+// Python's start no longer waits for that. loadPyodide hands PyScript the
+// interpreter so started, with Python's output going to PyScript's handlers.
+//
+// The start restores the memory snapshot build.py made (Python with jinja2 and our
+// pure modules already imported), fetched while the runtime downloads. A snapshot that is
 // missing, unreadable or made for other inputs (another Pyodide build, other
 // libraries or app code) is not used: Python then starts the normal, slower way,
 // and the console says why.
@@ -23,6 +30,10 @@ const FILES = JSON.parse('@FILES@');
 const KEY_QUERY = "import sys; getattr(sys.modules.get('_attache_snapshot'), 'key', '')";
 
 class Unusable extends Error {}
+
+// PyScript's output handlers, once it asks for the interpreter; the console until then
+const output = { stdout: (text) => console.log(text), stderr: (text) => console.error(text) };
+const io = { stdout: (text) => output.stdout(text), stderr: (text) => output.stderr(text) };
 
 // fetched at once (the page preloads them), unpacked once Python is there
 const archives = FILES.map(([name, folder]) => {
@@ -95,11 +106,15 @@ async function fetchSnapshot() {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-function mark(how) {
+function mark(name) {
+  performance.mark(`attache:${name}`);
+}
+
+function started(how) {
   // read by the tests and the benchmarks: which way Python started, and when
   const root = globalThis.document?.documentElement;
   if (root) root.dataset.pythonStart = how;
-  performance.mark(`attache:python-${how}`);
+  mark(`python-${how}`);
 }
 
 async function restore(settings) {
@@ -111,10 +126,10 @@ async function restore(settings) {
   return py;
 }
 
-/** PyScript's: the interpreter, from the snapshot if it can be, with [files] unpacked. */
-export async function loadPyodide(options = {}) {
-  const started = performance.now();
-  const settings = { ...options, indexURL: INDEX_URL };
+async function start() {
+  mark("python-boot");
+  const begun = performance.now();
+  const settings = { indexURL: INDEX_URL, ...io };
   let py, how;
   try {
     py = await restore(settings);
@@ -127,9 +142,21 @@ export async function loadPyodide(options = {}) {
   }
   await pause();
   await unpack(py);
-  mark(how);
+  started(how);
   if (how === "snapshot") {
-    console.info(`Attache: Python restored from its memory snapshot in ${Math.round(performance.now() - started)} ms.`);
+    console.info(`Attache: Python restored from its memory snapshot in ${Math.round(performance.now() - begun)} ms.`);
   }
   return py;
+}
+
+const python = start();
+python.catch(() => {});      // reported to PyScript, which asks for it
+
+/** PyScript's: the interpreter started above, [files] unpacked. Its options name the output
+ * handlers; the page has no `packages`, so nothing else applies. */
+export async function loadPyodide(options = {}) {
+  mark("python-asked");
+  if (options.stdout) output.stdout = options.stdout;
+  if (options.stderr) output.stderr = options.stderr;
+  return python;
 }

@@ -12,7 +12,8 @@ Files that load their siblings by fixed names (PyScript's chunks, Pyodide's
 wasm, stdlib and lock file) are copied as a whole directory whose name carries
 the hash of all its files. The `interpreter` named in pyscript.toml is replaced
 by our loader module (static/pyodide-loader.mjs), which restores the memory
-snapshot; the zips of [files] move into it (it unpacks them; PyScript's table
+snapshot; index.html runs it as a module script of its own (Python starts at
+once), and the zips of [files] move into it (it unpacks them; PyScript's table
 is dropped). Compressible assets get precompressed `.br` and `.gz` siblings that
 the server picks by Accept-Encoding; a plain static host serves the originals.
 """
@@ -44,6 +45,7 @@ MIN_SAVING = 0.05       # keep a compressed copy only if it is at least 5% small
 BIG = 16 * 1024 * 1024  # above this, faster (slightly larger) compression: the snapshot changes with the app
 _REFERENCE = re.compile(r"""(["'])\./([^"'\s*]+)\1""")
 PRELOAD_MARK = "<!-- preload: filled in by build.py -->"
+LOADER_MARK = "<!-- python: filled in by build.py (static/pyodide-loader.mjs starts Python at once) -->"
 _STATIC_IMPORT = re.compile(r"""(?:\bfrom|\bimport)\s*["'](\./[^"']+\.js)["']""")
 _DYNAMIC_IMPORT = re.compile(r"""\bimport\(\s*["'](\./[^"']+\.js)["']\s*\)""")
 # PyScript chunks that PyScript imports dynamically on every start of a page like ours
@@ -262,9 +264,9 @@ def assemble(source_root: Path, site_root: Path, snapshot: Path | None, snapshot
     if core:
         modules = [path.relative_to(site_root).as_posix() for path in module_graph(site_root / core.group(1))]
     fetched.insert(0, "pyscript.toml")     # PyScript fetches its config only once its own code has run
-    if loader:
-        modules.append(loader)
     html = html.replace(PRELOAD_MARK, preload_tags(site, fetched, modules))
+    # the loader runs as a module script of its own, before PyScript's: Python starts at once
+    html = html.replace(LOADER_MARK, f'<script type="module" src="./{loader}"></script>' if loader else "")
     element = element_module(rewrite((source_root / ELEMENT_SOURCE).read_text(),
                                      lambda rel: asset_for(site, source_root, rel)), toml)
     for name, text in (("index.html", html), ("pyscript.toml", toml), ("attache.js", element)):

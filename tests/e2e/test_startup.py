@@ -19,6 +19,7 @@ from tests.e2e.test_canvas import attach
 
 SNAPSHOT = re.compile(r"/assets/snapshot\.[0-9a-f]{12}\.bin$")
 LOADER = re.compile(r"/assets/attache-pyodide\.[0-9a-f]{12}\.mjs$")
+PYSCRIPT_CORE = re.compile(r"/assets/pyscript-[0-9a-f]{12}/core\.js$")
 
 
 @pytest.fixture()
@@ -138,5 +139,25 @@ def test_an_archive_that_cannot_be_unpacked_is_named(browser, reference_server, 
         assert "/assets/app." in text and "HTTP 404" in text and "Reload the page" in text, text
         expect(page.get_by_role("form", name="Message composer")).to_have_attribute("aria-busy", "true")
         assert page.evaluate("document.documentElement.dataset.pythonStart") is None
+    finally:
+        context.close()
+
+
+def marks(page, name: str) -> list[float]:
+    return page.evaluate("(name) => performance.getEntriesByName(name).map(e => e.startTime)", name)
+
+
+def test_python_starts_without_waiting_for_pyscript(browser, reference_server, conversation):
+    """The loader starts Python when it is evaluated (a module script of the page), while PyScript
+    still reads its config and opens IndexedDB. With PyScript's module held back (it never asks),
+    Python still starts and its zips are unpacked."""
+    context = browser.new_context()
+    try:
+        context.route(PYSCRIPT_CORE, lambda route: route.fulfill(body="", headers={"Content-Type": "text/javascript"}))
+        page = context.new_page()
+        page.goto(f"{reference_server.url}/?as=agent&conversation={conversation}")
+        page.wait_for_function("document.documentElement.dataset.pythonStart === 'snapshot'")
+        assert marks(page, "attache:python-asked") == []
+        assert len(marks(page, "attache:python-boot")) == 1
     finally:
         context.close()

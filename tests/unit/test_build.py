@@ -157,6 +157,8 @@ def test_the_interpreter_is_our_loader_naming_the_snapshot_and_its_key(source, t
     archives = json.loads(re.search(r"const FILES = JSON.parse\('(.*)'\);", loader).group(1))
     assert [re.sub(r"\.[0-9a-f]{12}\.", ".", name) for name, _ in archives] == ["./pylibs.zip", "./app.zip", "./pycache.zip"]
     assert all((out / "assets" / name).is_file() and folder == "" for name, folder in archives)
+    html = (out / "index.html").read_text()               # a module script of the page: Python starts at once
+    assert html.index(f'<script type="module" src="./{loader_rel}">') < html.index("pyscript-")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["interpreter"] == loader_rel and manifest["snapshot_key"] == "0123456789abcdef"
 
