@@ -129,17 +129,23 @@ def copy_runtime() -> None:
 
 
 def zip_tree(archive: Path, sources: list[tuple[Path, str]], skip_suffixes: tuple[str, ...] = ()) -> None:
-    """Write a deterministic zip of (directory, name inside the zip) pairs."""
+    """Write a deterministic zip of (directory, name inside the zip) pairs. Stored, not deflated:
+    the page's loader then copies the files out without inflating each, and the whole zip
+    travels Brotli-compressed (tools/site.py), smaller than per-file deflate."""
     tmp = archive.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
         for directory, arcname in sources:
             for path in sorted(directory.rglob("*")):
                 if path.is_dir() or "__pycache__" in path.parts or path.suffix in skip_suffixes:
                     continue
                 info = zipfile.ZipInfo(f"{arcname}/{path.relative_to(directory).as_posix()}", (2020, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, path.read_bytes())
     tmp.replace(archive)
+
+
+def is_stored(archive: Path) -> bool:
+    with zipfile.ZipFile(archive) as zf:
+        return all(info.compress_type == zipfile.ZIP_STORED for info in zf.infolist())
 
 
 def pack_python() -> None:
@@ -148,7 +154,7 @@ def pack_python() -> None:
         [str(venv_python()), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True
     ).strip())
     libs = VENDOR / "pylibs.zip"
-    if not libs.exists():
+    if not libs.exists() or not is_stored(libs):      # one an earlier build deflated: pack it again
         log("packing jinja2 and markupsafe for the browser")
         zip_tree(libs, [(site / name, name) for name in BROWSER_PACKAGES], skip_suffixes=(".so", ".pyi", ".c"))
     zip_tree(VENDOR / "app.zip", [(ROOT / "app", "app")], skip_suffixes=(".pyc",))
@@ -170,16 +176,18 @@ def snapshot_key(version: str, inputs: list[Path]) -> str:
 def make_snapshot(pyodide_dir: Path, key: str, snapshot: Path, pycache: Path, zips: list[Path]) -> None:
     if not shutil.which("node"):
         sys.exit("build.py: Node.js is needed to make the Pyodide memory snapshot (install Node.js 20)")
-    run(["node", str(SNAPSHOT_MAKER), str(pyodide_dir), key, str(snapshot), str(pycache), *map(str, zips)], cwd=ROOT)
+    run(["node", str(SNAPSHOT_MAKER), str(pyodide_dir), str(pyodide_dir.parent / "pyscript"), key, str(snapshot),
+         str(pycache), *map(str, zips)], cwd=ROOT)
 
 
 def ensure_snapshot(vendor: Path = VENDOR, version: str | None = None, maker=make_snapshot) -> tuple[Path, str]:
-    """static/vendor/snapshot.bin (and app-pycache.zip, compiled by the same Python),
-    made again whenever their key (inputs) changes."""
+    """static/vendor/snapshot.bin (and pycache.zip: app/ and PyScript's own Python package
+    compiled by the same Python), made again whenever their key (inputs) changes."""
     zips = [vendor / "pylibs.zip", vendor / "app.zip"]
     runtime = [vendor / "pyodide" / name for name in PYODIDE_FILES]
-    key = snapshot_key(version or pyodide_version(), [*runtime, *zips, SNAPSHOT_MAKER])
-    snapshot, pycache, stamp = vendor / "snapshot.bin", vendor / "app-pycache.zip", vendor / "snapshot.key"
+    pyscript = sorted((vendor / "pyscript").glob("core-*.js"))   # holds PyScript's Python package
+    key = snapshot_key(version or pyodide_version(), [*runtime, *pyscript, *zips, SNAPSHOT_MAKER])
+    snapshot, pycache, stamp = vendor / "snapshot.bin", vendor / "pycache.zip", vendor / "snapshot.key"
     if not (snapshot.exists() and pycache.exists() and up_to_date(stamp, key)):
         log("making the Pyodide memory snapshot (Node)")
         stamp.unlink(missing_ok=True)

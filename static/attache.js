@@ -36,6 +36,7 @@ function startPython() {
   // PyScript reads the <script type="py"> elements when its module first runs: add ours
   // first. One Python for the page; app/main.py mounts every canvas registered with it.
   if (python) return python;
+  import(here(PYSCRIPT_CONFIG.interpreter)).catch(() => {});  // our loader: Python starts at once
   const script = document.createElement("script");
   script.type = "py";
   script.setAttribute("config", pyscriptConfig());

@@ -12,7 +12,9 @@ Files that load their siblings by fixed names (PyScript's chunks, Pyodide's
 wasm, stdlib and lock file) are copied as a whole directory whose name carries
 the hash of all its files. The `interpreter` named in pyscript.toml is replaced
 by our loader module (static/pyodide-loader.mjs), which restores the memory
-snapshot. Compressible assets get precompressed `.br` and `.gz` siblings that
+snapshot; index.html runs it as a module script of its own (Python starts at
+once), and the zips of [files] move into it (it unpacks them; PyScript's table
+is dropped). Compressible assets get precompressed `.br` and `.gz` siblings that
 the server picks by Accept-Encoding; a plain static host serves the originals.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ import hashlib
 import json
 import re
 import shutil
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,15 +37,15 @@ from tools.canvas import ELEMENT_SOURCE, element_module, fill_canvas
 ASSET_PREFIXES = ("static/", "app/")
 # Directories shipped whole: their files import or fetch each other by name.
 DIRECTORY_UNITS = ("static/vendor/pyscript", "static/vendor/pyodide")
-INTERPRETER = "static/vendor/pyodide/pyodide.mjs"
 LOADER_TEMPLATE = "static/pyodide-loader.mjs"
-# Zips are left out: their entries are deflated already (a few % at best).
-COMPRESSIBLE = (".js", ".mjs", ".css", ".json", ".wasm", ".bin", ".py", ".svg", ".txt", ".html")
+# Zips too: ours are stored (build.py zip_tree); a deflated one misses MIN_SAVING and is left alone.
+COMPRESSIBLE = (".js", ".mjs", ".css", ".json", ".wasm", ".bin", ".py", ".svg", ".txt", ".html", ".zip")
 MIN_COMPRESS_BYTES = 1024
 MIN_SAVING = 0.05       # keep a compressed copy only if it is at least 5% smaller
 BIG = 16 * 1024 * 1024  # above this, faster (slightly larger) compression: the snapshot changes with the app
 _REFERENCE = re.compile(r"""(["'])\./([^"'\s*]+)\1""")
 PRELOAD_MARK = "<!-- preload: filled in by build.py -->"
+LOADER_MARK = "<!-- python: filled in by build.py (static/pyodide-loader.mjs starts Python at once) -->"
 _STATIC_IMPORT = re.compile(r"""(?:\bfrom|\bimport)\s*["'](\./[^"']+\.js)["']""")
 _DYNAMIC_IMPORT = re.compile(r"""\bimport\(\s*["'](\./[^"']+\.js)["']\s*\)""")
 # PyScript chunks that PyScript imports dynamically on every start of a page like ours
@@ -167,14 +170,45 @@ def rewrite(text: str, replace) -> str:
     return _REFERENCE.sub(sub, text)
 
 
-def loader_module(site: Site, source_root: Path, pyodide_dir: str, snapshot: Path, key: str) -> tuple[str, str]:
-    """Our loader (beside the assets), naming the Pyodide directory and the snapshot: (loader, snapshot)."""
+def loader_module(site: Site, source_root: Path, pyodide_dir: str, snapshot: Path, key: str,
+                  files: list[tuple[str, str]]) -> tuple[str, str]:
+    """Our loader (beside the assets), naming the Pyodide directory, the snapshot and the
+    archives it unpacks ([site path, folder]): (loader, snapshot)."""
     snapshot_rel = site.put_bytes("snapshot.bin", snapshot.read_bytes())
+    archives = [["./" + Path(rel).name, folder] for rel, folder in files]
     text = (source_root / LOADER_TEMPLATE).read_text()
     text = (text.replace("@PYODIDE@", "./" + Path(pyodide_dir).name)
                 .replace("@SNAPSHOT@", "./" + Path(snapshot_rel).name)
-                .replace("@KEY@", key))
+                .replace("@KEY@", key)
+                .replace("@FILES@", json.dumps(archives)))
     return site.put_bytes("attache-pyodide.mjs", text.encode()), snapshot_rel
+
+
+def archives_to_unpack(toml: str) -> list[tuple[str, str]] | None:
+    """pyscript.toml's [files] as [(site path of a zip, folder under the home directory)],
+    or None when one entry is not a zip unpacked into a folder (PyScript then does them all)."""
+    files = tomllib.loads(toml).get("files", {})
+    archives = []
+    for source, target in files.items():
+        if not (source.startswith("./assets/") and source.endswith(".zip") and target.startswith("./")
+                and target.endswith("*") and ".." not in target):
+            return None
+        archives.append((source[2:], target[2:-1]))
+    return archives
+
+
+def without_files(toml: str) -> str:
+    """pyscript.toml without its [files] table (the loader unpacks them)."""
+    kept, skipping = [], False
+    for line in toml.splitlines(keepends=True):
+        if line.strip().startswith("["):
+            skipping = line.strip() == "[files]"
+            if skipping:
+                kept.append("# [files]: unpacked by our loader (static/pyodide-loader.mjs), see tools/site.py\n")
+                continue
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
 
 
 def module_graph(entry: Path) -> list[Path]:
@@ -213,19 +247,15 @@ def assemble(source_root: Path, site_root: Path, snapshot: Path | None, snapshot
     """Write site_root/{index.html, pyscript.toml, assets/...} and remove stale assets."""
     site = Site(site_root)
     (site_root / "assets").mkdir(parents=True, exist_ok=True)
-    toml = (source_root / "pyscript.toml").read_text()
+    toml = rewrite((source_root / "pyscript.toml").read_text(), lambda rel: asset_for(site, source_root, rel))
     loader = snapshot_rel = None
-
-    def toml_asset(rel: str) -> str | None:
-        nonlocal loader, snapshot_rel
-        found = asset_for(site, source_root, rel)
-        if rel == INTERPRETER and found and snapshot is not None:
-            pyodide_dir = site.assets["static/vendor/pyodide"]
-            loader, snapshot_rel = loader_module(site, source_root, pyodide_dir, snapshot, snapshot_key)
-            return loader
-        return found
-
-    toml = rewrite(toml, toml_asset)
+    interpreter = site.assets.get("static/vendor/pyodide")
+    archives = archives_to_unpack(toml)
+    if snapshot is not None and interpreter and f'"./{interpreter}/pyodide.mjs"' in toml:
+        loader, snapshot_rel = loader_module(site, source_root, interpreter, snapshot, snapshot_key, archives or [])
+        toml = toml.replace(f'"./{interpreter}/pyodide.mjs"', f'"./{loader}"')
+        if archives is not None:
+            toml = without_files(toml)
     html = fill_canvas(rewrite((source_root / "index.html").read_text(), lambda rel: asset_for(site, source_root, rel)))
     fetched = ([snapshot_rel] if snapshot_rel else []) + [rel for logical, rel in site.assets.items()
                                                           if logical.endswith(".zip")]
@@ -234,9 +264,9 @@ def assemble(source_root: Path, site_root: Path, snapshot: Path | None, snapshot
     if core:
         modules = [path.relative_to(site_root).as_posix() for path in module_graph(site_root / core.group(1))]
     fetched.insert(0, "pyscript.toml")     # PyScript fetches its config only once its own code has run
-    if loader:
-        modules.append(loader)
     html = html.replace(PRELOAD_MARK, preload_tags(site, fetched, modules))
+    # the loader runs as a module script of its own, before PyScript's: Python starts at once
+    html = html.replace(LOADER_MARK, f'<script type="module" src="./{loader}"></script>' if loader else "")
     element = element_module(rewrite((source_root / ELEMENT_SOURCE).read_text(),
                                      lambda rel: asset_for(site, source_root, rel)), toml)
     for name, text in (("index.html", html), ("pyscript.toml", toml), ("attache.js", element)):

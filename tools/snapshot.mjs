@@ -1,13 +1,13 @@
 // Make a Pyodide memory snapshot at build time (run by build.py under Node):
 //
-//   node tools/snapshot.mjs PYODIDE_DIR KEY SNAPSHOT_OUT PYC_OUT ZIP...
+//   node tools/snapshot.mjs PYODIDE_DIR PYSCRIPT_DIR KEY SNAPSHOT_OUT PYC_OUT ZIP...
 //
 // Why: starting Pyodide in the page means compiling the interpreter's state from
 // scratch and importing jinja2 and our pure modules from .py source (about 2 s on
 // a 2-core machine). Restoring a heap image made here skips all of that.
 //
 // The snapshot holds only the wasm heap, not the file system: the page still
-// unpacks the same zips (PyScript's [files]) at the same place, so modules the
+// unpacks the same zips (pyscript.toml's [files]) at the same place, so modules the
 // snapshot imported find their files (jinja2 templates) where they were. Only
 // pure Python may be imported here: anything that touched `js` would keep
 // references to Node's objects. KEY names the inputs (Pyodide build, zips); the
@@ -15,17 +15,60 @@
 // snapshot when they differ.
 //
 // PYC_OUT is a zip of app/**/__pycache__ compiled by this same Python, for the
-// modules the snapshot cannot hold (app.browser, app.main): unchecked-hash pycs,
-// because the unpacked sources get new mtimes in the page; they cannot change
-// during a page's life.
-import { readFileSync, writeFileSync, renameSync } from "node:fs";
+// modules the snapshot cannot hold (app.browser, app.main), and of
+// pyscript/__pycache__: PyScript writes its own Python package (its sources are
+// in its core module, PYSCRIPT_DIR) into the file system and imports it at every
+// start, which compiled ~30 kB of source each time. Unchecked-hash pycs, because
+// the sources get new mtimes in the page; they cannot change during a page's life.
+import { readFileSync, readdirSync, writeFileSync, renameSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import path from "node:path";
 
-const [pyodideDir, key, out, pycOut, ...zips] = process.argv.slice(2);
-if (!pyodideDir || !key || !out || !pycOut || zips.length === 0) {
-  console.error("usage: node tools/snapshot.mjs PYODIDE_DIR KEY SNAPSHOT_OUT PYC_OUT ZIP...");
+const [pyodideDir, pyscriptDir, key, out, pycOut, ...zips] = process.argv.slice(2);
+if (!pyodideDir || !pyscriptDir || !key || !out || !pycOut || zips.length === 0) {
+  console.error("usage: node tools/snapshot.mjs PYODIDE_DIR PYSCRIPT_DIR KEY SNAPSHOT_OUT PYC_OUT ZIP...");
   process.exit(2);
+}
+
+// PyScript's Python package, as its core module holds it: `{pyscript:{"__init__.py":"...",...}}`
+// in a JS object literal, which it writes to ./pyscript/ before the page's first script.
+const PACKAGE_MARK = "{pyscript:{";
+
+function literalEnd(text, open) {
+  // the index of the brace closing the one at `open`, skipping quoted strings
+  let depth = 0;
+  let quote = null;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === "\\") i++;
+      else if (c === quote) quote = null;
+    } else if (c === '"' || c === "'" || c === "`") quote = c;
+    else if (c === "{") depth++;
+    else if (c === "}" && --depth === 0) return i;
+  }
+  return -1;
+}
+
+function pyscriptPackage(dir) {
+  // {"pyscript/x.py": source}, or {} (then PyScript compiles its package in the page, as before)
+  for (const name of readdirSync(dir).filter((n) => /^core-.*\.js$/.test(n))) {
+    const text = readFileSync(path.join(dir, name), "utf8");
+    const open = text.indexOf(PACKAGE_MARK);
+    const end = open < 0 ? -1 : literalEnd(text, open);
+    if (end < 0) continue;
+    const files = {};
+    const walk = (prefix, node) => {
+      for (const [entry, value] of Object.entries(node)) {
+        if (typeof value === "string") files[prefix + entry] = value;
+        else walk(`${prefix}${entry}/`, value);
+      }
+    };
+    walk("", Function(`"use strict"; return (${text.slice(open, end + 1)});`)());   // our vendored file, at build time
+    return files;
+  }
+  console.warn(`snapshot: PyScript's Python package not found in ${dir}; it is compiled in the page`);
+  return {};
 }
 const indexURL = path.resolve(pyodideDir) + "/";
 const { loadPyodide } = await import(pathToFileURL(indexURL + "pyodide.mjs").href);
@@ -34,7 +77,7 @@ const { loadPyodide } = await import(pathToFileURL(indexURL + "pyodide.mjs").hre
 // sys.executable and the `_` environment variable; the page's own default instead.
 const py = await loadPyodide({ indexURL, _makeSnapshot: true, _sysExecutable: "./this.program" });
 
-// Where PyScript's [files] "./x.zip" = "./*" unpacks them in the page.
+// Where [files] "./x.zip" = "./*" puts them in the page (our loader unpacks them there).
 const HOME = "/home/pyodide";
 for (const zip of zips) {
   py.unpackArchive(new Uint8Array(readFileSync(zip)), "zip", { extractDir: HOME });
@@ -93,16 +136,24 @@ writeFileSync(out + ".tmp", image);
 renameSync(out + ".tmp", out);
 console.log(`snapshot: ${(image.length / 1048576).toFixed(1)} MiB written to ${out}`);
 
-// After the snapshot, so the compiler's modules are not in it.
+// After the snapshot, so the compiler's modules and PyScript's package are not in it.
+py.globals.set("PYSCRIPT_FILES", py.toPy(pyscriptPackage(pyscriptDir)));
 py.runPython(String.raw`
 import compileall, py_compile, zipfile
 from pathlib import Path
 
-compileall.compile_dir("/home/pyodide/app", quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-with zipfile.ZipFile("/tmp/pycache.zip", "w", zipfile.ZIP_DEFLATED) as zf:
-    for path in sorted(Path("/home/pyodide").glob("app/**/__pycache__/*.pyc")):
+for name, source in PYSCRIPT_FILES.items():   # where PyScript writes them in the page
+    target = Path("/home/pyodide", name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(source, encoding="utf-8")
+for package in ("app", "pyscript"):
+    if Path("/home/pyodide", package).is_dir():
+        compileall.compile_dir(f"/home/pyodide/{package}", quiet=1,
+                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+with zipfile.ZipFile("/tmp/pycache.zip", "w", zipfile.ZIP_STORED) as zf:   # stored: see build.py zip_tree
+    for path in sorted([*Path("/home/pyodide").glob("app/**/__pycache__/*.pyc"),
+                        *Path("/home/pyodide").glob("pyscript/**/__pycache__/*.pyc")]):
         info = zipfile.ZipInfo(path.relative_to("/home/pyodide").as_posix(), (2020, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_DEFLATED
         zf.writestr(info, path.read_bytes())
 `);
 writeFileSync(pycOut + ".tmp", py.FS.readFile("/tmp/pycache.zip"));

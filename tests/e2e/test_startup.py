@@ -4,9 +4,12 @@ the normal way and the console says why. Every file the page loads, apart from
 the two pages, its config and the API, is a content-hashed, immutable asset."""
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -16,6 +19,7 @@ from tests.e2e.test_canvas import attach
 
 SNAPSHOT = re.compile(r"/assets/snapshot\.[0-9a-f]{12}\.bin$")
 LOADER = re.compile(r"/assets/attache-pyodide\.[0-9a-f]{12}\.mjs$")
+PYSCRIPT_CORE = re.compile(r"/assets/pyscript-[0-9a-f]{12}/core\.js$")
 
 
 @pytest.fixture()
@@ -106,3 +110,54 @@ def test_a_snapshot_made_from_other_inputs_falls_back_to_a_normal_start(start, t
     assert python_start(page) == "fallback"
     assert any(m.startswith("warning: Attache: the snapshot was made for other inputs") for m in messages), messages
     still_works(page, tmp_path)
+
+
+def test_pyscripts_own_package_comes_precompiled(reference_server):
+    """PyScript writes its Python package into the file system and imports it at every
+    start; the page's files bring unchecked-hash .pyc files of it (made by the build with
+    the same Pyodide), so it is not compiled in the page. (The sources get new mtimes there.)"""
+    page = httpx.get(f"{reference_server.url}/").text                  # preloaded for the start
+    pycache = re.search(r'"\./(assets/pycache\.[0-9a-f]{12}\.zip)"', page).group(1)
+    archive = zipfile.ZipFile(io.BytesIO(httpx.get(f"{reference_server.url}/{pycache}").content))
+    pycs = {name: archive.read(name) for name in archive.namelist() if name.startswith("pyscript/__pycache__/")}
+    modules = {name.split("/")[-1].split(".")[0] for name in pycs}
+    assert {"__init__", "context", "display", "ffi", "util", "web"} <= modules, modules
+    assert all(int.from_bytes(data[4:8], "little") == 0b01 for data in pycs.values())   # hash-based, unchecked
+    assert any(name.startswith("app/browser/__pycache__/") for name in archive.namelist())
+
+
+def test_an_archive_that_cannot_be_unpacked_is_named(browser, reference_server, conversation):
+    """The loader unpacks pyscript.toml's zips itself: one it cannot have is named, with what to do,
+    and the canvas stays closed (nothing can be sent)."""
+    context = browser.new_context()
+    try:
+        context.route(re.compile(r"/assets/app\.[0-9a-f]{12}\.zip$"), lambda route: route.fulfill(status=404, body="gone"))
+        page = context.new_page()
+        with page.expect_console_message(lambda m: m.type == "error" and "Attache cannot unpack" in m.text) as message:
+            page.goto(f"{reference_server.url}/?as=agent&conversation={conversation}")
+        text = message.value.text
+        assert "/assets/app." in text and "HTTP 404" in text and "Reload the page" in text, text
+        expect(page.get_by_role("form", name="Message composer")).to_have_attribute("aria-busy", "true")
+        assert page.evaluate("document.documentElement.dataset.pythonStart") is None
+    finally:
+        context.close()
+
+
+def marks(page, name: str) -> list[float]:
+    return page.evaluate("(name) => performance.getEntriesByName(name).map(e => e.startTime)", name)
+
+
+def test_python_starts_without_waiting_for_pyscript(browser, reference_server, conversation):
+    """The loader starts Python when it is evaluated (a module script of the page), while PyScript
+    still reads its config and opens IndexedDB. With PyScript's module held back (it never asks),
+    Python still starts and its zips are unpacked."""
+    context = browser.new_context()
+    try:
+        context.route(PYSCRIPT_CORE, lambda route: route.fulfill(body="", headers={"Content-Type": "text/javascript"}))
+        page = context.new_page()
+        page.goto(f"{reference_server.url}/?as=agent&conversation={conversation}")
+        page.wait_for_function("document.documentElement.dataset.pythonStart === 'snapshot'")
+        assert marks(page, "attache:python-asked") == []
+        assert len(marks(page, "attache:python-boot")) == 1
+    finally:
+        context.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import zipfile
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def vendor(tmp_path):
         (vendor / "pyodide" / name).write_bytes(f"runtime {name}".encode())
     (vendor / "pylibs.zip").write_bytes(b"jinja2 and markupsafe")
     (vendor / "app.zip").write_bytes(b"our app, version 1")
+    (vendor / "pyscript").mkdir()
+    (vendor / "pyscript" / "core-abc.js").write_text('wo(".",{pyscript:{"__init__.py":"x = 1"}})')
     return vendor
 
 
@@ -58,7 +61,8 @@ def test_the_snapshot_is_made_once_for_the_same_inputs(vendor):
     lambda v: (v / "pyodide" / "pyodide.asm.wasm").write_bytes(b"another build"),
     lambda v: (v / "pyodide" / "python_stdlib.zip").write_bytes(b"another stdlib"),
     lambda v: (v / "snapshot.bin").unlink(),
-    lambda v: (v / "app-pycache.zip").unlink(),
+    lambda v: (v / "pycache.zip").unlink(),
+    lambda v: (v / "pyscript" / "core-abc.js").write_bytes(b"another PyScript"),
 ])
 def test_the_snapshot_is_made_again_when_an_input_changes(vendor, change):
     maker = Maker()
@@ -106,7 +110,7 @@ def source(tmp_path):
     (src / "static" / "vendor" / "pyscript").mkdir()
     (src / "static" / "vendor" / "pyscript" / "core.js").write_text('import "./core-abc.js";\n')
     (src / "static" / "vendor" / "pyscript" / "core-abc.js").write_text("export const x = 1;\n" * 100)
-    for name in ("pylibs.zip", "app.zip", "app-pycache.zip"):
+    for name in ("pylibs.zip", "app.zip", "pycache.zip"):
         (src / "static" / "vendor" / name).write_bytes(name.encode() * 10)
     shutil.copy2(ROOT / "index.html", src / "index.html")
     shutil.copy2(ROOT / "pyscript.toml", src / "pyscript.toml")
@@ -134,7 +138,7 @@ def test_every_reference_names_a_hashed_asset_that_exists(source, tmp_path):
     css = next(r for r in refs if r.endswith(".css"))
     assert re.fullmatch(r"assets/attache\.[0-9a-f]{12}\.css", css)
     assert re.search(r'data-config="\./attache-config\.json"', html)     # not an asset: left alone
-    assert '"./*"' in toml
+    assert "[files]" not in toml.replace("# [files]", "")                 # the loader unpacks them
 
 
 def test_the_interpreter_is_our_loader_naming_the_snapshot_and_its_key(source, tmp_path):
@@ -150,6 +154,11 @@ def test_the_interpreter_is_our_loader_naming_the_snapshot_and_its_key(source, t
     snapshot_name = re.search(r'new URL\("\./(snapshot\.[0-9a-f]{12}\.bin)"', loader).group(1)
     assert (out / "assets" / snapshot_name).read_bytes() == snapshot.read_bytes()
     assert "@" not in re.sub(r"//.*", "", loader)        # every placeholder filled in
+    archives = json.loads(re.search(r"const FILES = JSON.parse\('(.*)'\);", loader).group(1))
+    assert [re.sub(r"\.[0-9a-f]{12}\.", ".", name) for name, _ in archives] == ["./pylibs.zip", "./app.zip", "./pycache.zip"]
+    assert all((out / "assets" / name).is_file() and folder == "" for name, folder in archives)
+    html = (out / "index.html").read_text()               # a module script of the page: Python starts at once
+    assert html.index(f'<script type="module" src="./{loader_rel}">') < html.index("pyscript-")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["interpreter"] == loader_rel and manifest["snapshot_key"] == "0123456789abcdef"
 
@@ -236,3 +245,34 @@ def test_the_built_site_holds_nothing_of_the_build_machine():
     leaks = [p.relative_to(site).as_posix() for p in site.rglob("*")
              if p.is_file() and p.suffix not in (".br", ".gz") and here in p.read_bytes()]
     assert leaks == []
+
+
+def test_files_pyscript_cannot_leave_to_the_loader_stay_in_pyscript_toml():
+    toml = """interpreter = "./assets/x.mjs"
+
+[files]
+"./assets/app.0123456789ab.zip" = "./*"
+"./assets/lib.0123456789ab.zip" = "./lib/*"
+"""
+    assert sitelib.archives_to_unpack(toml) == [("assets/app.0123456789ab.zip", ""), ("assets/lib.0123456789ab.zip", "lib/")]
+    assert "[files]" not in sitelib.without_files(toml).replace("# [files]", "")
+    assert 'interpreter = "./assets/x.mjs"' in sitelib.without_files(toml)
+    assert sitelib.archives_to_unpack(toml + '"./assets/data.json" = "./data.json"\n') is None
+    assert sitelib.archives_to_unpack('interpreter = "x"\n') == []
+
+
+def test_the_zips_are_stored_for_the_loader_and_travel_compressed(tmp_path):
+    """The loader copies files out of stored zips without inflating each; HTTP compresses the whole."""
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "mod.py").write_text("x = 1\n" * 2000)
+    archive = tmp_path / "out.zip"
+    build.zip_tree(archive, [(package, "pkg")])
+    with zipfile.ZipFile(archive) as zf:
+        assert [(i.filename, i.compress_type) for i in zf.infolist()] == [("pkg/mod.py", zipfile.ZIP_STORED)]
+    assert sitelib.compress(archive) == [archive.with_name("out.zip.br"), archive.with_name("out.zip.gz")]
+    assert build.is_stored(archive)
+    deflated = tmp_path / "old.zip"             # what an earlier build wrote: packed again
+    with zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pkg/mod.py", "x = 1\n")
+    assert not build.is_stored(deflated)
