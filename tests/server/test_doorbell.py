@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from server.live.broker import Doorbell, LocalBroker
+from tests.conftest import run_async
 
 
 async def _woken_after_turns(bell: Doorbell) -> tuple[int, bool]:
@@ -31,7 +32,7 @@ async def _woken_after_turns(bell: Doorbell) -> tuple[int, bool]:
 
 
 def test_a_rung_doorbell_wakes_its_waiter_in_one_loop_turn() -> None:
-    assert asyncio.run(_woken_after_turns(Doorbell())) == (1, True)
+    assert run_async(_woken_after_turns(Doorbell())) == (1, True)
 
 
 def test_a_doorbell_rung_before_the_wait_answers_at_once_until_cleared() -> None:
@@ -43,7 +44,7 @@ def test_a_doorbell_rung_before_the_wait_answers_at_once_until_cleared() -> None
         assert not bell.is_set()
         assert await bell.wait(0.01) is False          # nobody rang: the timeout, no exception
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_published_message_wakes_its_streams_in_one_turn_and_no_other() -> None:
@@ -58,7 +59,7 @@ def test_a_published_message_wakes_its_streams_in_one_turn_and_no_other() -> Non
         assert woken.done() and woken.result() is True and list(sea.items) == [{"seq": 1}]
         assert await idle is False and not lake.items
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_resync_rings_only_the_conversations_whose_doorbell_never_came() -> None:
@@ -88,4 +89,4 @@ def test_a_resync_rings_only_the_conversations_whose_doorbell_never_came() -> No
         finally:
             resync.cancel()
 
-    asyncio.run(scenario())
+    run_async(scenario())
