@@ -131,6 +131,11 @@ class Subscriptions:
     def of(self, cid: str) -> tuple[Subscriber, ...]:
         return tuple(self.by_cid.get(cid, ()))
 
+    def ring_subscribers(self, cid: str) -> None:
+        """Every stream of `cid` in this process reads the database from its last seq."""
+        for sub in self.of(cid):
+            sub.ring()
+
     def everyone(self) -> set[Subscriber]:
         return {sub for subs in self.by_cid.values() for sub in subs}
 
@@ -148,5 +153,4 @@ class LocalBroker(Subscriptions):
             sub.push(message)
 
     def ring(self, cid: str, seq: int) -> None:
-        for sub in self.of(cid):
-            sub.ring()
+        self.ring_subscribers(cid)

@@ -124,8 +124,7 @@ class RedisBroker(Subscriptions):
 
     def ring(self, cid: str, seq: int) -> None:
         self._heard_seqs.add(seq)
-        for sub in self.of(cid):
-            sub.ring()
+        self.ring_subscribers(cid)
         if self._outbox.qsize() < OUTBOX_LIMIT:
             self._outbox.put_nowait(f"{self.origin} {seq} {cid}")
 
@@ -139,8 +138,7 @@ class RedisBroker(Subscriptions):
         if origin != self.origin:
             with contextlib.suppress(ValueError):
                 self._heard_seqs.add(int(seq))
-            for sub in self.of(cid):
-                sub.ring()
+            self.ring_subscribers(cid)
 
     async def _listen(self, listener: aioredis.Redis, pubsub: Any) -> None:
         delay = 0.1
@@ -203,10 +201,7 @@ class RedisBroker(Subscriptions):
             except Exception as e:          # the database away: streams end and reconnect by themselves; look again
                 log.warning("could not look for missed doorbells: %s", e)
                 continue
-            if stored:
-                unheard = {cid for cid, seq in stored if seq not in self._heard_seqs}
-                for cid in unheard:
-                    for sub in self.of(cid):
-                        sub.ring()
+            for cid in {cid for cid, seq in stored if seq not in self._heard_seqs}:
+                self.ring_subscribers(cid)
             self._heard_seqs = {seq for seq in self._heard_seqs if seq > top}
             self._top = top
