@@ -32,7 +32,6 @@ class LiveState:
 
 
 def live_state(broker_url: str | None, max_streams: int, newest: Callable[[], int],
-               stored_between: Callable[[int, int], list[tuple[str, int]]],
                heartbeat: float | None = None) -> LiveState:
     """In-process without a broker URL; else Redis (nothing connects until `start`)."""
     if broker_url is None:
@@ -41,7 +40,7 @@ def live_state(broker_url: str | None, max_streams: int, newest: Callable[[], in
     from server.live.redis_state import HEARTBEAT, RedisSlots, RedisTickets
 
     redis = client(broker_url)
-    broker = RedisBroker(broker_url, newest, stored_between)
+    broker = RedisBroker(broker_url, newest)
     slots = RedisSlots(redis, max_streams, heartbeat or HEARTBEAT)
     tasks: list[asyncio.Task[None]] = []
 

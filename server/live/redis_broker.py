@@ -6,9 +6,8 @@ rings the subscribers of X, which then read the rows after their last seq
 (server.conversations.events.read_after). Nothing depends on a publish arriving:
 
 - a publish lost (the process killed between commit and send, Redis away for
-  a moment) costs latency: every RESYNC seconds each process reads what was
-  stored since its last look (one query) and rings the conversations with a
-  seq it never heard a doorbell for (all of them when Redis is away);
+  a moment) costs latency: every RESYNC seconds, when anything new was stored,
+  every stream re-reads anyway;
 - Redis lost while running: streams read the database every POLL second until
   the subscription is back (it retries by itself), then once more at once;
 - a process killed: its clients reconnect elsewhere with `after=<seq>`.
@@ -32,7 +31,7 @@ from server.config.broker_config import without_password
 from server.live.broker import Subscriptions
 
 CHANNEL = "attache:events"
-RESYNC = 5.0        # seconds between looks for doorbells that never came, while Redis is there
+RESYNC = 5.0        # seconds between re-reads (only when something new was stored) while Redis is there
 POLL = 1.0          # ... while it is not
 RECONNECT_MAX = 2.0
 OUTBOX_LIMIT = 10_000   # doorbells waiting for Redis; beyond, they are dropped (the resync covers them)
@@ -82,12 +81,9 @@ def check_reachable(url: str) -> str | None:
 class RedisBroker(Subscriptions):
     """Subscribers of this process, woken by doorbells from every process (itself included, directly)."""
 
-    def __init__(self, url: str, newest: Callable[[], int], stored_between: Callable[[int, int], list[tuple[str, int]]],
-                 *, resync: float = RESYNC, poll: float = POLL) -> None:
+    def __init__(self, url: str, newest: Callable[[], int], *, resync: float = RESYNC, poll: float = POLL) -> None:
         super().__init__()
-        self.url, self._newest, self._stored_between = url, newest, stored_between
-        self.resync, self.poll = resync, poll
-        self._heard_seqs: set[int] = set()      # doorbells rung or heard since the last resync, by seq
+        self.url, self._newest, self.resync, self.poll = url, newest, resync, poll
         self.origin = secrets.token_hex(8)        # our own doorbells come back from Redis: not rung twice
         self.healthy = False
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
@@ -123,8 +119,8 @@ class RedisBroker(Subscriptions):
         self.ring(cid, message["seq"])
 
     def ring(self, cid: str, seq: int) -> None:
-        self._heard_seqs.add(seq)
-        self.ring_subscribers(cid)
+        for sub in self.of(cid):
+            sub.ring()
         if self._outbox.qsize() < OUTBOX_LIMIT:
             self._outbox.put_nowait(f"{self.origin} {seq} {cid}")
 
@@ -134,11 +130,10 @@ class RedisBroker(Subscriptions):
 
     def _heard(self, data: str) -> None:
         origin, _, rest = data.partition(" ")
-        seq, _, cid = rest.partition(" ")
+        cid = rest.partition(" ")[2]
         if origin != self.origin:
-            with contextlib.suppress(ValueError):
-                self._heard_seqs.add(int(seq))
-            self.ring_subscribers(cid)
+            for sub in self.of(cid):
+                sub.ring()
 
     async def _listen(self, listener: aioredis.Redis, pubsub: Any) -> None:
         delay = 0.1
@@ -187,21 +182,10 @@ class RedisBroker(Subscriptions):
                 pass          # the others' resync reads what these doorbells would have announced
 
     async def _resync(self) -> None:
-        """Every RESYNC s (POLL s without Redis): the conversations where something was stored without
-        its doorbell reaching this process are rung.
-
-        Why not ring every stream whenever anything was stored: during a burst that is always, and each
-        of a process's streams then read the database in one turn of its loop (a stall every RESYNC s).
-        A doorbell still on its way counts as lost here: one spare read, never a missed message."""
+        """Every RESYNC s (POLL s without Redis): when anything new was stored, every stream re-reads."""
         while True:
             await asyncio.sleep(self.resync if self.healthy else self.poll)
-            try:
-                top = self._newest()
-                stored = self._stored_between(self._top, top) if self._top is not None and top > self._top else []
-            except Exception as e:          # the database away: streams end and reconnect by themselves; look again
-                log.warning("could not look for missed doorbells: %s", e)
-                continue
-            for cid in {cid for cid, seq in stored if seq not in self._heard_seqs}:
-                self.ring_subscribers(cid)
-            self._heard_seqs = {seq for seq in self._heard_seqs if seq > top}
-            self._top = top
+            top = self._newest()
+            if top != self._top:
+                self._top = top
+                self.ring_all()

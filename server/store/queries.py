@@ -243,10 +243,6 @@ class Store:
     def last_seq(self) -> int:
         return int(self.database.scalar(_LAST_SEQ))
 
-    def stored_between(self, after: int, upto: int) -> list[tuple[str, int]]:
-        """(conversation, seq) of every message and update event with `after` < seq <= `upto`."""
-        return [(r[0], r[1]) for r in self.database.rows(_BETWEEN, {"after": after, "upto": upto})]
-
     def attached_media_type(self, sha256: str, name: str, conversation: str) -> str | None:
         """The type of a file with these bytes and this name sent in `conversation` (None: not sent there)."""
         return self.database.scalar(_sent_in(select(uploads.c.content_type), sha256, conversation)
@@ -297,8 +293,6 @@ _ATTACHED_IN_SPAN = _attached().where(attachments.c.message_seq.between(bindpara
                                       messages.c.conversation == bindparam("conversation"))
 _ATTACHED_TO = _attached().where(attachments.c.message_seq == bindparam("seq"))
 _LAST_SEQ = select(func.coalesce(func.max(messages.c.seq), 0))
-_BETWEEN = select(messages.c.conversation, messages.c.seq).where(messages.c.seq > bindparam("after"),
-                                                                 messages.c.seq <= bindparam("upto"))
 
 
 def _sent_in(query: Any, sha256: str, conversation: str) -> Any:

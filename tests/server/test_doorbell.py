@@ -60,33 +60,3 @@ def test_a_published_message_wakes_its_streams_in_one_turn_and_no_other() -> Non
         assert await idle is False and not lake.items
 
     run_async(scenario())
-
-
-def test_a_resync_rings_only_the_conversations_whose_doorbell_never_came() -> None:
-    """RedisBroker's look for lost doorbells: one read of what was stored, and only the conversations with a
-    seq nobody rang are woken (ringing every stream during a burst stalled the loop every few seconds)."""
-    from server.live.redis_broker import RedisBroker
-
-    stored = [("sea", 1), ("lake", 2)]
-    top = [0]
-
-    async def scenario() -> None:
-        broker = RedisBroker("redis://unused", lambda: top[0], lambda after, upto: [
-            (cid, seq) for cid, seq in stored if after < seq <= upto], resync=0.01)
-        sea, lake = broker.subscribe(["sea"]), broker.subscribe(["lake"])
-        resync = asyncio.create_task(broker._resync())
-        try:
-            while broker._top is None:                # its first look: where it starts from
-                await asyncio.sleep(0.01)
-            broker.ring("sea", 1)                     # seq 1 rang here; seq 2 was stored by a process never heard
-            sea.wake.clear()
-            sea.reload = False
-            top[0] = 2
-            assert await lake.wake.wait(5) and lake.reload
-            while broker._top != 2:
-                await asyncio.sleep(0.01)
-            assert not sea.wake.is_set() and not sea.reload
-        finally:
-            resync.cancel()
-
-    run_async(scenario())

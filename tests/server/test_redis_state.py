@@ -159,7 +159,7 @@ def test_redis_away_is_503_with_retry_after():
 def test_a_server_started_without_its_broker_says_which_and_where():
     """The lifespan's own check (python -m server checks before it, tests/server/test_cluster_events.py)."""
     port = free_port()
-    live = live_state(f"redis://:s3cret@127.0.0.1:{port}/0", 2, lambda: 0, lambda after, upto: [])
+    live = live_state(f"redis://:s3cret@127.0.0.1:{port}/0", 2, lambda: 0)
     with pytest.raises(RuntimeError) as refused:
         run_async(live.start())
     assert str(refused.value).startswith(f"cannot reach the broker (Redis) at redis://127.0.0.1:{port}/0: ")
