@@ -33,7 +33,7 @@ from app.browser.tabs import TabLink
 from app.browser.transport import perform
 from app.core.errors import BackendError
 from app.core.http import retry_after
-from app.core.livehub import Decision, Subscriptions, after_stream_error, after_ticket_failure
+from app.core.livehub import CONNECTING, Decision, Subscriptions, after_stream_error, after_ticket_failure, status_of
 from app.core.models import Message, Problem
 
 QUIET_S = 0.15  # a burst of joins (twenty canvases mounting) makes one stream: wait for a pause...
@@ -76,7 +76,8 @@ class Hub:
         self.subs = Subscriptions()
         self.feeds: dict[Hashable, LiveFeed] = {}   # by subscription key (the feed's id)
         self.api: SetEvents | None = None  # the newest member's: its token buys the tickets
-        self.shown = Decision(0.0, "connecting", "Connecting…")
+        self.shown = CONNECTING
+        self.carried: frozenset[str] = frozenset()  # the conversations of the stream open now (the leader's)
         self._source = None
         self._opened = False
         self._failures = 0
@@ -93,7 +94,7 @@ class Hub:
         self.feeds[id(feed)] = feed
         self.api = feed.api
         self.subs.join(id(feed), feed.conversation, after)
-        feed.show(self.shown)
+        feed.show(status_of(self.shown, feed.conversation, self.carried) or CONNECTING)
         self._changed(feed.conversation)
 
     def leave(self, feed: LiveFeed) -> None:
@@ -124,13 +125,15 @@ class Hub:
 
     # ---- what members are told ------------------------------------------------------------
     def show(self, decision: Decision, conversation: str = "") -> None:
-        """Say `decision` on every canvas (or those of `conversation`), here and, leading, in other tabs."""
+        """Say `decision` on every canvas (or those of `conversation`), here and, leading, in other tabs
+        ("Live" only on those the open stream carries: app.core.livehub.status_of)."""
         if not conversation:
             self.shown = decision
         for key in (self.subs.of(conversation) if conversation else self.subs.keys()):
             feed = self.feeds.get(key)
-            if feed is not None:
-                feed.show(decision)
+            said = None if feed is None else status_of(decision, feed.conversation, self.carried)
+            if feed is not None and said is not None:
+                feed.show(said)
         if self.tabs.leading:
             self.tabs.tell(decision, conversation)
 
@@ -153,6 +156,7 @@ class Hub:
         """This tab now leads: open the stream for its own canvases and whatever other tabs ask."""
         self.subs.closed()
         self.subs.dirty = True
+        self.carried = frozenset()  # what the tab that led before carried is not ours
         if len(self.subs):
             self._schedule()
 
@@ -182,6 +186,7 @@ class Hub:
         self.subs.closed()
 
     def _close(self) -> None:
+        self.carried = frozenset()
         if self._source is not None:
             self._source.close()
             self._source = None
@@ -271,6 +276,7 @@ class Hub:
     def _open(self, event) -> None:
         if self._current(event):
             self._opened = True
+            self.carried = frozenset(self.subs.streamed or ())
             self._failures = 0
             self.show(LIVE)
 

@@ -19,7 +19,8 @@ Messages on the channel are JSON text:
     {"t": "gone", "tab"}                              a follower tab closes
     {"t": "event", "data", "kind", "id"}              one event of the stream (its data: the message; kind
                                                       "message" or "update"; id: the event's seq)
-    {"t": "state", "state", "label", "hint", "c"}     the stream's state ("c": only that conversation)
+    {"t": "state", "state", "label", "hint", "c", "carried"}  the stream's state ("c": only that conversation;
+                                                      "carried": the conversations of the stream open now)
     {"t": "refused", "c", "code", "message", "hint"}  the server refuses a conversation
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Leading(Protocol):
 
     shown: Decision
     subs: Subscriptions
+    carried: frozenset[str]
 
     def lead(self) -> None: ...
 
@@ -105,7 +107,8 @@ class TabLink:
 
     def tell(self, decision: Decision, conversation: str = "") -> None:
         if self._wanted:
-            self._post(t="state", state=decision.state, label=decision.label, hint=decision.hint, c=conversation)
+            self._post(t="state", state=decision.state, label=decision.label, hint=decision.hint, c=conversation,
+                       carried=sorted(self.hub.carried))
 
     def refused(self, conversation: str, problem: Problem) -> None:
         if self._wanted:
@@ -132,6 +135,9 @@ class TabLink:
             self.hub.received(message["data"], str(message.get("kind") or "message"),
                               seq if isinstance(seq, int) else 0)
         elif kind == "state":
+            carried = message.get("carried")
+            if not message.get("c") and isinstance(carried, list):
+                self.hub.carried = frozenset(c for c in carried if isinstance(c, str))
             self.hub.show(Decision(0.0, str(message.get("state")), str(message.get("label")),
                                    str(message.get("hint") or "")), str(message.get("c") or ""))
         elif kind == "refused":

@@ -13,7 +13,7 @@ and does what it answers (open a stream, wait, say something in the status).
 """
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass
 
 from app.core.backoff import backoff
@@ -143,6 +143,19 @@ class Decision:
     label: str
     hint: str = ""
     drop: str = ""
+
+
+CONNECTING = Decision(0.0, "connecting", "Connecting…")
+
+
+def status_of(decision: Decision, conversation: str, carried: Collection[str]) -> Decision | None:
+    """What a canvas of `conversation` says while the stream's state is `decision` (None: keep what it
+    says). "Live" only where the open stream carries its conversation: a canvas that joined since
+    the stream opened (here or in another tab) says "Connecting…" until the stream opened anew for
+    it is open, or a message sent in that moment would seem lost."""
+    if decision.state == "live" and conversation not in carried:
+        return None
+    return decision
 
 
 def after_ticket_failure(status: int, code: str, retryable: bool, retry_after: float | None,

@@ -8,8 +8,8 @@ import pytest
 from app.backends.reference import ReferenceApi
 from app.core.errors import BackendError
 from app.core.http import Response
-from app.core.livehub import (REOPEN_AFTER_END_S, TOO_MANY, Subscriptions, after_stream_error, after_ticket_failure,
-                              follower_changes)
+from app.core.livehub import (CONNECTING, REOPEN_AFTER_END_S, TOO_MANY, Decision, Subscriptions, after_stream_error,
+                              after_ticket_failure, follower_changes, status_of)
 
 
 def opened(subs: Subscriptions) -> tuple[tuple[str, ...], int]:
@@ -144,3 +144,15 @@ def test_a_follower_tabs_want_joins_new_and_fresh_conversations_and_leaves_the_r
     assert follower_changes({"c1": 5}, {"c1": 2}, ["c1"])[2] == {"c1": 2}    # a canvas of c1 joined: from 2
     assert follower_changes({"c1": 5}, {"": 1, "c2": -1, "c3": True, 4: 4}, "junk") == ({}, ["c1"], {})
     assert follower_changes({}, None, None) == ({}, [], {})
+
+
+def test_live_is_said_only_where_the_open_stream_carries_the_conversation():
+    """A canvas (or tab) that joined while the stream was open says "Connecting…" until the stream
+    opened anew for it is open: "Live" before that would let a message seem lost."""
+    live = Decision(0.0, "live", "Live")
+    assert status_of(live, "c1", frozenset({"c1", "c2"})) == live
+    assert status_of(live, "c3", frozenset({"c1", "c2"})) is None          # keeps "Connecting…"
+    assert status_of(live, "c1", frozenset()) is None                      # a stream opening anew
+    offline = after_stream_error(True, 1)
+    assert status_of(offline, "c3", frozenset()) == offline                # trouble is said everywhere
+    assert status_of(CONNECTING, "c3", frozenset()) == CONNECTING
