@@ -161,9 +161,9 @@ async def send(request: Request, state: Services) -> Response:
         existing = state.store.find_by_key(cid, key)
         if existing is not None:
             return _sent_before(existing, principal, state)
-    uploads = []
+    uploads, found = [], state.store.uploads_to_send(ids)
     for upload_id in ids:     # 409: the upload's state (gone, unfinished) is what stands in the way
-        u = state.store.get_upload(upload_id)
+        u = found.get(upload_id)
         if u is None or u.owner != upload_owner(principal):
             raise ApiError(409, "unknown_upload", f"Upload {upload_id[:64]} does not exist (or expired).",
                            "Upload the file again.")
@@ -173,7 +173,7 @@ async def send(request: Request, state: Services) -> Response:
         uploads.append(u)
     if state.twilio is not None:      # Twilio first (idempotent by key); stored here once it has it
         await state.twilio.send(cid, principal, text, uploads, key)
-    # the insert looks the key up in its transaction: a resend costs no statement before it
+    # a resend is found by the key's unique index as it is inserted: it costs no statement before
     message, created = state.store.add_message(cid, principal.sub, text, key, uploads,
                                                sender_name=principal.name, sender_role=principal.role)
     if not created:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,7 @@ class Store:
 
     def __init__(self, database: Database | Path | str) -> None:
         self.database = database if isinstance(database, Database) else open_database(None, database)
+        self._conversations: set[str] = set()   # known to have their row (conversations are never deleted)
 
     def close(self) -> None:
         self.database.close()
@@ -74,6 +76,13 @@ class Store:
     def get_upload(self, upload_id: str) -> UploadRow | None:
         r = self.database.first(_UPLOAD, {"id": upload_id})
         return None if r is None else _upload(r._mapping)
+
+    def uploads_to_send(self, upload_ids: list[str]) -> dict[str, UploadRow]:
+        """The uploads a message names, by id, each with its thumbnail's state as the message shows it:
+        one statement for them all (a send is the hot path)."""
+        if not upload_ids:
+            return {}
+        return _by_id(self.database.rows(_TO_SEND, {"ids": upload_ids}))
 
     def update_upload(self, upload: UploadRow) -> None:
         """Record progress; every change is activity, so it also restarts the expiry clock."""
@@ -159,7 +168,9 @@ class Store:
     def add_message(self, conversation: str, sender: str, text: str, key: str, uploads: list[UploadRow],
                     sender_name: str = "", sender_role: str = "") -> tuple[dict[str, Any], bool]:
         """Insert a message; returns (message, created). An existing key wins (idempotent resend), also
-        when another process inserts the same key at the same moment: the loser returns the winner's."""
+        when another process inserts the same key at the same moment: the loser returns the winner's.
+        The key's unique index finds a resend (no lookup before the insert: a send is the hot path,
+        a resend is rare)."""
         try:
             return self._insert_message(conversation, sender, text, key, uploads, sender_name, sender_role)
         except exc.IntegrityError:
@@ -170,22 +181,24 @@ class Store:
 
     def _insert_message(self, conversation: str, sender: str, text: str, key: str, attached: list[UploadRow],
                         sender_name: str, sender_role: str) -> tuple[dict[str, Any], bool]:
+        row: dict[str, Any] = {
+            "id": uuid.uuid4().hex, "conversation": conversation, "sender": sender, "sender_name": sender_name,
+            "sender_role": sender_role, "text": text, "created_at": utc_now(), "idempotency_key": key,
+            "update_of": None}
         with self.database.transaction() as conn:
             self.database.lock_messages(conn)          # commit order = seq order, across processes
-            if key and (r := conn.execute(_BY_KEY, {"conversation": conversation, "key": key}).first()) is not None:
-                return _message(conn, r._mapping), False
-            now = utc_now()
-            conn.execute(self.database.insert(conversations).values(id=conversation, created_at=now)
-                         .on_conflict_do_nothing())
-            seq = conn.execute(_INSERT_MESSAGE, {
-                "id": uuid.uuid4().hex, "conversation": conversation, "sender": sender, "sender_name": sender_name,
-                "sender_role": sender_role, "text": text, "created_at": now, "idempotency_key": key,
-                "update_of": None}).scalar_one()
+            if conversation not in self._conversations:
+                conn.execute(self.database.insert(conversations).values(id=conversation, created_at=row["created_at"])
+                             .on_conflict_do_nothing())
+            if attached:     # their thumbnails as of now: one recorded later announces itself (under the lock)
+                now = _by_id(conn.execute(_TO_SEND, {"ids": [u.id for u in attached]}))
+                attached = [now.get(u.id, u) for u in attached]
+            row["seq"] = conn.execute(_INSERT_MESSAGE, row).scalar_one()
             if attached:
-                conn.execute(attachments.insert(), [{"message_seq": seq, "position": i, "upload_id": u.id}
+                conn.execute(attachments.insert(), [{"message_seq": row["seq"], "position": i, "upload_id": u.id}
                                                     for i, u in enumerate(attached)])
-            row = conn.execute(_MESSAGE, {"seq": seq}).one()
-            return _message(conn, row._mapping), True
+        self._conversations.add(conversation)
+        return _message_dict(row, attached), True      # as stored: no statement to read it back
 
     def messages(self, conversation: str, after: int | None = None) -> list[dict[str, Any]]:
         """The conversation's messages after `after`, oldest first (no update events)."""
@@ -272,6 +285,9 @@ _UPDATE_UPLOAD = uploads.update().where(uploads.c.id == bindparam("b_id")).value
     offset=bindparam("b_offset"), head_checked=bindparam("b_head_checked"), content_type=bindparam("b_type"),
     sha256=bindparam("b_sha256"), touched_at=bindparam("b_touched_at"))
 _TOUCH_UPLOAD = uploads.update().where(uploads.c.id == bindparam("b_id")).values(touched_at=bindparam("b_touched_at"))
+_TO_SEND = (select(uploads, thumbnails.c.width.label("thumb_width"), thumbnails.c.height.label("thumb_height"))
+            .select_from(uploads.outerjoin(thumbnails, thumbnails.c.sha256 == uploads.c.sha256))
+            .where(uploads.c.id.in_(bindparam("ids", expanding=True))))
 _IS_ATTACHED = select(literal(1)).where(attachments.c.upload_id == bindparam("id")).limit(1)
 _MEDIA_IN_USE = select(literal(1)).where(uploads.c.sha256 == bindparam("sha256")).limit(1)
 _BY_KEY = select(messages).where(messages.c.conversation == bindparam("conversation"),
@@ -282,7 +298,6 @@ _SHOWING = (select(messages.c.conversation, messages.c.id).distinct()
                          .join(uploads, uploads.c.id == attachments.c.upload_id))
             .where(uploads.c.sha256 == bindparam("sha256")))
 _INSERT_MESSAGE = messages.insert().returning(messages.c.seq)
-_MESSAGE = select(messages).where(messages.c.seq == bindparam("seq"))
 _AFTER = select(messages).where(messages.c.conversation == bindparam("conversation"),
                                 messages.c.seq > bindparam("after")).order_by(messages.c.seq)
 _PAGE = select(messages).where(
@@ -307,12 +322,16 @@ def _message(conn: Connection, r: RowMapping) -> dict[str, Any]:
     return _message_dict(r, [_upload(u._mapping) for u in ups])
 
 
-def _message_dict(r: RowMapping, attached: list[UploadRow]) -> dict[str, Any]:
+def _message_dict(r: Mapping[Any, Any], attached: list[UploadRow]) -> dict[str, Any]:
     return {
         "id": r["id"], "seq": r["seq"], "conversation": r["conversation"], "sender": r["sender"],
         "sender_name": r["sender_name"], "sender_role": r["sender_role"], "text": r["text"],
         "created_at": r["created_at"], "idempotency_key": r["idempotency_key"], "attachments": attached,
     }
+
+
+def _by_id(rows: Iterable[Any]) -> dict[str, UploadRow]:
+    return {u.id: u for u in (_upload(r._mapping) for r in rows)}
 
 
 def _upload(r: RowMapping) -> UploadRow:

@@ -69,6 +69,22 @@ def test_messages_uploads_and_thumbnails_round_trip(opened):
     assert store.get_upload(u.id) is not None
 
 
+def test_a_send_reads_its_uploads_at_once_and_answers_the_message_as_stored(opened):
+    """A send asks for all its uploads in one statement and does not read its message back:
+    what it answers must be what a later read finds, and a resend what the first one stored."""
+    store = opened()
+    photo, made = complete_upload(store, "p.png", "c" * 64), complete_upload(store, "m.png", "d" * 64)
+    store.record_thumbnail(made.sha256, 20, 10)
+    found = store.uploads_to_send([photo.id, made.id, "no-such-upload"])
+    assert set(found) == {photo.id, made.id}
+    assert found[photo.id].thumbnail_pending and found[made.id].thumbnail == (20, 10)
+    sent, created = store.add_message("c9", "ann", "two", "k9", [found[photo.id], found[made.id]], sender_name="Ann")
+    assert created and sent == store.find_by_key("c9", "k9") == store.page("c9")[0][0]
+    again, created = opened().add_message("c9", "bob", "other", "k9", [])           # the key's index finds it
+    assert not created and again == sent
+    assert len(store.messages("c9")) == 1
+
+
 def test_an_unsent_upload_goes_and_its_thumbnail_with_it(opened):
     store = opened()
     u = complete_upload(store, "b.png", "b" * 64)
