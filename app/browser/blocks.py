@@ -106,6 +106,14 @@ class BlockWindow:
             else:
                 self.view.element.insertAdjacentHTML("beforeend", html)
         self._watch(block)
+        if block.live and len(self.timeline.blocks) > 1:
+            self._look_again(self.timeline.blocks[-2])   # no longer the newest: it may become a spacer now
+
+    def _look_again(self, block: Block) -> None:
+        element = self.element(block) if block.shown else None
+        if element is not None:
+            self._far.unobserve(element)
+            self._far.observe(element)     # observing anew reports where it is now
 
     def _watch(self, block: Block) -> None:
         """`block` is in the DOM with its messages: observed for going far and coming near."""
@@ -167,7 +175,7 @@ class BlockWindow:
     def _on_far(self, entries, _observer=None) -> None:
         for entry in entries:
             block = None if entry.isIntersecting else self.timeline.find(int(entry.target.dataset.block))
-            if block is not None and block.shown:
+            if block is not None and block.shown and not self.timeline.stays_shown(block):
                 height = float(entry.target.getBoundingClientRect().height)
                 self.view.keep_view(entry.target, functools.partial(_to_spacer, entry.target, height))
                 self.timeline.hidden(block, height)

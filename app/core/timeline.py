@@ -152,6 +152,12 @@ class Timeline:
         if block in self._hidden:
             self._hidden.remove(block)
 
+    def stays_shown(self, block: Block) -> bool:
+        """The newest live block is never a spacer, wherever the reader has scrolled: a message that
+        comes live is announced (role=log) and is in the page as it comes, and the block holds at most
+        LIVE_BLOCK messages. (Far from the view it used to become a spacer before anyone saw it.)"""
+        return block.live and self.blocks[-1] is block
+
     def hidden(self, block: Block, height: float) -> list[Block]:
         """`block` became a spacer `height` px tall; returns the blocks that dropped their messages."""
         block.shown, block.height = False, height

@@ -70,6 +70,12 @@ def url_guard(token_portal):
     assert leaks == [], f"a page put an access token in a URL: {leaks}"
 
 
+def next_frame(page) -> None:
+    """Until the page has laid out and painted (two animation frames): what a scroll or a new
+    message changed has been seen by the history's observers."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def sign_in(context, server, identity: str, conversation: str) -> str:
     """Production: a portal session for v1's identity ("agent" sees every conversation)."""
     sub, name, role = IDENTITIES[identity]

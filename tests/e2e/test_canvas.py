@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from app.core.backoff import POLICY
 from tests import files
 from tests.e2e.api import Api
+from tests.e2e.conftest import next_frame
 
 
 def composer_parts(page):
@@ -317,6 +318,8 @@ def test_scrolling_up_to_read_is_not_interrupted_by_new_messages(open_app, refer
     expect(log.get_by_text("older 00")).to_be_in_viewport()
     api.send(conversation, text="a new message arrives")
     expect(log).to_contain_text("a new message arrives")
+    next_frame(page)         # the history's observers have seen the new block, far below the view:
+    expect(log).to_contain_text("a new message arrives")     # still in the log (announced), not a spacer
     expect(log.get_by_text("older 00")).to_be_in_viewport()
 
 

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from app.core.backoff import POLICY
 from tests.e2e.api import Api
+from tests.e2e.conftest import next_frame
 from tools.seed import seed
 
 PAGE = 100  # the server's default page
@@ -25,11 +26,6 @@ def text(i: int) -> str:
 
 def in_dom(page) -> int:
     return page.evaluate("document.querySelectorAll('#history article.msg').length")
-
-
-def next_frame(page) -> None:
-    """Until the page has laid out and painted what the wheel scrolled (two animation frames)."""
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 
 def scroll_up_until_visible(page, log, target, steps: int = 200) -> None:

@@ -80,6 +80,16 @@ def test_live_blocks_are_bounded_so_a_long_session_is_virtualised_too():
     assert [len(b.messages) for b in t.blocks] == [1, LIVE_BLOCK, 1]
 
 
+def test_only_the_newest_live_block_stays_shown_wherever_the_reader_is():
+    t = Timeline()
+    newest = t.start(page(1, 3))
+    first_live, _ = t.add(msg(4))
+    assert t.stays_shown(first_live) and not t.stays_shown(newest)
+    for s in range(5, 5 + LIVE_BLOCK):
+        t.add(msg(s))
+    assert not t.stays_shown(first_live) and t.stays_shown(t.blocks[-1]) and t.blocks[-1] is not first_live
+
+
 def test_hidden_blocks_drop_their_messages_beyond_the_cache_and_come_back():
     t = Timeline(keep_hidden=2)
     newest = t.start(page(301, 400, older="301"))
