@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Callable
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, true
 
 from app.core.humanize import human_size
 from server.http.api_error import ApiError
@@ -59,8 +59,12 @@ class Quotas:
         if now - self._pruned >= PRUNE_EVERY:     # not on every upload: one statement less on the busy path
             self.database.run(upload_quota.delete().where(upload_quota.c.at <= now - WINDOW))
             self._pruned = now
-        count, oldest = self.database.first(select(func.count(), func.min(uploads.c.touched_at)).where(
-            uploads.c.owner == owner, uploads.c.sha256.is_(None), uploads.c.touched_at > now - self.expiry))
+        window = upload_quota.c.owner == owner, upload_quota.c.at > now - WINDOW
+        opened = select(func.count().label("n"), func.min(uploads.c.touched_at).label("oldest")).where(
+            uploads.c.owner == owner, uploads.c.sha256.is_(None), uploads.c.touched_at > now - self.expiry).subquery()
+        spent = select(func.coalesce(func.sum(upload_quota.c.bytes), 0).label("bytes")).where(*window).subquery()
+        count, oldest, used = self.database.first(      # both quotas in one round trip
+            select(opened.c.n, opened.c.oldest, spent.c.bytes).select_from(opened.join(spent, true())))
         if count >= self.max_open:
             wait = oldest + self.expiry - now
             raise _refuse(
@@ -69,11 +73,10 @@ class Quotas:
                 f"One frees up when you finish or cancel it, or in {in_words(wait)} at the latest, "
                 "when the oldest expires.",
                 "Finish or cancel an upload in progress, then try again.")
-        rows = self.database.rows(select(upload_quota.c.at, upload_quota.c.bytes).where(
-            upload_quota.c.owner == owner, upload_quota.c.at > now - WINDOW).order_by(upload_quota.c.at))
-        used = sum(b for _, b in rows)
         need = used + size - self.daily_bytes
-        if need > 0:
+        if need > 0:     # refused: when is there room? (the ledger's rows, oldest first)
+            rows = self.database.rows(select(upload_quota.c.at, upload_quota.c.bytes).where(*window)
+                                      .order_by(upload_quota.c.at))
             freed, wait = 0, WINDOW
             for at, cost in rows:
                 freed += cost

@@ -27,6 +27,7 @@ from server.store.queries import Store, UploadRow
 from server.uploads.quotas import Quotas
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+RETOUCH_S = 60.0    # a PATCH records its start as activity unless the last was this recent (or 1 % of the expiry)
 
 
 def clean_name(name: object) -> str:
@@ -78,10 +79,12 @@ class Uploads:
         return StoredFile(self.blobs, media_key(sha256))
 
     # -- lookups and housekeeping -------------------------------------------
-    def expires_at(self, u: UploadRow) -> float | None:
+    def expires_at(self, u: UploadRow, *, unsent: bool = False) -> float | None:
         """Unix time after which an unsent upload is gone; None once a message uses it. Only a complete
-        upload can be in a message, so an incomplete one costs no query (a PATCH asks twice)."""
-        return None if u.complete and self.store.is_attached(u.id) else u.touched_at + self.expiry
+        upload can be in a message, so an incomplete one (or one known `unsent`: completed by the PATCH
+        answering now) costs no query."""
+        sent = u.complete and not unsent and self.store.is_attached(u.id)
+        return None if sent else u.touched_at + self.expiry
 
     def take_hasher(self, upload_id: str, start: int) -> Any:
         """The sha256 of bytes [0, start) if this process saw them all; None after a restart (rehash at the end)."""
@@ -205,7 +208,8 @@ class Uploads:
         head = await self.blobs.head(u.id, min(start, head_needed)) if head_needed else b""
         if len(head) < min(start, head_needed):
             head_needed = 0                 # the store cannot read them back: judged at completion instead
-        self.store.touch_upload(u)
+        if time.time() - u.touched_at >= min(RETOUCH_S, self.expiry / 100):
+            self.store.touch_upload(u)     # activity: the expiry counts from now (its end updates it again)
         sink = await self.blobs.writer(u.id, start, u.size, hasher)
         received, interrupted = 0, False
         try:

@@ -53,8 +53,8 @@ async def drain(request: Request) -> int:
     return seen
 
 
-def _expiry_headers(uploads: Uploads, u: UploadRow) -> dict[str, str]:
-    expires = uploads.expires_at(u)
+def _expiry_headers(uploads: Uploads, u: UploadRow, *, unsent: bool = False) -> dict[str, str]:
+    expires = uploads.expires_at(u, unsent=unsent)
     return {} if expires is None else {"Upload-Expires": tus.http_date(expires)}
 
 
@@ -121,7 +121,8 @@ class TusRoutes:
         except ApiError:
             await drain(request)     # the client sees our answer, not a reset
             raise
-        headers = {"Upload-Offset": str(u.offset), **_expiry_headers(uploads, u)}
+        # incomplete when this PATCH began, so no message could use it yet: no need to ask
+        headers = {"Upload-Offset": str(u.offset), **_expiry_headers(uploads, u, unsent=offset < u.size)}
         if interrupted:
             return error_response(503, "server_stopping", "The server is restarting; the bytes so far are kept.",
                                   "Ask for the upload's offset and continue from there.",
