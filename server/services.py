@@ -18,7 +18,8 @@ from server.live.broker import Broker
 from server.live.slots import StreamSlots
 from server.media.link_signer import Signer
 from server.media.thumbnails import Thumbnails
-from server.store.queries import Store, UploadRow
+from server.store.queries import Store
+from server.store.rows import UploadRow
 from server.uploads.service import Uploads
 
 

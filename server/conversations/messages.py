@@ -26,7 +26,7 @@ from server.http.inputs import CONVERSATION_ID, VISIBLE, parse_after, parse_uint
 from server.http.json_body import json_body
 from server.media.link_signer import Signer
 from server.services import Services
-from server.store.queries import UploadRow
+from server.store.rows import UploadRow
 
 MAX_TEXT = 20_000
 MAX_KEY = 200

@@ -40,7 +40,8 @@ from app.core.media import thumbnail_ok
 from server.blobs.protocol import Blobs, StorageUnavailable, media_key, thumbnail_key
 
 if TYPE_CHECKING:
-    from server.store.queries import Store, UploadRow
+    from server.store.queries import Store
+    from server.store.rows import UploadRow
 
 log = logging.getLogger("attache.thumbnails")
 

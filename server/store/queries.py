@@ -12,18 +12,37 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, exc, func, literal, select
+from sqlalchemy import RowMapping, exc, literal, select
 
-from app.core.media import thumbnail_ok
 from server.store.database import Database
 from server.store.migrate import open_database
-from server.store.schema import attachments, conversations, messages, thumbnails, uploads
+from server.store.rows import (
+    AFTER,
+    ATTACHED_IN_SPAN,
+    BY_IDS,
+    BY_KEY,
+    INSERT_MESSAGE,
+    IS_ATTACHED,
+    LAST_SEQ,
+    MEDIA_IN_USE,
+    PAGE,
+    SHOWING,
+    TO_SEND,
+    TOUCH_UPLOAD,
+    UPDATE_UPLOAD,
+    UPLOAD,
+    UploadRow,
+    message_dict,
+    message_with_files,
+    sent_in,
+    upload_row,
+    uploads_by_id,
+)
+from server.store.schema import attachments, conversations, thumbnails, uploads
 
 MAX_SEQ = 2**63 - 1
 
@@ -31,27 +50,6 @@ MAX_SEQ = 2**63 - 1
 def utc_now() -> str:
     """ISO 8601 UTC with a Z, second precision, as the contract shows."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class UploadRow:
-    id: str
-    owner: str
-    name: str
-    size: int
-    declared_type: str
-    content_type: str
-    offset: int
-    head_checked: bool
-    sha256: str | None
-    created_at: str
-    touched_at: float = 0.0
-    thumbnail: tuple[int, int] | None = None    # (width, height) of its thumbnail, when one was made
-    thumbnail_pending: bool = False             # a raster image whose thumbnail is not made yet
-
-    @property
-    def complete(self) -> bool:
-        return self.sha256 is not None
 
 
 class Store:
@@ -74,40 +72,40 @@ class Store:
         return row
 
     def get_upload(self, upload_id: str) -> UploadRow | None:
-        r = self.database.first(_UPLOAD, {"id": upload_id})
-        return None if r is None else _upload(r._mapping)
+        r = self.database.first(UPLOAD, {"id": upload_id})
+        return None if r is None else upload_row(r._mapping)
 
     def uploads_to_send(self, upload_ids: list[str]) -> dict[str, UploadRow]:
         """The uploads a message names, by id, each with its thumbnail's state as the message shows it:
         one statement for them all (a send is the hot path)."""
         if not upload_ids:
             return {}
-        return _by_id(self.database.rows(_TO_SEND, {"ids": upload_ids}))
+        return uploads_by_id(self.database.rows(TO_SEND, {"ids": upload_ids}))
 
     def update_upload(self, upload: UploadRow) -> None:
         """Record progress; every change is activity, so it also restarts the expiry clock."""
         upload.touched_at = time.time()
-        self.database.run(_UPDATE_UPLOAD, {
+        self.database.run(UPDATE_UPLOAD, {
             "b_id": upload.id, "b_offset": upload.offset, "b_head_checked": int(upload.head_checked),
             "b_type": upload.content_type, "b_sha256": upload.sha256, "b_touched_at": upload.touched_at})
 
     def touch_upload(self, upload: UploadRow) -> None:
         upload.touched_at = time.time()
-        self.database.run(_TOUCH_UPLOAD, {"b_id": upload.id, "b_touched_at": upload.touched_at})
+        self.database.run(TOUCH_UPLOAD, {"b_id": upload.id, "b_touched_at": upload.touched_at})
 
     def is_attached(self, upload_id: str) -> bool:
         """Sent in a message: such an upload never expires."""
-        return self.database.first(_IS_ATTACHED, {"id": upload_id}) is not None
+        return self.database.first(IS_ATTACHED, {"id": upload_id}) is not None
 
     def stale_uploads(self, before: float) -> list[UploadRow]:
         """Uploads no message uses whose last activity is older than `before` (the sweeper's list)."""
         rows = self.database.rows(select(uploads).where(
             uploads.c.touched_at < before, uploads.c.id.not_in(select(attachments.c.upload_id))))
-        return [_upload(r._mapping) for r in rows]
+        return [upload_row(r._mapping) for r in rows]
 
     def media_in_use(self, sha256: str) -> bool:
         """Media files are shared by every upload of the same bytes: any remaining row keeps the file."""
-        return self.database.first(_MEDIA_IN_USE, {"sha256": sha256}) is not None
+        return self.database.first(MEDIA_IN_USE, {"sha256": sha256}) is not None
 
     def upload_ids(self) -> set[str]:
         return {r[0] for r in self.database.rows(select(uploads.c.id))}
@@ -136,12 +134,12 @@ class Store:
             self.database.lock_messages(conn)
             conn.execute(insert.on_conflict_do_update(index_elements=["sha256"], set_={
                 "width": insert.excluded.width, "height": insert.excluded.height, "made_at": insert.excluded.made_at}))
-            showing = conn.execute(_SHOWING, {"sha256": sha256}).all()
+            showing = conn.execute(SHOWING, {"sha256": sha256}).all()
             return [(r.conversation, self._insert_update(conn, r.conversation, r.id)) for r in showing]
 
     def _insert_update(self, conn: Any, conversation: str, message_id: str) -> int:
         """An update event of `message_id` at a new seq (the caller holds the message lock)."""
-        return int(conn.execute(_INSERT_MESSAGE, {
+        return int(conn.execute(INSERT_MESSAGE, {
             "id": uuid.uuid4().hex, "conversation": conversation, "sender": "", "sender_name": "",
             "sender_role": "", "text": "", "created_at": utc_now(), "idempotency_key": "",
             "update_of": message_id}).scalar_one())
@@ -155,15 +153,15 @@ class Store:
             uploads.c.sha256.is_not(None),
             ~select(literal(1)).where(thumbnails.c.sha256 == uploads.c.sha256).exists()).order_by(uploads.c.id))
         first = {r._mapping["sha256"]: r for r in reversed(rows)}
-        return [_upload(r._mapping) for r in reversed(first.values())]
+        return [upload_row(r._mapping) for r in reversed(first.values())]
 
     # -- messages ----------------------------------------------------------
     def find_by_key(self, conversation: str, key: str) -> dict[str, Any] | None:
         if not key:
             return None
         with self.database.connection() as conn:
-            r = conn.execute(_BY_KEY, {"conversation": conversation, "key": key}).first()
-            return None if r is None else _message(conn, r._mapping)
+            r = conn.execute(BY_KEY, {"conversation": conversation, "key": key}).first()
+            return None if r is None else message_with_files(conn, r._mapping)
 
     def add_message(self, conversation: str, sender: str, text: str, key: str, uploads: list[UploadRow],
                     sender_name: str = "", sender_role: str = "") -> tuple[dict[str, Any], bool]:
@@ -191,14 +189,14 @@ class Store:
                 conn.execute(self.database.insert(conversations).values(id=conversation, created_at=row["created_at"])
                              .on_conflict_do_nothing())
             if attached:     # their thumbnails as of now: one recorded later announces itself (under the lock)
-                now = _by_id(conn.execute(_TO_SEND, {"ids": [u.id for u in attached]}))
+                now = uploads_by_id(conn.execute(TO_SEND, {"ids": [u.id for u in attached]}))
                 attached = [now.get(u.id, u) for u in attached]
-            row["seq"] = conn.execute(_INSERT_MESSAGE, row).scalar_one()
+            row["seq"] = conn.execute(INSERT_MESSAGE, row).scalar_one()
             if attached:
                 conn.execute(attachments.insert(), [{"message_seq": row["seq"], "position": i, "upload_id": u.id}
                                                     for i, u in enumerate(attached)])
         self._conversations.add(conversation)
-        return _message_dict(row, attached), True      # as stored: no statement to read it back
+        return message_dict(row, attached), True      # as stored: no statement to read it back
 
     def messages(self, conversation: str, after: int | None = None) -> list[dict[str, Any]]:
         """The conversation's messages after `after`, oldest first (no update events)."""
@@ -208,7 +206,7 @@ class Store:
         """The conversation's events after `after` in seq order (the live backlog): (seq, "message",
         the message) or (seq, "update", the updated message as it is now). An update of a message
         that is itself in the list, or updated again later in it, is left out: that copy is current."""
-        rows = [r._mapping for r in self.database.rows(_AFTER, {"conversation": conversation, "after": after or 0})]
+        rows = [r._mapping for r in self.database.rows(AFTER, {"conversation": conversation, "after": after or 0})]
         stored = [r for r in rows if r["update_of"] is None]
         current = {m["id"]: m for m in self._with_attachments(conversation, stored)}
         last_update = {r["update_of"]: r["seq"] for r in rows if r["update_of"] is not None}
@@ -226,8 +224,8 @@ class Store:
         if not ids:
             return {}
         with self.database.connection() as conn:
-            rows = conn.execute(_BY_IDS, {"ids": ids}).all()
-            return {r._mapping["id"]: _message(conn, r._mapping) for r in rows}
+            rows = conn.execute(BY_IDS, {"ids": ids}).all()
+            return {r._mapping["id"]: message_with_files(conn, r._mapping) for r in rows}
 
     def page(self, conversation: str, *, before: int | None = None, after: int | None = None,
              limit: int = 100) -> tuple[list[dict[str, Any]], int | None]:
@@ -235,7 +233,7 @@ class Store:
         `before` for the page older than this one (None: this page reaches the start of that range).
 
         Keyset paging on the (conversation, seq) index: every page costs the same, however deep."""
-        rows = [r._mapping for r in self.database.rows(_PAGE, {
+        rows = [r._mapping for r in self.database.rows(PAGE, {
             "conversation": conversation, "after": after or 0, "before": MAX_SEQ if before is None else before,
             "limit": limit + 1})]
         older = rows[limit - 1]["seq"] if len(rows) > limit else None
@@ -249,96 +247,21 @@ class Store:
             return []
         attached: dict[int, list[UploadRow]] = {}
         span = {"first": rows[0]["seq"], "last": rows[-1]["seq"], "conversation": conversation}
-        for u in self.database.rows(_ATTACHED_IN_SPAN, span):
-            attached.setdefault(u._mapping["message_seq"], []).append(_upload(u._mapping))
-        return [_message_dict(r, attached.get(r["seq"], [])) for r in rows]
+        for u in self.database.rows(ATTACHED_IN_SPAN, span):
+            attached.setdefault(u._mapping["message_seq"], []).append(upload_row(u._mapping))
+        return [message_dict(r, attached.get(r["seq"], [])) for r in rows]
 
     def last_seq(self) -> int:
-        return int(self.database.scalar(_LAST_SEQ))
+        return int(self.database.scalar(LAST_SEQ))
 
     def attached_media_type(self, sha256: str, name: str, conversation: str) -> str | None:
         """The type of a file with these bytes and this name sent in `conversation` (None: not sent there)."""
-        return self.database.scalar(_sent_in(select(uploads.c.content_type), sha256, conversation)
+        return self.database.scalar(sent_in(select(uploads.c.content_type), sha256, conversation)
                                     .where(uploads.c.name == name).limit(1))
 
     def attached_in(self, sha256: str, conversation: str) -> bool:
         """Was a file with these bytes sent in `conversation` (under any name)? Its thumbnail may be shown there."""
-        return self._exists(_sent_in(select(literal(1)), sha256, conversation))
+        return self._exists(sent_in(select(literal(1)), sha256, conversation))
 
     def _exists(self, query: Any) -> bool:
         return self.database.first(query.limit(1)) is not None
-
-
-def _attached() -> Any:
-    """Attachment rows (with their message's seq and their thumbnail's size), in message and position order."""
-    return (select(attachments.c.message_seq, uploads, thumbnails.c.width.label("thumb_width"),
-                   thumbnails.c.height.label("thumb_height"))
-            .select_from(attachments.join(uploads, uploads.c.id == attachments.c.upload_id)
-                         .join(messages, messages.c.seq == attachments.c.message_seq)
-                         .outerjoin(thumbnails, thumbnails.c.sha256 == uploads.c.sha256))
-            .order_by(attachments.c.message_seq, attachments.c.position))
-
-
-# The statements of the hot paths (a send, a page, a tus PATCH, a stream's catch-up), built once.
-_UPLOAD = select(uploads).where(uploads.c.id == bindparam("id"))
-_UPDATE_UPLOAD = uploads.update().where(uploads.c.id == bindparam("b_id")).values(
-    offset=bindparam("b_offset"), head_checked=bindparam("b_head_checked"), content_type=bindparam("b_type"),
-    sha256=bindparam("b_sha256"), touched_at=bindparam("b_touched_at"))
-_TOUCH_UPLOAD = uploads.update().where(uploads.c.id == bindparam("b_id")).values(touched_at=bindparam("b_touched_at"))
-_TO_SEND = (select(uploads, thumbnails.c.width.label("thumb_width"), thumbnails.c.height.label("thumb_height"))
-            .select_from(uploads.outerjoin(thumbnails, thumbnails.c.sha256 == uploads.c.sha256))
-            .where(uploads.c.id.in_(bindparam("ids", expanding=True))))
-_IS_ATTACHED = select(literal(1)).where(attachments.c.upload_id == bindparam("id")).limit(1)
-_MEDIA_IN_USE = select(literal(1)).where(uploads.c.sha256 == bindparam("sha256")).limit(1)
-_BY_KEY = select(messages).where(messages.c.conversation == bindparam("conversation"),
-                                 messages.c.idempotency_key == bindparam("key"))
-_BY_IDS = select(messages).where(messages.c.id.in_(bindparam("ids", expanding=True)))
-_SHOWING = (select(messages.c.conversation, messages.c.id).distinct()
-            .select_from(messages.join(attachments, attachments.c.message_seq == messages.c.seq)
-                         .join(uploads, uploads.c.id == attachments.c.upload_id))
-            .where(uploads.c.sha256 == bindparam("sha256")))
-_INSERT_MESSAGE = messages.insert().returning(messages.c.seq)
-_AFTER = select(messages).where(messages.c.conversation == bindparam("conversation"),
-                                messages.c.seq > bindparam("after")).order_by(messages.c.seq)
-_PAGE = select(messages).where(
-    messages.c.conversation == bindparam("conversation"), messages.c.update_of.is_(None),
-    messages.c.seq > bindparam("after"),
-    messages.c.seq < bindparam("before")).order_by(messages.c.seq.desc()).limit(bindparam("limit"))
-_ATTACHED_IN_SPAN = _attached().where(attachments.c.message_seq.between(bindparam("first"), bindparam("last")),
-                                      messages.c.conversation == bindparam("conversation"))
-_ATTACHED_TO = _attached().where(attachments.c.message_seq == bindparam("seq"))
-_LAST_SEQ = select(func.coalesce(func.max(messages.c.seq), 0))
-
-
-def _sent_in(query: Any, sha256: str, conversation: str) -> Any:
-    return (query.select_from(uploads.join(attachments, attachments.c.upload_id == uploads.c.id)
-                              .join(messages, messages.c.seq == attachments.c.message_seq))
-            .where(uploads.c.sha256 == sha256, messages.c.conversation == conversation))
-
-
-def _message(conn: Connection, r: RowMapping) -> dict[str, Any]:
-    """One message with its attachments (upload rows; the API layer adds URLs)."""
-    ups = conn.execute(_ATTACHED_TO, {"seq": r["seq"]})
-    return _message_dict(r, [_upload(u._mapping) for u in ups])
-
-
-def _message_dict(r: Mapping[Any, Any], attached: list[UploadRow]) -> dict[str, Any]:
-    return {
-        "id": r["id"], "seq": r["seq"], "conversation": r["conversation"], "sender": r["sender"],
-        "sender_name": r["sender_name"], "sender_role": r["sender_role"], "text": r["text"],
-        "created_at": r["created_at"], "idempotency_key": r["idempotency_key"], "attachments": attached,
-    }
-
-
-def _by_id(rows: Iterable[Any]) -> dict[str, UploadRow]:
-    return {u.id: u for u in (_upload(r._mapping) for r in rows)}
-
-
-def _upload(r: RowMapping) -> UploadRow:
-    u = UploadRow(r["id"], r["owner"], r["name"], r["size"], r["declared_type"], r["content_type"],
-                  r["offset"], bool(r["head_checked"]), r["sha256"], r["created_at"], r["touched_at"])
-    if r.get("thumb_width"):
-        u.thumbnail = (r["thumb_width"], r["thumb_height"])
-    elif "thumb_width" in r and r["thumb_width"] is None:     # joined, and no row: not made yet
-        u.thumbnail_pending = u.sha256 is not None and thumbnail_ok(u.content_type)
-    return u

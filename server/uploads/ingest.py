@@ -15,7 +15,7 @@ from app.core.sniff import HEAD_SIZE
 from server.blobs.folder import FLUSH_BYTES, Sink
 from server.blobs.protocol import media_key
 from server.http.api_error import ApiError
-from server.store.queries import UploadRow
+from server.store.rows import UploadRow
 from server.uploads.service import Uploads
 
 

@@ -23,7 +23,8 @@ from app.core.sniff import HEAD_SIZE, effective_type
 from server.blobs.protocol import Blobs, StorageUnavailable, StoredFile, media_key
 from server.http.api_error import ApiError
 from server.live.upload_locks import LocalUploadLock, UploadBusy, UploadLock
-from server.store.queries import Store, UploadRow
+from server.store.queries import Store
+from server.store.rows import UploadRow
 from server.uploads.quotas import Quotas
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -19,7 +19,7 @@ from server.auth.principals import authenticate, upload_owner
 from server.config.config_file import Config
 from server.http.api_error import ApiError, error_response
 from server.http.inputs import check_content_type, parse_uint
-from server.store.queries import UploadRow
+from server.store.rows import UploadRow
 from server.uploads import tus_protocol as tus
 from server.uploads.service import Uploads, clean_name
 

@@ -26,7 +26,8 @@ from server.conversations.messages import history_json, message_json
 from server.live.broker import Broker
 from server.media.link_signer import Signer
 from server.media.thumbnails import Thumbnails
-from server.store.queries import MAX_SEQ, Store, UploadRow
+from server.store.queries import MAX_SEQ, Store
+from server.store.rows import UploadRow
 from server.uploads.ingest import ingest
 from server.uploads.service import Uploads
 

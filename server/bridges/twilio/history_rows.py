@@ -31,7 +31,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, literal, select, text
 
 from server.store.database import Database
-from server.store.queries import MAX_SEQ, Store, UploadRow
+from server.store.queries import MAX_SEQ, Store
+from server.store.rows import UploadRow
 from server.store.schema import attachments, conversations, messages, twilio_history, twilio_seen
 
 LIVE_BASE = 2**40          # seqs <= this are history imported from Twilio; JSON-safe (< 2**53)
