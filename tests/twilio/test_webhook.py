@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import httpx
@@ -17,6 +16,7 @@ from app.core.restrictions import Restrictions, check
 from app.core.sniff import HEAD_SIZE, effective_type
 from server.bridges.twilio.webhook import webhook_endpoint
 from server.http.api_error import ApiError, api_error_handler
+from server.store.rows import UploadRow
 from tests.twilio.fake import sid
 from tests.twilio.rig import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, SERVICE_SID, participants
 
@@ -24,22 +24,11 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
 WEBHOOK = PUBLIC_URL + "/twilio/webhook"
 
 
-@dataclass
-class Row:
-    id: str
-    owner: str
-    name: str
-    size: int
-    declared_type: str
-    content_type: str
-    data: bytes = field(repr=False)
-
-
 class FakeUploads:
     """Stands in for `server.uploads.ingest.ingest` (owner, name, declared_type, chunks) -> row."""
 
     def __init__(self, restrictions: Restrictions) -> None:
-        self.restrictions, self.rows = restrictions, []
+        self.restrictions, self.rows, self.data = restrictions, [], {}
 
     async def ingest(self, owner, name, declared_type, chunks):
         data = b"".join([c async for c in chunks])
@@ -47,8 +36,10 @@ class FakeUploads:
         problems = check(info, self.restrictions)
         if problems:
             raise ApiError.from_problem(problems[0])
-        row = Row(secrets.token_hex(16), owner, name, len(data), declared_type, effective_type(info), data)
+        row = UploadRow(secrets.token_hex(16), owner, name, len(data), declared_type, effective_type(info),
+                        len(data), True, "0" * 64, "2026-12-07T10:00:00Z")
         self.rows.append(row)
+        self.data[row.id] = data
         return row
 
 
@@ -99,7 +90,7 @@ async def test_signed_message_with_media_is_stored_and_delivered(hook, fake):
     r = await post(client, form, signed(form))
     assert (r.status_code, r.json()["status"]) == (200, "delivered")
     [row] = uploads.rows
-    assert (row.owner, row.name, row.declared_type, row.content_type, row.data) == \
+    assert (row.owner, row.name, row.declared_type, row.content_type, uploads.data[row.id]) == \
         ("twilio:+15558675310", "receipt.jpg", "image/jpeg", "image/jpeg", JPEG)
     [(conversation, message)] = delivered
     assert conversation == cid
