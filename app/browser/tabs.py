@@ -40,7 +40,7 @@ PREFIX = "attache-live|"
 
 
 class Leading(Protocol):
-    """What the tab link drives: app.browser.live.Hub."""
+    """What the tab link drives: app.browser.hub.Hub."""
 
     shown: Decision
     subs: Subscriptions
