@@ -1,4 +1,4 @@
-"""Strict request inputs: conversation ids, numbers, content types, visible text.
+"""Strict request inputs: conversation ids, numbers, content types, visible text, file names.
 
 Why one place: every number, id and content type is read by the same strict
 functions (and the OpenAPI document states the same patterns), so malformed
@@ -8,6 +8,7 @@ input is a 400/422 and never reaches a 500.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from server.http.api_error import ApiError
 
@@ -59,3 +60,16 @@ def check_content_type(value: object, field: str = "content_type") -> str:
     return value
 
 
+def clean_name(name: object) -> str:
+    """A display/download name: no directories, no control characters, <= 255 chars."""
+    if not isinstance(name, str):
+        raise ApiError(422, "invalid_name", "The file name must be a string.")
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip()
+    if name in ("", ".", ".."):
+        raise ApiError(422, "invalid_name", "The file needs a name.",
+                       "Send it as 'filename' in Upload-Metadata (tus clients do when given one).")
+    if len(name) > 255:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 254 - len(ext)] + "." + ext) if dot and len(ext) < 16 else name[:255]
+    return name

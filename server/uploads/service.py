@@ -13,7 +13,6 @@ import asyncio
 import hashlib
 import re
 import time
-import unicodedata
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
 
@@ -22,6 +21,7 @@ from app.core.restrictions import Restrictions, check
 from app.core.sniff import HEAD_SIZE, effective_type
 from server.blobs.protocol import Blobs, StorageUnavailable, StoredFile, media_key
 from server.http.api_error import ApiError
+from server.http.inputs import clean_name
 from server.live.upload_locks import LocalUploadLock, UploadBusy, UploadLock
 from server.store.queries import Store
 from server.store.rows import UploadRow
@@ -29,21 +29,6 @@ from server.uploads.quotas import Quotas
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 RETOUCH_S = 60.0    # a PATCH records its start as activity unless the last was this recent (or 1 % of the expiry)
-
-
-def clean_name(name: object) -> str:
-    """A display/download name: no directories, no control characters, <= 255 chars."""
-    if not isinstance(name, str):
-        raise ApiError(422, "invalid_name", "The file name must be a string.")
-    name = re.split(r"[/\\]", name)[-1]
-    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip()
-    if name in ("", ".", ".."):
-        raise ApiError(422, "invalid_name", "The file needs a name.",
-                       "Send it as 'filename' in Upload-Metadata (tus clients do when given one).")
-    if len(name) > 255:
-        stem, dot, ext = name.rpartition(".")
-        name = (stem[: 254 - len(ext)] + "." + ext) if dot and len(ext) < 16 else name[:255]
-    return name
 
 
 def beyond(u: UploadRow) -> ApiError:

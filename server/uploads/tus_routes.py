@@ -18,10 +18,10 @@ from starlette.routing import Route
 from server.auth.principals import authenticate, upload_owner
 from server.config.config_file import Config
 from server.http.api_error import ApiError, error_response
-from server.http.inputs import check_content_type, parse_uint
+from server.http.inputs import check_content_type, clean_name, parse_uint
 from server.store.rows import UploadRow
 from server.uploads import tus_protocol as tus
-from server.uploads.service import Uploads, clean_name
+from server.uploads.service import Uploads
 
 DRAIN_LIMIT = 16 * 1024 * 1024    # read (and drop) at most this much of a refused body
 DRAIN_IDLE = 2.0                  # ... and stop waiting for a client that sends nothing for this long
