@@ -72,6 +72,7 @@ def test_a_cancelled_upload_can_be_retried(open_app, reference_server, conversat
     page.get_by_role("button", name="Send").click()
     log = page.get_by_role("log", name="Conversation")
     expect(log.get_by_role("progressbar", name="Upload progress")).to_be_visible()
+    wait_for(page, lambda: chunks.urls, "the upload created and its first PATCH held")   # else nothing to go on with
     log.get_by_role("button", name="Cancel").click()
     expect(log.get_by_role("alert")).to_contain_text("cancelled")
     chunks.end()
@@ -127,6 +128,7 @@ def test_removing_the_file_of_a_failed_message_ends_its_upload_on_the_server(ope
     attach(page, files.sized(tmp_path, "large.pdf", 10_000_000, files.PDF))
     page.get_by_role("button", name="Send").click()
     log = page.get_by_role("log", name="Conversation")
+    wait_for(page, lambda: chunks.urls, "the upload created and its first PATCH held")   # else there is none to end
     log.get_by_role("button", name="Cancel").click()
     expect(log.get_by_role("alert")).to_contain_text("cancelled")
     chunks.end()
