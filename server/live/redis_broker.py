@@ -119,8 +119,7 @@ class RedisBroker(Subscriptions):
         self.ring(cid, message["seq"])
 
     def ring(self, cid: str, seq: int) -> None:
-        for sub in self.of(cid):
-            sub.ring()
+        self.ring_subscribers(cid)
         if self._outbox.qsize() < OUTBOX_LIMIT:
             self._outbox.put_nowait(f"{self.origin} {seq} {cid}")
 
@@ -132,8 +131,7 @@ class RedisBroker(Subscriptions):
         origin, _, rest = data.partition(" ")
         cid = rest.partition(" ")[2]
         if origin != self.origin:
-            for sub in self.of(cid):
-                sub.ring()
+            self.ring_subscribers(cid)
 
     async def _listen(self, listener: aioredis.Redis, pubsub: Any) -> None:
         delay = 0.1

@@ -189,8 +189,8 @@ class Store:
                 conn.execute(self.database.insert(conversations).values(id=conversation, created_at=row["created_at"])
                              .on_conflict_do_nothing())
             if attached:     # their thumbnails as of now: one recorded later announces itself (under the lock)
-                now = uploads_by_id(conn.execute(TO_SEND, {"ids": [u.id for u in attached]}))
-                attached = [now.get(u.id, u) for u in attached]
+                fresh = uploads_by_id(conn.execute(TO_SEND, {"ids": [u.id for u in attached]}))
+                attached = [fresh.get(u.id, u) for u in attached]
             row["seq"] = conn.execute(INSERT_MESSAGE, row).scalar_one()
             if attached:
                 conn.execute(attachments.insert(), [{"message_seq": row["seq"], "position": i, "upload_id": u.id}
