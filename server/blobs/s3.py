@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 import tempfile
+import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 READ_CHUNK = 1024 * 1024
+FRESH_BYTES = 64 * 1024 * 1024   # files just stored whole, kept for their thumbnail (`keep_fresh`)
 _OUR_FAULT = ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidArgument", "MalformedXML")
 
 
@@ -58,6 +60,9 @@ class S3Blobs:
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3")
         # upload id -> what the last reconcile found; the PATCH that reconciled (under the lock) uses it next
         self._seen: OrderedDict[str, Partial] = OrderedDict()
+        self._fresh: OrderedDict[str, bytes] = OrderedDict()
+        self._fresh_size = 0
+        self._fresh_lock = threading.Lock()              # written by the pool's threads, read by the loop
 
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
@@ -152,13 +157,32 @@ class S3Blobs:
         with contextlib.suppress(Missing):
             await self.acall("delete_object", Key=self.key(key))
 
+    def keep_fresh(self, key: str, data: bytes) -> None:
+        """A file this process just stored whole (under 8 MiB): its thumbnail is made from these bytes, not
+        read back from the bucket (a GET less per photo). The oldest go beyond FRESH_BYTES in all."""
+        with self._fresh_lock:
+            self._fresh_size += len(data) - len(self._fresh.pop(key, b""))
+            self._fresh[key] = data
+            while self._fresh_size > FRESH_BYTES:
+                self._fresh_size -= len(self._fresh.popitem(last=False)[1])
+
+    def _take_fresh(self, key: str) -> bytes | None:
+        with self._fresh_lock:
+            data = self._fresh.pop(key, None)
+            self._fresh_size -= len(data or b"")
+            return data
+
     @contextlib.asynccontextmanager
     async def local(self, key: str) -> AsyncIterator[Path]:
         path = self.scratch()
         try:
-            with path.open("wb") as f:
-                async for chunk in self.read(key):
-                    await self.run(f.write, chunk)
+            fresh = self._take_fresh(key)
+            if fresh is not None:
+                await self.run(path.write_bytes, fresh)
+            else:
+                with path.open("wb") as f:
+                    async for chunk in self.read(key):
+                        await self.run(f.write, chunk)
             yield path
         finally:
             path.unlink(missing_ok=True)

@@ -55,6 +55,8 @@ class Bucket(Protocol):
 
     def info(self, upload_id: str) -> str | None: ...
 
+    def keep_fresh(self, key: str, data: bytes) -> None: ...
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T: ...
 
 
@@ -251,6 +253,7 @@ class S3Writer:
             self._hash_fresh(fresh)
             self._digest = self.hasher.hexdigest() if self.hasher is not None else hashlib.sha256(data).hexdigest()
             self.blobs.call("put_object", Key=self.blobs.key(media_key(self._digest)), Body=data)
+            self.blobs.keep_fresh(media_key(self._digest), data)
         elif position == self.size or len(data) >= MIN_PART:
             if data:
                 self._push(data, fresh)

@@ -11,6 +11,12 @@ rings the subscribers of X, which then read the rows after their last seq
 - Redis lost while running: streams read the database every POLL second until
   the subscription is back (it retries by itself), then once more at once;
 - a process killed: its clients reconnect elsewhere with `after=<seq>`.
+
+Doorbells go out on a connection of their own, written as soon as the loop
+gets to them, their replies read apart (`_send`): waiting for a batch's
+replies, and for a pooled connection, before writing the next, kept a
+doorbell in this process for several loop turns, each of which lasts a
+tenth of a second or more under a burst of uploads (bench/load.py).
 """
 
 from __future__ import annotations
@@ -89,11 +95,9 @@ class RedisBroker(Subscriptions):
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._top: int | None = None
-        self._sender: aioredis.Redis | None = None
 
     async def start(self) -> None:
         """Subscribe (raises when Redis cannot be reached), then listen, publish and resync in the background."""
-        self._sender = client(self.url)
         listener = client(self.url, listening=True)
         pubsub = listener.pubsub()
         try:
@@ -101,7 +105,6 @@ class RedisBroker(Subscriptions):
         except BaseException:
             await pubsub.aclose()
             await listener.aclose()
-            await self._sender.aclose()
             raise
         self.healthy = True
         self._tasks = [asyncio.create_task(self._listen(listener, pubsub)), asyncio.create_task(self._send()),
@@ -112,8 +115,6 @@ class RedisBroker(Subscriptions):
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._sender is not None:
-            await self._sender.aclose()
 
     def publish(self, cid: str, message: dict[str, Any]) -> None:
         self.ring(cid, message["seq"])
@@ -166,18 +167,37 @@ class RedisBroker(Subscriptions):
                 await listener.aclose()
 
     async def _send(self) -> None:
-        assert self._sender is not None
+        """Write each batch of doorbells as soon as it comes, on a connection of its own; `_read_replies`
+        takes the answers apart and ends the connection when one is COMMAND_WAIT s late (Redis gone)."""
+        pool = aioredis.ConnectionPool.from_url(self.url, socket_connect_timeout=2, socket_timeout=None)
+        delay, batch = 0.1, list[str]()
         while True:
-            batch = [await self._outbox.get()]
-            while not self._outbox.empty() and len(batch) < 500:
-                batch.append(self._outbox.get_nowait())
+            connection = pool.make_connection()
+            owed: asyncio.Queue[int] = asyncio.Queue()       # doorbells written per batch, not yet answered
+            replies: asyncio.Task[None] | None = None
             try:
-                async with self._sender.pipeline(transaction=False) as pipe:
-                    for item in batch:
-                        pipe.publish(CHANNEL, item)
-                    await pipe.execute()
+                await connection.connect()
+                replies = asyncio.create_task(_read_replies(connection, owed))
+                while True:
+                    if not batch:
+                        batch = [await self._outbox.get()]
+                    while not self._outbox.empty() and len(batch) < 500:
+                        batch.append(self._outbox.get_nowait())
+                    if replies.done():       # lost while we waited: the batch goes on the next connection
+                        break
+                    await connection.send_packed_command(
+                        connection.pack_commands([("PUBLISH", CHANNEL, item) for item in batch]), check_health=False)
+                    owed.put_nowait(len(batch))
+                    batch, delay = [], 0.1
             except LOST:
-                pass          # the others' resync reads what these doorbells would have announced
+                pass          # what was written may be lost: the others' resync reads what it announced
+            finally:
+                if replies is not None:
+                    replies.cancel()
+                with contextlib.suppress(*LOST):
+                    await connection.disconnect()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX)
 
     async def _resync(self) -> None:
         """Every RESYNC s (POLL s without Redis): when anything new was stored, every stream re-reads."""
@@ -187,3 +207,13 @@ class RedisBroker(Subscriptions):
             if top != self._top:
                 self._top = top
                 self.ring_all()
+
+
+
+async def _read_replies(connection: Any, owed: asyncio.Queue[int]) -> None:
+    """PUBLISH answers how many heard it: nobody needs that, but an answer COMMAND_WAIT s late means the
+    connection is dead (a write into it would not say so). Ends when the connection is lost."""
+    with contextlib.suppress(*LOST):
+        while True:
+            for _ in range(await owed.get()):
+                await connection.read_response(timeout=COMMAND_WAIT)

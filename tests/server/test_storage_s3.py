@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from server.blobs.protocol import media_key
 from server.blobs.s3 import S3Blobs
 from server.blobs.s3_parts import MIN_PART, PART_SIZE
 from server.config.config_error import ConfigError
@@ -259,3 +260,40 @@ def test_a_photo_uploaded_on_one_process_and_sent_on_another_gets_its_thumbnail(
         shown = wait_until(lambda: b.get("/api/conversations/default/messages").json()["messages"][-1]
                            ["attachments"][0]["thumbnail"], "the thumbnail made on the first process", timeout=60)
     assert shown["width"] == 480
+
+
+def test_a_file_stored_whole_is_thumbnailed_from_its_bytes_not_read_back(s3_bucket, tmp_path):
+    """A photo in one PATCH: its thumbnail is made from the bytes the PATCH had (no GET); once taken, or on
+    another process, the file is read from the bucket."""
+    here, elsewhere = (S3Blobs(StorageConfig(s3_bucket.name, tmp_path.name, s3_bucket.moto.endpoint)) for _ in "12")
+    data, uid = os.urandom(MiB), "b" * 32
+    reads: list[str] = []
+    call = here.call
+    here.call = lambda method, **kwargs: (reads.append(method), call(method, **kwargs))[1]  # type: ignore[method-assign]
+
+    async def store_whole() -> str:
+        await here.reconcile(uid, 0)
+        writer = await here.writer(uid, 0, len(data), hashlib.sha256())
+        await writer.add(data)
+        await writer.flush()
+        return await writer.complete(None)
+
+    async def read_local(blobs: S3Blobs, key: str) -> bytes:
+        async with blobs.local(key) as path:
+            return path.read_bytes()
+
+    key = media_key(run_async(store_whole()))
+    assert key == media_key(hashlib.sha256(data).hexdigest())
+    reads.clear()
+    assert run_async(read_local(here, key)) == data and "get_object" not in reads
+    assert run_async(read_local(here, key)) == data and "get_object" in reads     # taken once: now the bucket's
+    assert run_async(read_local(elsewhere, key)) == data
+
+
+def test_files_kept_for_thumbnails_stay_within_their_budget(s3_bucket, tmp_path, monkeypatch):
+    monkeypatch.setattr("server.blobs.s3.FRESH_BYTES", 3 * MiB)
+    blobs = S3Blobs(StorageConfig(s3_bucket.name, tmp_path.name, s3_bucket.moto.endpoint))
+    for name in "abcd":
+        blobs.keep_fresh(name, bytes(MiB))
+    assert list(blobs._fresh) == ["b", "c", "d"] and blobs._fresh_size == 3 * MiB   # the oldest went
+    assert blobs._take_fresh("c") == bytes(MiB) and blobs._fresh_size == 2 * MiB
