@@ -185,7 +185,7 @@ class FolderBlobs:
     async def begin(self, upload_id: str) -> None:
         self.part_path(upload_id).touch()
 
-    async def reconcile(self, upload_id: str, recorded: int) -> int:
+    async def reconcile(self, upload_id: str, recorded: int, *, writing: bool = False) -> int:
         """The file is written before the offset is recorded: a longer one is trimmed, a shorter one
         (lost page cache) lowers the offset."""
         path = self.part_path(upload_id)

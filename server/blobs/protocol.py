@@ -117,8 +117,9 @@ class Blobs(Protocol):
     # -- partial uploads -------------------------------------------------------------------
     async def begin(self, upload_id: str) -> None: ...
 
-    async def reconcile(self, upload_id: str, recorded: int) -> int:
-        """How many bytes of the partial upload are good, given the offset the database recorded."""
+    async def reconcile(self, upload_id: str, recorded: int, *, writing: bool = False) -> int:
+        """How many bytes of the partial upload are good, given the offset the database recorded. `writing`:
+        a PATCH asks, and will write next (a store may then trust what its own last PATCH left)."""
         ...
 
     async def head(self, upload_id: str, n: int) -> bytes:

@@ -60,6 +60,8 @@ class S3Blobs:
         self.pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="s3")
         # upload id -> what the last reconcile found; the PATCH that reconciled (under the lock) uses it next
         self._seen: OrderedDict[str, Partial] = OrderedDict()
+        # upload id -> its state as this process's last PATCH left it (see `reconcile`)
+        self._left: OrderedDict[str, Partial] = OrderedDict()
         self._fresh: OrderedDict[str, bytes] = OrderedDict()
         self._fresh_size = 0
         self._fresh_lock = threading.Lock()              # written by the pool's threads, read by the loop
@@ -199,12 +201,24 @@ class S3Blobs:
     async def _load(self, upload_id: str) -> Partial:
         return await self.run(Partial.load, self, upload_id)
 
-    async def reconcile(self, upload_id: str, recorded: int) -> int:
-        state = await self._load(upload_id)
+    async def reconcile(self, upload_id: str, recorded: int, *, writing: bool = False) -> int:
+        """What the bucket holds (three requests), or, for a PATCH when this process's last PATCH stored the
+        bytes the database records, what that PATCH left: nobody can have appended since without recording a
+        larger offset, and bytes stored by a process that died before recording them are written again, by
+        part number, over them. A HEAD always asks the bucket: it is how a client learns the truth."""
+        left = self._left.pop(upload_id, None)
+        trusted = writing and left is not None and left.offset == recorded
+        state = left if trusted and left is not None else await self._load(upload_id)
         self._seen[upload_id] = state
         if len(self._seen) > 256:           # HEADs reconcile without writing: keep only the latest
             self._seen.popitem(last=False)
         return state.offset
+
+    def keep_state(self, upload_id: str, state: Partial) -> None:
+        """A PATCH stored all its bytes: the state it leaves, for the next PATCH of the upload here."""
+        self._left[upload_id] = state
+        if len(self._left) > 256:
+            self._left.popitem(last=False)
 
     async def head(self, upload_id: str, n: int) -> bytes:
         state = self._seen.get(upload_id) or await self._load(upload_id)
@@ -217,11 +231,13 @@ class S3Blobs:
         return await S3Writer.open(self, state, start, size, hasher)
 
     async def finish(self, upload_id: str) -> str:
+        self._left.pop(upload_id, None)
         state = self._seen.pop(upload_id, None) or await self._load(upload_id)
         return await self.run(state.finish)
 
     async def drop(self, name: str) -> None:
         self._seen.pop(name, None)
+        self._left.pop(name, None)
         await self.run(Partial.drop, self, name)
 
     # -- the sweeper -----------------------------------------------------------------------

@@ -57,6 +57,8 @@ class Bucket(Protocol):
 
     def keep_fresh(self, key: str, data: bytes) -> None: ...
 
+    def keep_state(self, upload_id: str, state: Partial) -> None: ...
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T: ...
 
 
@@ -271,6 +273,8 @@ class S3Writer:
         data, self.buf = bytes(self.buf), bytearray()
         await self._submit(self._last, data)
         await self.settle(raise_error=True)
+        if self._digest is None and self.stored_end < self.size:    # the next PATCH goes on from this state
+            self.blobs.keep_state(self.state.upload_id, self.state)
 
     async def discard(self) -> None:
         await self.settle()

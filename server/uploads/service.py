@@ -93,7 +93,7 @@ class Uploads:
                            "Start the upload again.")
         return u
 
-    async def reconcile(self, u: UploadRow) -> None:
+    async def reconcile(self, u: UploadRow, *, writing: bool = False) -> None:
         """Make the stored bytes and the recorded offset agree (after a crash, or another process's PATCH).
 
         What the store holds is the truth (blobs.reconcile: the folder trims a
@@ -101,7 +101,7 @@ class Uploads:
         """
         if u.complete:
             return
-        actual = await self.blobs.reconcile(u.id, u.offset)
+        actual = await self.blobs.reconcile(u.id, u.offset, writing=writing)
         if actual != u.offset:
             self._hashers.pop(u.id, None)
             self.set_offset(u, actual)
@@ -162,7 +162,7 @@ class Uploads:
         u = await self.owned(upload_id, owner)
         async with self.locks.hold(u.id):
             u = await self.owned(u.id, owner)    # may have changed while we waited
-            await self.reconcile(u)
+            await self.reconcile(u, writing=True)
             if u.complete and offset == u.size:  # a retried final PATCH: nothing left to do
                 async for chunk in chunks:
                     if chunk:

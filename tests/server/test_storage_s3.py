@@ -202,6 +202,39 @@ def test_a_tail_already_inside_a_part_is_not_counted_twice(s3_bucket, tmp_path):
     assert client.list_objects_v2(Bucket=s3_bucket.name, Prefix=f"{tmp_path.name}/").get("KeyCount") == 0
 
 
+def test_a_patch_goes_on_from_what_this_process_left_without_listing_the_bucket(s3_bucket, tmp_path):
+    """Three requests less per PATCH: the state this process's last PATCH left is used while the recorded
+    offset is the one it left; any other offset (another process wrote, or a crash) reads the bucket again,
+    and so does a HEAD."""
+    here, other = (S3Blobs(StorageConfig(s3_bucket.name, tmp_path.name, s3_bucket.moto.endpoint)) for _ in "12")
+    data, uid = os.urandom(2 * PART_SIZE + 3 * MiB), "c" * 32
+    calls: list[str] = []
+    call = here.call
+    here.call = lambda method, **kwargs: (calls.append(method), call(method, **kwargs))[1]  # type: ignore[method-assign]
+    cuts = [0, PART_SIZE + MiB, PART_SIZE + 2 * MiB, len(data)]     # a part + a tail, a longer tail, the rest
+
+    async def write(blobs: S3Blobs, start: int, end: int):
+        assert await blobs.reconcile(uid, start, writing=True) == start
+        writer = await blobs.writer(uid, start, len(data), None)
+        await writer.add(data[start:end])
+        await writer.flush()
+        assert writer.written == end - start
+        return writer
+
+    run_async(write(here, cuts[0], cuts[1]))
+    calls.clear()
+    run_async(write(here, cuts[1], cuts[2]))
+    assert not {"list_objects_v2", "list_parts"} & set(calls), calls
+    assert run_async(other.reconcile(uid, 0)) == cuts[2]                   # the bucket agrees with what it left
+    calls.clear()
+    assert run_async(here.reconcile(uid, 0, writing=True)) == cuts[2] and "list_objects_v2" in calls  # asked
+    here.keep_state(uid, here._seen[uid])
+    calls.clear()
+    assert run_async(here.reconcile(uid, cuts[2])) == cuts[2] and "list_objects_v2" in calls     # a HEAD: asked
+    last = run_async(write(here, cuts[2], cuts[3]))
+    assert run_async(last.complete(None)) == hashlib.sha256(data).hexdigest()
+
+
 def test_200_mb_in_one_patch_goes_to_the_bucket_without_being_held(server):
     """Memory stays flat in S3 too: 8 MiB parts, one in flight while the next arrives; the hash is right."""
     body = BigPdf(200 * MiB)
