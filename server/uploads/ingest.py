@@ -17,6 +17,7 @@ from server.blobs.protocol import media_key
 from server.http.api_error import ApiError
 from server.store.rows import UploadRow
 from server.uploads.service import Uploads
+from server.uploads.verdicts import judge_head, judge_start
 
 
 async def _pieces(chunks: AsyncIterable[bytes] | bytes) -> AsyncIterator[bytes]:
@@ -37,7 +38,7 @@ async def ingest(uploads: Uploads, owner: str, name: str, declared_type: str,
     422 empty / invalid_name) and leaves nothing behind when refused. The
     size is not known up front, so the limit is enforced while reading.
     """
-    uploads.judge_start(name, 1, declared_type)            # a refused type costs no download
+    judge_start(name, 1, declared_type, uploads.restrictions)            # a refused type costs no download
     limit = uploads.restrictions.max_file_size
     tmp = uploads.blobs.scratch()
     tmp.touch()
@@ -47,7 +48,7 @@ async def ingest(uploads: Uploads, owner: str, name: str, declared_type: str,
         async for chunk in _pieces(chunks):
             size += len(chunk)
             if size > limit:
-                uploads.judge_start(name, size, declared_type)   # raises too_large, naming the file
+                judge_start(name, size, declared_type, uploads.restrictions)   # raises too_large, naming the file
             await sink.add(chunk)
         await sink.flush()
     except BaseException:
@@ -68,7 +69,7 @@ async def ingest(uploads: Uploads, owner: str, name: str, declared_type: str,
         return digest
     try:
         with open(tmp, "rb") as f:
-            uploads.judge(u, f.read(HEAD_SIZE))
+            judge_head(u, f.read(HEAD_SIZE), uploads.restrictions)
         await uploads.complete(u, moved())
     except BaseException:
         tmp.unlink(missing_ok=True)

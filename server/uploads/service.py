@@ -1,10 +1,11 @@
-"""Uploads as stored things: rows, partial files, media, the rules, expiry.
+"""Uploads as stored things: rows, partial files, media, expiry, and when the rules are applied.
 
 Why apart from the HTTP layer (server/uploads/tus_routes.py): the same operations
 serve tus requests and server-side ingest (server/uploads/ingest.py), so the rules are
-enforced in one place. The first 4096 bytes are judged by the same
-`core.restrictions.check` the browser used, now with real content (a renamed
-.exe is refused here, and nothing of it stays).
+enforced in one place. Their verdicts (server/uploads/verdicts.py) come before any byte
+is stored and again on the first 4096 bytes, with the same `core.restrictions.check`
+the browser used, now with real content (a renamed .exe is refused here, and nothing
+of it stays).
 """
 
 from __future__ import annotations
@@ -16,24 +17,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
 
-from app.core.models import FileInfo
-from app.core.restrictions import Restrictions, check
+from app.core.restrictions import Restrictions
 from app.core.sniff import HEAD_SIZE, effective_type
 from server.blobs.protocol import Blobs, StorageUnavailable, StoredFile, media_key
 from server.http.api_error import ApiError
-from server.http.inputs import clean_name
 from server.live.upload_locks import LocalUploadLock, UploadBusy, UploadLock
 from server.store.queries import Store
 from server.store.rows import UploadRow
 from server.uploads.quotas import Quotas
+from server.uploads.verdicts import beyond, judge_head, judge_start
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 RETOUCH_S = 60.0    # a PATCH records its start as activity unless the last was this recent (or 1 % of the expiry)
-
-
-def beyond(u: UploadRow) -> ApiError:
-    return ApiError(413, "exceeds_declared_size", f"{u.name}: more bytes were sent than the declared {u.size}.",
-                    "Start a new upload with the right size.")
 
 
 class Thumbnailer(Protocol):
@@ -122,18 +117,10 @@ class Uploads:
         await self.blobs.drop(u.id)
 
     # -- operations ----------------------------------------------------------
-    def judge_start(self, name: str, size: int, declared: str) -> FileInfo:
-        """Judge name, size and declared type before any byte is sent; raises ApiError to refuse."""
-        info = FileInfo(name=clean_name(name), size=size, declared_type=declared, head=b"")
-        problems = check(info, self.restrictions)
-        if problems:
-            raise ApiError.from_problem(problems[0])
-        return info
-
     async def create(self, owner: str, name: str, size: int, declared: str, metered: bool = False) -> UploadRow:
         """A new upload at offset 0, once `judge_start` lets it begin and, when `metered`
         (a client's tus creation), the owner's quotas have room for it (else 429)."""
-        info = self.judge_start(name, size, declared)
+        info = judge_start(name, size, declared, self.restrictions)
         quotas = self.quotas if metered else None
         if quotas is not None:
             quotas.admit(owner, info.name, size)
@@ -200,7 +187,7 @@ class Uploads:
         received, interrupted = 0, False
         try:
             if head_needed and len(head) >= head_needed:   # defensive: bytes stored but never judged
-                self.judge(u, head)
+                judge_head(u, head, self.restrictions)
                 head_needed = 0
             async for chunk in chunks:
                 if self.terminating(u.id):
@@ -214,7 +201,7 @@ class Uploads:
                 if head_needed and len(head) < head_needed:
                     head += chunk[: head_needed - len(head)]
                     if len(head) >= head_needed:
-                        self.judge(u, head)
+                        judge_head(u, head, self.restrictions)
                         head_needed = 0
                 await sink.add(chunk)
             await sink.flush()
@@ -262,15 +249,6 @@ class Uploads:
             self._hashers[u.id] = (offset, hasher)
         self.store.update_upload(u)
 
-    def judge(self, u: UploadRow, head: bytes) -> None:
-        """Second opinion with the real first bytes; raises to refuse."""
-        info = FileInfo(name=u.name, size=u.size, declared_type=u.declared_type, head=head[:HEAD_SIZE])
-        problems = check(info, self.restrictions)
-        if problems:
-            raise ApiError.from_problem(problems[0])
-        u.content_type = effective_type(info)
-        u.head_checked = True
-
     async def complete(self, u: UploadRow, moved: Awaitable[str]) -> None:
         """`moved` names the bytes by their sha256 in media/ (deduplicated); then the row says so.
 
@@ -281,7 +259,8 @@ class Uploads:
         digest = await moved
         if not u.head_checked:
             try:
-                self.judge(u, b"".join([c async for c in self.blobs.read(media_key(digest), 0, HEAD_SIZE)]))
+                head = b"".join([c async for c in self.blobs.read(media_key(digest), 0, HEAD_SIZE)])
+                judge_head(u, head, self.restrictions)
             except ApiError:
                 await self.discard(u)
                 if not self.store.media_in_use(digest):
