@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from server.auth.tokens import mint
+from tools.services.s3 import MotoServer
 
 KEY = os.urandom(32).hex().encode()
 CONVERSATION_IDS = [f"load-{i:03d}" for i in range(1000)]
@@ -303,8 +304,9 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
     return result
 
 
-def shared_services(folder: Path, stack: contextlib.ExitStack) -> str:
-    """PostgreSQL, Redis and S3 (moto) started as the tests start them; the config tables naming them."""
+def shared_services(folder: Path, stack: contextlib.ExitStack, name: str = "load") -> tuple[str, MotoServer]:
+    """PostgreSQL, Redis and S3 (moto) started as the tests start them: the config tables naming them (a
+    database and a bucket called after `name`), and moto."""
     from tools.services import postgres, redis, s3
     database = stack.enter_context(postgres.running(folder / "pg"))
     broker = redis.RedisService().start()
@@ -312,11 +314,11 @@ def shared_services(folder: Path, stack: contextlib.ExitStack) -> str:
     stack.enter_context(s3.aws_credentials())         # the server processes read the AWS variables
     moto = s3.start_moto(folder / "moto.log")
     stack.callback(moto.stop)
-    bucket = f"attache-load-{uuid.uuid4().hex[:8]}"
+    bucket = f"attache-{name.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
     moto.client().create_bucket(Bucket=bucket)
-    return (f'[database]\nurl = "{postgres.new_database(database, "load")}"\n\n'
+    return (f'[database]\nurl = "{postgres.new_database(database, name)}"\n\n'
             f'[broker]\nurl = "{broker.url}"\n\n'
-            f'[storage]\nurl = "s3://{bucket}/bench"\nendpoint_url = "{moto.endpoint}"\n')
+            f'[storage]\nurl = "s3://{bucket}/bench"\nendpoint_url = "{moto.endpoint}"\n'), moto
 
 
 def run(processes: list[int], agents: int, listeners: int, files: int, file_mib: int, log) -> list[dict]:
@@ -327,7 +329,7 @@ def run(processes: list[int], agents: int, listeners: int, files: int, file_mib:
         started: list[Process] = []
         with contextlib.ExitStack() as stack:
             try:
-                shared = "" if count == 1 else shared_services(folder, stack)
+                shared = "" if count == 1 else shared_services(folder, stack)[0]
                 config = write_config(folder, shared, streams=5)
                 started = [start_process(folder, config, i) for i in range(count)]
                 name = "embedded default, 1 process" if count == 1 else f"shared services, {count} processes"

@@ -17,11 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import load  # bench/load.py
 import upload  # bench/upload.py
 
 from server.blobs.s3_parts import PART_SIZE
-from tools.services import postgres, redis
-from tools.services.s3 import aws_credentials, start_moto
 
 MIB = 1024 * 1024
 
@@ -46,16 +45,9 @@ def moto_alone(client: Any, bucket: str, size_mib: int) -> dict[str, float]:
 
 def run(bench: Any, size_mib: int) -> None:
     """A bucket comes with the rest of the shared services (a config with [storage] alone is refused):
-    PostgreSQL and Redis too, as in a deployment."""
+    PostgreSQL and Redis too, as in a deployment, started as bench/load.py starts them."""
     with contextlib.ExitStack() as stack:
-        database = stack.enter_context(postgres.running(Path(bench.workdir) / "pg"))
-        broker = redis.RedisService().start()
-        stack.callback(broker.stop)
-        stack.enter_context(aws_credentials())              # the server process finds them as in a deployment
-        moto = start_moto(Path(bench.workdir) / "moto.log")
-        stack.callback(moto.stop)
-        shared = (f'\n[database]\nurl = "{postgres.new_database(database, "upload_s3")}"\n'
-                  f'\n[broker]\nurl = "{broker.url}"\n')
+        shared, moto = load.shared_services(Path(bench.workdir), stack, "upload_s3")
         _run(bench, size_mib, moto, shared)
 
 
@@ -64,8 +56,7 @@ def _run(bench: Any, size_mib: int, moto: Any, shared: str) -> None:
     client.create_bucket(Bucket="attache-bench")
     alone = [moto_alone(client, "attache-bench", size_mib) for _ in range(2)]
     best = min(alone, key=lambda r: r["total_s"])
-    config = (upload.UPLOAD_CONFIG + shared +
-              f'\n[storage]\nurl = "s3://attache-bench/bench"\nendpoint_url = "{moto.endpoint}"\n')
+    config = upload.UPLOAD_CONFIG + "\n" + shared
     upload.bench_upload(bench, size_mib, config, "upload_s3")
     result = bench.results["upload_s3"]
     upload.print_table(

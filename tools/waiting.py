@@ -5,6 +5,7 @@ state holds (or a generous deadline passes) is neither. A failure names what nev
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -31,6 +32,16 @@ def wait_until(condition: Callable[[], T], what: str, timeout: float = 20, every
                pause: Callable[[float], None] = time.sleep) -> T:
     """Call `condition()` until it returns something true; that value (see `wait_for`)."""
     return wait_for(condition, bool, what, timeout, every, pause)
+
+
+async def wait_until_async(condition: Callable[[], T], what: str, timeout: float = 20, every: float = 0.02) -> T:
+    """`wait_until` inside a running event loop: it runs between the tries."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened within {timeout:g} s: {what} (last seen: {value!r})")
+        await asyncio.sleep(every)
+    return value
 
 
 def page_pause(page) -> Callable[[float], None]:

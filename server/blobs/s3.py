@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 READ_CHUNK = 1024 * 1024
+KEPT_STATES = 256                # uploads whose bucket state is kept per table (`_seen`, `_left`)
 FRESH_BYTES = 64 * 1024 * 1024   # files just stored whole, kept for their thumbnail (`keep_fresh`)
 _OUR_FAULT = ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidArgument", "MalformedXML")
 
@@ -207,18 +208,13 @@ class S3Blobs:
         larger offset, and bytes stored by a process that died before recording them are written again, by
         part number, over them. A HEAD always asks the bucket: it is how a client learns the truth."""
         left = self._left.pop(upload_id, None)
-        trusted = writing and left is not None and left.offset == recorded
-        state = left if trusted and left is not None else await self._load(upload_id)
-        self._seen[upload_id] = state
-        if len(self._seen) > 256:           # HEADs reconcile without writing: keep only the latest
-            self._seen.popitem(last=False)
+        state = left if writing and left is not None and left.offset == recorded else await self._load(upload_id)
+        _keep(self._seen, upload_id, state)     # HEADs reconcile without writing: only the latest are kept
         return state.offset
 
     def keep_state(self, upload_id: str, state: Partial) -> None:
         """A PATCH stored all its bytes: the state it leaves, for the next PATCH of the upload here."""
-        self._left[upload_id] = state
-        if len(self._left) > 256:
-            self._left.popitem(last=False)
+        _keep(self._left, upload_id, state)
 
     async def head(self, upload_id: str, n: int) -> bytes:
         state = self._seen.get(upload_id) or await self._load(upload_id)
@@ -270,6 +266,12 @@ class S3Blobs:
         except Missing:
             return None
         return json.loads(body).get("multipart")
+
+
+def _keep(states: OrderedDict[str, Partial], upload_id: str, state: Partial) -> None:
+    states[upload_id] = state
+    if len(states) > KEPT_STATES:
+        states.popitem(last=False)
 
 
 def _why(code: str, status: int) -> str:

@@ -42,7 +42,7 @@ POLL = 1.0          # ... while it is not
 RECONNECT_MAX = 2.0
 OUTBOX_LIMIT = 10_000   # doorbells waiting for Redis; beyond, they are dropped (the resync covers them)
 LOST = (RedisError, OSError)
-CONNECTIONS = 64        # per process, for commands (tickets, stream counts, upload locks, doorbells)
+CONNECTIONS = 64        # per process, for commands (tickets, stream counts, upload locks; not doorbells)
 COMMAND_WAIT = 3.0      # seconds a command waits for a free connection before it is a 503
 log = logging.getLogger("attache.broker")
 
@@ -207,7 +207,6 @@ class RedisBroker(Subscriptions):
             if top != self._top:
                 self._top = top
                 self.ring_all()
-
 
 
 async def _read_replies(connection: Any, owed: asyncio.Queue[int]) -> None:

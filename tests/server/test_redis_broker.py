@@ -12,15 +12,9 @@ from server.live.broker import Subscriber
 from server.live.redis_broker import RedisBroker
 from tests.conftest import run_async
 from tests.services.redis import redis_service  # noqa: F401  (session fixture)
+from tools.waiting import wait_until_async
 
 NEVER = 3600.0      # seconds between resyncs: not within a test
-
-
-async def until(condition: Callable[[], object], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"never happened within {timeout:g} s: {what}"
-        await asyncio.sleep(0.02)
 
 
 async def heard(ring: Callable[[], None], sub: Subscriber, what: str, timeout: float = 20) -> None:
@@ -48,14 +42,14 @@ def test_a_doorbell_rung_on_one_process_wakes_the_streams_of_its_conversation_on
             here, there, other = a.subscribe(["c1"]), b.subscribe(["c1"]), b.subscribe(["c2"])
             a.ring("c1", 7)
             assert here.wake.is_set() and here.reload              # its own process: at once
-            await until(there.wake.is_set, "the other process's stream of c1 woken")
+            await wait_until_async(there.wake.is_set, "the other process's stream of c1 woken")
             assert there.reload and not other.wake.is_set()
             for n in range(8, 108):                                 # a burst: every one of them crosses
                 a.ring(f"burst-{n}", n)
             subs = [b.subscribe([f"late-{n}"]) for n in range(20)]
             for n in range(len(subs)):
                 a.ring(f"late-{n}", 200 + n)
-            await until(lambda: all(s.wake.is_set() for s in subs), "twenty doorbells after a burst of a hundred")
+            await wait_until_async(lambda: all(s.wake.is_set() for s in subs), "twenty doorbells after a burst of a hundred")
         finally:
             await a.stop()
             await b.stop()
@@ -71,10 +65,10 @@ def test_doorbells_cross_again_once_redis_is_back(redis_service):
             redis_service.stop()
             try:
                 a.ring("c1", 2)                                    # into the void: the resync's business
-                await until(lambda: not b.healthy, "the listener noticing Redis is gone")
+                await wait_until_async(lambda: not b.healthy, "the listener noticing Redis is gone")
             finally:
                 redis_service.start()
-            await until(lambda: b.healthy, "the listener subscribed again")
+            await wait_until_async(lambda: b.healthy, "the listener subscribed again")
             await heard(lambda: a.ring("c1", 3), there, "a doorbell from the same publisher after Redis came back")
         finally:
             await a.stop()
