@@ -43,6 +43,7 @@ T = TypeVar("T")
 READ_CHUNK = 1024 * 1024
 KEPT_STATES = 256                # uploads whose bucket state is kept per table (`_seen`, `_left`)
 FRESH_BYTES = 64 * 1024 * 1024   # files just stored whole, kept for their thumbnail (`keep_fresh`)
+TAIL_BYTES = 64 * 1024 * 1024    # tails kept with the states PATCHes left, for the next PATCH (`keep_state`)
 _OUR_FAULT = ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "InvalidArgument", "MalformedXML")
 
 
@@ -213,8 +214,21 @@ class S3Blobs:
         return state.offset
 
     def keep_state(self, upload_id: str, state: Partial) -> None:
-        """A PATCH stored all its bytes: the state it leaves, for the next PATCH of the upload here."""
+        """A PATCH stored all its bytes: the state it leaves, for the next PATCH of the upload here. The
+        tail it wrote is kept with it (the next PATCH prepends it without a GET) within TAIL_BYTES, the
+        newest first."""
         _keep(self._left, upload_id, state)
+        self._trim_tails()
+
+    def _trim_tails(self) -> None:
+        """Kept tails past TAIL_BYTES are dropped (a state moves from `_left` to `_seen` as its PATCH begins,
+        so both tables are counted, the PATCHes under way first)."""
+        kept = 0
+        for state in [*reversed(self._seen.values()), *reversed(self._left.values())]:
+            if state.tail_bytes is not None:
+                kept += len(state.tail_bytes)
+                if kept > TAIL_BYTES:
+                    state.tail_bytes = None
 
     async def head(self, upload_id: str, n: int) -> bytes:
         state = self._seen.get(upload_id) or await self._load(upload_id)

@@ -77,6 +77,7 @@ class Partial:
     tail: int = 0                                               # bytes in uploads/<id>.part.<n+1>
     assembled: int | None = None                                # size of uploads/<id> once assembled
     stale: list[str] = field(default_factory=list)              # absorbed tails, deleted when convenient
+    tail_bytes: bytes | None = field(default=None, repr=False)  # the tail as this process wrote it, if kept
 
     @property
     def offset(self) -> int:
@@ -125,6 +126,9 @@ class Partial:
         return parts
 
     def read_tail(self, n: int | None = None) -> bytes:
+        """The tail's bytes (or its first `n`): the copy this process wrote if it kept one, else a GET."""
+        if self.tail_bytes is not None and len(self.tail_bytes) == self.tail:
+            return self.tail_bytes if n is None else self.tail_bytes[:n]
         ranged = {} if n is None else {"Range": f"bytes=0-{n - 1}"}
         return self.blobs.call("get_object", Key=self.name(f".part.{len(self.parts) + 1}"), **ranged)["Body"].read()
 
@@ -141,7 +145,13 @@ class Partial:
     def keep_tail(self, data: bytes) -> None:
         """Bytes under the minimum part size wait as uploads/<id>.part.<next part>."""
         self.blobs.call("put_object", Key=self.name(f".part.{len(self.parts) + 1}"), Body=data)
-        self.tail = len(data)
+        self.tail, self.tail_bytes = len(data), data
+
+    def absorb_tail(self) -> None:
+        """The tail went into a part: its object is stale, and the bytes no longer kept."""
+        if self.tail:
+            self.stale.append(f".part.{len(self.parts) + 1}")
+        self.tail, self.tail_bytes = 0, None
 
     def assemble(self) -> None:
         """All bytes are stored: make them one object, uploads/<id>."""
@@ -154,7 +164,7 @@ class Partial:
             return
         if self.tail:                                   # the tail is the last part
             self.push(self.read_tail())
-            self.tail = 0
+            self.tail, self.tail_bytes = 0, None
         self.blobs.call("complete_multipart_upload", Key=self.name(), UploadId=self.multipart,
                         MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
                                                    for p in self.parts]})
@@ -223,9 +233,7 @@ class S3Writer:
     def _push(self, data: bytes, fresh: list[bytes]) -> None:
         """One part (in a worker thread); a tail it starts with is absorbed, so its object is stale."""
         self._hash_fresh(fresh)
-        if self.state.tail:
-            self.state.stale.append(f".part.{len(self.state.parts) + 1}")
-            self.state.tail = 0
+        self.state.absorb_tail()
         self.state.push(data)
         self.stored_end = sum(p["Size"] for p in self.state.parts)
 

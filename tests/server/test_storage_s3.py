@@ -211,7 +211,7 @@ def test_a_patch_goes_on_from_what_this_process_left_without_listing_the_bucket(
     calls: list[str] = []
     call = here.call
     here.call = lambda method, **kwargs: (calls.append(method), call(method, **kwargs))[1]  # type: ignore[method-assign]
-    cuts = [0, PART_SIZE + MiB, PART_SIZE + 2 * MiB, len(data)]     # a part + a tail, a longer tail, the rest
+    cuts = [0, PART_SIZE + MiB, PART_SIZE + 2 * MiB, len(data)]     # a 9 MiB part, a 1 MiB tail, the rest
 
     async def write(blobs: S3Blobs, start: int, end: int):
         assert await blobs.reconcile(uid, start, writing=True) == start
@@ -233,6 +233,33 @@ def test_a_patch_goes_on_from_what_this_process_left_without_listing_the_bucket(
     assert run_async(here.reconcile(uid, cuts[2])) == cuts[2] and "list_objects_v2" in calls     # a HEAD: asked
     last = run_async(write(here, cuts[2], cuts[3]))
     assert run_async(last.complete(None)) == hashlib.sha256(data).hexdigest()
+
+
+def test_tails_kept_for_the_next_patch_stay_within_their_budget(s3_bucket, tmp_path, monkeypatch):
+    """Each upload's last PATCH left a 1 MiB tail: past the budget the oldest are forgotten, and a PATCH
+    that goes on from a forgotten one reads its tail from the bucket."""
+    monkeypatch.setattr("server.blobs.s3.TAIL_BYTES", 2 * MiB)
+    blobs = S3Blobs(StorageConfig(s3_bucket.name, tmp_path.name, s3_bucket.moto.endpoint))
+    data, uids = os.urandom(2 * MiB), [c * 32 for c in "abc"]
+
+    async def write(uid: str, start: int, end: int) -> str | None:
+        await blobs.reconcile(uid, start, writing=True)
+        writer = await blobs.writer(uid, start, len(data), None)
+        await writer.add(data[start:end])
+        await writer.flush()
+        return await writer.complete(None) if end == len(data) else None
+
+    for uid in uids:
+        run_async(write(uid, 0, MiB))
+    assert [blobs._left[u].tail_bytes is not None for u in uids] == [False, True, True]
+    reads: list[str] = []
+    call = blobs.call
+    blobs.call = lambda method, **kwargs: (reads.append(method), call(method, **kwargs))[1]  # type: ignore[method-assign]
+    digest = hashlib.sha256(data).hexdigest()
+    assert run_async(write(uids[0], MiB, 2 * MiB)) == digest
+    assert reads.count("get_object") == 1                               # the forgotten tail, from the bucket
+    assert run_async(write(uids[2], MiB, 2 * MiB)) == digest
+    assert reads.count("get_object") == 1                               # the kept one: no GET
 
 
 def test_200_mb_in_one_patch_goes_to_the_bucket_without_being_held(server):
