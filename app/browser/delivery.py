@@ -25,18 +25,19 @@ from app.browser.persistence import Persistence
 from app.browser.previews import Previews
 from app.browser.transport import Call, Cancelled, perform
 from app.core.backoff import POLICY
-from app.core.composer import Draft
+from app.core.composer import Draft, Staged
 from app.core.errors import BackendError
+from app.core.http import Request, Response
 from app.core.models import FileInfo, Message, Problem, Uploaded
 from app.core.outbox import Outbox, Outgoing, PostMessage, Status, UploadFile
-from app.core.upload import Failed, Finished, Wait
+from app.core.upload import Failed, Finished, UploadMachine, Wait
 
 
-def start(coroutine) -> None:
+def start(coroutine) -> asyncio.Task:
     """Run `coroutine` at once up to its first wait (Python 3.12+ eager start), so a message's first
     request leaves before the browser draws its bubble: `ensure_future` would wait a turn of the
     event loop, a frame's rendering included (~10 ms on the upload benchmark)."""
-    asyncio.Task(coroutine, loop=asyncio.get_event_loop(), eager_start=True)  # type: ignore[call-arg]  # 3.12+
+    return asyncio.Task(coroutine, loop=asyncio.get_event_loop(), eager_start=True)  # type: ignore[call-arg]  # 3.12+
 
 
 CANCELLED = Problem("cancelled", "You cancelled the upload.", "Retry to send it, or remove the attachment.")
@@ -145,12 +146,41 @@ class DeliveryView:
             self._progress(local_id, index, machine.confirmed, machine.to_record())
             self._keep(local_id)  # before the bytes leave: a reload resumes this upload
             started = performance.now()
-            response = await perform(next_step, file.handle, call)
+            if machine.creating():
+                response = await self._create(local_id, file, machine, next_step, call)
+            else:
+                response = await perform(next_step, file.handle, call)
             machine.feed(response, elapsed=(performance.now() - started) / 1000)
             self._progress(local_id, index, machine.confirmed, machine.to_record())
         if isinstance(next_step, Failed):
             raise BackendError(next_step.problem, next_step.retryable)
         return next_step.uploaded
+
+    async def _create(self, local_id: str, file: Staged, machine: UploadMachine, request: Request,
+                      call: Call) -> Response:
+        """Create the upload where a Cancel cannot abort it: the server would hold an upload nobody knows
+        (counted against the agent's open uploads until it expires). After a Cancel the creation goes on;
+        its answer is kept with the failed message, for Retry, or the upload freed (`_adopt`)."""
+        creation = start(perform(request, file.handle))
+        cancelled = asyncio.ensure_future(call.until_cancelled())
+        await asyncio.wait([creation, cancelled], return_when=asyncio.FIRST_COMPLETED)
+        cancelled.cancel()
+        if creation.done():
+            return creation.result()
+        kept = machine.to_record()
+        creation.add_done_callback(lambda done: self._adopt(local_id, file, machine, kept, done))
+        raise Cancelled()
+
+    def _adopt(self, local_id: str, file: Staged, machine: UploadMachine, kept: dict, done: asyncio.Future) -> None:
+        """A creation answered after its message was cancelled: Retry goes on with its upload, or it is freed."""
+        if done.cancelled() or done.exception() is not None:
+            return
+        machine.feed(done.result())
+        record = machine.to_record()
+        if self.outbox.adopt_upload(local_id, file, record, replacing=kept):
+            self._keep(local_id)
+        else:
+            self._terminate(file.info, record)
 
     def _terminate(self, info: FileInfo, record: dict | None) -> None:
         """A file left its message before it was sent: free the server's copy (tus DELETE), fire and forget."""

@@ -43,6 +43,9 @@ class Call:
         self.controller.abort()
         self._wake.set()
 
+    async def until_cancelled(self) -> None:
+        await self._wake.wait()
+
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` (an upload machine's Wait); Cancelled when the user cancels meanwhile."""
         with contextlib.suppress(TimeoutError):

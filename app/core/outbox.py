@@ -158,6 +158,20 @@ class Outbox:
             return  # the echo won the race: the message is there
         item.status, item.problem = Status.FAILED, problem
 
+    def adopt_upload(self, local_id: str, staged: Staged, record: dict, replacing: dict | None) -> bool:
+        """An upload created after its message stopped (its creation answered after a Cancel): `record`
+        becomes the file's, so Retry goes on with it, when the message still waits for Retry with the
+        record it had when the creation left (`replacing`). False when nothing will use it (the message
+        was retried, sent or discarded, the file removed): the shell frees the server's copy."""
+        item = self.find(local_id)
+        index = next((i for i, f in enumerate(item.files) if f is staged), None) if item is not None else None
+        if item is None or index is None or item.status != Status.FAILED or index in item.uploaded:
+            return False
+        if item.uploads.get(index) != replacing:
+            return False
+        item.uploads[index] = record
+        return True
+
     def retry(self, local_id: str) -> Step:
         """Resume a failed message with the same idempotency key; ValueError unless failed."""
         item = self.get(local_id)

@@ -160,6 +160,9 @@ class TusUpload(Machine):
         self.url, self.confirmed, self._sent, self._offset_known = None, 0, 0, False
         self._progressed()
 
+    def creating(self) -> bool:
+        return self._pending is not None and self._pending.method == "POST"
+
     def discard(self) -> Request | None:
         """Terminate the server's copy (tus termination); None when there is none."""
         url = self.url

@@ -74,6 +74,10 @@ class UploadMachine(Protocol):
         """Give up: the request that frees the server's partial copy (fire and forget), if any."""
         ...
 
+    def creating(self) -> bool:
+        """The request in flight creates the upload: its answer names what the server now holds."""
+        ...
+
     def to_record(self) -> dict:
         """JSON to keep with the unsent message; ``begin(info, record)`` resumes from it."""
         ...
@@ -120,6 +124,11 @@ class Machine:
         self._pending = self._wait = None
         self._outcome = Failed(DISCARDED, retryable=False)
         return None
+
+    def creating(self) -> bool:
+        """A shell lets such a request finish after a Cancel and keeps its answer (`Outbox.adopt_upload`):
+        aborted, the server would hold an upload nobody can resume or free."""
+        return False
 
     # ---- for subclasses
     def _advance(self) -> Request | Finished | Failed:

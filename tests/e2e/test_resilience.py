@@ -82,6 +82,68 @@ def test_a_cancelled_upload_can_be_retried(open_app, reference_server, conversat
     assert len(creations) == 1  # Retry went on with the same upload, not a new one
 
 
+class CreationHold:
+    """The page's upload creations (POST /api/uploads) are held until `let_through()`; the uploads the
+    server created are noted from the answers' Location."""
+
+    def __init__(self, page) -> None:
+        self.held: list = []
+        self.created: list[str] = []
+        page.route("**/api/uploads", lambda route: self.held.append(route) if route.request.method == "POST"
+                   else route.continue_())
+        page.on("response", lambda r: self.created.append(r.headers["location"].rsplit("/", 1)[-1])
+                if r.request.method == "POST" and r.url.endswith("/api/uploads") and r.status == 201 else None)
+
+    def let_through(self) -> None:
+        for route in self.held:
+            route.continue_()
+
+
+def cancel_while_created(page, tmp_path, text: str) -> CreationHold:
+    """Send a file and press Cancel while its upload's creation is held on its way."""
+    creations = CreationHold(page)
+    attach(page, files.sized(tmp_path, "large.pdf", 3_000_000, files.PDF))
+    page.get_by_role("textbox", name="Message").fill(text)
+    page.get_by_role("button", name="Send").click()
+    wait_for(page, lambda: creations.held, "the upload's creation")
+    log = page.get_by_role("log", name="Conversation")
+    log.get_by_role("button", name="Cancel").click()
+    expect(log.get_by_role("alert")).to_contain_text("cancelled")
+    return creations
+
+
+def test_an_upload_created_after_a_cancel_is_the_one_retry_goes_on_with(open_app, reference_server, conversation,
+                                                                        tmp_path):
+    """Cancel cannot abort a creation without the server keeping an upload nobody knows (it counts against
+    the agent's open uploads for a day): the page lets it answer and keeps the upload for Retry."""
+    page = open_app("agent")
+    creations = cancel_while_created(page, tmp_path, "cancelled while created")
+    creations.let_through()
+    wait_for(page, lambda: creations.created, "the page to get the creation's answer (a Cancel must not abort it)")
+    [created] = creations.created
+    wait_kept(page, "cancelled while created", created)                 # the unsent message knows its upload
+    log = page.get_by_role("log", name="Conversation")
+    log.get_by_role("button", name="Retry").click()
+    expect(log.locator("article:not(.pending)").get_by_role("link", name=re.compile("large.pdf"))).to_be_visible(timeout=30_000)
+    [message] = Api(reference_server.url).history(conversation)
+    assert message["attachments"][0]["id"] == created
+    assert len(creations.created) == 1                                 # Retry made no second upload
+
+
+def test_an_upload_created_after_its_file_was_removed_is_freed(open_app, reference_server, tmp_path):
+    page = open_app("agent")
+    creations = cancel_while_created(page, tmp_path, "its file removed meanwhile")
+    log = page.get_by_role("log", name="Conversation")
+    log.get_by_role("button", name="Remove attachment").click()
+    expect(log.get_by_role("button", name="Remove attachment")).to_have_count(0)
+    with page.expect_request(lambda r: r.method == "DELETE"):
+        creations.let_through()
+        wait_for(page, lambda: creations.created, "the page to get the creation's answer (a Cancel must not abort it)")
+    url = f"{reference_server.url}/api/uploads/{creations.created[0]}"
+    wait_for(page, lambda: upload_offset(url) is None, "the upload to be terminated")
+    expect(log.locator("article")).to_have_count(1)                     # the text stays, ready to send
+
+
 def test_after_a_reload_retry_sends_only_the_bytes_the_server_lacks(open_app, reference_server, conversation, tmp_path):
     """The upload's URL and offset are kept with the unsent message; the new page resumes there."""
     page = open_app("agent")

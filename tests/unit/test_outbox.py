@@ -344,3 +344,46 @@ def test_a_record_kept_by_an_older_page_still_restores():
     item = Outbox().restore(record, ["a", "b"])
     assert item.uploaded == {0: Uploaded("up-1", FileInfo("a.png", 10, "", b"\x89PNG\r\n\x1a\n"), "image/png")}
     assert item.uploads == {}
+
+
+def test_an_upload_created_after_a_cancel_is_adopted_for_retry(outbox):
+    """The creation answered after the user cancelled: Retry goes on with that upload, not a new one."""
+    item = outbox.add(Draft("x", (file := staged("a.png", 100),)))
+    lid, before = item.local_id, {**TUS_RECORD, "url": None, "confirmed": 0}
+    outbox.next_step(lid); outbox.on_progress(lid, 0, 0, before)   # kept as the creation left
+    outbox.on_failed(lid, Problem("cancelled", "You cancelled the upload.", "Retry."))
+    created = {**before, "url": "/api/uploads/u1"}
+    assert outbox.adopt_upload(lid, file, created, replacing=before)
+    assert outbox.retry(lid) == UploadFile(0, created)
+
+
+def test_an_upload_created_too_late_for_its_message_is_refused(outbox):
+    """Refused (the shell frees it on the server) when the message was retried meanwhile, its file
+    removed, the message discarded, or the record changed since the creation left."""
+    before, created = {"url": None}, {"url": "/api/uploads/late"}
+    cancelled = Problem("cancelled", "You cancelled the upload.", "Retry.")
+
+    def failed_with(*names):
+        item = outbox.add(Draft("x", tuple(staged(n, 10) for n in names)))
+        outbox.next_step(item.local_id); outbox.on_progress(item.local_id, 0, 0, before)
+        outbox.on_failed(item.local_id, cancelled)
+        return item
+
+    retried = failed_with("a")
+    outbox.retry(retried.local_id)                                  # a new creation is on its way
+    assert not outbox.adopt_upload(retried.local_id, retried.files[0], created, replacing=before)
+
+    removed = failed_with("a", "b")
+    file = removed.files[0]
+    outbox.remove_attachment(removed.local_id, 0)
+    assert not outbox.adopt_upload(removed.local_id, file, created, replacing=before)
+    assert removed.uploads == {}
+
+    discarded = failed_with("a")
+    outbox.discard(discarded.local_id)
+    assert not outbox.adopt_upload(discarded.local_id, discarded.files[0], created, replacing=before)
+
+    moved_on = failed_with("a")
+    moved_on.uploads[0] = {"url": "/api/uploads/newer"}             # a later attempt's upload
+    assert not outbox.adopt_upload(moved_on.local_id, moved_on.files[0], created, replacing=before)
+    assert moved_on.uploads[0] == {"url": "/api/uploads/newer"}

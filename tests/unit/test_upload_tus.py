@@ -72,6 +72,15 @@ class TestTheHappyPath:
         assert up.next() == Finished(Uploaded("u1", PNG, "image/png"))
         assert up.next() == Finished(Uploaded("u1", PNG, "image/png"))  # it stays finished
 
+    def test_only_the_creation_in_flight_is_creating(self):
+        """The shell lets that request outlive a Cancel: its answer names an upload the server now holds."""
+        up = machine()
+        assert not up.creating()                 # nothing asked yet
+        assert up.next().method == "POST" and up.creating()
+        up.feed(answer(201, location="/prefix/api/uploads/u1"))
+        assert not up.creating()
+        assert up.next().method == "PATCH" and not up.creating()
+
     def test_a_short_tail_goes_with_the_last_chunk(self):
         up = machine(FileInfo("photo.png", 24, "image/png", PNG.head))
         created(up)
