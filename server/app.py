@@ -72,11 +72,12 @@ def create_app(config_path: str | Path | None = None, data_dir: str | Path = "da
     quotas = Quotas(database, config.max_open_uploads, config.daily_bytes_per_identity, config.upload_expiry)
     blobs = open_blobs(config.storage, data)
     blobs.check()                          # StorageUnavailable: `python -m server` names the store and exits
-    live = live_state(config.broker_url, config.max_streams_per_identity, store.last_seq, stream_heartbeat)
+    live = live_state(config.broker_url, config.max_streams_per_identity, store.last_seq, stream_heartbeat,
+                      cluster=store.cluster_id())
     # made when an upload completes; each one rings its messages' update events, on every process
     thumbnails = Thumbnails(store, blobs, announce=live.broker.ring)
-    uploads = Uploads(store, blobs, config.restrictions, config.upload_expiry, quotas, upload_lock(live.redis),
-                      thumbnails)
+    locks = upload_lock(live.redis, live.prefix)
+    uploads = Uploads(store, blobs, config.restrictions, config.upload_expiry, quotas, locks, thumbnails)
     interval = sweep_interval or sweeper.default_interval(config.upload_expiry)
     broker, signer = live.broker, Signer(blobs.link_secret(), config.media_link_ttl)
     twilio = None

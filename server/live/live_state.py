@@ -29,19 +29,22 @@ class LiveState:
     start: Callable[[], Awaitable[None]] | None = None     # connects (raises when the service is unreachable)
     stop: Callable[[], Awaitable[None]] | None = None
     redis: aioredis.Redis | None = field(default=None, repr=False)  # the shared client (for the upload lock), if any
+    prefix: str = ""                                         # the cluster's Redis keys begin with it
 
 
 def live_state(broker_url: str | None, max_streams: int, newest: Callable[[], int],
-               heartbeat: float | None = None) -> LiveState:
-    """In-process without a broker URL; else Redis (nothing connects until `start`)."""
+               heartbeat: float | None = None, cluster: str = "") -> LiveState:
+    """In-process without a broker URL; else Redis (nothing connects until `start`), every key and the
+    channel named after `cluster` (the database's cluster id), so clusters sharing a Redis stay apart."""
     if broker_url is None:
         return LiveState(LocalBroker(), Tickets(), LocalSlots(max_streams))
     from server.live.redis_broker import LOST, RedisBroker, client, unreachable_message
-    from server.live.redis_state import HEARTBEAT, RedisSlots, RedisTickets
+    from server.live.redis_state import HEARTBEAT, PREFIX, RedisSlots, RedisTickets
 
+    prefix = f"{PREFIX}{cluster}:" if cluster else PREFIX
     redis = client(broker_url)
-    broker = RedisBroker(broker_url, newest)
-    slots = RedisSlots(redis, max_streams, heartbeat or HEARTBEAT)
+    broker = RedisBroker(broker_url, newest, channel=f"{prefix}events")
+    slots = RedisSlots(redis, max_streams, heartbeat or HEARTBEAT, prefix=prefix)
     tasks: list[asyncio.Task[None]] = []
 
     async def start() -> None:
@@ -58,4 +61,4 @@ def live_state(broker_url: str | None, max_streams: int, newest: Callable[[], in
         await broker.stop()
         await redis.aclose()
 
-    return LiveState(broker, RedisTickets(redis), slots, start, stop, redis)
+    return LiveState(broker, RedisTickets(redis, prefix=prefix), slots, start, stop, redis, prefix)

@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 from server.config.broker_config import without_password
 from server.live.broker import Subscriptions
 
-CHANNEL = "attache:events"
+CHANNEL = "attache:events"     # a cluster's: "attache:<cluster id>:events" (server.live.live_state)
 RESYNC = 5.0        # seconds between re-reads (only when something new was stored) while Redis is there
 POLL = 1.0          # ... while it is not
 RECONNECT_MAX = 2.0
@@ -87,9 +87,10 @@ def check_reachable(url: str) -> str | None:
 class RedisBroker(Subscriptions):
     """Subscribers of this process, woken by doorbells from every process (itself included, directly)."""
 
-    def __init__(self, url: str, newest: Callable[[], int], *, resync: float = RESYNC, poll: float = POLL) -> None:
+    def __init__(self, url: str, newest: Callable[[], int], *, resync: float = RESYNC, poll: float = POLL,
+                 channel: str = CHANNEL) -> None:
         super().__init__()
-        self.url, self._newest, self.resync, self.poll = url, newest, resync, poll
+        self.url, self._newest, self.resync, self.poll, self.channel = url, newest, resync, poll, channel
         self.origin = secrets.token_hex(8)        # our own doorbells come back from Redis: not rung twice
         self.healthy = False
         self._outbox: asyncio.Queue[str] = asyncio.Queue()
@@ -101,7 +102,7 @@ class RedisBroker(Subscriptions):
         listener = client(self.url, listening=True)
         pubsub = listener.pubsub()
         try:
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(self.channel)
         except BaseException:
             await pubsub.aclose()
             await listener.aclose()
@@ -141,7 +142,7 @@ class RedisBroker(Subscriptions):
                 try:
                     if pubsub is None:
                         pubsub = listener.pubsub()
-                        await pubsub.subscribe(CHANNEL)
+                        await pubsub.subscribe(self.channel)
                         log.warning("broker (Redis) at %s is back: live streams are woken by it again",
                                     without_password(self.url))
                         self.healthy, delay = True, 0.1
@@ -185,8 +186,8 @@ class RedisBroker(Subscriptions):
                         batch.append(self._outbox.get_nowait())
                     if replies.done():       # lost while we waited: the batch goes on the next connection
                         break
-                    await connection.send_packed_command(
-                        connection.pack_commands([("PUBLISH", CHANNEL, item) for item in batch]), check_health=False)
+                    commands = [("PUBLISH", self.channel, item) for item in batch]
+                    await connection.send_packed_command(connection.pack_commands(commands), check_health=False)
                     owed.put_nowait(len(batch))
                     batch, delay = [], 0.1
             except LOST:

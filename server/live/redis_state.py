@@ -29,7 +29,7 @@ from server.http.api_error import ApiError
 from server.live.redis_broker import LOST
 from server.live.slots import too_many_streams
 
-PREFIX = "attache:"
+PREFIX = "attache:"          # a cluster's keys: PREFIX + its database's cluster id + ":" (`live_state`)
 HEARTBEAT = 5.0              # seconds between refreshes of this process's open streams
 RETRY_AFTER = "2"
 
@@ -123,37 +123,37 @@ class RedisTickets:
     """server.auth.tickets.TicketBook, shared: issued on one process, redeemed once on any."""
 
     def __init__(self, redis: aioredis.Redis, ttl: int = TICKET_TTL, per_identity: int = PER_IDENTITY,
-                 limit: int = MAX_TICKETS) -> None:
-        self.ttl, self.per_identity, self.limit = ttl, per_identity, limit
+                 limit: int = MAX_TICKETS, prefix: str = PREFIX) -> None:
+        self.ttl, self.per_identity, self.limit, self.prefix = ttl, per_identity, limit, prefix
         self._issue, self._redeem = redis.register_script(_ISSUE), redis.register_script(_REDEEM)
 
     async def issue(self, grant: Grant) -> str:
         ticket = new_ticket()
+        p = self.prefix
         with reachable():
-            await self._issue(keys=[f"{PREFIX}ticket:{ticket}", f"{PREFIX}tickets:{grant.principal.sub}",
-                                    f"{PREFIX}tickets"],
+            await self._issue(keys=[f"{p}ticket:{ticket}", f"{p}tickets:{grant.principal.sub}", f"{p}tickets"],
                               args=[ticket, _grant_json(grant), self.ttl, self.per_identity, self.limit,
-                                    f"{PREFIX}ticket:", f"{PREFIX}tickets:"])
+                                    f"{p}ticket:", f"{p}tickets:"])
         return ticket
 
     async def redeem(self, ticket: str) -> Grant | None:
         with reachable():
-            raw = await self._redeem(keys=[f"{PREFIX}ticket:{ticket}", f"{PREFIX}tickets"],
-                                     args=[ticket, f"{PREFIX}tickets:"])
+            raw = await self._redeem(keys=[f"{self.prefix}ticket:{ticket}", f"{self.prefix}tickets"],
+                                     args=[ticket, f"{self.prefix}tickets:"])
         return None if raw is None else _grant(raw)
 
 
 class RedisSlots:
     """server.live.slots.StreamSlots, shared: every process counts every process's open streams."""
 
-    def __init__(self, redis: aioredis.Redis, limit: int, heartbeat: float = HEARTBEAT) -> None:
-        self.limit, self.heartbeat, self.ttl = limit, heartbeat, heartbeat * 4
+    def __init__(self, redis: aioredis.Redis, limit: int, heartbeat: float = HEARTBEAT, prefix: str = PREFIX) -> None:
+        self.limit, self.heartbeat, self.ttl, self.prefix = limit, heartbeat, heartbeat * 4, prefix
         self._redis = redis
         self._take, self._refresh = redis.register_script(_TAKE), redis.register_script(_REFRESH)
         self.mine: dict[str, str] = {}           # open stream id -> its identity's key, in this process
 
     def _key(self, principal: Principal) -> str:
-        return f"{PREFIX}streams:{principal.sub}"
+        return f"{self.prefix}streams:{principal.sub}"
 
     async def check(self, principal: Principal) -> None:
         with reachable():
@@ -189,8 +189,9 @@ class RedisUploadLock:
     """The storage's UploadLock Protocol across processes: `hold(id)` waits for a holder in this process,
     and a holder elsewhere is `busy(id)` (423); Redis away is 503."""
 
-    def __init__(self, redis: aioredis.Redis, busy: Callable[[str], Exception], ttl: float = 30.0) -> None:
-        self._redis, self._busy, self.ttl = redis, busy, ttl
+    def __init__(self, redis: aioredis.Redis, busy: Callable[[str], Exception], ttl: float = 30.0,
+                 prefix: str = PREFIX) -> None:
+        self._redis, self._busy, self.ttl, self.prefix = redis, busy, ttl, prefix
         self._keep = redis.register_script(_LOCK_KEEP)
         self._local: dict[str, asyncio.Lock] = {}
 
@@ -200,7 +201,7 @@ class RedisUploadLock:
         if not wait and lock.locked():
             raise self._busy(upload_id)
         async with lock:
-            key, token = f"{PREFIX}upload-lock:{upload_id}", secrets.token_hex(16)
+            key, token = f"{self.prefix}upload-lock:{upload_id}", secrets.token_hex(16)
             with reachable():
                 taken = await self._redis.set(key, token, nx=True, px=math.ceil(self.ttl * 1000))
             if not taken:
@@ -225,7 +226,7 @@ class RedisUploadLock:
         if lock is not None and lock.locked():
             return True
         try:
-            return bool(await self._redis.exists(f"{PREFIX}upload-lock:{upload_id}"))
+            return bool(await self._redis.exists(f"{self.prefix}upload-lock:{upload_id}"))
         except LOST:
             return True
 

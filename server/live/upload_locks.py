@@ -74,9 +74,10 @@ class LocalUploadLock:
         self._locks.pop(upload_id, None)
 
 
-def upload_lock(redis: aioredis.Redis | None) -> UploadLock:
-    """In this process without a broker; with one (`[broker]`, its Redis client), shared by every process."""
+def upload_lock(redis: aioredis.Redis | None, prefix: str) -> UploadLock:
+    """In this process without a broker; with one (`[broker]`, its Redis client and the cluster's key
+    prefix), shared by every process."""
     if redis is None:
         return LocalUploadLock()
     from server.live.redis_state import RedisUploadLock  # imports redis only with a [broker]
-    return RedisUploadLock(redis, UploadBusy)
+    return RedisUploadLock(redis, UploadBusy, prefix=prefix)

@@ -42,7 +42,7 @@ from server.store.rows import (
     upload_row,
     uploads_by_id,
 )
-from server.store.schema import attachments, conversations, thumbnails, uploads
+from server.store.schema import attachments, cluster, conversations, thumbnails, uploads
 
 MAX_SEQ = 2**63 - 1
 
@@ -253,6 +253,10 @@ class Store:
 
     def last_seq(self) -> int:
         return int(self.database.scalar(LAST_SEQ))
+
+    def cluster_id(self) -> str:
+        """The name drawn once for this database: processes that share it name their Redis keys after it."""
+        return str(self.database.scalar(select(cluster.c.id)))
 
     def attached_media_type(self, sha256: str, name: str, conversation: str) -> str | None:
         """The type of a file with these bytes and this name sent in `conversation` (None: not sent there)."""

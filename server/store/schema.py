@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Float, Integer, Text, column, table
 
+cluster = table("cluster", column("id", Text))
 conversations = table("conversations", column("id", Text), column("created_at", Text))
 messages = table(
     "messages", column("seq", BigInteger), column("id", Text), column("conversation", Text), column("sender", Text),

@@ -101,6 +101,39 @@ def test_a_ticket_from_one_process_opens_a_stream_on_the_other_once(cluster):
         assert again.status_code == 401 and again.json()["error"]["code"] == "invalid_ticket"
 
 
+def test_a_cluster_on_another_database_that_shares_the_redis_stays_apart(cluster, tmp_path, redis_service):
+    """Staging beside production on one Redis: a ticket of one cluster opens nothing on the other, and
+    each counts its own streams per identity (keys and channel are named after the database's cluster id)."""
+    a, b = cluster
+    (tmp_path / "jwt.key").write_bytes(SECRET)
+    (tmp_path / "config.toml").write_text(broker_config(redis_service.url))
+    other = RunningServer(tmp_path / "data", tmp_path / "config.toml", log=tmp_path / "other.log",
+                          extra=("--stream-heartbeat", HEARTBEAT))
+    other.start()
+    token = mint("u-apart", "agent", ["x9"])
+    try:
+        with client(a, token) as on_a, client(other, token) as on_other, \
+                httpx.Client(base_url=a.url, timeout=10) as anon:
+            t = ticket(on_a, "/api/conversations/x9/events/ticket")
+            with httpx.stream("GET", other.url + "/api/conversations/x9/events", params={"ticket": t},
+                              timeout=10) as refused:
+                assert refused.status_code == 401, "a ticket of another cluster opened a stream"
+                assert json.loads(refused.read())["error"]["code"] == "invalid_ticket"
+            with contextlib.ExitStack() as streams:
+                for _ in range(2):                                    # the identity's limit, on A's cluster
+                    r = streams.enter_context(anon.stream(
+                        "GET", "/api/conversations/x9/events",
+                        params={"ticket": ticket(on_a, "/api/conversations/x9/events/ticket")}))
+                    assert r.status_code == 200
+                assert on_a.post("/api/conversations/x9/events/ticket").status_code == 429
+                assert on_other.post("/api/conversations/x9/events/ticket").status_code == 200   # its own count
+    finally:
+        other.stop()
+    clusters = {sqlite3.connect(folder / "attache.sqlite3").execute("SELECT id FROM cluster").fetchone()[0]
+                for folder in (a.data, b.data, tmp_path / "data")}
+    assert len(clusters) == 2                                         # A and B are one cluster
+
+
 def test_one_stream_of_many_conversations_across_processes(cluster):
     a, b = cluster
     with client(a, mint("u-x2", "agent", ["x2a", "x2b", "x2c"])) as on_a, \

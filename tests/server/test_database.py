@@ -131,6 +131,15 @@ def test_a_later_seq_never_commits_before_an_earlier_one(opened):
     assert [m["text"] for m in reader.messages("order", after=start)] == ["slow", "fast"]
 
 
+def test_every_process_of_a_database_reads_one_cluster_id(opened, tmp_path):
+    """What the processes' Redis keys are named after: drawn once per database, the same for all of them."""
+    one, two = opened(), opened()
+    assert one.cluster_id() == two.cluster_id() and len(one.cluster_id()) == 16
+    elsewhere = Store(tmp_path / "elsewhere.sqlite3")
+    assert elsewhere.cluster_id() != one.cluster_id()
+    elsewhere.close()
+
+
 def test_two_processes_starting_at_once_migrate_once(tmp_path, database_url):
     with ThreadPoolExecutor(2) as pool:
         databases = list(pool.map(lambda _: open_database(database_url, tmp_path / "db.sqlite3"), range(2)))

@@ -285,7 +285,7 @@ def test_two_patches_of_one_upload_on_two_processes_cannot_interleave(make_serve
     with one.client(AGENT) as a, two.client(AGENT) as b:
         uid = upload_id(start_upload(a, "both.pdf", len(data), "application/pdf"))
         with partial_patch(one, uid, data, MiB):                      # process one writes, stalled mid-body
-            wait_until(lambda: held.exists(f"{PREFIX}upload-lock:{uid}"), "process one holds the upload's lock", 10)
+            wait_until(lambda: held.keys(f"{PREFIX}*:upload-lock:{uid}"), "process one holds the upload's lock", 10)
             r = patch(b, uid, 0, data)                                # the same upload from process two
             assert r.status_code == 423 and r.json()["error"]["code"] == "upload_locked", r.text
             assert r.headers["retry-after"].isdigit()
