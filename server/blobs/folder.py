@@ -204,7 +204,8 @@ class FolderBlobs:
         with open(self.part_path(upload_id), "rb") as f:
             return f.read(n)
 
-    async def writer(self, upload_id: str, start: int, size: int, hasher: Any) -> FolderWriter:
+    async def writer(self, upload_id: str, start: int, size: int, hasher: Any, *, thumbnailed: bool = False
+                     ) -> FolderWriter:
         return FolderWriter(self, upload_id, start, hasher)
 
     async def finish(self, upload_id: str) -> str:

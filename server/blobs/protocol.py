@@ -126,7 +126,11 @@ class Blobs(Protocol):
         """Up to the first `n` bytes of a partial upload (fewer when the store cannot read them back)."""
         ...
 
-    async def writer(self, upload_id: str, start: int, size: int, hasher: Any) -> PartWriter: ...
+    async def writer(self, upload_id: str, start: int, size: int, hasher: Any, *, thumbnailed: bool = False
+                     ) -> PartWriter:
+        """Where a PATCH's bytes go; `thumbnailed`: the file will get a thumbnail (a store that keeps
+        recent bytes for it keeps only those)."""
+        ...
 
     async def finish(self, upload_id: str) -> str:
         """All bytes are stored but no writer saw them all: hash them by reading back, move to media."""

@@ -236,9 +236,10 @@ class S3Blobs:
             return b""                          # bytes in parts cannot be read back before completion
         return await self.run(state.read_tail, n)
 
-    async def writer(self, upload_id: str, start: int, size: int, hasher: Any) -> S3Writer:
+    async def writer(self, upload_id: str, start: int, size: int, hasher: Any, *, thumbnailed: bool = False
+                     ) -> S3Writer:
         state = self._seen.pop(upload_id, None) or await self._load(upload_id)
-        return await S3Writer.open(self, state, start, size, hasher)
+        return await S3Writer.open(self, state, start, size, hasher, thumbnailed=thumbnailed)
 
     async def finish(self, upload_id: str) -> str:
         self._left.pop(upload_id, None)

@@ -205,8 +205,10 @@ class Partial:
 class S3Writer:
     """A `PartWriter`: the tail is prepended, 8 MiB parts go out one at a time, what is left becomes the tail."""
 
-    def __init__(self, blobs: Bucket, state: Partial, start: int, size: int, hasher: Any, tail: bytes) -> None:
+    def __init__(self, blobs: Bucket, state: Partial, start: int, size: int, hasher: Any, tail: bytes,
+                 thumbnailed: bool = False) -> None:
         self.blobs, self.state, self.start, self.size, self.hasher = blobs, state, start, size, hasher
+        self.thumbnailed = thumbnailed          # a file stored whole is kept for its thumbnail (`keep_fresh`)
         self.buf = bytearray(tail)              # bytes not in a part yet (the old tail first)
         self.fresh: list[bytes] = []            # added but not hashed yet
         self.stored_end = start                 # the upload's bytes safely in S3
@@ -214,12 +216,13 @@ class S3Writer:
         self._digest: str | None = None
 
     @classmethod
-    async def open(cls, blobs: Bucket, state: Partial, start: int, size: int, hasher: Any) -> S3Writer:
+    async def open(cls, blobs: Bucket, state: Partial, start: int, size: int, hasher: Any, *,
+                   thumbnailed: bool = False) -> S3Writer:
         if state.offset != start:       # cannot happen under the lock; never write at a wrong offset
             raise ApiError(409, "offset_mismatch", f"The server has {state.offset} bytes, not {start}.",
                            "Ask for the upload's offset (HEAD) and continue from there.", offset=state.offset)
         tail = await blobs.run(state.read_tail) if state.tail else b""
-        return cls(blobs, state, start, size, hasher, tail)
+        return cls(blobs, state, start, size, hasher, tail, thumbnailed)
 
     @property
     def written(self) -> int:
@@ -263,7 +266,8 @@ class S3Writer:
             self._hash_fresh(fresh)
             self._digest = self.hasher.hexdigest() if self.hasher is not None else hashlib.sha256(data).hexdigest()
             self.blobs.call("put_object", Key=self.blobs.key(media_key(self._digest)), Body=data)
-            self.blobs.keep_fresh(media_key(self._digest), data)
+            if self.thumbnailed:
+                self.blobs.keep_fresh(media_key(self._digest), data)
         elif position == self.size or len(data) >= MIN_PART:
             if data:
                 self._push(data, fresh)

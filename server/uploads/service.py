@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
 
+from app.core.media import thumbnail_ok
 from app.core.restrictions import Restrictions
 from app.core.sniff import HEAD_SIZE, effective_type
 from server.blobs.protocol import Blobs, StorageUnavailable, StoredFile, media_key
@@ -183,7 +184,7 @@ class Uploads:
             head_needed = 0                 # the store cannot read them back: judged at completion instead
         if time.time() - u.touched_at >= min(RETOUCH_S, self.expiry / 100):
             self.store.touch_upload(u)     # activity: the expiry counts from now (its end updates it again)
-        sink = await self.blobs.writer(u.id, start, u.size, hasher)
+        sink = await self.blobs.writer(u.id, start, u.size, hasher, thumbnailed=thumbnail_ok(u.content_type))
         received, interrupted = 0, False
         try:
             if head_needed and len(head) >= head_needed:   # defensive: bytes stored but never judged

@@ -324,16 +324,16 @@ def test_a_photo_uploaded_on_one_process_and_sent_on_another_gets_its_thumbnail(
 
 def test_a_file_stored_whole_is_thumbnailed_from_its_bytes_not_read_back(s3_bucket, tmp_path):
     """A photo in one PATCH: its thumbnail is made from the bytes the PATCH had (no GET); once taken, or on
-    another process, the file is read from the bucket."""
+    another process, the file is read from the bucket. A file that gets no thumbnail is not kept."""
     here, elsewhere = (S3Blobs(StorageConfig(s3_bucket.name, tmp_path.name, s3_bucket.moto.endpoint)) for _ in "12")
     data, uid = os.urandom(MiB), "b" * 32
     reads: list[str] = []
     call = here.call
     here.call = lambda method, **kwargs: (reads.append(method), call(method, **kwargs))[1]  # type: ignore[method-assign]
 
-    async def store_whole() -> str:
-        await here.reconcile(uid, 0)
-        writer = await here.writer(uid, 0, len(data), hashlib.sha256())
+    async def store_whole(upload_id: str, thumbnailed: bool) -> str:
+        await here.reconcile(upload_id, 0)
+        writer = await here.writer(upload_id, 0, len(data), hashlib.sha256(), thumbnailed=thumbnailed)
         await writer.add(data)
         await writer.flush()
         return await writer.complete(None)
@@ -342,12 +342,14 @@ def test_a_file_stored_whole_is_thumbnailed_from_its_bytes_not_read_back(s3_buck
         async with blobs.local(key) as path:
             return path.read_bytes()
 
-    key = media_key(run_async(store_whole()))
+    key = media_key(run_async(store_whole(uid, thumbnailed=True)))
     assert key == media_key(hashlib.sha256(data).hexdigest())
     reads.clear()
     assert run_async(read_local(here, key)) == data and "get_object" not in reads
     assert run_async(read_local(here, key)) == data and "get_object" in reads     # taken once: now the bucket's
     assert run_async(read_local(elsewhere, key)) == data
+    run_async(store_whole("d" * 32, thumbnailed=False))                # a PDF, say: nothing to keep it for
+    assert key not in here._fresh and here._fresh_size == 0
 
 
 def test_files_kept_for_thumbnails_stay_within_their_budget(s3_bucket, tmp_path, monkeypatch):
