@@ -68,6 +68,7 @@ class Run:
     sent: dict[str, float] = field(default_factory=dict)         # idempotency key -> POST started
     answered: dict[str, float] = field(default_factory=dict)     # idempotency key -> POST answered
     uploaded: list[float] = field(default_factory=list)          # seconds per upload (create + PATCH)
+    began: dict[str, float] = field(default_factory=dict)        # idempotency key -> its file's upload began
     seen: dict[str, list[float]] = field(default_factory=dict)   # idempotency key -> times its listener saw it
     photos: set[str] = field(default_factory=set)                # keys of messages whose file is an image
     thumbnailed: dict[str, float] = field(default_factory=dict)  # key -> first frame carrying its thumbnail
@@ -205,7 +206,7 @@ async def agent(urls: list[str], who: str, cid: str, files: int, payloads: dict[
             base = random.choice(urls)
             if kind == "jpg":
                 run.photos.add(key)
-            run.sent[key] = time.perf_counter()
+            run.sent[key], run.began[key] = time.perf_counter(), began
             body = {"idempotency_key": key, "text": f"from {who}", "attachments": [location.rsplit("/", 1)[-1]]}
             for attempt in range(3):     # as the page's outbox: a send cut off is sent again with its key
                 try:
@@ -276,6 +277,7 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
     to_seen = [seen_once[k] - run.sent[k] for k in seen_once]
     post = [run.answered[k] - run.sent[k] for k in run.answered]
     answered_to_seen = [seen_once[k] - run.answered[k] for k in seen_once if k in run.answered]
+    upload_to_seen = [seen_once[k] - run.began[k] for k in seen_once]
     to_thumbnail = [run.thumbnailed[k] - run.sent[k] for k in run.photos if k in run.thumbnailed and k in run.sent]
     result = {
         "variant": name, "processes": len(urls), "messages": len(run.sent), "lost": len(lost),
@@ -287,6 +289,7 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
         "send_thumbnail_p50_s": percentile(to_thumbnail, 50), "send_thumbnail_p95_s": percentile(to_thumbnail, 95),
         "thumbnails_missing": len(run.photos & run.sent.keys()) - len(to_thumbnail),
         "upload_p50_s": percentile(run.uploaded, 50), "upload_p95_s": percentile(run.uploaded, 95),
+        "upload_seen_p50_s": percentile(upload_to_seen, 50), "upload_seen_p95_s": percentile(upload_to_seen, 95),
         "cpu_s": {("client" if pid == os.getpid() else f"server {pids.index(pid)}"): round(t, 1)
                   for pid, t in cpu.items()},
     }
@@ -299,6 +302,8 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
         f"{result['send_thumbnail_p95_s']:.3f} s; never seen {result['thumbnails_missing']}")
     log(f"    upload (create+PATCH) p50 {result['upload_p50_s']:.3f} s p95 {result['upload_p95_s']:.3f} s; "
         f"CPU s {result['cpu_s']}")
+    log(f"    upload began->seen (the whole way, file and message) p50 {result['upload_seen_p50_s']:.3f} s "
+        f"p95 {result['upload_seen_p95_s']:.3f} s")
     for line in run.errors[:5]:
         log(f"    error: {line}")
     return result

@@ -198,7 +198,11 @@ class S3Blobs:
 
     # -- partial uploads -------------------------------------------------------------------
     async def begin(self, upload_id: str) -> None:
-        """Nothing yet: the multipart upload is created with its first part (most files fit in one PATCH)."""
+        """Nothing in the bucket yet (the multipart upload is created with the first part; most files fit in
+        one PATCH): the first PATCH here goes on from an empty state, without listing the bucket
+        (`reconcile`). Were a PATCH on another process to die before recording what it stored, that is
+        written over by part number, or left to the sweeper."""
+        self.keep_state(upload_id, Partial(self, upload_id, empty=True))
 
     async def _load(self, upload_id: str) -> Partial:
         return await self.run(Partial.load, self, upload_id)

@@ -78,6 +78,8 @@ class Partial:
     assembled: int | None = None                                # size of uploads/<id> once assembled
     stale: list[str] = field(default_factory=list)              # absorbed tails, deleted when convenient
     tail_bytes: bytes | None = field(default=None, repr=False)  # the tail as this process wrote it, if kept
+    # nothing of the upload in the bucket (created here, or listed so): a file then stored whole needs no clean-up
+    empty: bool = False
 
     @property
     def offset(self) -> int:
@@ -98,6 +100,7 @@ class Partial:
             state.multipart = blobs.info(upload_id)
         if state.multipart is not None and state.assembled is None:
             state.parts = state._list_parts()
+        state.empty = not objects
         for suffix, size in objects.items():
             tail = _TAIL.match(suffix)
             if tail and int(tail.group(1)) == len(state.parts) + 1 and state.assembled is None:
@@ -134,6 +137,7 @@ class Partial:
 
     def push(self, data: bytes) -> None:
         """One more part (creating the multipart upload with the first)."""
+        self.empty = False
         if self.multipart is None:
             self.multipart = self.blobs.call("create_multipart_upload", Key=self.name())["UploadId"]
             self.blobs.call("put_object", Key=self.name(".info"), Body=json.dumps({"multipart": self.multipart}))
@@ -144,6 +148,7 @@ class Partial:
 
     def keep_tail(self, data: bytes) -> None:
         """Bytes under the minimum part size wait as uploads/<id>.part.<next part>."""
+        self.empty = False
         self.blobs.call("put_object", Key=self.name(f".part.{len(self.parts) + 1}"), Body=data)
         self.tail, self.tail_bytes = len(data), data
 
@@ -303,6 +308,7 @@ class S3Writer:
 
     async def complete(self, digest: str | None) -> str:
         if self._digest is not None:                     # stored whole by `_last`
-            await self.blobs.run(self.state.clean)
+            if not self.state.empty:
+                await self.blobs.run(self.state.clean)
             return self._digest
         return await self.blobs.run(self.state.finish, digest)

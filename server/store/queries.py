@@ -107,8 +107,8 @@ class Store:
         """Media files are shared by every upload of the same bytes: any remaining row keeps the file."""
         return self.database.first(MEDIA_IN_USE, {"sha256": sha256}) is not None
 
-    def upload_ids(self) -> set[str]:
-        return {r[0] for r in self.database.rows(select(uploads.c.id))}
+    def incomplete_upload_ids(self) -> set[str]:
+        return {r[0] for r in self.database.rows(select(uploads.c.id).where(uploads.c.sha256.is_(None)))}
 
     def delete_upload(self, upload_id: str) -> None:
         self.database.run(uploads.delete().where(

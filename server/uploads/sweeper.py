@@ -29,7 +29,7 @@ class Swept:
     partial: int = 0     # unfinished uploads deleted
     complete: int = 0    # finished, never sent
     media: int = 0       # media files deleted (no upload left that uses them)
-    orphans: int = 0     # files no row knows (left by a crash)
+    orphans: int = 0     # files no unfinished upload owns (left by a crash)
 
 
 def default_interval(expiry: float) -> float:
@@ -53,9 +53,9 @@ async def sweep(uploads: Uploads, now: float | None = None) -> Swept:
             swept.media += media is not None and await blobs.size(media) is None
         else:
             swept.partial += 1
-    known = store.upload_ids()
+    unfinished = store.incomplete_upload_ids()
     for name in await blobs.stale_partials(before):
-        if name not in known:
+        if name not in unfinished:          # gone, or complete: what is left of its parts is nobody's
             await blobs.drop(name)
             swept.orphans += 1
     for sha in await blobs.stale_media(before):

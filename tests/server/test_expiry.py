@@ -87,11 +87,14 @@ def test_uploads_that_expired_while_the_server_was_down_are_swept_at_start(make_
     data = tmp_path / "data"
     first = make_server(data=data, config_text=SHORT, extra=("--sweep-interval", "3600"))
     with first.client(AGENT) as c:
+        done = upload(c, "done.png", PNG, "image/png")["upload_id"]
+        assert send(c, "sent before the crash", [done]).status_code == 201
         uid = upload_id(start_upload(c, "left.pdf", len(PDF), "application/pdf"))
         r = patch(c, uid, 0, PDF[:10])
         assert r.status_code == 204
     first.stop()
     first.stored.put_partial("f" * 32 + ".part", b"x")              # a crash left a file no row knows
+    first.stored.put_partial(done + ".part", b"x")                  # and one of an upload since completed
     wait_past_expiry(r)
     second = make_server(data=data, config_text=SHORT, extra=("--sweep-interval", "3600"))
     assert second.stored.partials() == []                           # swept before the first request

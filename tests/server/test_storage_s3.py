@@ -235,6 +235,33 @@ def test_a_patch_goes_on_from_what_this_process_left_without_listing_the_bucket(
     assert run_async(last.complete(None)) == hashlib.sha256(data).hexdigest()
 
 
+def test_a_file_stored_whole_by_the_process_that_created_its_upload_is_one_request(s3_bucket, tmp_path):
+    """Most files: created, then one PATCH. Nothing is in the bucket yet, so neither that PATCH nor the
+    completion lists it; on another process one listing says the same. (What a PATCH that died on a third
+    process might have left is written over, or swept: see test_expiry.)"""
+    here, other = (S3Blobs(StorageConfig(s3_bucket.name, tmp_path.name, s3_bucket.moto.endpoint)) for _ in "12")
+    data = os.urandom(MiB)
+    calls: list[str] = []
+    for blobs in (here, other):
+        call = blobs.call
+        blobs.call = lambda method, _call=call, **kwargs: (calls.append(method), _call(method, **kwargs))[1]  # type: ignore[method-assign]
+
+    async def whole(blobs: S3Blobs, uid: str) -> str:
+        assert await blobs.reconcile(uid, 0, writing=True) == 0
+        writer = await blobs.writer(uid, 0, len(data), hashlib.sha256())
+        await writer.add(data)
+        await writer.flush()
+        return await writer.complete(None)
+
+    run_async(here.begin("e" * 32))
+    assert run_async(whole(here, "e" * 32)) == hashlib.sha256(data).hexdigest()
+    assert calls == ["put_object"]
+    calls.clear()
+    run_async(here.begin("f" * 32))                                     # created here, sent on the other
+    assert run_async(whole(other, "f" * 32)) == hashlib.sha256(data).hexdigest()
+    assert calls == ["list_objects_v2", "put_object"]
+
+
 def test_tails_kept_for_the_next_patch_stay_within_their_budget(s3_bucket, tmp_path, monkeypatch):
     """Each upload's last PATCH left a 1 MiB tail: past the budget the oldest are forgotten, and a PATCH
     that goes on from a forgotten one reads its tail from the bucket."""
