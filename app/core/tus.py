@@ -1,12 +1,16 @@
 """One upload over tus 1.0.0 (core + creation, expiration, termination), as a sans-IO machine.
 
-POST the creation URL (Upload-Length, Upload-Metadata ``filename``/``filetype``),
-then PATCH bytes ``[confirmed, confirmed + chunk)`` until the server holds
+POST the creation URL (Upload-Length, Upload-Metadata ``filename``/``filetype``
+and a random ``idempotency-key``), then PATCH bytes ``[confirmed, confirmed + chunk)`` until the server holds
 them all. After any failure that may pass (network, timeout, 408/423/429/5xx,
 409 offset mismatch) it asks the server where it stands with HEAD and goes on
 from there, so a lost answer, a partly stored chunk and a reload are one path.
 An upload the server forgot (404/410) starts over with a new creation while
 the restart budget lasts; one the server refused (413, 415...) never does.
+A creation sent again (its answer lost, or the page reloaded or the send
+cancelled meanwhile) carries the same key, kept in the record: the reference
+server then names the upload the first one made instead of making another
+(other tus servers ignore the key).
 
 Guarantees (tested with hypothesis over any sequence of answers): a byte the
 server confirmed on an upload URL is never sent to it again, every PATCH
@@ -17,7 +21,9 @@ upload ends Finished or Failed in a bounded number of steps.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from urllib.parse import unquote, urljoin, urlsplit
+from uuid import uuid4
 
 from app.core.backoff import POLICY, RetryPolicy
 from app.core.errors import bad_response, error_from_response
@@ -35,9 +41,11 @@ _NO_LOCATION = "no usable Location for the new upload; the server may not expose
 _NO_OFFSET = "no Upload-Offset; the server may not expose tus headers to this page (CORS)"
 
 
-def metadata(info: FileInfo) -> str:
-    """``Upload-Metadata``: the name, and the browser's File.type as ``filetype`` (left out when empty)."""
+def metadata(info: FileInfo, creation_key: str | None = None) -> str:
+    """``Upload-Metadata``: the name, the browser's File.type as ``filetype`` (left out when empty), and the
+    creation's ``idempotency-key``."""
     pairs = [("filename", info.name)] + ([("filetype", info.declared_type)] if info.declared_type else [])
+    pairs += [("idempotency-key", creation_key)] if creation_key else []
     return ",".join(f"{key} {base64.b64encode(value.encode()).decode('ascii')}" for key, value in pairs)
 
 
@@ -53,12 +61,15 @@ class TusUpload(Machine):
         pacer: chunk sizes (shared by an uploader's uploads); policy: the retry policy.
         max_restarts: new creations allowed when the server forgot the upload.
         record: ``to_record()`` of an earlier machine for this file: resume with HEAD.
+        new_key: a random key for each new creation.
     """
 
     def __init__(self, endpoint: str, info: FileInfo, *, headers: dict[str, str] | None = None,
                  pacer: Pacer | None = None, policy: RetryPolicy = POLICY, max_restarts: int = 1,
-                 record: dict | None = None) -> None:
+                 record: dict | None = None, new_key: Callable[[], str] = lambda: uuid4().hex) -> None:
         super().__init__(info, policy)
+        self._new_key = new_key
+        self._creation_key = new_key()  # the same for every attempt at one creation
         self.endpoint = endpoint
         self._headers = {"Tus-Resumable": TUS_VERSION, **(headers or {})}
         self._pacer = pacer or Pacer()
@@ -73,7 +84,8 @@ class TusUpload(Machine):
     # ---- what to do next
     def _advance(self) -> Request | Finished:
         if self.url is None:
-            headers = {**self._headers, "Upload-Length": str(self.size), "Upload-Metadata": metadata(self.info)}
+            headers = {**self._headers, "Upload-Length": str(self.size),
+                       "Upload-Metadata": metadata(self.info, self._creation_key)}
             return Request("POST", self.endpoint, headers)
         if not self._offset_known:
             return Request("HEAD", self.url, dict(self._headers))
@@ -158,6 +170,7 @@ class TusUpload(Machine):
             return self._fail(problem, retryable=True)
         self._restarts_left -= 1
         self.url, self.confirmed, self._sent, self._offset_known = None, 0, 0, False
+        self._creation_key = self._new_key()  # that upload is gone: the next creation is another
         self._progressed()
 
     def creating(self) -> bool:
@@ -173,20 +186,23 @@ class TusUpload(Machine):
     # ---- kept across reloads
     def to_record(self) -> dict:
         return {"protocol": "tus", "endpoint": self.endpoint, "url": self.url, "name": self.info.name,
-                "size": self.size, "confirmed": self.confirmed, "sent": self._sent}
+                "size": self.size, "confirmed": self.confirmed, "sent": self._sent, "creation_key": self._creation_key}
 
     def _restore(self, record: dict) -> None:
-        """Resume from ``record`` when it is this file's upload at this endpoint; else start anew."""
+        """Resume from ``record`` when it is this file's upload at this endpoint; else start anew. A record
+        of a creation never answered gives its key: sent again, the creation names what the first one made."""
         try:
-            fits = (record["protocol"] == "tus" and record["endpoint"] == self.endpoint
-                    and record["name"] == self.info.name and record["size"] == self.size
-                    and isinstance(record["url"], str) and record["url"]
+            same_file = (record["protocol"] == "tus" and record["endpoint"] == self.endpoint
+                         and record["name"] == self.info.name and record["size"] == self.size)
+            fits = (same_file and isinstance(record["url"], str) and record["url"]
                     and all(type(record[k]) is int for k in ("confirmed", "sent"))
                     and 0 <= record["confirmed"] <= record["sent"] <= self.size)
         except (KeyError, TypeError):
-            fits = False
+            same_file = fits = False
         if fits:
             self.url, self.confirmed, self._sent = record["url"], record["confirmed"], record["sent"]
+        elif same_file and isinstance(record.get("creation_key"), str) and record["creation_key"]:
+            self._creation_key = record["creation_key"]
 
 
 def _resolve(endpoint: str, location: str) -> str | None:

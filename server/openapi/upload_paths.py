@@ -41,12 +41,17 @@ def upload_paths(config: Config) -> dict[str, Any]:
                                header("Upload-Metadata", {"type": "string", "format": "tus-metadata"},
                                       description="tus metadata: `filename` (required) and `filetype` (the "
                                                   "browser's File.type, a MIME type or empty), base64. A name or "
-                                                  "type that is not accepted (see /api/restrictions) is 415.")],
+                                                  "type that is not accepted (see /api/restrictions) is 415. "
+                                                  "Optional `idempotency-key` (16-128 of A-Z a-z 0-9 - _): a "
+                                                  "creation sent again with the key of an earlier one of the same "
+                                                  "identity answers 201 with that upload's Location (counted "
+                                                  "once); with another file's name or size, 409.")],
                 "responses": {"201": {"description": "Created", "headers": {
                     **TUS, "Location": {"required": True, "schema": {"type": "string", "pattern": "^/api/uploads/"},
                                          "description": "Root-relative upload URL"},
                     "Upload-Expires": {**expires["Upload-Expires"], "required": True}}},
-                    **errors(400, 401, 412, 413, 415, 422, 429, *db, tus_headers=True, e503=db503)}}},
+                    **errors(400, 401, 409, 412, 413, 415, 422, 429, *db, tus_headers=True, e503=db503,
+                             e409="The idempotency-key made the upload of another file")}}},
         tus.UPLOADS_PATH + "/{upload_id}": {
             "description": "A tus upload URL; its last segment is what a message's `attachments` lists. "
                            "`POST` with `X-HTTP-Method-Override: PATCH|DELETE|HEAD` works as that method.",

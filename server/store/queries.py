@@ -64,12 +64,34 @@ class Store:
 
     # -- uploads -----------------------------------------------------------
     def create_upload(self, owner: str, name: str, size: int, declared_type: str, content_type: str) -> UploadRow:
+        row, _ = self.create_upload_once(owner, name, size, declared_type, content_type, None)
+        return row
+
+    def create_upload_once(self, owner: str, name: str, size: int, declared_type: str, content_type: str,
+                           creation_key: str | None) -> tuple[UploadRow, bool]:
+        """A new upload, and True; for a `creation_key` the owner used before, the upload made then, and False
+        (one statement either way when new: the key's unique index finds the earlier one)."""
         row = UploadRow(uuid.uuid4().hex, owner, name, size, declared_type, content_type, 0, False, None, utc_now(),
                         time.time())
-        self.database.run(uploads.insert().values(
+        insert = self.database.insert(uploads).values(
             id=row.id, owner=owner, name=name, size=size, declared_type=declared_type, content_type=content_type,
-            offset=0, head_checked=0, sha256=None, created_at=row.created_at, touched_at=row.touched_at))
-        return row
+            offset=0, head_checked=0, sha256=None, created_at=row.created_at, touched_at=row.touched_at,
+            creation_key=creation_key)
+        if creation_key is None:
+            self.database.run(insert)
+            return row, True
+        if self.database.run(insert.on_conflict_do_nothing(index_elements=["owner", "creation_key"])):
+            return row, True
+        earlier = self.created_with(owner, creation_key)
+        if earlier is None:         # terminated in between: the key is free again
+            return self.create_upload_once(owner, name, size, declared_type, content_type, creation_key)
+        return earlier, False
+
+    def created_with(self, owner: str, creation_key: str) -> UploadRow | None:
+        """The owner's upload that a creation with this key made, if it is still there."""
+        r = self.database.first(select(uploads).where(uploads.c.owner == owner,
+                                                      uploads.c.creation_key == creation_key))
+        return None if r is None else upload_row(r._mapping)
 
     def get_upload(self, upload_id: str) -> UploadRow | None:
         r = self.database.first(UPLOAD, {"id": upload_id})

@@ -18,7 +18,8 @@ messages = table(
 uploads = table(
     "uploads", column("id", Text), column("owner", Text), column("name", Text), column("size", BigInteger),
     column("declared_type", Text), column("content_type", Text), column("offset", BigInteger),
-    column("head_checked", Integer), column("sha256", Text), column("created_at", Text), column("touched_at", Float))
+    column("head_checked", Integer), column("sha256", Text), column("created_at", Text), column("touched_at", Float),
+    column("creation_key", Text))
 attachments = table("attachments", column("message_seq", BigInteger), column("position", Integer),
                     column("upload_id", Text))
 thumbnails = table("thumbnails", column("sha256", Text), column("width", Integer), column("height", Integer),

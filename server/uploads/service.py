@@ -26,7 +26,7 @@ from server.live.upload_locks import LocalUploadLock, UploadBusy, UploadLock
 from server.store.queries import Store
 from server.store.rows import UploadRow
 from server.uploads.quotas import Quotas
-from server.uploads.verdicts import beyond, judge_head, judge_start
+from server.uploads.verdicts import beyond, judge_head, judge_start, same_creation
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 RETOUCH_S = 60.0    # a PATCH records its start as activity unless the last was this recent (or 1 % of the expiry)
@@ -118,14 +118,24 @@ class Uploads:
         await self.blobs.drop(u.id)
 
     # -- operations ----------------------------------------------------------
-    async def create(self, owner: str, name: str, size: int, declared: str, metered: bool = False) -> UploadRow:
+    async def create(self, owner: str, name: str, size: int, declared: str, metered: bool = False,
+                     creation_key: str | None = None) -> UploadRow:
         """A new upload at offset 0, once `judge_start` lets it begin and, when `metered`
-        (a client's tus creation), the owner's quotas have room for it (else 429)."""
+        (a client's tus creation), the owner's quotas have room for it (else 429). A `creation_key`
+        the owner sent before names the upload made then (a creation sent again), charged once."""
         info = judge_start(name, size, declared, self.restrictions)
         quotas = self.quotas if metered else None
         if quotas is not None:
-            quotas.admit(owner, info.name, size)
-        u = self.store.create_upload(owner, info.name, size, declared, effective_type(info))
+            try:
+                quotas.admit(owner, info.name, size)
+            except ApiError:            # full: but a creation sent again counts already
+                earlier = self.store.created_with(owner, creation_key) if creation_key else None
+                if earlier is None:
+                    raise
+                return same_creation(earlier, info.name, size)
+        u, new = self.store.create_upload_once(owner, info.name, size, declared, effective_type(info), creation_key)
+        if not new:
+            return same_creation(u, info.name, size)
         if quotas is not None:
             quotas.charge(u.id, owner, size)
         await self.blobs.begin(u.id)
@@ -280,3 +290,4 @@ class Uploads:
         deadline = asyncio.get_running_loop().time() + timeout
         while self._active and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
+

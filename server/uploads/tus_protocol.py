@@ -55,6 +55,19 @@ def parse_metadata(value: str) -> dict[str, str]:
     return result
 
 
+CREATION_KEY = "idempotency-key"              # Upload-Metadata: a creation sent again names the same upload
+_KEY_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+def creation_key(meta: dict[str, str]) -> str | None:
+    """The creation's key (the page sends a random one per file; other clients need none); 400 if malformed."""
+    key = meta.get(CREATION_KEY)
+    if key is not None and not _KEY_SHAPE.fullmatch(key):
+        raise ApiError(400, "bad_metadata", f"Upload-Metadata: {CREATION_KEY} must be 16 to 128 letters, digits, "
+                       "'-' or '_'.", "Send a random key, e.g. 32 hex digits, or none.")
+    return key
+
+
 def encode_metadata(values: dict[str, str]) -> str:
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode('ascii')}" if v else k for k, v in values.items())
 

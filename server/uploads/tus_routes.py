@@ -91,7 +91,7 @@ class TusRoutes:
         declared = check_content_type(meta.get(field, ""), field)
         name = clean_name(meta.get("filename", meta.get("name", "")))
         uploads = self.uploads
-        u = await uploads.create(owner, name, size, declared, metered=True)
+        u = await uploads.create(owner, name, size, declared, metered=True, creation_key=tus.creation_key(meta))
         return Response(status_code=201, headers={"Location": f"{tus.UPLOADS_PATH}/{u.id}",
                                                   **_expiry_headers(uploads, u)})
 

@@ -1,6 +1,7 @@
 """The restrictions' verdicts on an upload, as the server gives them a second time: its name, size and
 declared type before any byte is stored, then its first 4096 bytes once they are in, by the same
-`core.restrictions.check` the browser used (a renamed .exe is refused here)."""
+`core.restrictions.check` the browser used (a renamed .exe is refused here); and a creation key sent
+again for another file."""
 
 from __future__ import annotations
 
@@ -37,3 +38,12 @@ def judge_head(u: UploadRow, head: bytes, restrictions: Restrictions) -> None:
 def beyond(u: UploadRow) -> ApiError:
     return ApiError(413, "exceeds_declared_size", f"{u.name}: more bytes were sent than the declared {u.size}.",
                     "Start a new upload with the right size.")
+
+
+def same_creation(earlier: UploadRow, name: str, size: int) -> UploadRow:
+    """The upload an earlier creation with the same key made; a key reused for another file is a client's bug."""
+    if (earlier.name, earlier.size) != (name, size):
+        raise ApiError(409, "creation_key_reused", f"This creation key made the upload of {earlier.name} "
+                       f"({earlier.size} bytes), not of {name} ({size} bytes).",
+                       "Use a new random key for each file's upload.")
+    return earlier

@@ -144,6 +144,29 @@ def test_an_upload_created_after_its_file_was_removed_is_freed(open_app, referen
     expect(log.locator("article")).to_have_count(1)                     # the text stays, ready to send
 
 
+def test_a_creation_whose_answer_was_lost_is_not_made_twice(open_app, reference_server, conversation, tmp_path):
+    """The server made the upload, the answer never came back: the page asks again with the same creation
+    key and goes on with that upload, instead of leaving it behind (counted against the agent's open
+    uploads for a day)."""
+    page = open_app("agent")
+    lost: list[str] = []
+
+    def lose_the_first_answer(route):
+        if route.request.method == "POST" and not lost:
+            lost.append(route.fetch().headers["location"].rsplit("/", 1)[-1])    # reached the server...
+            route.abort()                                                        # ...the answer did not
+        else:
+            route.continue_()
+
+    page.route("**/api/uploads", lose_the_first_answer)
+    attach(page, files.sized(tmp_path, "large.pdf", 3_000_000, files.PDF))
+    page.get_by_role("button", name="Send").click()
+    log = page.get_by_role("log", name="Conversation")
+    expect(log.locator("article:not(.pending)").get_by_role("link", name=re.compile("large.pdf"))).to_be_visible(timeout=30_000)
+    [message] = Api(reference_server.url).history(conversation)
+    assert lost and message["attachments"][0]["id"] == lost[0]
+
+
 def test_after_a_reload_retry_sends_only_the_bytes_the_server_lacks(open_app, reference_server, conversation, tmp_path):
     """The upload's URL and offset are kept with the unsent message; the new page resumes there."""
     page = open_app("agent")

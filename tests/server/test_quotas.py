@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -71,6 +72,31 @@ def test_a_burst_of_creations_stops_at_max_open_uploads(prod):
         assert start_upload(c, "more.txt", 10, "text/plain").status_code == 429
         assert c.delete(f"/api/uploads/{second}", headers=TUS).status_code == 204
         assert start_upload(c, "more.txt", 10, "text/plain").status_code == 201
+
+
+def keyed(c, name: str, size: int, key: str):
+    """A creation as the page sends it: with an idempotency-key in its metadata."""
+    meta = metadata(name, "text/plain") + ",idempotency-key " + base64.b64encode(key.encode()).decode()
+    return c.post("/api/uploads", headers={**TUS, "Upload-Length": str(size), "Upload-Metadata": meta})
+
+
+def test_a_creation_sent_again_names_the_upload_the_first_made_and_counts_once(small):
+    """Its answer lost, the page reloaded or the send cancelled while it was on its way: the page sends the
+    creation again with its key, and gets the first one's upload, even with no room left for another."""
+    key = "k" * 32
+    with client(small, "u-again") as c, client(small, "u-someone") as someone:
+        first = keyed(c, "a.txt", 600_000, key)
+        again = keyed(c, "a.txt", 600_000, key)
+        assert (first.status_code, again.status_code) == (201, 201) and upload_id(again) == upload_id(first)
+        assert start_upload(c, "b.txt", 400_000, "text/plain").status_code == 201   # 1 MB a day: charged once
+        assert start_upload(c, "c.txt", 1, "text/plain").status_code == 429
+        assert upload_id(keyed(c, "a.txt", 600_000, key)) == upload_id(first)      # still named, not refused
+        reused = keyed(c, "other.txt", 10, key)
+        assert reused.status_code == 409 and reused.json()["error"]["code"] == "creation_key_reused"
+        assert keyed(c, "a.txt", 600_000, "short").json()["error"]["code"] == "bad_metadata"
+        assert upload_id(keyed(someone, "a.txt", 600_000, key)) != upload_id(first)   # keys are per identity
+        assert c.delete(f"/api/uploads/{upload_id(first)}", headers=TUS).status_code == 204
+        assert keyed(c, "a.txt", 1, key).status_code == 201                # terminated: the key is free again
 
 
 def test_daily_bytes_count_from_creation_and_a_cancel_gives_back_what_was_never_sent(small):

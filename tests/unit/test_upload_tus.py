@@ -21,7 +21,14 @@ AUTH = {"Authorization": "Bearer tok"}
 PNG = FileInfo("photo.png", 25, "image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * 17)
 
 
+def keys():
+    """Creation keys as a machine draws them, numbered: key-1, key-2..."""
+    numbers = iter(range(1, 100))
+    return lambda: f"key-{next(numbers)}"
+
+
 def machine(info=PNG, *, chunk=10, policy=RetryPolicy(retries=2), **kw) -> TusUpload:
+    kw.setdefault("new_key", keys())
     return TusUpload(ENDPOINT, info, headers=AUTH, pacer=Pacer(first=chunk, minimum=1, maximum=1000),
                      policy=policy, **kw)
 
@@ -60,7 +67,7 @@ class TestTheHappyPath:
     def test_creation_declares_length_name_and_the_browsers_type(self):
         assert machine().next() == Request("POST", ENDPOINT, {
             "Tus-Resumable": "1.0.0", **AUTH, "Upload-Length": "25",
-            "Upload-Metadata": "filename cGhvdG8ucG5n,filetype aW1hZ2UvcG5n"})
+            "Upload-Metadata": "filename cGhvdG8ucG5n,filetype aW1hZ2UvcG5n,idempotency-key a2V5LTE="})
 
     def test_chunks_follow_the_servers_offset_until_finished(self):
         up = machine()
@@ -134,7 +141,7 @@ class TestTheLocationOfANewUpload:
         assert isinstance(step, Failed) and step.problem.code == "bad_response" and not step.retryable
 
 
-def test_metadata_is_base64_and_leaves_out_an_unknown_type():
+def test_metadata_is_base64_and_leaves_out_an_unknown_type_and_a_missing_key():
     assert metadata(FileInfo("reçu 1.pdf", 1, "")) == "filename " + base64.b64encode("reçu 1.pdf".encode()).decode()
 
 
@@ -267,7 +274,7 @@ class TestResumingAfterAReload:
         assert before.next() == patch(10, 20)  # in flight when the page went away
         record = json.loads(json.dumps(before.to_record()))
         assert record == {"protocol": "tus", "endpoint": ENDPOINT, "url": ENDPOINT + "/u1",
-                          "name": "photo.png", "size": 25, "confirmed": 10, "sent": 20}
+                          "name": "photo.png", "size": 25, "confirmed": 10, "sent": 20, "creation_key": "key-1"}
 
         after = machine(record=record)
         assert after.next() == HEAD
@@ -280,6 +287,42 @@ class TestResumingAfterAReload:
         record = {"protocol": "tus", "endpoint": ENDPOINT, "url": ENDPOINT + "/u1", "name": "photo.png",
                   "size": 25, "confirmed": 10, "sent": 20} | change
         assert machine(record=record).next().method == "POST"
+
+
+def key_of(request: Request) -> str:
+    """The creation key a creation carries (Upload-Metadata ``idempotency-key``)."""
+    pairs = dict(p.split(" ") for p in request.headers["Upload-Metadata"].split(","))
+    return base64.b64decode(pairs["idempotency-key"]).decode()
+
+
+class TestACreationSentAgain:
+    """Sent again, a creation carries its first key, so the server names the upload the first one made;
+    a creation of another upload carries a new one."""
+
+    def test_after_its_answer_was_lost(self):
+        up = machine(policy=RetryPolicy(retries=2, base=0))
+        first = up.next()
+        up.feed(answer(0))
+        while isinstance(step := up.next(), Wait):
+            pass
+        assert step.method == "POST" and key_of(step) == key_of(first) == "key-1"
+
+    def test_after_a_reload_that_came_before_its_answer(self):
+        before = machine()
+        before.next()                                            # the creation leaves, the page goes
+        record = json.loads(json.dumps(before.to_record()))
+        assert record["url"] is None and record["creation_key"] == "key-1"
+        assert key_of(machine(record=record, new_key=lambda: "fresh").next()) == "key-1"
+
+    def test_not_for_a_record_of_another_file(self):
+        record = machine().to_record() | {"name": "other.png"}
+        assert key_of(machine(record=record, new_key=lambda: "fresh").next()) == "fresh"
+
+    def test_not_once_the_server_forgot_the_upload(self):
+        up = machine()
+        created(up)
+        up.next(); up.feed(answer(404))                           # gone: a new upload, a new key
+        assert key_of(up.next()) == "key-2"
 
 
 class TestDiscarding:
