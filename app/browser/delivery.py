@@ -179,7 +179,7 @@ class DeliveryView:
         record = machine.to_record()
         if self.outbox.adopt_upload(local_id, file, record, replacing=kept):
             self._keep(local_id)
-        else:
+        elif not self.outbox.delivering(local_id, file):
             self._terminate(file.info, record)
 
     def _terminate(self, info: FileInfo, record: dict | None) -> None:

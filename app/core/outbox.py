@@ -172,6 +172,13 @@ class Outbox:
         item.uploads[index] = record
         return True
 
+    def delivering(self, local_id: str, staged: Staged) -> bool:
+        """The message is on its way again (Retry) with this file: a creation of its upload answering late
+        names the upload that delivery goes on with (the same creation key), so it is not to be freed."""
+        item = self.find(local_id)
+        return (item is not None and item.status in (Status.QUEUED, Status.UPLOADING, Status.SENDING)
+                and any(f is staged for f in item.files))
+
     def retry(self, local_id: str) -> Step:
         """Resume a failed message with the same idempotency key; ValueError unless failed."""
         item = self.get(local_id)

@@ -130,6 +130,22 @@ def test_an_upload_created_after_a_cancel_is_the_one_retry_goes_on_with(open_app
     assert len(creations.created) == 1                                 # Retry made no second upload
 
 
+def test_retry_before_the_cancelled_creation_answers_goes_on_with_its_upload(open_app, reference_server,
+                                                                             conversation, tmp_path):
+    """Retry's creation carries the same key: both name one upload, which is neither doubled nor freed."""
+    page = open_app("agent")
+    deletes: list[str] = []
+    page.on("request", lambda r: deletes.append(r.url) if r.method == "DELETE" else None)
+    creations = cancel_while_created(page, tmp_path, "retried before the answer")
+    log = page.get_by_role("log", name="Conversation")
+    log.get_by_role("button", name="Retry").click()
+    wait_for(page, lambda: len(creations.held) == 2, "Retry's creation")
+    creations.let_through()
+    expect(log.locator("article:not(.pending)").get_by_role("link", name=re.compile("large.pdf"))).to_be_visible(timeout=30_000)
+    [message] = Api(reference_server.url).history(conversation)
+    assert creations.created == [message["attachments"][0]["id"]] * 2 and deletes == []
+
+
 def test_an_upload_created_after_its_file_was_removed_is_freed(open_app, reference_server, tmp_path):
     page = open_app("agent")
     creations = cancel_while_created(page, tmp_path, "its file removed meanwhile")

@@ -358,8 +358,9 @@ def test_an_upload_created_after_a_cancel_is_adopted_for_retry(outbox):
 
 
 def test_an_upload_created_too_late_for_its_message_is_refused(outbox):
-    """Refused (the shell frees it on the server) when the message was retried meanwhile, its file
-    removed, the message discarded, or the record changed since the creation left."""
+    """Refused when the message was retried meanwhile (its delivery's creation, with the same key, names
+    the same upload), its file removed, the message discarded, or the record changed since the creation
+    left; the shell frees the upload unless the message is being delivered with that file."""
     before, created = {"url": None}, {"url": "/api/uploads/late"}
     cancelled = Problem("cancelled", "You cancelled the upload.", "Retry.")
 
@@ -370,18 +371,22 @@ def test_an_upload_created_too_late_for_its_message_is_refused(outbox):
         return item
 
     retried = failed_with("a")
-    outbox.retry(retried.local_id)                                  # a new creation is on its way
+    outbox.retry(retried.local_id)                                  # a creation with the same key is on its way
     assert not outbox.adopt_upload(retried.local_id, retried.files[0], created, replacing=before)
+    assert outbox.delivering(retried.local_id, retried.files[0])    # the same upload: not to be freed
 
     removed = failed_with("a", "b")
     file = removed.files[0]
     outbox.remove_attachment(removed.local_id, 0)
     assert not outbox.adopt_upload(removed.local_id, file, created, replacing=before)
+    outbox.retry(removed.local_id)
+    assert not outbox.delivering(removed.local_id, file)            # sent without it: freed
     assert removed.uploads == {}
 
     discarded = failed_with("a")
     outbox.discard(discarded.local_id)
     assert not outbox.adopt_upload(discarded.local_id, discarded.files[0], created, replacing=before)
+    assert not outbox.delivering(discarded.local_id, discarded.files[0])
 
     moved_on = failed_with("a")
     moved_on.uploads[0] = {"url": "/api/uploads/newer"}             # a later attempt's upload
