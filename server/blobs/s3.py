@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import tempfile
@@ -34,7 +33,8 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from server.blobs.protocol import StorageUnavailable
-from server.blobs.s3_parts import PART_SIZE, Missing, Partial, S3Writer, Taken
+from server.blobs.s3_parts import PART_SIZE, Missing, Partial, Taken
+from server.blobs.s3_writer import S3Writer
 
 if TYPE_CHECKING:
     from server.config.storage_config import StorageConfig
@@ -202,7 +202,7 @@ class S3Blobs:
         one PATCH): the first PATCH here goes on from an empty state, without listing the bucket
         (`reconcile`). Were a PATCH on another process to die before recording what it stored, that is
         written over by part number, or left to the sweeper."""
-        self.keep_state(upload_id, Partial(self, upload_id, empty=True))
+        _keep(self._left, upload_id, Partial(self, upload_id, empty=True))     # no tail: nothing to trim
 
     async def _load(self, upload_id: str) -> Partial:
         return await self.run(Partial.load, self, upload_id)
@@ -277,14 +277,6 @@ class S3Blobs:
 
     async def stale_media(self, before: float) -> list[str]:
         return await self.run(self._listing, "media", before)
-
-    def info(self, upload_id: str) -> str | None:
-        """The multipart upload id recorded in `uploads/<id>.info` (tusd keeps its state there too)."""
-        try:
-            body = self.call("get_object", Key=self.key(f"uploads/{upload_id}.info"))["Body"].read()
-        except Missing:
-            return None
-        return json.loads(body).get("multipart")
 
 
 def _keep(states: OrderedDict[str, Partial], upload_id: str, state: Partial) -> None:
