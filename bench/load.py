@@ -20,7 +20,9 @@ processes on shared PostgreSQL, Redis and S3 (started here, as the tests start
 them), every request sent to a process picked at random: no sticky sessions.
 Where the time goes is reported per phase (upload, POST, POST answered ->
 seen) and as CPU seconds per process, this client included: on a 2-core
-machine the client's own work competes with the servers'.
+machine the client's own work competes with the servers'. On the shared
+services the database's finished transactions are counted as well (per
+message): the round trips that hold the servers' event loops.
 """
 from __future__ import annotations
 
@@ -326,6 +328,27 @@ def shared_services(folder: Path, stack: contextlib.ExitStack, name: str = "load
             f'[storage]\nurl = "s3://{bucket}/bench"\nendpoint_url = "{moto.endpoint}"\n'), moto
 
 
+def database_transactions(config: Path) -> int | None:
+    """Transactions the shared database has finished (a statement on its own is one): the round trips a
+    bench costs it, once the servers' connections are closed (their counts reach the statistics as they
+    end). None on the embedded default."""
+    import tomllib
+    url = tomllib.loads(config.read_text()).get("database", {}).get("url")
+    if url is None:
+        return None
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        def value(sql: str) -> int:
+            row = conn.execute(sql).fetchone()
+            assert row is not None
+            return int(row[0])
+        while value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"):
+            time.sleep(0.05)          # the servers' connections are closing: their counts follow
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return value("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+
+
 def run(processes: list[int], agents: int, listeners: int, files: int, file_mib: int, log) -> list[dict]:
     payloads = {"jpg": photo(file_mib), "pdf": b"%PDF-1.7\n" + os.urandom(file_mib * 1024 * 1024 - 9)}
     results = []
@@ -347,7 +370,11 @@ def run(processes: list[int], agents: int, listeners: int, files: int, file_mib:
                 for p in started:
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         p.proc.wait(15)
-                shutil.rmtree(folder, ignore_errors=True)
+            if shared:      # counted from the database's creation: start-up and migrations are a few dozen
+                results[-1]["db_transactions"] = total = database_transactions(config)
+                log(f"    database transactions (a statement on its own is one): {total}, "
+                    f"{total / max(1, results[-1]['messages']):.1f} per message")
+            shutil.rmtree(folder, ignore_errors=True)
     base = results[0]["send_seen_p95_s"] if results else float("nan")
     log("\n| variant | send->seen p50 | p95 | ratio (p95 / 1 process) | lost | doubled | wall |")
     log("|---|---|---|---|---|---|---|")

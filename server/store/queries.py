@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping, exc, literal, select
 
+from app.core.media import thumbnail_ok
 from server.store.database import Database
 from server.store.migrate import open_database
 from server.store.rows import (
@@ -36,6 +37,7 @@ from server.store.rows import (
     UPDATE_UPLOAD,
     UPLOAD,
     UploadRow,
+    grouped,
     message_dict,
     message_with_files,
     sent_in,
@@ -210,8 +212,9 @@ class Store:
             if conversation not in self._conversations:
                 conn.execute(self.database.insert(conversations).values(id=conversation, created_at=row["created_at"])
                              .on_conflict_do_nothing())
-            if attached:     # their thumbnails as of now: one recorded later announces itself (under the lock)
-                fresh = uploads_by_id(conn.execute(TO_SEND, {"ids": [u.id for u in attached]}))
+            pending = [u.id for u in attached if u.thumbnail is None and u.sha256 and thumbnail_ok(u.content_type)]
+            if pending:     # their thumbnails as of now: one recorded later announces itself (under the lock)
+                fresh = uploads_by_id(conn.execute(TO_SEND, {"ids": pending}))
                 attached = [fresh.get(u.id, u) for u in attached]
             row["seq"] = conn.execute(INSERT_MESSAGE, row).scalar_one()
             if attached:
@@ -228,13 +231,12 @@ class Store:
         """The conversation's events after `after` in seq order (the live backlog): (seq, "message",
         the message) or (seq, "update", the updated message as it is now). An update of a message
         that is itself in the list, or updated again later in it, is left out: that copy is current."""
-        rows = [r._mapping for r in self.database.rows(AFTER, {"conversation": conversation, "after": after or 0})]
-        stored = [r for r in rows if r["update_of"] is None]
-        current = {m["id"]: m for m in self._with_attachments(conversation, stored)}
-        last_update = {r["update_of"]: r["seq"] for r in rows if r["update_of"] is not None}
+        rows = grouped(self.database.rows(AFTER, {"conversation": conversation, "after": after or 0}))
+        current = {r["id"]: message_dict(r, files) for r, files in rows if r["update_of"] is None}
+        last_update = {r["update_of"]: r["seq"] for r, _files in rows if r["update_of"] is not None}
         updated = self._by_ids([i for i in last_update if i not in current])
         out = []
-        for r in rows:
+        for r, _files in rows:
             target = r["update_of"]
             if target is None:
                 out.append((r["seq"], "message", current[r["id"]]))
@@ -245,9 +247,7 @@ class Store:
     def _by_ids(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        with self.database.connection() as conn:
-            rows = conn.execute(BY_IDS, {"ids": ids}).all()
-            return {r._mapping["id"]: message_with_files(conn, r._mapping) for r in rows}
+        return {r["id"]: message_dict(r, files) for r, files in grouped(self.database.rows(BY_IDS, {"ids": ids}))}
 
     def page(self, conversation: str, *, before: int | None = None, after: int | None = None,
              limit: int = 100) -> tuple[list[dict[str, Any]], int | None]:

@@ -47,6 +47,32 @@ def attached_rows() -> Any:
             .order_by(attachments.c.message_seq, attachments.c.position))
 
 
+FILE_COLUMNS = [*(c.label(f"file_{c.name}") for c in uploads.c),
+                thumbnails.c.width.label("file_thumb_width"), thumbnails.c.height.label("file_thumb_height")]
+
+
+def with_files(*where: Any) -> Any:
+    """Messages in seq order, each row joined to one of its attachments (its upload and thumbnail size, in
+    position order) or to none: a stream's read in one statement (`grouped` makes the messages)."""
+    return (select(messages, *FILE_COLUMNS)
+            .select_from(messages.outerjoin(attachments, attachments.c.message_seq == messages.c.seq)
+                         .outerjoin(uploads, uploads.c.id == attachments.c.upload_id)
+                         .outerjoin(thumbnails, thumbnails.c.sha256 == uploads.c.sha256))
+            .where(*where).order_by(messages.c.seq, attachments.c.position))
+
+
+def grouped(rows: Iterable[Any]) -> list[tuple[RowMapping, list[UploadRow]]]:
+    """The rows of a `with_files` statement as (message row, its upload rows), in seq order."""
+    out: list[tuple[RowMapping, list[UploadRow]]] = []
+    for row in rows:
+        r = row._mapping
+        if not out or out[-1][0]["seq"] != r["seq"]:
+            out.append((r, []))
+        if r["file_id"] is not None:
+            out[-1][1].append(upload_row({k[5:]: v for k, v in r.items() if k.startswith("file_")}))
+    return out
+
+
 # The statements of the hot paths (a send, a page, a tus PATCH, a stream's catch-up).
 UPLOAD = select(uploads).where(uploads.c.id == bindparam("id"))
 UPDATE_UPLOAD = uploads.update().where(uploads.c.id == bindparam("b_id")).values(
@@ -60,14 +86,13 @@ IS_ATTACHED = select(literal(1)).where(attachments.c.upload_id == bindparam("id"
 MEDIA_IN_USE = select(literal(1)).where(uploads.c.sha256 == bindparam("sha256")).limit(1)
 BY_KEY = select(messages).where(messages.c.conversation == bindparam("conversation"),
                                  messages.c.idempotency_key == bindparam("key"))
-BY_IDS = select(messages).where(messages.c.id.in_(bindparam("ids", expanding=True)))
 SHOWING = (select(messages.c.conversation, messages.c.id).distinct()
             .select_from(messages.join(attachments, attachments.c.message_seq == messages.c.seq)
                          .join(uploads, uploads.c.id == attachments.c.upload_id))
             .where(uploads.c.sha256 == bindparam("sha256")))
 INSERT_MESSAGE = messages.insert().returning(messages.c.seq)
-AFTER = select(messages).where(messages.c.conversation == bindparam("conversation"),
-                                messages.c.seq > bindparam("after")).order_by(messages.c.seq)
+AFTER = with_files(messages.c.conversation == bindparam("conversation"), messages.c.seq > bindparam("after"))
+BY_IDS = with_files(messages.c.id.in_(bindparam("ids", expanding=True)))
 PAGE = select(messages).where(
     messages.c.conversation == bindparam("conversation"), messages.c.update_of.is_(None),
     messages.c.seq > bindparam("after"),
@@ -102,7 +127,7 @@ def uploads_by_id(rows: Iterable[Any]) -> dict[str, UploadRow]:
     return {u.id: u for u in (upload_row(r._mapping) for r in rows)}
 
 
-def upload_row(r: RowMapping) -> UploadRow:
+def upload_row(r: Mapping[Any, Any]) -> UploadRow:
     u = UploadRow(r["id"], r["owner"], r["name"], r["size"], r["declared_type"], r["content_type"],
                   r["offset"], bool(r["head_checked"]), r["sha256"], r["created_at"], r["touched_at"])
     if r.get("thumb_width"):

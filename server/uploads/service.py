@@ -11,6 +11,7 @@ of it stays).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import time
@@ -76,14 +77,15 @@ class Uploads:
     def terminating(self, upload_id: str) -> bool:
         return upload_id in self._terminating
 
-    async def owned(self, upload_id: str, owner: str) -> UploadRow:
-        """The owner's upload, else 404 (others' uploads do not exist for them); 410 once expired."""
+    async def owned(self, upload_id: str, owner: str, *, holding: bool = False) -> UploadRow:
+        """The owner's upload, else 404 (others' uploads do not exist for them); 410 once expired
+        (unless another request holds it: `holding` says the holder is the caller)."""
         u = self.store.get_upload(upload_id) if _UPLOAD_ID.match(upload_id) else None
         if u is None or u.owner != owner:
             raise ApiError(404, "upload_not_found", f"Upload {upload_id} does not exist.",
                            "Start the upload again.")
         expires = self.expires_at(u)
-        if expires is not None and time.time() > expires and not await self.locks.held(u.id):
+        if expires is not None and time.time() > expires and (holding or not await self.locks.held(u.id)):
             await self.discard(u)
             raise ApiError(410, "upload_expired", f"The upload of {u.name} expired and was deleted.",
                            "Start the upload again.")
@@ -157,9 +159,7 @@ class Uploads:
     async def append(self, upload_id: str, owner: str, offset: int, length: int | None,
                      chunks: AsyncIterator[bytes]) -> tuple[UploadRow, bool]:
         """Write `chunks` at `offset`; returns (upload, interrupted by shutdown). Raises ApiError to refuse."""
-        u = await self.owned(upload_id, owner)
-        async with self.locks.hold(u.id):
-            u = await self.owned(u.id, owner)    # may have changed while we waited
+        async with self._held(upload_id, owner) as u:
             await self.reconcile(u, writing=True)
             if u.complete and offset == u.size:  # a retried final PATCH: nothing left to do
                 async for chunk in chunks:
@@ -176,6 +176,24 @@ class Uploads:
                 return await self._receive(u, chunks)
             finally:
                 self._active -= 1
+
+    @contextlib.asynccontextmanager
+    async def _held(self, upload_id: str, owner: str) -> AsyncIterator[UploadRow]:
+        """The owner's upload, held for writing. Held first and read once: the row then stays what it
+        says until the end (read before, it needs a second read after the wait: a PATCH's one statement
+        more). Held elsewhere: 404 still answers anyone who is not the owner."""
+        if not _UPLOAD_ID.match(upload_id):
+            await self.owned(upload_id, owner)            # 404
+        try:
+            async with self.locks.hold(upload_id):
+                yield await self.owned(upload_id, owner, holding=True)
+        except UploadBusy:
+            await self.owned(upload_id, owner)
+            raise
+        except ApiError as e:
+            if e.status == 404 and self.store.get_upload(upload_id) is None:
+                self.locks.forget(upload_id)    # nothing kept for an id that names no upload (never one
+            raise                               # that does: a waiter on its lock would then run beside a new one)
 
     async def _receive(self, u: UploadRow, chunks: AsyncIterator[bytes]) -> tuple[UploadRow, bool]:
         """Append `chunks` to the upload at its offset; returns (upload, interrupted by shutdown).
@@ -231,8 +249,9 @@ class Uploads:
             await sink.salvage()
             self.set_offset(u, start + sink.written)
             raise
-        self.set_offset(u, start + sink.written, hasher)
-        if u.offset == u.size:
+        whole = start + sink.written == u.size       # then completion records the offset with the digest
+        self.set_offset(u, start + sink.written, hasher, record=not whole)
+        if whole:
             await self.complete(u, sink.complete(hasher.hexdigest() if hasher is not None else None))
         return u, interrupted and not u.complete
 
@@ -251,14 +270,16 @@ class Uploads:
             self._terminating.discard(u.id)
             self.locks.forget(u.id)
 
-    def set_offset(self, u: UploadRow, offset: int, hasher: Any = None) -> None:
-        """Record how far the stored bytes are good; the head verdict only counts once its bytes are there."""
+    def set_offset(self, u: UploadRow, offset: int, hasher: Any = None, *, record: bool = True) -> None:
+        """Record how far the stored bytes are good; the head verdict only counts once its bytes are there.
+        Not `record`ed: the caller's next statement records it (a completion)."""
         u.offset = offset
         if offset < min(HEAD_SIZE, u.size):
             u.head_checked = False
         if hasher is not None and offset < u.size:
             self._hashers[u.id] = (offset, hasher)
-        self.store.update_upload(u)
+        if record:
+            self.store.update_upload(u)
 
     async def complete(self, u: UploadRow, moved: Awaitable[str]) -> None:
         """`moved` names the bytes by their sha256 in media/ (deduplicated); then the row says so.
@@ -267,7 +288,12 @@ class Uploads:
         older than the expiry, so it never takes one a completion is claiming.
         A head never judged (its bytes could not be read back) is judged now.
         """
-        digest = await moved
+        try:
+            digest = await moved
+        except BaseException:
+            with contextlib.suppress(ApiError):
+                self.store.update_upload(u)     # the offset its bytes reached, if not yet recorded: kept for a retry
+            raise
         if not u.head_checked:
             try:
                 head = b"".join([c async for c in self.blobs.read(media_key(digest), 0, HEAD_SIZE)])
