@@ -85,10 +85,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process from /proc (Linux), in seconds."""
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """utime + stime of a process from /proc (Linux), in seconds; with `children`, also its children's:
+    those it has reaped and those alive (PostgreSQL's backends)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                child = stat.read_text().rsplit(")", 1)[1].split()
+                if int(child[1]) == pid:
+                    ticks += int(child[11]) + int(child[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def write_config(folder: Path, shared: str, streams: int) -> Path:
@@ -269,10 +278,15 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners: int, files: int,
-            payloads: dict[str, bytes], log) -> dict:
+            payloads: dict[str, bytes], log, services: dict[str, int] | None = None) -> dict:
+    """One variant's run; `services` (name -> pid) are counted in the CPU seconds too."""
+    services = services or {}
     before = {pid: cpu_seconds(pid) for pid in [*pids, os.getpid()]}
+    before_services = {name: cpu_seconds(pid, children=True) for name, pid in services.items()}
     run, wall = asyncio.run(drive(urls, agents, listeners, files, payloads))
     cpu = {pid: cpu_seconds(pid) - t for pid, t in before.items()}
+    services_cpu = {name: round(cpu_seconds(services[name], children=True) - t, 1)
+                    for name, t in before_services.items()}
     seen_once = {k: v[0] for k, v in run.seen.items() if k in run.sent}
     lost = [k for k in run.sent if k not in run.seen]
     doubled = [k for k, v in run.seen.items() if len(v) > 1]
@@ -281,6 +295,9 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
     answered_to_seen = [seen_once[k] - run.answered[k] for k in seen_once if k in run.answered]
     upload_to_seen = [seen_once[k] - run.began[k] for k in seen_once]
     to_thumbnail = [run.thumbnailed[k] - run.sent[k] for k in run.photos if k in run.thumbnailed and k in run.sent]
+    cpu_s = {("client" if pid == os.getpid() else f"server {pids.index(pid)}"): round(t, 1)
+             for pid, t in cpu.items()} | services_cpu
+    busy = sum(cpu_s.values())
     result = {
         "variant": name, "processes": len(urls), "messages": len(run.sent), "lost": len(lost),
         "doubled": len(doubled), "errors": len(run.errors), "resent": run.resent, "wall_s": wall,
@@ -292,8 +309,7 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
         "thumbnails_missing": len(run.photos & run.sent.keys()) - len(to_thumbnail),
         "upload_p50_s": percentile(run.uploaded, 50), "upload_p95_s": percentile(run.uploaded, 95),
         "upload_seen_p50_s": percentile(upload_to_seen, 50), "upload_seen_p95_s": percentile(upload_to_seen, 95),
-        "cpu_s": {("client" if pid == os.getpid() else f"server {pids.index(pid)}"): round(t, 1)
-                  for pid, t in cpu.items()},
+        "cpu_s": cpu_s,
     }
     log(f"  {name}: {len(run.sent)} messages, lost {len(lost)}, doubled {len(doubled)}, errors {len(run.errors)}, "
         f"sent again {run.resent}, wall {wall:.1f} s")
@@ -304,6 +320,8 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
         f"{result['send_thumbnail_p95_s']:.3f} s; never seen {result['thumbnails_missing']}")
     log(f"    upload (create+PATCH) p50 {result['upload_p50_s']:.3f} s p95 {result['upload_p95_s']:.3f} s; "
         f"CPU s {result['cpu_s']}")
+    log(f"    CPU of all the above {busy:.1f} s in {wall:.1f} s of wall on {os.cpu_count()} cores: "
+        f"{busy / (wall * (os.cpu_count() or 1)):.0%} of the machine")
     log(f"    upload began->seen (the whole way, file and message) p50 {result['upload_seen_p50_s']:.3f} s "
         f"p95 {result['upload_seen_p95_s']:.3f} s")
     for line in run.errors[:5]:
@@ -311,9 +329,10 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
     return result
 
 
-def shared_services(folder: Path, stack: contextlib.ExitStack, name: str = "load") -> tuple[str, MotoServer]:
+def shared_services(folder: Path, stack: contextlib.ExitStack, name: str = "load"
+                    ) -> tuple[str, MotoServer, dict[str, int]]:
     """PostgreSQL, Redis and S3 (moto) started as the tests start them: the config tables naming them (a
-    database and a bucket called after `name`), and moto."""
+    database and a bucket called after `name`), moto, and their processes (name -> pid)."""
     from tools.services import postgres, redis, s3
     database = stack.enter_context(postgres.running(folder / "pg"))
     broker = redis.RedisService().start()
@@ -323,9 +342,12 @@ def shared_services(folder: Path, stack: contextlib.ExitStack, name: str = "load
     stack.callback(moto.stop)
     bucket = f"attache-{name.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
     moto.client().create_bucket(Bucket=bucket)
+    assert broker.proc is not None
+    pids = {"PostgreSQL": int((database.data / "postmaster.pid").read_text().split()[0]),
+            "Redis": broker.proc.pid, "S3 (moto)": moto.proc.pid}
     return (f'[database]\nurl = "{postgres.new_database(database, name)}"\n\n'
             f'[broker]\nurl = "{broker.url}"\n\n'
-            f'[storage]\nurl = "s3://{bucket}/bench"\nendpoint_url = "{moto.endpoint}"\n'), moto
+            f'[storage]\nurl = "s3://{bucket}/bench"\nendpoint_url = "{moto.endpoint}"\n'), moto, pids
 
 
 def database_transactions(config: Path) -> int | None:
@@ -357,13 +379,15 @@ def run(processes: list[int], agents: int, listeners: int, files: int, file_mib:
         started: list[Process] = []
         with contextlib.ExitStack() as stack:
             try:
-                shared = "" if count == 1 else shared_services(folder, stack)[0]
+                shared, services = "", dict[str, int]()
+                if count > 1:
+                    shared, _moto, services = shared_services(folder, stack)
                 config = write_config(folder, shared, streams=5)
                 started = [start_process(folder, config, i) for i in range(count)]
                 name = "embedded default, 1 process" if count == 1 else f"shared services, {count} processes"
                 log(f"\n{name}: {agents} agents x {files} files of {file_mib} MiB, {listeners} listeners")
                 results.append(measure(name, [p.url for p in started], [p.proc.pid for p in started],
-                                       agents, listeners, files, payloads, log))
+                                       agents, listeners, files, payloads, log, services))
             finally:
                 for p in started:
                     p.proc.terminate()

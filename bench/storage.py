@@ -47,7 +47,7 @@ def run(bench: Any, size_mib: int) -> None:
     """A bucket comes with the rest of the shared services (a config with [storage] alone is refused):
     PostgreSQL and Redis too, as in a deployment, started as bench/load.py starts them."""
     with contextlib.ExitStack() as stack:
-        shared, moto = load.shared_services(Path(bench.workdir), stack, "upload_s3")
+        shared, moto, _pids = load.shared_services(Path(bench.workdir), stack, "upload_s3")
         _run(bench, size_mib, moto, shared)
 
 
