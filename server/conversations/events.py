@@ -114,8 +114,10 @@ async def live(request: Request, state: Services, principal: Principal, cids: tu
         broker, store = state.broker, state.store
         sub = broker.subscribe(cids)     # before reading the backlog: nothing can fall in between
         try:
-            yield "retry: 1000\n\n"
+            # "now" is read before the first line: a message sent once the client has that line is
+            # after it, however late this loop comes back here (read after, it would count as before)
             newest = store.last_seq()
+            yield "retry: 1000\n\n"
             if after is None:
                 last = newest                  # only what is sent from now on
             else:
