@@ -97,6 +97,9 @@ def refuse_expired(principal: Principal) -> None:
                            "Sign in again, then ask for a new ticket with the fresh token.", "token_expired")
 
 
+RETRY = "retry: 1000\n\n"      # a stream's first line: the page reconnects 1 s after it ends
+
+
 async def live(request: Request, state: Services, principal: Principal, cids: tuple[str, ...]) -> Response:
     """The event stream of `cids` for `principal` (already allowed to read them)."""
     after = resume_point(request)
@@ -116,8 +119,12 @@ async def live(request: Request, state: Services, principal: Principal, cids: tu
         try:
             # "now" is read before the first line: a message sent once the client has that line is
             # after it, however late this loop comes back here (read after, it would count as before)
-            newest = store.last_seq()
-            yield "retry: 1000\n\n"
+            try:
+                newest = store.last_seq()
+            except DatabaseUnavailable:
+                yield RETRY                    # the database away: the page still hears how soon to come back
+                raise
+            yield RETRY
             if after is None:
                 last = newest                  # only what is sent from now on
             else:
