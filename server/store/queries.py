@@ -39,7 +39,6 @@ from server.store.rows import (
     UploadRow,
     grouped,
     message_dict,
-    message_with_files,
     sent_in,
     upload_row,
     uploads_by_id,
@@ -183,9 +182,8 @@ class Store:
     def find_by_key(self, conversation: str, key: str) -> dict[str, Any] | None:
         if not key:
             return None
-        with self.database.connection() as conn:
-            r = conn.execute(BY_KEY, {"conversation": conversation, "key": key}).first()
-            return None if r is None else message_with_files(conn, r._mapping)
+        found = grouped(self.database.rows(BY_KEY, {"conversation": conversation, "key": key}))
+        return message_dict(*found[0]) if found else None
 
     def add_message(self, conversation: str, sender: str, text: str, key: str, uploads: list[UploadRow],
                     sender_name: str = "", sender_role: str = "") -> tuple[dict[str, Any], bool]:

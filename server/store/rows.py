@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, literal, select
+from sqlalchemy import RowMapping, bindparam, func, literal, select
 
 from app.core.media import thumbnail_ok
 from server.store.schema import attachments, messages, thumbnails, uploads
@@ -84,8 +84,6 @@ TO_SEND = (select(uploads, thumbnails.c.width.label("thumb_width"), thumbnails.c
             .where(uploads.c.id.in_(bindparam("ids", expanding=True))))
 IS_ATTACHED = select(literal(1)).where(attachments.c.upload_id == bindparam("id")).limit(1)
 MEDIA_IN_USE = select(literal(1)).where(uploads.c.sha256 == bindparam("sha256")).limit(1)
-BY_KEY = select(messages).where(messages.c.conversation == bindparam("conversation"),
-                                 messages.c.idempotency_key == bindparam("key"))
 SHOWING = (select(messages.c.conversation, messages.c.id).distinct()
             .select_from(messages.join(attachments, attachments.c.message_seq == messages.c.seq)
                          .join(uploads, uploads.c.id == attachments.c.upload_id))
@@ -93,13 +91,14 @@ SHOWING = (select(messages.c.conversation, messages.c.id).distinct()
 INSERT_MESSAGE = messages.insert().returning(messages.c.seq)
 AFTER = with_files(messages.c.conversation == bindparam("conversation"), messages.c.seq > bindparam("after"))
 BY_IDS = with_files(messages.c.id.in_(bindparam("ids", expanding=True)))
+BY_KEY = with_files(messages.c.conversation == bindparam("conversation"),
+                    messages.c.idempotency_key == bindparam("key"))
 PAGE = select(messages).where(
     messages.c.conversation == bindparam("conversation"), messages.c.update_of.is_(None),
     messages.c.seq > bindparam("after"),
     messages.c.seq < bindparam("before")).order_by(messages.c.seq.desc()).limit(bindparam("limit"))
 ATTACHED_IN_SPAN = attached_rows().where(attachments.c.message_seq.between(bindparam("first"), bindparam("last")),
                                       messages.c.conversation == bindparam("conversation"))
-ATTACHED_TO = attached_rows().where(attachments.c.message_seq == bindparam("seq"))
 LAST_SEQ = select(func.coalesce(func.max(messages.c.seq), 0))
 
 
@@ -107,12 +106,6 @@ def sent_in(query: Any, sha256: str, conversation: str) -> Any:
     return (query.select_from(uploads.join(attachments, attachments.c.upload_id == uploads.c.id)
                               .join(messages, messages.c.seq == attachments.c.message_seq))
             .where(uploads.c.sha256 == sha256, messages.c.conversation == conversation))
-
-
-def message_with_files(conn: Connection, r: RowMapping) -> dict[str, Any]:
-    """One message with its attachments (upload rows; the API layer adds URLs)."""
-    ups = conn.execute(ATTACHED_TO, {"seq": r["seq"]})
-    return message_dict(r, [upload_row(u._mapping) for u in ups])
 
 
 def message_dict(r: Mapping[Any, Any], attached: list[UploadRow]) -> dict[str, Any]:
