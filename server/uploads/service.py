@@ -5,7 +5,7 @@ serve tus requests and server-side ingest (server/uploads/ingest.py), so the rul
 enforced in one place. Their verdicts (server/uploads/verdicts.py) come before any byte
 is stored and again on the first 4096 bytes, with the same `core.restrictions.check`
 the browser used, now with real content (a renamed .exe is refused here, and nothing
-of it stays).
+of it stays). A PATCH's body itself is received by server/uploads/receiving.py.
 """
 
 from __future__ import annotations
@@ -18,19 +18,18 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol
 
-from app.core.media import thumbnail_ok
 from app.core.restrictions import Restrictions
 from app.core.sniff import HEAD_SIZE, effective_type
-from server.blobs.protocol import Blobs, StorageUnavailable, StoredFile, media_key
+from server.blobs.protocol import Blobs, StoredFile, media_key
 from server.http.api_error import ApiError
 from server.live.upload_locks import LocalUploadLock, UploadBusy, UploadLock
 from server.store.queries import Store
 from server.store.rows import UploadRow
 from server.uploads.quotas import Quotas
+from server.uploads.receiving import receive
 from server.uploads.verdicts import beyond, judge_head, judge_start, same_creation
 
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
-RETOUCH_S = 60.0    # a PATCH records its start as activity unless the last was this recent (or 1 % of the expiry)
 
 
 class Thumbnailer(Protocol):
@@ -173,7 +172,7 @@ class Uploads:
                 raise beyond(u)
             self._active += 1
             try:
-                return await self._receive(u, chunks)
+                return await receive(self, u, chunks)
             finally:
                 self._active -= 1
 
@@ -194,66 +193,6 @@ class Uploads:
             if e.status == 404 and self.store.get_upload(upload_id) is None:
                 self.locks.forget(upload_id)    # nothing kept for an id that names no upload (never one
             raise                               # that does: a waiter on its lock would then run beside a new one)
-
-    async def _receive(self, u: UploadRow, chunks: AsyncIterator[bytes]) -> tuple[UploadRow, bool]:
-        """Append `chunks` to the upload at its offset; returns (upload, interrupted by shutdown).
-
-        The first 4096 bytes are judged as soon as they are in (across PATCHes if
-        need be); a refusal deletes the upload. More bytes than declared refuse
-        only this request's bytes. Cancelled (shutdown), failing, or the store
-        lost, the bytes that are stored are kept and the offset recorded, so the
-        client resumes there.
-        """
-        start = u.offset
-        hasher = self.take_hasher(u.id, start)
-        head_needed = 0 if u.head_checked else min(HEAD_SIZE, u.size)
-        head = await self.blobs.head(u.id, min(start, head_needed)) if head_needed else b""
-        if len(head) < min(start, head_needed):
-            head_needed = 0                 # the store cannot read them back: judged at completion instead
-        if time.time() - u.touched_at >= min(RETOUCH_S, self.expiry / 100):
-            self.store.touch_upload(u)     # activity: the expiry counts from now (its end updates it again)
-        sink = await self.blobs.writer(u.id, start, u.size, hasher, thumbnailed=thumbnail_ok(u.content_type))
-        received, interrupted = 0, False
-        try:
-            if head_needed and len(head) >= head_needed:   # defensive: bytes stored but never judged
-                judge_head(u, head, self.restrictions)
-                head_needed = 0
-            async for chunk in chunks:
-                if self.terminating(u.id):
-                    raise ApiError(404, "upload_not_found", f"The upload of {u.name} was terminated.")
-                if self.stopping:
-                    interrupted = True
-                    break
-                received += len(chunk)
-                if start + received > u.size:
-                    raise beyond(u)
-                if head_needed and len(head) < head_needed:
-                    head += chunk[: head_needed - len(head)]
-                    if len(head) >= head_needed:
-                        judge_head(u, head, self.restrictions)
-                        head_needed = 0
-                await sink.add(chunk)
-            await sink.flush()
-        except StorageUnavailable:
-            await sink.salvage()
-            self.set_offset(u, start + sink.written)
-            raise
-        except ApiError as e:
-            await sink.discard()
-            if e.code == "exceeds_declared_size":     # refuse this request's bytes, keep the upload
-                self.set_offset(u, await self.blobs.reconcile(u.id, start))
-            else:
-                await self.discard(u)              # refused content or terminated: nothing of it stays
-            raise
-        except BaseException:                         # cancelled at shutdown, or a disk error
-            await sink.salvage()
-            self.set_offset(u, start + sink.written)
-            raise
-        whole = start + sink.written == u.size       # then completion records the offset with the digest
-        self.set_offset(u, start + sink.written, hasher, record=not whole)
-        if whole:
-            await self.complete(u, sink.complete(hasher.hexdigest() if hasher is not None else None))
-        return u, interrupted and not u.complete
 
     async def terminate(self, upload_id: str, owner: str) -> None:
         """tus termination: a running PATCH stops at its next chunk, then everything of the upload goes."""
