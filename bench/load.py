@@ -47,22 +47,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from load_processes import Process, cpu_seconds, database_transactions, shared_services, start_process
+
 from server.auth.tokens import mint
-from tools.services.s3 import MotoServer
 
 KEY = os.urandom(32).hex().encode()
 CONVERSATION_IDS = [f"load-{i:03d}" for i in range(1000)]
-
-
-@dataclass
-class Process:
-    port: int
-    proc: subprocess.Popen
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @dataclass
@@ -78,28 +68,6 @@ class Run:
     resent: int = 0                                              # sends cut off and sent again with their key
 
 
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid: int, *, children: bool = False) -> float:
-    """utime + stime of a process from /proc (Linux), in seconds; with `children`, also its children's:
-    those it has reaped and those alive (PostgreSQL's backends)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
-    if children:
-        ticks += int(fields[13]) + int(fields[14])
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                child = stat.read_text().rsplit(")", 1)[1].split()
-                if int(child[1]) == pid:
-                    ticks += int(child[11]) + int(child[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def write_config(folder: Path, shared: str, streams: int) -> Path:
     (folder / "jwt.key").write_bytes(KEY)
     config = folder / "config.toml"
@@ -108,26 +76,6 @@ def write_config(folder: Path, shared: str, streams: int) -> Path:
         f"[server]\nlimit_concurrency = 4000\nmax_streams_per_identity = {streams}\n\n"
         '[auth]\nsecret_file = "jwt.key"\ntoken_url = "/attache/token"\n\n' + shared)
     return config
-
-
-def start_process(folder: Path, config: Path, index: int) -> Process:
-    port = free_port()
-    data = folder / f"data{index}"
-    log = folder / f"server{index}.log"
-    with open(log, "ab") as out:   # the server writes to its own copy of the descriptor
-        proc = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
-                                 "--data", str(data), "--config", str(config), "--log-level", "warning"],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    process = Process(port, proc, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server {index} exited: {log.read_text(errors='replace')[-2000:]}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(process.url + "/api/restrictions", timeout=1).status_code == 200:
-                return process
-        time.sleep(0.1)
-    raise RuntimeError(f"server {index} did not answer within 60 s")
 
 
 def token(sub: str, role: str, conversations: list[str]) -> str:
@@ -327,48 +275,6 @@ def measure(name: str, urls: list[str], pids: list[int], agents: int, listeners:
     for line in run.errors[:5]:
         log(f"    error: {line}")
     return result
-
-
-def shared_services(folder: Path, stack: contextlib.ExitStack, name: str = "load"
-                    ) -> tuple[str, MotoServer, dict[str, int]]:
-    """PostgreSQL, Redis and S3 (moto) started as the tests start them: the config tables naming them (a
-    database and a bucket called after `name`), moto, and their processes (name -> pid)."""
-    from tools.services import postgres, redis, s3
-    database = stack.enter_context(postgres.running(folder / "pg"))
-    broker = redis.RedisService().start()
-    stack.callback(broker.stop)
-    stack.enter_context(s3.aws_credentials())         # the server processes read the AWS variables
-    moto = s3.start_moto(folder / "moto.log")
-    stack.callback(moto.stop)
-    bucket = f"attache-{name.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
-    moto.client().create_bucket(Bucket=bucket)
-    assert broker.proc is not None
-    pids = {"PostgreSQL": int((database.data / "postmaster.pid").read_text().split()[0]),
-            "Redis": broker.proc.pid, "S3 (moto)": moto.proc.pid}
-    return (f'[database]\nurl = "{postgres.new_database(database, name)}"\n\n'
-            f'[broker]\nurl = "{broker.url}"\n\n'
-            f'[storage]\nurl = "s3://{bucket}/bench"\nendpoint_url = "{moto.endpoint}"\n'), moto, pids
-
-
-def database_transactions(config: Path) -> int | None:
-    """Transactions the shared database has finished (a statement on its own is one): the round trips a
-    bench costs it, once the servers' connections are closed (their counts reach the statistics as they
-    end). None on the embedded default."""
-    import tomllib
-    url = tomllib.loads(config.read_text()).get("database", {}).get("url")
-    if url is None:
-        return None
-    import psycopg
-    with psycopg.connect(url, autocommit=True) as conn:
-        def value(sql: str) -> int:
-            row = conn.execute(sql).fetchone()
-            assert row is not None
-            return int(row[0])
-        while value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid()"):
-            time.sleep(0.05)          # the servers' connections are closing: their counts follow
-        conn.execute("SELECT pg_stat_clear_snapshot()")
-        return value("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
 
 
 def run(processes: list[int], agents: int, listeners: int, files: int, file_mib: int, log) -> list[dict]:

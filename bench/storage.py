@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import load  # bench/load.py
+import load_processes  # bench/load_processes.py
 import upload  # bench/upload.py
 
 from server.blobs.s3_parts import PART_SIZE
@@ -45,9 +45,10 @@ def moto_alone(client: Any, bucket: str, size_mib: int) -> dict[str, float]:
 
 def run(bench: Any, size_mib: int) -> None:
     """A bucket comes with the rest of the shared services (a config with [storage] alone is refused):
-    PostgreSQL and Redis too, as in a deployment, started as bench/load.py starts them."""
+    PostgreSQL and Redis too, as in a deployment, started as bench/load.py starts them
+    (bench/load_processes.py)."""
     with contextlib.ExitStack() as stack:
-        shared, moto, _pids = load.shared_services(Path(bench.workdir), stack, "upload_s3")
+        shared, moto, _pids = load_processes.shared_services(Path(bench.workdir), stack, "upload_s3")
         _run(bench, size_mib, moto, shared)
 
 
