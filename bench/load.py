@@ -47,9 +47,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from load_processes import Process, cpu_seconds, database_transactions, shared_services, start_process
+from load_processes import cpu_seconds, database_transactions, shared_services
 
 from server.auth.tokens import mint
+from tools.services.attache import RunningServer
 
 KEY = os.urandom(32).hex().encode()
 CONVERSATION_IDS = [f"load-{i:03d}" for i in range(1000)]
@@ -282,24 +283,27 @@ def run(processes: list[int], agents: int, listeners: int, files: int, file_mib:
     results = []
     for count in processes:
         folder = Path(tempfile.mkdtemp(prefix="attache-load-"))
-        started: list[Process] = []
+        started: list[RunningServer] = []
         with contextlib.ExitStack() as stack:
             try:
                 shared, services = "", dict[str, int]()
                 if count > 1:
                     shared, _moto, services = shared_services(folder, stack)
                 config = write_config(folder, shared, streams=5)
-                started = [start_process(folder, config, i) for i in range(count)]
+                started = [RunningServer(folder / f"data{i}", config, log=folder / f"server{i}.log").start(timeout=60)
+                           for i in range(count)]
                 name = "embedded default, 1 process" if count == 1 else f"shared services, {count} processes"
                 log(f"\n{name}: {agents} agents x {files} files of {file_mib} MiB, {listeners} listeners")
-                results.append(measure(name, [p.url for p in started], [p.proc.pid for p in started],
+                pids = [p.proc.pid for p in started if p.proc is not None]
+                results.append(measure(name, [p.url for p in started], pids,
                                        agents, listeners, files, payloads, log, services))
             finally:
-                for p in started:
-                    p.proc.terminate()
+                for p in started:              # all at once, then each waited for (killed after 15 s)
+                    if p.proc is not None:
+                        p.proc.terminate()
                 for p in started:
                     with contextlib.suppress(subprocess.TimeoutExpired):
-                        p.proc.wait(15)
+                        p.stop(timeout=15)
             if shared:      # counted from the database's creation: start-up and migrations are a few dozen
                 results[-1]["db_transactions"] = total = database_transactions(config)
                 log(f"    database transactions (a statement on its own is one): {total}, "

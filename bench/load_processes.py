@@ -1,41 +1,17 @@
-"""The processes a load bench runs and measures: server processes on free ports, the shared services
-(PostgreSQL, Redis, moto) started as the tests start them, and what each costs (CPU seconds, the
-database's transactions). bench/load.py drives them; bench/storage.py borrows the shared services.
+"""What a load bench runs beside its server processes (tools.services.attache.RunningServer) and what
+they all cost: the shared services (PostgreSQL, Redis, moto) started as the tests start them, CPU
+seconds per process, the database's transactions. bench/load.py drives them; bench/storage.py borrows
+the shared services.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from tools.services.s3 import MotoServer
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass
-class Process:
-    port: int
-    proc: subprocess.Popen
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int, *, children: bool = False) -> float:
@@ -51,26 +27,6 @@ def cpu_seconds(pid: int, *, children: bool = False) -> float:
                 if int(child[1]) == pid:
                     ticks += int(child[11]) + int(child[12])
     return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def start_process(folder: Path, config: Path, index: int) -> Process:
-    port = free_port()
-    data = folder / f"data{index}"
-    log = folder / f"server{index}.log"
-    with open(log, "ab") as out:   # the server writes to its own copy of the descriptor
-        proc = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
-                                 "--data", str(data), "--config", str(config), "--log-level", "warning"],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    process = Process(port, proc, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server {index} exited: {log.read_text(errors='replace')[-2000:]}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(process.url + "/api/restrictions", timeout=1).status_code == 200:
-                return process
-        time.sleep(0.1)
-    raise RuntimeError(f"server {index} did not answer within 60 s")
 
 
 def shared_services(folder: Path, stack: contextlib.ExitStack, name: str = "load"

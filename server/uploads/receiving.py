@@ -102,4 +102,3 @@ async def receive(uploads: Uploads, u: UploadRow, chunks: AsyncIterator[bytes]) 
     if whole:
         await uploads.complete(u, sink.complete(hasher.hexdigest() if hasher is not None else None))
     return u, interrupted and not u.complete
-
