@@ -92,8 +92,10 @@ def banner(config: Config, base: str, data: Path) -> str:
 def uvicorn_config(app: AttacheApp, config: Config, log_level: str) -> uvicorn.Config:
     """Limits from [server]: concurrent connections (503 beyond), idle keep-alive seconds, and the
     seconds a request's headers may take (server/http/header_deadline.py: 408 beyond)."""
-    # a stalled upload is cancelled after 3 s (it still records its offset); nothing else can hang
-    return uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=3, lifespan="on",
+    # a stalled upload is cancelled after 3 s (it still records its offset); nothing else can hang.
+    # asyncio's own loop, even where uvloop is installed ("auto" would take it): with uvloop, one send in
+    # twenty of bench/load.py on the shared services took 3 s longer (docs/cluster.md, "ninth look").
+    return uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=3, lifespan="on", loop="asyncio",
                           limit_concurrency=config.limit_concurrency, timeout_keep_alive=config.timeout_keep_alive,
                           http=header_deadline.protocol(config.timeout_request_headers), server_header=False)
 

@@ -18,7 +18,9 @@ cores are busy making them, and a send that waited queued behind all of
 them (seconds). A message is stored and shown at once, its photo marked
 `thumbnail_pending`; when the thumbnail is recorded, every message showing
 that file gets an update event in the database (Store.record_thumbnail), and
-`announce` rings its conversation's streams, on every process.
+`announce` rings its conversation's streams, on every process. And a thumbnail
+waits for a calm moment before it is made (server/media/calm.py): during a
+burst it comes after the burst, not beside the sends.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from PIL import Image, ImageOps
 
 from app.core.media import thumbnail_ok
 from server.blobs.protocol import Blobs, StorageUnavailable, media_key, thumbnail_key
+from server.media.calm import LoopCalm
 
 if TYPE_CHECKING:
     from server.store.queries import Store
@@ -111,12 +114,15 @@ class Thumbnails:
     """Schedules, records and forgets thumbnails; every method runs on the event loop's thread."""
 
     def __init__(self, store: Store, blobs: Blobs,
-                 announce: Callable[[str, int], None] = lambda cid, seq: None) -> None:
-        """`announce(conversation, seq)`: the broker's `ring`, once an update event is stored."""
+                 announce: Callable[[str, int], None] = lambda cid, seq: None, calm: LoopCalm | None = None) -> None:
+        """`announce(conversation, seq)`: the broker's `ring`, once an update event is stored;
+        `calm`: when a thumbnail may be made (by default: server/media/calm.py's)."""
         self.store, self.blobs, self.announce = store, blobs, announce
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="thumbnails",
                                         initializer=yield_to_requests)
         self._pending: dict[str, asyncio.Future[Any]] = {}
+        self._calm = calm or LoopCalm()
+        self._urgent: set[str] = set()        # pending ones a send waits for: they skip the calm
 
     def schedule(self, u: UploadRow) -> None:
         """A complete upload: make its thumbnail in the worker (once per sha256) if it is a raster image."""
@@ -128,7 +134,9 @@ class Thumbnails:
         future.add_done_callback(lambda f: self._record(sha, f))   # runs before any waiter resumes
 
     async def _make(self, sha: str) -> tuple[int, int]:
-        """The original from the store, the WebP made in the worker, then stored beside it."""
+        """After a calm moment: the original from the store, the WebP made in the worker, then stored beside it."""
+        if sha not in self._urgent:
+            await self._calm.wait(sha)
         out = self.blobs.scratch("thumbnails")
         try:
             async with self.blobs.local(media_key(sha)) as src:
@@ -173,6 +181,10 @@ class Thumbnails:
             missing = [u for u in missing if u.sha256 is not None and not self._known(u.sha256)]
         for u in missing:
             self.schedule(u)
+        for u in uploads:
+            if u.sha256 in self._pending:              # someone waits for it: made now, calm or not
+                self._urgent.add(u.sha256)
+                self._calm.let_through(u.sha256)
         futures = [self._pending[u.sha256] for u in uploads if u.sha256 in self._pending]
         if futures:
             await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
@@ -190,7 +202,11 @@ class Thumbnails:
                 await asyncio.wait([self._pending[u.sha256]])   # one at a time: the loop stays free for requests
 
     async def close(self, timeout: float = 2.0) -> None:
-        """At shutdown: let a thumbnail being made finish and be recorded (briefly), drop the queue."""
+        """At shutdown: let a thumbnail being made finish and be recorded (briefly), drop the queue
+        and those waiting for calm (the next start's backfill makes them)."""
+        for sha in self._calm.waiting():
+            self._pending[sha].cancel()   # a waiter is always a pending one
+        self._calm.close()
         if self._pending:
             await asyncio.wait(list(self._pending.values()), timeout=timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -200,6 +216,7 @@ class Thumbnails:
 
     def _record(self, sha256: str, future: asyncio.Future[Any]) -> None:
         self._pending.pop(sha256, None)
+        self._urgent.discard(sha256)
         if future.cancelled() or future.exception() is not None:
             return
         width, height = future.result()
