@@ -7,8 +7,9 @@
 
 One module per gauge: startup (bench/startup.py), upload (bench/upload.py), upload-s3 (bench/storage.py),
 history (bench/history.py), matrix (bench/matrix.py), load (bench/load.py; its agents and listeners in
-bench/load_people.py, the shared services and the CPU counts in bench/load_processes.py); bench/harness.py is what the browser gauges share (contexts, servers,
-the readiness probe, tables). This file only dispatches.
+bench/load_people.py, the shared services and the CPU counts in bench/load_processes.py);
+bench/harness.py is what the browser gauges share (contexts, servers, the readiness probe, tables).
+This file only dispatches.
 
 With no benchmark named, the first three run (matrix, which installs and
 starts a Synapse of its own, only when named: bench/matrix.py). Nothing here asserts a timing: each
