@@ -94,7 +94,8 @@ def uvicorn_config(app: AttacheApp, config: Config, log_level: str) -> uvicorn.C
     seconds a request's headers may take (server/http/header_deadline.py: 408 beyond)."""
     # a stalled upload is cancelled after 3 s (it still records its offset); nothing else can hang.
     # asyncio's own loop, even where uvloop is installed ("auto" would take it): with uvloop, one send in
-    # twenty of bench/load.py on the shared services took 3 s longer (docs/cluster.md, "ninth look").
+    # twenty of bench/load.py on the shared services waited 2-3 s on a new connection before it reached
+    # the app (docs/cluster.md, "ninth look").
     return uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=3, lifespan="on", loop="asyncio",
                           limit_concurrency=config.limit_concurrency, timeout_keep_alive=config.timeout_keep_alive,
                           http=header_deadline.protocol(config.timeout_request_headers), server_header=False)
