@@ -78,6 +78,7 @@ class TusUpload(Machine):
         self.url: str | None = None
         self._offset_known = False  # False: HEAD before the next PATCH
         self._sent = 0  # end of the furthest byte sent to self.url: the server cannot hold more
+        self._claimed = 0  # the most self.url has said it holds, even in an answer not taken: never resumed below
         if record is not None:
             self._restore(record)
 
@@ -115,7 +116,7 @@ class TusUpload(Machine):
         url = _resolve(self.endpoint, resp.headers.get("location", ""))
         if url is None:
             return self._fail(bad_response(_NO_LOCATION, resp.status).problem, False)
-        self.url, self.confirmed, self._sent, self._offset_known = url, 0, 0, True
+        self.url, self.confirmed, self._sent, self._claimed, self._offset_known = url, 0, 0, 0, True
 
     def _headed(self, resp: Response) -> None:
         if not resp.ok:
@@ -123,8 +124,9 @@ class TusUpload(Machine):
         offset, length = header_int(resp, "upload-offset"), header_int(resp, "upload-length")
         if offset is None:
             return self._fail(bad_response(_NO_OFFSET, resp.status).problem, False)
-        if (length is not None and length != self.size) or not self.confirmed <= offset <= self._sent:
-            # Another file's upload, bytes lost after being confirmed, or bytes never sent:
+        lowest = max(self.confirmed, self._claimed)
+        if (length is not None and length != self.size) or not lowest <= offset <= self._sent:
+            # Another file's upload, bytes lost after being claimed, or bytes never sent:
             # sending on could re-send or skip bytes, so start a new upload instead.
             return self._restart(bad_response(_UNTRUSTED, resp.status).problem)
         if offset > self.confirmed:
@@ -139,6 +141,8 @@ class TusUpload(Machine):
         offset = header_int(resp, "upload-offset")
         if offset is None:
             return self._fail(bad_response(_NO_OFFSET, resp.status).problem, False)
+        if offset <= self._sent:  # bytes it may hold (an earlier PATCH's): it must not say less later
+            self._claimed = max(self._claimed, offset)
         if not sent.start < offset <= sent.end:  # no progress, or not what was sent: ask where it stands
             self._offset_known = False
             self._retry_later(resp, wait=offset == sent.start)
@@ -169,7 +173,7 @@ class TusUpload(Machine):
         if self._restarts_left <= 0:
             return self._fail(problem, retryable=True)
         self._restarts_left -= 1
-        self.url, self.confirmed, self._sent, self._offset_known = None, 0, 0, False
+        self.url, self.confirmed, self._sent, self._claimed, self._offset_known = None, 0, 0, 0, False
         self._creation_key = self._new_key()  # that upload is gone: the next creation is another
         self._progressed()
 
@@ -201,6 +205,7 @@ class TusUpload(Machine):
             same_file = fits = False
         if fits:
             self.url, self.confirmed, self._sent = record["url"], record["confirmed"], record["sent"]
+            self._claimed = self.confirmed
         elif same_file and isinstance(record.get("creation_key"), str) and record["creation_key"]:
             self._creation_key = record["creation_key"]
 

@@ -239,6 +239,20 @@ class TestAnUploadTheServerForgot:
         up.next(); up.next(); up.feed(head)
         assert up.next().method == "POST"
 
+    def test_an_offset_below_one_the_server_claimed_in_an_answer_not_taken_starts_over(self):
+        """Resumed with 20 bytes sent (10 confirmed): a PATCH of 10-20 answered "I hold 22" is not taken
+        (more than that PATCH carried), but the server said it holds 22; a HEAD then saying 10 means it
+        lost bytes it claimed, so sending them again from 10 could be resending what it holds."""
+        record = {"protocol": "tus", "endpoint": ENDPOINT, "url": ENDPOINT + "/u1", "name": "photo.png",
+                  "size": 25, "confirmed": 10, "sent": 25}
+        up = machine(record=record)
+        up.next(); up.feed(answer(200, 10, length=25))
+        assert up.next() == patch(10, 20)
+        up.feed(answer(204, 22))
+        assert up.next() == HEAD
+        up.feed(answer(200, 10, length=25))
+        assert up.next().method == "POST"
+
     def test_a_head_without_offset_explains_cors(self):
         up = machine()
         created(up)
