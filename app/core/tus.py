@@ -78,7 +78,7 @@ class TusUpload(Machine):
         self.url: str | None = None
         self._offset_known = False  # False: HEAD before the next PATCH
         self._sent = 0  # end of the furthest byte sent to self.url: the server cannot hold more
-        self._claimed = 0  # the most self.url has said it holds, even in an answer not taken: never resumed below
+        self._claimed = 0  # the most self.url said it holds, even in an answer not taken (>= confirmed)
         if record is not None:
             self._restore(record)
 
@@ -124,14 +124,13 @@ class TusUpload(Machine):
         offset, length = header_int(resp, "upload-offset"), header_int(resp, "upload-length")
         if offset is None:
             return self._fail(bad_response(_NO_OFFSET, resp.status).problem, False)
-        lowest = max(self.confirmed, self._claimed)
-        if (length is not None and length != self.size) or not lowest <= offset <= self._sent:
+        if (length is not None and length != self.size) or not self._claimed <= offset <= self._sent:
             # Another file's upload, bytes lost after being claimed, or bytes never sent:
             # sending on could re-send or skip bytes, so start a new upload instead.
             return self._restart(bad_response(_UNTRUSTED, resp.status).problem)
         if offset > self.confirmed:
             self._progressed()
-        self.confirmed, self._offset_known = offset, True
+        self.confirmed, self._claimed, self._offset_known = offset, offset, True
 
     def _patched(self, sent: FileSlice, resp: Response, elapsed: float | None) -> None:
         if not resp.ok:

@@ -181,11 +181,11 @@ class Thumbnails:
             missing = [u for u in missing if u.sha256 is not None and not self._known(u.sha256)]
         for u in missing:
             self.schedule(u)
-        for u in uploads:
-            if u.sha256 in self._pending:              # someone waits for it: made now, calm or not
-                self._urgent.add(u.sha256)
-                self._calm.let_through(u.sha256)
-        futures = [self._pending[u.sha256] for u in uploads if u.sha256 in self._pending]
+        waited = [u.sha256 for u in uploads if u.sha256 in self._pending]
+        for sha in waited:                             # someone waits for it: made now, calm or not
+            self._urgent.add(sha)
+            self._calm.let_through(sha)
+        futures = [self._pending[sha] for sha in waited]
         if futures:
             await asyncio.wait(futures, timeout=max(0.0, deadline - loop.time()))
 

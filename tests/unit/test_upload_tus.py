@@ -240,7 +240,7 @@ class TestAnUploadTheServerForgot:
         assert up.next().method == "POST"
 
     def test_an_offset_below_one_the_server_claimed_in_an_answer_not_taken_starts_over(self):
-        """Resumed with 20 bytes sent (10 confirmed): a PATCH of 10-20 answered "I hold 22" is not taken
+        """Resumed with 25 bytes sent (10 confirmed): a PATCH of 10-20 answered "I hold 22" is not taken
         (more than that PATCH carried), but the server said it holds 22; a HEAD then saying 10 means it
         lost bytes it claimed, so sending them again from 10 could be resending what it holds."""
         record = {"protocol": "tus", "endpoint": ENDPOINT, "url": ENDPOINT + "/u1", "name": "photo.png",
